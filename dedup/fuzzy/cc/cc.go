@@ -1,0 +1,573 @@
+// Package cc computes connected components of a graph whose edges are spread
+// over the ranks of a collective group, as fuzzy deduplication needs after
+// LSH: documents are nodes, candidate duplicate pairs are edges, and every
+// component keeps one representative, its smallest document id.
+//
+// No rank ever holds the whole graph. Each node has an owner rank, chosen by
+// [Owner] from a hash of its id, which keeps the node's parent pointer; each
+// rank keeps its own edges. Ranks talk only through a
+// [collective.Communicator] (AllToAll and AllReduce), so the same code runs
+// over in-process goroutines or over the network.
+//
+// # Algorithm
+//
+// The algorithm is a distributed variant of Shiloach–Vishkin with min-label
+// hooking and pointer jumping (close to FastSV):
+//
+//  1. Local contraction. Each rank runs union-find over its own edges, so
+//     each local component becomes a star: its nodes plus its smallest
+//     node. Only these stars are kept (at most one entry per distinct local
+//     node), and they connect exactly what the edges connected.
+//  2. Registration. Each rank tells the owner of every node it saw the
+//     node's local star minimum, and subscribes to the labels of the nodes
+//     that are in a star. An owner starts each node's parent f(v) at the
+//     smallest minimum reported for it. Throughout, f(v) <= v and f(v) is in
+//     v's component, so following f from any node ends at a root.
+//  3. Pointer jumping. Owners replace f(v) by f(f(v)) (asking the owner of
+//     f(v)) until every tree is a star, i.e. f(v) is a root for all v. This
+//     takes about log2(tree depth) exchanges.
+//  4. Hooking. Owners push the labels that changed to the subscribed ranks.
+//     For every star whose labels changed, a rank takes the smallest label m
+//     among the star's nodes and proposes f(x) = m for every node x of the
+//     star and for every label of the star (the labels are roots, so this
+//     hooks whole trees onto the smaller one). Owners keep the minimum
+//     proposal. An AllReduce counts the parents that changed: if none did,
+//     every star's nodes share one label and every tree is a star, so each
+//     component carries a single label which must be its minimum node (the
+//     minimum can only point to itself). Otherwise go to 3.
+//
+// Each hooking round at least halves the number of roots on a path (a root
+// survives only if it is a local minimum among its neighbouring trees), so a
+// chain of n nodes needs O(log n) rounds, not the O(n) rounds of plain label
+// propagation; see [Stats] to observe the rounds.
+//
+// Memory per rank is proportional to its edges (the local stars, their
+// labels and subscription lists) plus the nodes it owns (parents and
+// subscriber lists), plus message buffers of the same order.
+package cc
+
+import (
+	"context"
+	"fmt"
+	"math/bits"
+	"slices"
+
+	"github.com/sluice-data/sluice/collective"
+)
+
+// Edge connects two documents. Edges are undirected; self-loops and
+// duplicates are allowed.
+type Edge struct{ U, V int64 }
+
+// Label assigns a node to its component: Group is the smallest node id in
+// the component of Node.
+type Label struct{ Node, Group int64 }
+
+// Stats describes the work of one Components call on one rank. The round
+// counts are the same on every rank.
+type Stats struct {
+	Iterations int   // hooking rounds, each ending with an AllReduce
+	Jumps      int   // pointer-jumping rounds (each one request and one reply AllToAll)
+	Exchanges  int   // AllToAll calls in total
+	Nodes      int   // distinct nodes in this rank's edges
+	Owned      int   // nodes owned by this rank (the labels it returns)
+	BytesSent  int64 // payload bytes this rank sent to other ranks
+}
+
+// Owner returns the rank, in [0, size), that owns node in a group of size
+// ranks. It hashes the id (the murmur3 64-bit finaliser) and maps the hash
+// onto the ranks with a multiply-shift, so consecutive document ids spread
+// evenly. size must be positive.
+func Owner(node int64, size int) int {
+	if size <= 1 {
+		return 0
+	}
+	h := uint64(node)
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	hi, _ := bits.Mul64(h, uint64(size))
+	return int(hi)
+}
+
+// Components labels the connected components of the graph formed by the
+// edges of all ranks. Every rank of comm calls it (as the same collective
+// step) with its own edges; any rank may pass none. It returns, sorted by
+// Node, the labels of the nodes this rank owns (see [Owner]): every node
+// that appears in some rank's edges is returned by exactly one rank.
+func Components(ctx context.Context, comm collective.Communicator, edges []Edge) ([]Label, error) {
+	labels, _, err := ComponentsStats(ctx, comm, edges)
+	return labels, err
+}
+
+// ComponentsStats is [Components] that also reports the rounds and traffic
+// this rank needed.
+func ComponentsStats(ctx context.Context, comm collective.Communicator, edges []Edge) ([]Label, Stats, error) {
+	w := &worker{ctx: ctx, comm: comm, rank: comm.Rank(), size: comm.Size()}
+	labels, err := w.run(edges)
+	if err != nil {
+		return nil, w.stats, fmt.Errorf("cc: rank %d: %w", w.rank, err)
+	}
+	return labels, w.stats, nil
+}
+
+// worker is one rank's state for one Components call.
+type worker struct {
+	ctx        context.Context
+	comm       collective.Communicator
+	rank, size int
+	stats      Stats
+
+	// Edge side: the local stars.
+	ids     []int64   // distinct local nodes, sorted
+	lab     []int64   // lab[i]: last pushed label of ids[i] (star members only)
+	starOf  []int32   // star of ids[i], or -1 if ids[i] only has self-loops here
+	starOff []int32   // star s's members are starMem[starOff[s]:starOff[s+1]]
+	starMem []int32   // indices into ids, each star's in increasing id order
+	subList [][]int32 // subList[o]: indices of star members owned by rank o, by id
+
+	// Owner side.
+	owned  []int64   // nodes owned by this rank, sorted
+	f      []int64   // f[k]: parent of owned[k]
+	dirty  []bool    // f[k] changed since the last push
+	ownIdx *idTable  // owned[k] -> k
+	subs   [][]int32 // subs[s]: owned indices rank s subscribed to, in s's order
+
+	// Scratch, reused across rounds.
+	tab     *idTable
+	vals    []int64
+	buckets [][]int64
+	send    [][]byte
+}
+
+func (w *worker) run(edges []Edge) ([]Label, error) {
+	w.buckets = make([][]int64, w.size)
+	w.send = make([][]byte, w.size)
+	w.tab = newIDTable(0)
+	roots := w.localStars(edges)
+	if err := w.register(roots); err != nil {
+		return nil, err
+	}
+	touched := make([]bool, len(w.starOff))
+	for {
+		if err := w.shortcut(); err != nil {
+			return nil, err
+		}
+		w.stats.Iterations++
+		stars, err := w.push(touched)
+		if err != nil {
+			return nil, err
+		}
+		changed, err := w.hook(stars, touched)
+		if err != nil {
+			return nil, err
+		}
+		total, err := w.comm.AllReduceInt64(w.ctx, collective.Sum, []int64{changed})
+		if err != nil {
+			return nil, fmt.Errorf("count changes: %w", err)
+		}
+		if total[0] == 0 {
+			break
+		}
+	}
+	labels := make([]Label, len(w.owned))
+	for k, id := range w.owned {
+		labels[k] = Label{Node: id, Group: w.f[k]}
+	}
+	return labels, nil
+}
+
+// exchange is AllToAll with accounting. It clears w.send for reuse.
+func (w *worker) exchange(what string) ([][]byte, error) {
+	for o, b := range w.send {
+		if o != w.rank {
+			w.stats.BytesSent += int64(len(b))
+		}
+	}
+	w.stats.Exchanges++
+	recv, err := w.comm.AllToAll(w.ctx, w.send)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	for o := range w.send {
+		w.send[o] = nil
+	}
+	return recv, nil
+}
+
+// localStars runs union-find over the rank's edges and builds the local
+// stars. It returns, for each local node, the index of its star's minimum.
+func (w *worker) localStars(edges []Edge) []int32 {
+	ids := make([]int64, 0, 2*len(edges))
+	for _, e := range edges {
+		ids = append(ids, e.U, e.V)
+	}
+	slices.Sort(ids)
+	ids = slices.Clone(slices.Compact(ids)) // release the 2|E| buffer
+	w.ids = ids
+	w.stats.Nodes = len(ids)
+	idx := newIDTable(len(ids))
+	for i, id := range ids {
+		idx.getOrPut(id, int32(i))
+	}
+	// Union by smaller index (= smaller id, as ids is sorted) with path
+	// halving: every root is its component's minimum.
+	parent := make([]int32, len(ids))
+	for i := range parent {
+		parent[i] = int32(i)
+	}
+	find := func(x int32) int32 {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	for _, e := range edges {
+		a, _ := idx.get(e.U)
+		b, _ := idx.get(e.V)
+		ra, rb := find(a), find(b)
+		switch {
+		case ra < rb:
+			parent[rb] = ra
+		case rb < ra:
+			parent[ra] = rb
+		}
+	}
+	// Roots precede their members, so one pass in index order flattens.
+	count := make([]int32, len(ids))
+	for i := range parent {
+		parent[i] = parent[parent[i]]
+		count[parent[i]]++
+	}
+	w.starOf = make([]int32, len(ids))
+	w.starOff = []int32{0}
+	for i := range ids {
+		r := parent[i]
+		if int32(i) == r {
+			if count[i] < 2 {
+				w.starOf[i] = -1
+				continue
+			}
+			w.starOf[i] = int32(len(w.starOff) - 1)
+			w.starOff = append(w.starOff, w.starOff[len(w.starOff)-1]+count[i])
+			continue
+		}
+		w.starOf[i] = w.starOf[r]
+	}
+	nstars := len(w.starOff) - 1
+	w.starMem = make([]int32, w.starOff[nstars])
+	fill := slices.Clone(w.starOff[:nstars])
+	for i, s := range w.starOf {
+		if s >= 0 {
+			w.starMem[fill[s]] = int32(i)
+			fill[s]++
+		}
+	}
+	w.lab = make([]int64, len(ids))
+	return parent
+}
+
+// register sends every local node with its star minimum to its owner,
+// subscribes to the labels of star members, and builds the owner side.
+//
+// Message: per node, in id order: id (delta), node - star minimum, and a
+// byte that is 1 if the sender subscribes to the node's label.
+func (w *worker) register(roots []int32) error {
+	w.subList = make([][]int32, w.size)
+	writers := make([]idWriter, w.size)
+	for i, id := range w.ids {
+		o := Owner(id, w.size)
+		wr := &writers[o]
+		wr.id(id)
+		wr.uvarint(uint64(id) - uint64(w.ids[roots[i]]))
+		if w.starOf[i] >= 0 {
+			wr.b = append(wr.b, 1)
+			w.subList[o] = append(w.subList[o], int32(i))
+		} else {
+			wr.b = append(wr.b, 0)
+		}
+	}
+	for o := range writers {
+		w.send[o] = writers[o].b
+	}
+	recv, err := w.exchange("register nodes")
+	if err != nil {
+		return err
+	}
+	// First pass: the owned node set.
+	var owned []int64
+	for s, msg := range recv {
+		r := idReader{reader: reader{b: msg}}
+		for r.more() {
+			owned = append(owned, r.id())
+			r.uvarint()
+			r.byte()
+		}
+		if r.bad {
+			return fmt.Errorf("register nodes: message from rank %d: %w", s, errCorrupt)
+		}
+	}
+	slices.Sort(owned)
+	w.owned = slices.Clip(slices.Compact(owned))
+	w.stats.Owned = len(w.owned)
+	w.ownIdx = newIDTable(len(w.owned))
+	for k, id := range w.owned {
+		w.ownIdx.getOrPut(id, int32(k))
+	}
+	w.f = slices.Clone(w.owned)
+	w.dirty = make([]bool, len(w.owned))
+	for k := range w.dirty {
+		w.dirty[k] = true // the first push sends every label
+	}
+	// Second pass: initial parents and subscriptions.
+	w.subs = make([][]int32, w.size)
+	for s, msg := range recv {
+		r := idReader{reader: reader{b: msg}}
+		for r.more() {
+			id := r.id()
+			root := int64(uint64(id) - r.uvarint())
+			sub := r.byte()
+			k, _ := w.ownIdx.get(id)
+			w.f[k] = min(w.f[k], root)
+			if sub == 1 {
+				w.subs[s] = append(w.subs[s], k)
+			}
+		}
+	}
+	return nil
+}
+
+// shortcut does pointer jumping, f(v) = f(f(v)), until every owned node's
+// parent is a root on all ranks.
+//
+// Request message: a byte (1 if the sender still has unsettled nodes) and
+// the distinct parents it asks about, sorted and delta-coded. Reply: for
+// each requested parent p, in order, p - f(p).
+func (w *worker) shortcut() error {
+	var active []int32 // owned nodes whose parent may not be a root
+	for k, id := range w.owned {
+		if w.f[k] != id {
+			active = append(active, int32(k))
+		}
+	}
+	slot := make([]int32, len(active)) // active[j]'s parent's slot in w.tab/w.vals
+	for {
+		// Distinct parents of active nodes, grouped by owner.
+		w.tab.reset()
+		w.vals = w.vals[:0]
+		for o := range w.buckets {
+			w.buckets[o] = w.buckets[o][:0]
+		}
+		slot = slot[:len(active)]
+		for j, k := range active {
+			p := w.f[k]
+			s, found := w.tab.getOrPut(p, int32(len(w.vals)))
+			if !found {
+				w.vals = append(w.vals, 0)
+				o := Owner(p, w.size)
+				w.buckets[o] = append(w.buckets[o], p)
+			}
+			slot[j] = s
+		}
+		var flag byte
+		if len(active) > 0 {
+			flag = 1
+		}
+		for o, b := range w.buckets {
+			slices.Sort(b)
+			wr := idWriter{b: make([]byte, 1, 1+2*len(b))}
+			wr.b[0] = flag
+			for _, p := range b {
+				wr.id(p)
+			}
+			w.send[o] = wr.b
+		}
+		recv, err := w.exchange("pointer jumping request")
+		if err != nil {
+			return err
+		}
+		anyActive := false
+		for _, msg := range recv {
+			if len(msg) > 0 && msg[0] == 1 {
+				anyActive = true
+			}
+		}
+		if !anyActive {
+			return nil // every rank saw the same flags
+		}
+		w.stats.Jumps++
+		for s, msg := range recv {
+			if len(msg) == 0 {
+				return fmt.Errorf("pointer jumping request from rank %d: %w", s, errCorrupt)
+			}
+			r := idReader{reader: reader{b: msg[1:]}}
+			var out []byte
+			for r.more() {
+				p := r.id()
+				k, ok := w.ownIdx.get(p)
+				if !ok {
+					return fmt.Errorf("pointer jumping request from rank %d: node %d is not owned here: %w", s, p, errCorrupt)
+				}
+				out = appendUvarint(out, uint64(p)-uint64(w.f[k]))
+			}
+			if r.bad {
+				return fmt.Errorf("pointer jumping request from rank %d: %w", s, errCorrupt)
+			}
+			w.send[s] = out
+		}
+		reply, err := w.exchange("pointer jumping reply")
+		if err != nil {
+			return err
+		}
+		for o, b := range w.buckets {
+			r := reader{b: reply[o]}
+			for _, p := range b {
+				gp := int64(uint64(p) - r.uvarint())
+				s, _ := w.tab.get(p)
+				w.vals[s] = gp
+			}
+			if r.bad || len(r.b) != 0 {
+				return fmt.Errorf("pointer jumping reply from rank %d: %w", o, errCorrupt)
+			}
+		}
+		keep := active[:0]
+		for j, k := range active {
+			gp := w.vals[slot[j]]
+			if gp != w.f[k] {
+				w.f[k] = gp
+				w.dirty[k] = true
+				keep = append(keep, k)
+			}
+		}
+		active = keep
+	}
+}
+
+// push sends the labels that changed since the last push to the ranks
+// subscribed to them, and returns the local stars whose labels changed
+// (marked in touched).
+//
+// Message: per changed label, in subscription order: the gap to the
+// previous position, and node - label.
+func (w *worker) push(touched []bool) ([]int32, error) {
+	for s, list := range w.subs {
+		var out []byte
+		next := 0
+		for pos, k := range list {
+			if !w.dirty[k] {
+				continue
+			}
+			out = appendUvarint(out, uint64(pos-next))
+			out = appendUvarint(out, uint64(w.owned[k])-uint64(w.f[k]))
+			next = pos + 1
+		}
+		w.send[s] = out
+	}
+	clear(w.dirty)
+	recv, err := w.exchange("push labels")
+	if err != nil {
+		return nil, err
+	}
+	var stars []int32
+	for o, msg := range recv {
+		list := w.subList[o]
+		r := reader{b: msg}
+		next := uint64(0)
+		for r.more() {
+			pos := next + r.uvarint()
+			diff := r.uvarint()
+			if pos >= uint64(len(list)) {
+				r.bad = true
+				break
+			}
+			next = pos + 1
+			i := list[pos]
+			w.lab[i] = int64(uint64(w.ids[i]) - diff)
+			if s := w.starOf[i]; !touched[s] {
+				touched[s] = true
+				stars = append(stars, s)
+			}
+		}
+		if r.bad {
+			return nil, fmt.Errorf("push labels from rank %d: %w", o, errCorrupt)
+		}
+	}
+	return stars, nil
+}
+
+// hook proposes, for every star in stars, the star's smallest label as the
+// parent of each of its nodes and of each of its labels; owners keep the
+// minimum proposal. It returns how many owned parents changed and clears
+// touched.
+//
+// Message: per proposal, sorted by target: target (delta) and
+// target - proposed parent.
+func (w *worker) hook(stars []int32, touched []bool) (int64, error) {
+	w.tab.reset()
+	w.vals = w.vals[:0]
+	for o := range w.buckets {
+		w.buckets[o] = w.buckets[o][:0]
+	}
+	propose := func(target, m int64) {
+		s, found := w.tab.getOrPut(target, int32(len(w.vals)))
+		if !found {
+			w.vals = append(w.vals, m)
+			o := Owner(target, w.size)
+			w.buckets[o] = append(w.buckets[o], target)
+		} else if m < w.vals[s] {
+			w.vals[s] = m
+		}
+	}
+	for _, s := range stars {
+		touched[s] = false
+		members := w.starMem[w.starOff[s]:w.starOff[s+1]]
+		m := w.lab[members[0]]
+		for _, i := range members[1:] {
+			m = min(m, w.lab[i])
+		}
+		for _, i := range members {
+			if l := w.lab[i]; l > m {
+				propose(w.ids[i], m)
+				propose(l, m)
+			}
+		}
+	}
+	for o, b := range w.buckets {
+		slices.Sort(b)
+		wr := idWriter{b: make([]byte, 0, 3*len(b))}
+		for _, t := range b {
+			s, _ := w.tab.get(t)
+			wr.id(t)
+			wr.uvarint(uint64(t) - uint64(w.vals[s]))
+		}
+		w.send[o] = wr.b
+	}
+	recv, err := w.exchange("hook proposals")
+	if err != nil {
+		return 0, err
+	}
+	var changed int64
+	for s, msg := range recv {
+		r := idReader{reader: reader{b: msg}}
+		for r.more() {
+			t := r.id()
+			m := int64(uint64(t) - r.uvarint())
+			k, ok := w.ownIdx.get(t)
+			if !ok {
+				return 0, fmt.Errorf("hook proposal from rank %d: node %d is not owned here: %w", s, t, errCorrupt)
+			}
+			if m < w.f[k] {
+				w.f[k] = m
+				w.dirty[k] = true
+				changed++
+			}
+		}
+		if r.bad {
+			return 0, fmt.Errorf("hook proposal from rank %d: %w", s, errCorrupt)
+		}
+	}
+	return changed, nil
+}

@@ -1,0 +1,389 @@
+package cc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-data/sluice/collective"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// runCC runs Components on len(parts) ranks over a LocalHub, rank r getting
+// parts[r], and returns each rank's labels and stats.
+func runCC(t testing.TB, ctx context.Context, parts [][]Edge) ([][]Label, []Stats, []error) {
+	t.Helper()
+	n := len(parts)
+	hub := collective.NewLocalHub()
+	id := collective.NewGroupID()
+	labels := make([][]Label, n)
+	stats := make([]Stats, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for r := range n {
+		tr, err := hub.Join(id, r, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			defer tr.Close()
+			labels[r], stats[r], errs[r] = ComponentsStats(ctx, collective.New(tr), parts[r])
+		})
+	}
+	wg.Wait()
+	return labels, stats, errs
+}
+
+// oracle labels every node of edges with its component's minimum by BFS.
+func oracle(edges []Edge) map[int64]int64 {
+	adj := make(map[int64][]int64)
+	for _, e := range edges {
+		adj[e.U] = append(adj[e.U], e.V)
+		adj[e.V] = append(adj[e.V], e.U)
+	}
+	group := make(map[int64]int64, len(adj))
+	for start := range adj {
+		if _, seen := group[start]; seen {
+			continue
+		}
+		comp := []int64{start}
+		group[start] = start
+		for q := 0; q < len(comp); q++ {
+			for _, y := range adj[comp[q]] {
+				if _, seen := group[y]; !seen {
+					group[y] = start
+					comp = append(comp, y)
+				}
+			}
+		}
+		m := slices.Min(comp)
+		for _, x := range comp {
+			group[x] = m
+		}
+	}
+	return group
+}
+
+// check verifies the per-rank results against the BFS oracle: each rank
+// returns exactly the nodes it owns, sorted, and every node of the graph
+// appears once with its component minimum.
+func check(t *testing.T, parts [][]Edge, labels [][]Label, errs []error) {
+	t.Helper()
+	for r, err := range errs {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
+	}
+	var all []Edge
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	want := oracle(all)
+	seen := 0
+	for r, ls := range labels {
+		for i, l := range ls {
+			if i > 0 && ls[i-1].Node >= l.Node {
+				t.Fatalf("rank %d: labels not strictly sorted at %d: %v then %v", r, i, ls[i-1], l)
+			}
+			if o := Owner(l.Node, len(parts)); o != r {
+				t.Fatalf("rank %d returned node %d owned by rank %d", r, l.Node, o)
+			}
+			g, ok := want[l.Node]
+			if !ok {
+				t.Fatalf("rank %d returned node %d, which is in no edge", r, l.Node)
+			}
+			if l.Group != g {
+				t.Fatalf("rank %d: node %d in group %d, want %d", r, l.Node, l.Group, g)
+			}
+		}
+		seen += len(ls)
+	}
+	if seen != len(want) {
+		t.Fatalf("ranks returned %d labels, the graph has %d nodes", seen, len(want))
+	}
+}
+
+// shuffleSplit deals the edges, shuffled, round-robin to n ranks.
+func shuffleSplit(rng *rand.Rand, edges []Edge, n int) [][]Edge {
+	edges = slices.Clone(edges)
+	rng.Shuffle(len(edges), func(i, j int) { edges[i], edges[j] = edges[j], edges[i] })
+	parts := make([][]Edge, n)
+	for i, e := range edges {
+		parts[i%n] = append(parts[i%n], e)
+	}
+	return parts
+}
+
+// blockSplit gives each rank a contiguous block of the edges, in order.
+func blockSplit(edges []Edge, n int) [][]Edge {
+	parts := make([][]Edge, n)
+	for r := range n {
+		parts[r] = edges[r*len(edges)/n : (r+1)*len(edges)/n]
+	}
+	return parts
+}
+
+func TestOwner(t *testing.T) {
+	for _, size := range []int{1, 2, 3, 4, 7} {
+		counts := make([]int, size)
+		const n = 100_000
+		for id := range int64(n) {
+			o := Owner(id, size)
+			if o < 0 || o >= size {
+				t.Fatalf("Owner(%d, %d) = %d, out of range", id, size, o)
+			}
+			if o != Owner(id, size) {
+				t.Fatalf("Owner(%d, %d) is not deterministic", id, size)
+			}
+			counts[o]++
+		}
+		for r, c := range counts {
+			if math.Abs(float64(c)-n/float64(size)) > 0.05*n/float64(size) {
+				t.Errorf("size %d: rank %d owns %d of %d sequential ids (unbalanced)", size, r, c, n)
+			}
+		}
+	}
+	// A hash, not node % size: consecutive ids do not simply alternate.
+	mod := 0
+	for id := range int64(64) {
+		if Owner(id, 2) == int(id%2) {
+			mod++
+		}
+	}
+	if mod == 64 {
+		t.Error("Owner(id, 2) == id % 2 for all of 0..63")
+	}
+	if Owner(math.MinInt64, 5) < 0 || Owner(-1, 5) >= 5 {
+		t.Error("Owner out of range for negative ids")
+	}
+}
+
+// randomGraph returns m random edges over the given node ids.
+func randomGraph(rng *rand.Rand, nodes []int64, m int) []Edge {
+	edges := make([]Edge, m)
+	for i := range edges {
+		edges[i] = Edge{nodes[rng.IntN(len(nodes))], nodes[rng.IntN(len(nodes))]}
+	}
+	return edges
+}
+
+func TestRandomGraphs(t *testing.T) {
+	for _, ranks := range []int{1, 2, 4} {
+		for _, density := range []float64{0.2, 0.5, 1, 2, 5} {
+			for seed := range uint64(3) {
+				t.Run(fmt.Sprintf("ranks=%d/density=%v/seed=%d", ranks, density, seed), func(t *testing.T) {
+					rng := rand.New(rand.NewPCG(seed, uint64(ranks)))
+					const n = 3000
+					nodes := make([]int64, n)
+					for i := range nodes {
+						if seed == 2 {
+							nodes[i] = int64(rng.Uint64()) // sparse ids over all of int64
+						} else {
+							nodes[i] = int64(i) + 1000*int64(seed)
+						}
+					}
+					parts := shuffleSplit(rng, randomGraph(rng, nodes, int(density*n)), ranks)
+					labels, _, errs := runCC(t, context.Background(), parts)
+					check(t, parts, labels, errs)
+				})
+			}
+		}
+	}
+}
+
+// chain returns the edges of the path ids[0] - ids[1] - ... - ids[n-1].
+func chain(ids []int64) []Edge {
+	edges := make([]Edge, len(ids)-1)
+	for i := range edges {
+		edges[i] = Edge{ids[i], ids[i+1]}
+	}
+	return edges
+}
+
+func TestChains(t *testing.T) {
+	const n = 100_000
+	ordered := make([]int64, n)
+	for i := range ordered {
+		ordered[i] = int64(i)
+	}
+	reversed := slices.Clone(ordered)
+	slices.Reverse(reversed)
+	permuted := slices.Clone(ordered)
+	rand.New(rand.NewPCG(1, 2)).Shuffle(n, func(i, j int) { permuted[i], permuted[j] = permuted[j], permuted[i] })
+	logn := bits.Len(n)
+	for _, ranks := range []int{1, 2, 4} {
+		for _, c := range []struct {
+			name  string
+			ids   []int64
+			split string
+		}{
+			{"ordered-ids/edges-in-order", ordered, "block"},
+			{"ordered-ids/edges-shuffled", ordered, "shuffle"},
+			{"reversed-ids/edges-shuffled", reversed, "shuffle"},
+			{"random-ids/edges-in-order", permuted, "block"},
+			{"random-ids/edges-shuffled", permuted, "shuffle"},
+		} {
+			t.Run(fmt.Sprintf("ranks=%d/%s", ranks, c.name), func(t *testing.T) {
+				edges := chain(c.ids)
+				var parts [][]Edge
+				if c.split == "block" {
+					parts = blockSplit(edges, ranks)
+				} else {
+					parts = shuffleSplit(rand.New(rand.NewPCG(3, 4)), edges, ranks)
+				}
+				labels, stats, errs := runCC(t, context.Background(), parts)
+				check(t, parts, labels, errs)
+				st := stats[0]
+				t.Logf("n=%d ranks=%d %s: %d hooking rounds, %d jumps, %d exchanges", n, ranks, c.name, st.Iterations, st.Jumps, st.Exchanges)
+				// Label propagation would need ~n rounds; we need O(log n).
+				if st.Iterations > 2*logn || st.Jumps > 4*logn*logn {
+					t.Errorf("%d hooking rounds and %d jumps for a %d-chain: not logarithmic", st.Iterations, st.Jumps, n)
+				}
+				for r := range stats {
+					if stats[r].Iterations != st.Iterations || stats[r].Jumps != st.Jumps {
+						t.Errorf("rank %d did %d/%d rounds, rank 0 %d/%d", r, stats[r].Iterations, stats[r].Jumps, st.Iterations, st.Jumps)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestEdgeCases(t *testing.T) {
+	cases := []struct {
+		name  string
+		parts [][]Edge
+	}{
+		{"no edges anywhere", [][]Edge{nil, nil, {}, nil}},
+		{"one rank has everything", [][]Edge{nil, {{1, 2}, {2, 3}, {10, 11}}, nil, nil}},
+		{"self-loops only", [][]Edge{{{5, 5}}, {{5, 5}, {7, 7}}}},
+		{"self-loops and edges", [][]Edge{{{5, 5}, {9, 9}}, {{5, 6}}, {{6, 6}, {8, 9}}}},
+		{"duplicates both directions", [][]Edge{{{1, 2}, {2, 1}, {1, 2}}, {{2, 1}, {3, 4}}, {{4, 3}, {4, 3}, {2, 3}}}},
+		{"extreme ids", [][]Edge{{{math.MaxInt64, math.MinInt64}, {-1, 0}}, {{0, math.MaxInt64}, {-5, -6}}}},
+		{"star through many ranks", [][]Edge{{{100, 1}, {100, 2}}, {{100, 3}}, {{4, 100}}, {{100, 0}}}},
+		{"two ranks share a component", [][]Edge{{{10, 20}, {30, 40}}, {{20, 30}, {50, 60}}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			labels, _, errs := runCC(t, context.Background(), c.parts)
+			check(t, c.parts, labels, errs)
+		})
+	}
+	// Spot-check one expected answer by hand, independent of the oracle.
+	parts := [][]Edge{{{math.MaxInt64, math.MinInt64}, {-1, 0}}, {{0, math.MaxInt64}, {-5, -6}}}
+	labels, _, errs := runCC(t, context.Background(), parts)
+	got := map[int64]int64{}
+	for r, ls := range labels {
+		if errs[r] != nil {
+			t.Fatal(errs[r])
+		}
+		for _, l := range ls {
+			got[l.Node] = l.Group
+		}
+	}
+	want := map[int64]int64{math.MaxInt64: math.MinInt64, math.MinInt64: math.MinInt64, -1: math.MinInt64, 0: math.MinInt64, -5: -6, -6: -6}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("labels = %v, want %v", got, want)
+	}
+}
+
+func TestManySmallComponents(t *testing.T) {
+	// The shape fuzzy dedup produces: many small clusters of near-duplicates
+	// plus singletons that only appear in self-loops.
+	rng := rand.New(rand.NewPCG(9, 9))
+	var edges []Edge
+	next := int64(1_000_000)
+	for range 2000 {
+		size := 1 + rng.IntN(6)
+		base := next
+		next += int64(size) + int64(rng.IntN(3))
+		if size == 1 {
+			edges = append(edges, Edge{base, base})
+			continue
+		}
+		for range size + rng.IntN(size) {
+			edges = append(edges, Edge{base + int64(rng.IntN(size)), base + int64(rng.IntN(size))})
+		}
+		for i := range int64(size - 1) { // keep the cluster connected
+			edges = append(edges, Edge{base + i, base + i + 1 + int64(rng.IntN(size-int(i)-1))})
+		}
+	}
+	for _, ranks := range []int{1, 2, 4} {
+		parts := shuffleSplit(rng, edges, ranks)
+		labels, _, errs := runCC(t, context.Background(), parts)
+		check(t, parts, labels, errs)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	parts := [][]Edge{{{1, 2}}, {{2, 3}}}
+	_, _, errs := runCC(t, ctx, parts)
+	for r, err := range errs {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("rank %d: %v, want context.Canceled", r, err)
+		}
+	}
+	// Cancelling while a rank waits for a peer that never calls Components.
+	hub := collective.NewLocalHub()
+	a, err := hub.Join("g", 0, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := hub.Join("g", 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err = Components(ctx, collective.New(a), []Edge{{1, 2}})
+	a.Close()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Components with an absent peer = %v, want context.DeadlineExceeded", err)
+	}
+}
+
+func TestIDTable(t *testing.T) {
+	tab := newIDTable(0)
+	rng := rand.New(rand.NewPCG(5, 5))
+	ref := map[int64]int32{}
+	for i := range 50_000 {
+		k := int64(rng.Uint64() >> uint(rng.IntN(64))) // skewed magnitudes, repeats likely
+		if i%3 == 0 {
+			k = -k
+		}
+		got, found := tab.getOrPut(k, int32(i))
+		want, ok := ref[k]
+		if found != ok || (ok && got != want) || (!ok && got != int32(i)) {
+			t.Fatalf("getOrPut(%d) = %d, %v; reference %d, %v", k, got, found, want, ok)
+		}
+		if !ok {
+			ref[k] = int32(i)
+		}
+	}
+	if tab.len() != len(ref) {
+		t.Fatalf("len = %d, want %d", tab.len(), len(ref))
+	}
+	for k, v := range ref {
+		if got, ok := tab.get(k); !ok || got != v {
+			t.Fatalf("get(%d) = %d, %v; want %d", k, got, ok, v)
+		}
+	}
+	tab.reset()
+	if _, ok := tab.get(0); ok || tab.len() != 0 {
+		t.Fatal("reset table still has entries")
+	}
+}

@@ -1,0 +1,188 @@
+package minhash
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// benchCorpusPath is the shared benchmark corpus (JSON lines with a "text"
+// field), next to the repository checkout. Override with
+// SLUICE_BENCH_CORPUS. Benchmarks that need it are skipped when it is absent;
+// tests never read it.
+func benchCorpusPath() string {
+	if p := os.Getenv("SLUICE_BENCH_CORPUS"); p != "" {
+		return p
+	}
+	return filepath.Join("..", "..", "..", "..", "shared", "bench", "corpus", "corpus.jsonl.gz")
+}
+
+// loadBenchCorpus returns up to maxBytes of document texts from the corpus.
+func loadBenchCorpus(b *testing.B, maxBytes int) [][]byte {
+	b.Helper()
+	f, err := os.Open(benchCorpusPath())
+	if err != nil {
+		b.Skipf("benchmark corpus not available: %v", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		b.Fatalf("open corpus %s: %v", benchCorpusPath(), err)
+	}
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	var docs [][]byte
+	total := 0
+	for sc.Scan() && total < maxBytes {
+		var rec struct {
+			Text string `json:"text"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			b.Fatalf("decode corpus line: %v", err)
+		}
+		docs = append(docs, []byte(rec.Text))
+		total += len(rec.Text)
+	}
+	if err := sc.Err(); err != nil {
+		b.Fatalf("read corpus: %v", err)
+	}
+	return docs
+}
+
+// syntheticEnglish returns English-like ASCII documents (words drawn from a
+// small vocabulary, with punctuation), used when the corpus is absent.
+func syntheticEnglish(n, docLen int) [][]byte {
+	words := strings.Fields(`the of and to a in is it you that he was for on are with as I his they be at one
+		have this from or had by hot word but what some we can out other were all there when up use your how said an
+		each she which do their time if will way about many then them write would like so these her long make thing
+		see him two has look more day could go come did number sound no most people my over know water than call
+		first who may down side been now find any new work part take get place made live where after back little only`)
+	r := rand.New(rand.NewPCG(42, 42))
+	docs := make([][]byte, n)
+	for i := range docs {
+		var sb strings.Builder
+		for sb.Len() < docLen {
+			sb.WriteString(words[r.IntN(len(words))])
+			switch r.IntN(12) {
+			case 0:
+				sb.WriteString(". ")
+			case 1:
+				sb.WriteString(", ")
+			default:
+				sb.WriteByte(' ')
+			}
+		}
+		docs[i] = []byte(sb.String())
+	}
+	return docs
+}
+
+func benchSignature32(b *testing.B, docs [][]byte, simd bool) {
+	h, err := NewHasher(DefaultParams())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if simd && !simdAvailable() {
+		b.Skip("SIMD kernel unavailable (build with GOEXPERIMENT=simd on amd64 with AVX2)")
+	}
+	h.simd = simd
+	total := 0
+	for _, d := range docs {
+		total += len(d)
+	}
+	b.SetBytes(int64(total))
+	dst := make([]uint32, DefaultNumPerm)
+	b.ResetTimer()
+	for b.Loop() {
+		for _, d := range docs {
+			dst = h.Signature32(d, dst)
+		}
+	}
+}
+
+// BenchmarkSignature32 reports text throughput (MB/s) of the default scheme
+// (260 permutations, 24-character shingles) with the SIMD and scalar
+// kernels, on the shared corpus and on synthetic English-like text.
+func BenchmarkSignature32(b *testing.B) {
+	for _, simd := range []bool{true, false} {
+		b.Run(kernelName(simd)+"/corpus", func(b *testing.B) {
+			benchSignature32(b, loadBenchCorpus(b, 4<<20), simd)
+		})
+		b.Run(kernelName(simd)+"/synthetic", func(b *testing.B) {
+			benchSignature32(b, syntheticEnglish(400, 3000), simd)
+		})
+	}
+}
+
+// BenchmarkSignature64 reports throughput of the 64-bit scheme (scalar).
+func BenchmarkSignature64(b *testing.B) {
+	p := DefaultParams()
+	p.HashBits = 64
+	h, err := NewHasher(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	docs := syntheticEnglish(100, 3000)
+	total := 0
+	for _, d := range docs {
+		total += len(d)
+	}
+	b.SetBytes(int64(total))
+	dst := make([]uint64, p.NumPerm)
+	for b.Loop() {
+		for _, d := range docs {
+			dst = h.Signature64(d, dst)
+		}
+	}
+}
+
+// BenchmarkShingleHash32 isolates shingle hashing (no permutations):
+// MB/s of text hashed into 24-character window hashes.
+func BenchmarkShingleHash32(b *testing.B) {
+	docs := syntheticEnglish(400, 3000)
+	total := 0
+	for _, d := range docs {
+		total += len(d)
+	}
+	b.SetBytes(int64(total))
+	out := make([]uint32, blockLen)
+	for b.Loop() {
+		for _, d := range docs {
+			w := newWindows(d, DefaultCharNgrams)
+			for w.hash32(d, out, 42) > 0 {
+			}
+		}
+	}
+}
+
+// BenchmarkKernel32 isolates the permutation kernel: one block of hashes
+// against 260 permutations. Reported bytes are shingles (≈ ASCII bytes).
+func BenchmarkKernel32(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	a, c := randomCoefficients(r, DefaultNumPerm)
+	acc := make([]uint32, len(a))
+	hs := make([]uint32, blockLen)
+	for i := range hs {
+		hs[i] = r.Uint32()
+	}
+	for _, simd := range []bool{true, false} {
+		b.Run(kernelName(simd), func(b *testing.B) {
+			if simd && !simdAvailable() {
+				b.Skip("SIMD kernel unavailable")
+			}
+			b.SetBytes(int64(len(hs)))
+			for b.Loop() {
+				if simd {
+					minUpdate32SIMD(acc, a, c, hs)
+				} else {
+					minUpdate32Scalar(acc, a, c, hs)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,382 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice-data/sluice/runtime"
+	"github.com/sluice-data/sluice/stage"
+)
+
+// stageRun is the state of one stage during a run: its settings, its
+// statistics and the actors it has spawned.
+type stageRun struct {
+	e    *Executor
+	st   stage.Stage
+	idx  int
+	desc stage.Descriptor
+	env  map[string]string
+
+	maxAttempts, maxDeaths int
+	timeout                time.Duration
+
+	// statistics, updated atomically
+	tasksIn, tasksOut, itemsIn, itemsOut atomic.Int64
+	retries, deaths, setupFailures       atomic.Int64
+	failed, started                      atomic.Int64
+	busy                                 atomic.Int64 // ns
+	live, peak                           atomic.Int64
+	firstStart, end                      atomic.Int64 // unix ns
+
+	nodeSetup sync.Map // node id -> *nodeOnce
+	seq       atomic.Int64
+	bar       stageBar
+}
+
+type nodeOnce struct {
+	once sync.Once
+	err  error
+}
+
+func (e *Executor) newStageRun(idx int, st stage.Stage) *stageRun {
+	r := &stageRun{e: e, st: st, idx: idx, maxAttempts: e.cfg.MaxAttempts, maxDeaths: e.cfg.MaxActorDeaths, timeout: e.cfg.BatchTimeout}
+	if sc, ok := e.cfg.Stages[st.Name()]; ok {
+		if sc.MaxAttempts > 0 {
+			r.maxAttempts = sc.MaxAttempts
+		}
+		if sc.MaxActorDeaths > 0 {
+			r.maxDeaths = sc.MaxActorDeaths
+		}
+		if sc.BatchTimeout > 0 {
+			r.timeout = sc.BatchTimeout
+		}
+	}
+	r.desc, _ = stage.DescriptorOf(st)
+	r.env = stage.MergeEnv(e.cfg.Env, st.Env(), st.Name(), e.log)
+	return r
+}
+
+func (r *stageRun) name() string { return r.st.Name() }
+
+func (r *stageRun) markStart() {
+	r.firstStart.CompareAndSwap(0, time.Now().UnixNano())
+}
+
+func (r *stageRun) markEnd() { r.end.Store(time.Now().UnixNano()) }
+
+// actorHandle is one live actor of a stage.
+type actorHandle struct {
+	a       runtime.Actor
+	id      string
+	stopped atomic.Bool
+	retired atomic.Bool
+}
+
+// retire stops counting h as a live actor (once).
+func (r *stageRun) retire(h *actorHandle) {
+	if h.retired.CompareAndSwap(false, true) {
+		r.live.Add(-1)
+	}
+}
+
+// spawn creates, places and sets up one actor of a plain stage, retrying
+// failed set-ups up to the configured limit.
+func (r *stageRun) spawn(ctx context.Context) (*actorHandle, error) {
+	for {
+		a, err := r.place(ctx, 0, 1, [2]int{}, "")
+		if err == nil {
+			err = r.setup(ctx, a, nil)
+		}
+		if err == nil {
+			return r.track(a), nil
+		}
+		if err := r.setupFailed(ctx, err); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// setupFailed counts a failed set-up and returns an error once the stage has
+// had too many.
+func (r *stageRun) setupFailed(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	n := r.setupFailures.Add(1)
+	r.e.log.Warn("actor setup failed", "stage", r.name(), "failures", n, "err", err)
+	if int(n) >= r.e.cfg.MaxSetupFailures {
+		return fmt.Errorf("stage %s: actor setup failed %d times (max_setup_failures=%d); last error: %w", r.name(), n, r.e.cfg.MaxSetupFailures, err)
+	}
+	return nil
+}
+
+// spawnGroup starts the n actors of a shuffle, LSH or collective stage. The
+// root (rank 0) is created first and makes the group's rendezvous; then every
+// actor sets up with it, concurrently, since set-up may already talk to the
+// group. If any set-up fails the whole group is torn down and started again,
+// up to the set-up failure limit.
+func (r *stageRun) spawnGroup(ctx context.Context, n int, g runtime.Group, band [2]int, outDir string) ([]*actorHandle, error) {
+	for {
+		hs, err := r.spawnGroupOnce(ctx, n, g, band, outDir)
+		if err == nil {
+			return hs, nil
+		}
+		if err := r.setupFailed(ctx, err); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (r *stageRun) spawnGroupOnce(ctx context.Context, n int, g runtime.Group, band [2]int, outDir string) ([]*actorHandle, error) {
+	actors := make([]runtime.Actor, 0, n)
+	stopAll := func() {
+		for _, a := range actors {
+			if err := a.Stop(context.WithoutCancel(ctx)); err != nil {
+				r.e.log.Warn("stopping an actor of a failed group", "actor", a.ID(), "err", err)
+			}
+		}
+	}
+	for rank := range n {
+		a, err := r.place(ctx, rank, n, band, outDir)
+		if err != nil {
+			stopAll()
+			return nil, err
+		}
+		actors = append(actors, a)
+	}
+	id, err := actors[0].CreateRendezvous(ctx)
+	if err != nil {
+		stopAll()
+		return nil, fmt.Errorf("stage %s: root actor %s: create rendezvous: %w", r.name(), actors[0].ID(), err)
+	}
+	gctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for rank, a := range actors {
+		gr := g
+		gr.Rendezvous, gr.Rank, gr.Size = id, rank, n
+		wg.Go(func() {
+			if err := r.setup(gctx, a, &gr); err != nil {
+				errs[rank] = err
+				cancel(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := firstError(errs); err != nil {
+		stopAll()
+		return nil, err
+	}
+	hs := make([]*actorHandle, n)
+	for i, a := range actors {
+		hs[i] = r.track(a)
+	}
+	return hs, nil
+}
+
+// place runs SetupOnNode once per node and spawns an actor (not yet set up).
+func (r *stageRun) place(ctx context.Context, rank, size int, band [2]int, outDir string) (runtime.Actor, error) {
+	seq := int(r.seq.Add(1) - 1)
+	node, err := r.e.pickNode()
+	if err != nil {
+		return nil, err
+	}
+	res := r.st.Resources()
+	gpus, err := res.EffectiveGPUs(node.GPUMemoryGB)
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", r.name(), err)
+	}
+	w := stage.Worker{
+		ID:        r.name() + "-" + strconv.Itoa(seq),
+		NodeID:    node.ID,
+		StageName: r.name(),
+		Rank:      rank,
+		Size:      size,
+		Env:       r.env,
+		BandStart: band[0], BandEnd: band[1],
+		OutputDir: outDir,
+	}
+	devIdx := seq
+	if size > 1 {
+		devIdx = rank
+	}
+	if ids := DeviceIDs(devIdx, gpus, int(node.GPUs)); ids != nil {
+		w.DeviceIDs = ids
+		env := make(map[string]string, len(r.env)+1)
+		for k, v := range r.env {
+			env[k] = v
+		}
+		env["CUDA_VISIBLE_DEVICES"] = joinInts(ids)
+		w.Env = env
+	}
+	spec := runtime.ActorSpec{Stage: r.st, Descriptor: r.desc, Worker: w}
+	once, _ := r.nodeSetup.LoadOrStore(node.ID, &nodeOnce{})
+	no := once.(*nodeOnce)
+	no.once.Do(func() { no.err = r.e.rt.SetupNode(ctx, spec, node) })
+	if no.err != nil {
+		return nil, fmt.Errorf("stage %s: setup on node %s: %w", r.name(), node.ID, no.err)
+	}
+	a, err := r.e.rt.Spawn(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: spawn: %w", r.name(), err)
+	}
+	return a, nil
+}
+
+// setup runs the actor's Setup; on failure the actor is stopped.
+func (r *stageRun) setup(ctx context.Context, a runtime.Actor, g *runtime.Group) error {
+	if err := a.Setup(ctx, g); err != nil {
+		if serr := a.Stop(context.WithoutCancel(ctx)); serr != nil {
+			r.e.log.Warn("stopping an actor whose setup failed", "actor", a.ID(), "err", serr)
+		}
+		return fmt.Errorf("stage %s: actor %s setup: %w", r.name(), a.ID(), err)
+	}
+	return nil
+}
+
+// track counts a set-up actor and wraps it in a handle.
+func (r *stageRun) track(a runtime.Actor) *actorHandle {
+	r.started.Add(1)
+	live := r.live.Add(1)
+	for {
+		p := r.peak.Load()
+		if live <= p || r.peak.CompareAndSwap(p, live) {
+			break
+		}
+	}
+	return &actorHandle{a: a, id: a.ID()}
+}
+
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stop tears one actor down once. Errors are logged, never returned: they
+// must not mask the error that ended the stage.
+func (r *stageRun) stop(ctx context.Context, h *actorHandle) {
+	if h == nil || !h.stopped.CompareAndSwap(false, true) {
+		return
+	}
+	r.retire(h)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := h.a.Stop(sctx); err != nil {
+		r.e.log.Warn("actor teardown failed", "stage", r.name(), "actor", h.id, "err", err)
+	}
+}
+
+// stopAll stops actors concurrently and waits.
+func (r *stageRun) stopAll(ctx context.Context, hs []*actorHandle) {
+	var wg sync.WaitGroup
+	for _, h := range hs {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.stop(ctx, h) }()
+	}
+	wg.Wait()
+}
+
+func (r *stageRun) report(cpuShare time.Duration) StageReport {
+	var wall time.Duration
+	if s, e := r.firstStart.Load(), r.end.Load(); s > 0 && e >= s {
+		wall = time.Duration(e - s)
+	}
+	return StageReport{
+		Name: r.name(), Kind: r.st.Kind().String(),
+		Actors: int(r.peak.Load()), ActorsStarted: int(r.started.Load()),
+		TasksIn: r.tasksIn.Load(), TasksOut: r.tasksOut.Load(), ItemsIn: r.itemsIn.Load(), ItemsOut: r.itemsOut.Load(),
+		Wall: wall, CPU: cpuShare, Busy: time.Duration(r.busy.Load()),
+		Retries: r.retries.Load(), ActorDeaths: r.deaths.Load(), SetupFailures: r.setupFailures.Load(), Failed: r.failed.Load(),
+	}
+}
+
+func joinInts(ids []int) string {
+	s := ""
+	for i, id := range ids {
+		if i > 0 {
+			s += ","
+		}
+		s += strconv.Itoa(id)
+	}
+	return s
+}
+
+// budget splits the free CPUs and GPUs between the stages that run at the
+// same time in streaming mode.
+//
+// The rule: every active stage gets the same number of actors,
+// ⌊free CPUs / Σ active stages' per-actor CPUs⌋ (so each stage's share of
+// the CPUs is proportional to its request), further limited by its GPUs,
+// its NumWorkers override and the batches it has; every active stage gets at
+// least one actor, so a pipeline with more stages than CPUs oversubscribes
+// instead of deadlocking. When a stage finishes it leaves the active set and
+// the others' targets grow; running stages spawn up to their new target.
+type budget struct {
+	mu     sync.Mutex
+	cpus   float64
+	gpus   float64
+	active map[*stageRun]bool
+}
+
+func newBudget(cpus, gpus float64) *budget {
+	return &budget{cpus: cpus, gpus: gpus, active: make(map[*stageRun]bool)}
+}
+
+func (b *budget) join(r *stageRun) {
+	b.mu.Lock()
+	b.active[r] = true
+	b.mu.Unlock()
+}
+
+func (b *budget) leave(r *stageRun) {
+	b.mu.Lock()
+	delete(b.active, r)
+	b.mu.Unlock()
+}
+
+// target is the number of actors r should have now.
+func (b *budget) target(r *stageRun) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var sumCPU, sumGPU float64
+	for s := range b.active {
+		res := s.st.Resources()
+		sumCPU += res.CPUs
+		sumGPU += res.GPUs
+	}
+	n := math.MaxInt
+	if sumCPU > 0 {
+		n = int(math.Floor(b.cpus/sumCPU + 1e-9))
+	}
+	res := r.st.Resources()
+	if res.GPUs > 0 && sumGPU > 0 {
+		n = min(n, int(math.Floor(b.gpus/sumGPU+1e-9)))
+	}
+	if n == math.MaxInt {
+		n = max(1, int(b.cpus))
+	}
+	if w := r.st.NumWorkers(); w > 0 {
+		fit := math.MaxInt
+		if res.CPUs > 0 {
+			fit = int(math.Floor(b.cpus/res.CPUs + 1e-9))
+		}
+		n = min(w, max(fit, 1))
+	}
+	return max(1, n)
+}

@@ -1,0 +1,469 @@
+// Package executor runs pipelines of stages on pools of actors.
+//
+// For each stage the executor sizes a pool of actors from the stage's
+// resource request and the cluster's free resources, feeds them batches of
+// tasks (unordered, load-balanced, with backpressure), survives failing and
+// dying actors, and tears every actor down on every exit path. Shuffle,
+// collective and LSH stages are barriers with their own protocols. The
+// executor never touches a stage instance: it reaches actors only through a
+// runtime.Runtime, so the same code runs goroutines on one machine or
+// processes across a cluster.
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sluice-data/sluice/runtime"
+	"github.com/sluice-data/sluice/stage"
+	"github.com/sluice-data/sluice/task"
+)
+
+// Executor runs stages on a Runtime. An Executor runs one Execute at a time.
+type Executor struct {
+	rt     runtime.Runtime
+	cfg    Config
+	log    *slog.Logger
+	codecs *task.Codecs
+
+	mu       sync.Mutex
+	nodes    []stage.Node
+	nodeNext int
+	failed   []*task.Failed
+	report   Report
+	runs     []*stageRun
+	abortErr error
+}
+
+// New returns an executor that runs actors on rt.
+func New(rt runtime.Runtime, cfg Config) *Executor {
+	if cfg.Mode == "" {
+		cfg.Mode = Streaming
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 3
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = 50 * time.Millisecond
+	}
+	if cfg.MaxActorDeaths <= 0 {
+		cfg.MaxActorDeaths = 3
+	}
+	if cfg.MaxSetupFailures <= 0 {
+		cfg.MaxSetupFailures = 3
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 64
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = 4
+	}
+	if cfg.ProgressInterval <= 0 {
+		cfg.ProgressInterval = 150 * time.Millisecond
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Executor{rt: rt, cfg: cfg, log: log, codecs: task.NewCodecs()}
+}
+
+// TasksFailedError reports tasks that failed permanently in a run that
+// otherwise completed (their share stayed within MaxFailedFraction). The
+// failed tasks are in FailedTasks and the manifest.
+type TasksFailedError struct {
+	Failed int
+	// ByStage counts the failed tasks per stage.
+	ByStage map[string]int
+}
+
+func (e *TasksFailedError) Error() string {
+	return fmt.Sprintf("%d tasks failed permanently (%v)", e.Failed, e.ByStage)
+}
+
+// ErrTooManyFailures is wrapped by the error that aborts a run whose failed
+// tasks exceed MaxFailedFraction.
+var ErrTooManyFailures = errors.New("too many failed tasks")
+
+// Report returns the summary of the last Execute.
+func (e *Executor) Report() Report {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.report
+	r.Stages = slices.Clone(r.Stages)
+	return r
+}
+
+// FailedTasks returns the tasks that failed permanently in the last Execute.
+func (e *Executor) FailedTasks() []*task.Failed {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.failed)
+}
+
+// Execute runs stages over initial and returns the outputs of the last
+// stage. With no stages it returns nothing; with no initial tasks the first
+// stage receives one task.Empty. On cancellation it stops dispatch, tears
+// every actor down and returns what finished along with the context's error.
+func (e *Executor) Execute(ctx context.Context, stages []stage.Stage, initial []task.Task) (out []task.Task, err error) {
+	if len(stages) == 0 {
+		return nil, nil
+	}
+	if len(initial) == 0 {
+		initial = []task.Task{task.NewEmpty()}
+	}
+	names := make(map[string]bool)
+	for _, st := range stages {
+		if err := st.Resources().Validate(); err != nil {
+			return nil, fmt.Errorf("stage %s: %w", st.Name(), err)
+		}
+		if names[st.Name()] {
+			return nil, fmt.Errorf("stage name %q is used twice", st.Name())
+		}
+		names[st.Name()] = true
+	}
+	nodes, err := e.rt.Nodes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("executor: list nodes: %w", err)
+	}
+	if len(nodes) == 0 {
+		return nil, errors.New("executor: the runtime has no nodes")
+	}
+	var cpus, gpus float64
+	for _, n := range nodes {
+		cpus += n.CPUs
+		gpus += n.GPUs
+	}
+	cpus -= e.cfg.ReservedCPUs
+	gpus = max(gpus-e.cfg.ReservedGPUs, 0)
+	if cpus <= 0 {
+		return nil, fmt.Errorf("executor: no free CPUs: the cluster has %g and %g are reserved", cpus+e.cfg.ReservedCPUs, e.cfg.ReservedCPUs)
+	}
+
+	e.mu.Lock()
+	e.nodes, e.failed, e.abortErr = nodes, nil, nil
+	e.runs = make([]*stageRun, len(stages))
+	for i, st := range stages {
+		e.runs[i] = e.newStageRun(i, st)
+	}
+	runs := e.runs
+	e.mu.Unlock()
+
+	prog := newProgress(e.cfg.Progress, e.cfg.ProgressInterval)
+	for _, r := range runs {
+		r.bar = prog.addStage(r.name())
+	}
+	start, cpu0 := time.Now(), processCPU()
+	defer func() {
+		prog.finish()
+		e.finishReport(runs, time.Since(start), processCPU()-cpu0)
+		if merr := e.writeManifest(); merr != nil {
+			err = errors.Join(err, merr)
+		}
+		if err == nil {
+			if f := e.failedSummary(); f != nil {
+				err = f
+			}
+		}
+	}()
+
+	if e.cfg.Mode == StageByStage {
+		return e.runStageByStage(ctx, runs, initial, cpus, gpus)
+	}
+	if e.cfg.Mode != Streaming {
+		return nil, fmt.Errorf("executor: unknown mode %q (want %q or %q)", e.cfg.Mode, Streaming, StageByStage)
+	}
+	return e.runStreaming(ctx, runs, initial, cpus, gpus)
+}
+
+// runStageByStage runs one stage at a time over all of its input.
+func (e *Executor) runStageByStage(ctx context.Context, runs []*stageRun, tasks []task.Task, cpus, gpus float64) ([]task.Task, error) {
+	for _, r := range runs {
+		if len(tasks) == 0 {
+			return nil, fmt.Errorf("stage %s: no tasks to process (every task was filtered or failed upstream)", r.name())
+		}
+		var err error
+		if r.st.Kind().IsBarrier() {
+			tasks, err = e.runBarrier(ctx, r, tasks, cpus, gpus)
+		} else {
+			tasks, err = e.runPlainAll(ctx, r, tasks, cpus, gpus)
+		}
+		if err != nil {
+			return tasks, e.abortCause(err)
+		}
+		if err := e.checkPolicy(r, true); err != nil {
+			return tasks, err
+		}
+	}
+	return tasks, nil
+}
+
+// runPlainAll runs a plain stage over a known list of tasks with the actor
+// count of ActorCount.
+func (e *Executor) runPlainAll(ctx context.Context, r *stageRun, tasks []task.Task, cpus, gpus float64) ([]task.Task, error) {
+	res := r.st.Resources()
+	bs := r.st.BatchSize()
+	if bs <= 0 {
+		e.log.Warn("batch size not set; using 1", "stage", r.name())
+	}
+	n, warn, err := ActorCount(len(tasks), bs, cpus, gpus, res.CPUs, res.GPUs, r.st.NumWorkers())
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", r.name(), err)
+	}
+	if warn != "" {
+		e.log.Warn(warn, "stage", r.name())
+	}
+	in := make(chan task.Task, len(tasks))
+	for _, t := range tasks {
+		in <- t
+	}
+	close(in)
+	var out []task.Task
+	var mu sync.Mutex
+	err = e.runPlain(ctx, r, nil, in, func() int { return n }, func(_ context.Context, t task.Task) error {
+		mu.Lock()
+		out = append(out, t)
+		mu.Unlock()
+		return nil
+	})
+	r.markEnd()
+	return out, err
+}
+
+// runStreaming runs every stage at once: plain stages connected by bounded
+// queues, barrier stages collecting their whole input first.
+func (e *Executor) runStreaming(ctx context.Context, runs []*stageRun, initial []task.Task, cpus, gpus float64) ([]task.Task, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	b := newBudget(cpus, gpus)
+	chans := make([]chan task.Task, len(runs)+1)
+	for i := range chans {
+		chans[i] = make(chan task.Task, e.cfg.QueueSize)
+	}
+	var out []task.Task
+	var wg sync.WaitGroup
+	errs := make([]error, len(runs)+2)
+	wg.Go(func() { // source
+		defer close(chans[0])
+		for _, t := range initial {
+			select {
+			case chans[0] <- t:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	wg.Go(func() { // sink
+		for t := range chans[len(runs)] {
+			out = append(out, t)
+		}
+	})
+	for i, r := range runs {
+		in, next := chans[i], chans[i+1]
+		emit := func(ctx context.Context, t task.Task) error {
+			select {
+			case next <- t:
+				return nil
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+		wg.Go(func() {
+			defer close(next)
+			var err error
+			if r.st.Kind().IsBarrier() {
+				err = e.streamBarrier(ctx, r, in, emit, cpus, gpus)
+			} else {
+				err = e.streamPlain(ctx, r, b, in, emit)
+			}
+			if err == nil {
+				err = e.checkPolicy(r, true)
+			}
+			if err != nil {
+				errs[i] = err
+				cancel(err)
+				// Drain the input so upstream stages are not blocked forever.
+				for range in {
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := firstError(errs); err != nil {
+		return out, e.abortCause(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return out, context.Cause(ctx)
+	}
+	return out, nil
+}
+
+// streamPlain runs a plain stage in streaming mode, sharing the CPU budget
+// with the stages running beside it.
+func (e *Executor) streamPlain(ctx context.Context, r *stageRun, b *budget, in <-chan task.Task, emit func(context.Context, task.Task) error) error {
+	// Wait for the first task before taking a share of the budget, so idle
+	// downstream stages do not hold actors.
+	var first task.Task
+	var ok bool
+	select {
+	case first, ok = <-in:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	if !ok {
+		return fmt.Errorf("stage %s: no tasks to process (every task was filtered or failed upstream)", r.name())
+	}
+	if r.st.BatchSize() <= 0 {
+		e.log.Warn("batch size not set; using 1", "stage", r.name())
+	}
+	b.join(r)
+	defer b.leave(r)
+	defer r.markEnd()
+	return e.runPlain(ctx, r, []task.Task{first}, in, func() int { return b.target(r) }, emit)
+}
+
+// streamBarrier collects a barrier stage's whole input, then runs it.
+func (e *Executor) streamBarrier(ctx context.Context, r *stageRun, in <-chan task.Task, emit func(context.Context, task.Task) error, cpus, gpus float64) error {
+	var tasks []task.Task
+	for t := range in {
+		tasks = append(tasks, t)
+	}
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+	if len(tasks) == 0 {
+		return fmt.Errorf("stage %s: no tasks to process (every task was filtered or failed upstream)", r.name())
+	}
+	out, err := e.runBarrier(ctx, r, tasks, cpus, gpus)
+	if err != nil {
+		return err
+	}
+	for _, t := range out {
+		if err := emit(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyTasks deep-copies tasks through their codecs. A task type without a
+// codec is shared as is.
+func (e *Executor) copyTasks(ts []task.Task) []task.Task {
+	out := make([]task.Task, len(ts))
+	for i, t := range ts {
+		out[i] = t
+		b, err := e.codecs.Marshal(t)
+		if err != nil {
+			e.log.Warn("cannot copy task for retry; sharing it with the abandoned call", "task", t.ID(), "err", err)
+			continue
+		}
+		if c, err := e.codecs.Unmarshal(b); err == nil {
+			out[i] = c
+		}
+	}
+	return out
+}
+
+// pickNode chooses the node for the next actor: round-robin over nodes.
+func (e *Executor) pickNode() (stage.Node, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.nodes) == 0 {
+		return stage.Node{}, errors.New("executor: no nodes")
+	}
+	n := e.nodes[e.nodeNext%len(e.nodes)]
+	e.nodeNext++
+	return n, nil
+}
+
+// recordFailed keeps a permanently failed task for the manifest.
+func (e *Executor) recordFailed(f *task.Failed) error {
+	e.mu.Lock()
+	e.failed = append(e.failed, f)
+	e.mu.Unlock()
+	e.log.Error("task failed permanently", "task", f.ID(), "stage", f.Stage, "attempts", len(f.Attempts), "err", f.Err)
+	return nil
+}
+
+// checkPolicy aborts the run when a stage's failed tasks exceed
+// MaxFailedFraction of its input. With a fraction of 0 any failure aborts at
+// once; otherwise the check is made when the stage's input is complete.
+func (e *Executor) checkPolicy(r *stageRun, complete bool) error {
+	failed := r.failed.Load()
+	if failed == 0 {
+		return nil
+	}
+	if e.cfg.MaxFailedFraction <= 0 || complete {
+		in := r.tasksIn.Load()
+		if e.cfg.MaxFailedFraction > 0 && float64(failed) <= e.cfg.MaxFailedFraction*float64(in) {
+			return nil
+		}
+		err := fmt.Errorf("stage %s: %d of %d tasks failed, more than max_failed_fraction=%g: %w", r.name(), failed, in, e.cfg.MaxFailedFraction, ErrTooManyFailures)
+		e.mu.Lock()
+		if e.abortErr == nil {
+			e.abortErr = err
+		}
+		e.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// abortCause prefers the failure-policy error over the cancellations it caused.
+func (e *Executor) abortCause(err error) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.abortErr != nil && errors.Is(err, context.Canceled) {
+		return e.abortErr
+	}
+	return err
+}
+
+func (e *Executor) failedSummary() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.failed) == 0 {
+		return nil
+	}
+	by := make(map[string]int)
+	for _, f := range e.failed {
+		by[f.Stage]++
+	}
+	return &TasksFailedError{Failed: len(e.failed), ByStage: by}
+}
+
+func (e *Executor) finishReport(runs []*stageRun, wall, cpu time.Duration) {
+	var busy time.Duration
+	for _, r := range runs {
+		busy += time.Duration(r.busy.Load())
+	}
+	rep := Report{Mode: e.cfg.Mode, Wall: wall, CPU: cpu}
+	for _, r := range runs {
+		share := time.Duration(0)
+		if busy > 0 {
+			share = time.Duration(math.Round(float64(cpu) * float64(r.busy.Load()) / float64(busy)))
+		}
+		sr := r.report(share)
+		rep.Failed += sr.Failed
+		rep.Stages = append(rep.Stages, sr)
+	}
+	e.mu.Lock()
+	e.report = rep
+	e.mu.Unlock()
+}
+
+// processCPU is the CPU time (user + system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

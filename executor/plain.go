@@ -1,0 +1,434 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sluice-data/sluice/runtime"
+	"github.com/sluice-data/sluice/task"
+)
+
+// batch is one unit of dispatch: a slice of tasks and its history.
+type batch struct {
+	tasks    []task.Task
+	attempts []task.Attempt
+	errors   int // attempts that ended in a stage error
+	deaths   int // attempts that killed the actor
+}
+
+// callResult is what one pool call produced.
+type callResult struct {
+	b     *batch
+	actor *actorHandle
+	out   []task.Task
+	err   error
+	dur   time.Duration
+}
+
+// plainRunner dispatches the batches of a plain or fan-out stage through an
+// actor pool, unordered, with retries, actor replacement and backpressure.
+type plainRunner struct {
+	r      *stageRun
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	pool   *Pool[*actorHandle, *batch, *callResult]
+	// target returns how many actors the stage should have now.
+	target func() int
+	emit   func(ctx context.Context, t task.Task) error
+
+	mu          sync.Mutex
+	cond        *sync.Cond
+	outstanding int // submitted to the pool, not yet collected
+	retrying    int // waiting in backoff before resubmission
+	spawning    int
+	inputDone   bool
+	actors      []*actorHandle
+	sinceOK     int // actor deaths since the last successful batch
+	lastDeath   error
+	stops       sync.WaitGroup // teardowns of dead actors
+}
+
+// runPlain runs stage r over the tasks of pre and then in, emitting outputs as batches
+// finish. It returns when in is closed and every batch is done, or on the
+// first fatal error.
+func (e *Executor) runPlain(ctx context.Context, r *stageRun, pre []task.Task, in <-chan task.Task, target func() int, emit func(context.Context, task.Task) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	p := &plainRunner{r: r, ctx: ctx, cancel: cancel, target: target, emit: emit}
+	p.cond = sync.NewCond(&p.mu)
+	p.pool = NewPool[*actorHandle, *batch, *callResult](nil, PoolOptions{
+		MaxPending: max(e.cfg.MaxPending, 1),
+		IsDead:     runtime.IsDied,
+	})
+	// Wake waiters when the stage is cancelled.
+	stopWake := context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer stopWake()
+
+	feedErr := make(chan error, 1)
+	go func() { feedErr <- p.feed(pre, in) }()
+	err := p.collect()
+	if err != nil {
+		cancel(err)
+	}
+	ferr := <-feedErr
+	// Wait for retry goroutines and spawns, so nothing touches the pool after Close.
+	p.mu.Lock()
+	for p.retrying > 0 || p.spawning > 0 {
+		p.cond.Wait()
+	}
+	actors := p.actors
+	p.actors = nil
+	p.mu.Unlock()
+	p.pool.Close()
+	r.stopAll(ctx, actors)
+	p.stops.Wait()
+	if err == nil && ferr != nil {
+		err = ferr
+	}
+	if err == nil {
+		if cerr := context.Cause(ctx); cerr != nil && !errors.Is(cerr, context.Canceled) {
+			err = cerr
+		} else if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+	}
+	return err
+}
+
+// feed turns the input into batches and submits them, spawning actors up to
+// the target as work arrives.
+func (p *plainRunner) feed(pre []task.Task, in <-chan task.Task) error {
+	bs := p.r.st.BatchSize()
+	if bs <= 0 {
+		bs = 1
+	}
+	defer func() {
+		p.mu.Lock()
+		p.inputDone = true
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}()
+	cur := make([]task.Task, 0, bs)
+	for {
+		var t task.Task
+		var ok bool
+		if len(pre) > 0 {
+			t, ok, pre = pre[0], true, pre[1:]
+		} else {
+			select {
+			case t, ok = <-in:
+			case <-p.ctx.Done():
+				return nil
+			}
+		}
+		if ok {
+			p.r.markStart()
+			p.r.tasksIn.Add(1)
+			p.r.itemsIn.Add(int64(t.NumItems()))
+			p.r.bar.addIn(1)
+			cur = append(cur, t)
+			if len(cur) < bs {
+				continue
+			}
+		}
+		if len(cur) > 0 {
+			if err := p.submit(&batch{tasks: cur}); err != nil {
+				return err
+			}
+			cur = make([]task.Task, 0, bs)
+		}
+		if !ok {
+			return nil
+		}
+	}
+}
+
+// submit waits for room (outstanding below actors + pending), makes sure the
+// stage has actors, and hands b to the pool.
+func (p *plainRunner) submit(b *batch) error {
+	if err := p.ensureActors(); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	for p.ctx.Err() == nil && p.outstanding >= len(p.actors)+max(p.r.e.cfg.MaxPending, 1) {
+		p.cond.Wait()
+	}
+	p.mu.Unlock()
+	if err := p.ctx.Err(); err != nil {
+		return nil // the collector reports the cause
+	}
+	if err := p.pool.Submit(p.ctx, p.call, b); err != nil {
+		if p.ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("stage %s: submit: %w", p.r.name(), err)
+	}
+	p.mu.Lock()
+	p.outstanding++
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	return nil
+}
+
+// ensureActors spawns the first actor synchronously and grows the pool
+// toward the target in the background.
+func (p *plainRunner) ensureActors() error {
+	p.mu.Lock()
+	have := len(p.actors) + p.spawning
+	p.mu.Unlock()
+	if have == 0 {
+		h, err := p.r.spawn(p.ctx)
+		if err != nil {
+			return err
+		}
+		p.addActor(h)
+	}
+	p.grow()
+	return nil
+}
+
+// grow starts background spawns until actors + spawning reaches the target.
+func (p *plainRunner) grow() {
+	want := p.target()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.actors)+p.spawning < want && p.ctx.Err() == nil {
+		p.spawning++
+		go func() {
+			h, err := p.r.spawn(p.ctx)
+			p.mu.Lock()
+			p.spawning--
+			p.cond.Broadcast()
+			p.mu.Unlock()
+			if err != nil {
+				if p.ctx.Err() == nil {
+					p.cancel(err)
+				}
+				return
+			}
+			p.addActor(h)
+		}()
+	}
+}
+
+func (p *plainRunner) addActor(h *actorHandle) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ctx.Err() != nil {
+		// Too late: the stage is ending. Stop it here so it is not leaked.
+		p.stops.Go(func() { p.r.stop(p.ctx, h) })
+		return
+	}
+	p.actors = append(p.actors, h)
+	if err := p.pool.Push(h); err != nil {
+		p.r.e.log.Warn("push actor", "err", err)
+	}
+	p.cond.Broadcast()
+}
+
+func (p *plainRunner) removeActor(h *actorHandle) {
+	p.mu.Lock()
+	for i, a := range p.actors {
+		if a == h {
+			p.actors = append(p.actors[:i], p.actors[i+1:]...)
+			break
+		}
+	}
+	p.mu.Unlock()
+}
+
+// call runs one batch on one actor.
+func (p *plainRunner) call(ctx context.Context, h *actorHandle, b *batch) (*callResult, error) {
+	cctx := p.ctx
+	if p.r.timeout > 0 {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(cctx, p.r.timeout)
+		defer cancel()
+	}
+	start := time.Now()
+	out, err := h.a.Call(cctx, runtime.Process, b.tasks)
+	res := &callResult{b: b, actor: h, out: out, err: err, dur: time.Since(start)}
+	return res, err
+}
+
+// collect takes results as they finish until the input is done and nothing
+// is outstanding.
+func (p *plainRunner) collect() error {
+	for {
+		p.mu.Lock()
+		for p.outstanding == 0 && !(p.inputDone && p.retrying == 0) && p.ctx.Err() == nil {
+			p.cond.Wait()
+		}
+		if p.ctx.Err() != nil {
+			p.mu.Unlock()
+			return context.Cause(p.ctx)
+		}
+		if p.outstanding == 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		p.mu.Unlock()
+
+		res, err := p.pool.GetNextUnordered(p.ctx, PoolNoTimeout)
+		if res == nil {
+			if errors.Is(err, ErrNoActors) {
+				if err := p.replaceLost(); err != nil {
+					return err
+				}
+				continue
+			}
+			if p.ctx.Err() != nil {
+				return context.Cause(p.ctx)
+			}
+			return fmt.Errorf("stage %s: collect: %w", p.r.name(), err)
+		}
+		p.mu.Lock()
+		p.outstanding--
+		p.cond.Broadcast()
+		p.mu.Unlock()
+		p.r.busy.Add(int64(res.dur))
+		if err := p.handle(res); err != nil {
+			return err
+		}
+	}
+}
+
+// replaceLost is called when work is queued and no actor is left: it spawns
+// one synchronously, or fails the stage if none can be set up.
+func (p *plainRunner) replaceLost() error {
+	p.mu.Lock()
+	for p.spawning > 0 && p.ctx.Err() == nil {
+		p.cond.Wait()
+	}
+	n := len(p.actors)
+	p.mu.Unlock()
+	if n > 0 {
+		return nil
+	}
+	h, err := p.r.spawn(p.ctx)
+	if err != nil {
+		return fmt.Errorf("stage %s: work is queued but no actor can run it: %w", p.r.name(), err)
+	}
+	p.addActor(h)
+	return nil
+}
+
+func (p *plainRunner) handle(res *callResult) error {
+	b := res.b
+	if res.err == nil {
+		p.mu.Lock()
+		p.sinceOK = 0
+		p.mu.Unlock()
+		out := res.out[:0:0]
+		for _, t := range res.out {
+			if t != nil && !task.IsSentinel(t) {
+				out = append(out, t)
+			}
+		}
+		task.DeriveIDs(b.tasks, out)
+		rec := task.PerfRecord{Stage: p.r.name(), ProcessTime: res.dur, ItemsIn: countItems(b.tasks), ItemsOut: countItems(out)}
+		for _, t := range out {
+			t.AddPerf(rec)
+		}
+		p.r.bar.addDone(int64(len(b.tasks)))
+		for _, t := range out {
+			p.r.tasksOut.Add(1)
+			p.r.itemsOut.Add(int64(t.NumItems()))
+			if err := p.emit(p.ctx, t); err != nil {
+				return err
+			}
+		}
+		p.grow()
+		return nil
+	}
+
+	at := task.Attempt{Actor: res.actor.id, Outcome: "error", Error: res.err.Error(), At: time.Now().UTC()}
+	var died *runtime.DiedError
+	if errors.As(res.err, &died) {
+		at.Outcome = died.Reason
+		if died.Reason == "timeout" {
+			// The abandoned call may still hold (and touch) the batch's tasks:
+			// retry on private copies.
+			b.tasks = p.r.e.copyTasks(b.tasks)
+		}
+		b.deaths++
+		p.r.deaths.Add(1)
+		p.removeActor(res.actor)
+		p.r.retire(res.actor)
+		p.stops.Go(func() { p.r.stop(p.ctx, res.actor) })
+		p.mu.Lock()
+		p.sinceOK++
+		p.lastDeath = res.err
+		dying := p.sinceOK
+		p.mu.Unlock()
+		limit := p.r.maxDeaths * max(p.target(), 1) * 2
+		if dying > limit {
+			return fmt.Errorf("stage %s: %d actors died in a row without any batch succeeding; last: %w", p.r.name(), dying, res.err)
+		}
+		p.grow()
+	} else {
+		b.errors++
+	}
+	b.attempts = append(b.attempts, at)
+	if b.deaths >= p.r.maxDeaths || b.errors >= p.r.maxAttempts {
+		return p.fail(b)
+	}
+	p.r.retries.Add(1)
+	p.resubmit(b)
+	return nil
+}
+
+// resubmit puts b back after an exponential backoff. It never blocks the
+// collector.
+func (p *plainRunner) resubmit(b *batch) {
+	p.mu.Lock()
+	p.retrying++
+	p.mu.Unlock()
+	delay := p.r.e.cfg.RetryBackoff << min(len(b.attempts)-1, 10)
+	go func() {
+		defer func() {
+			p.mu.Lock()
+			p.retrying--
+			p.cond.Broadcast()
+			p.mu.Unlock()
+		}()
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-p.ctx.Done():
+			return
+		}
+		if err := p.submit(b); err != nil && p.ctx.Err() == nil {
+			p.cancel(err)
+		}
+	}()
+}
+
+// fail turns every task of b into a task.Failed.
+func (p *plainRunner) fail(b *batch) error {
+	p.r.bar.addDone(int64(len(b.tasks)))
+	for _, t := range b.tasks {
+		f := task.NewFailed(t, p.r.name(), b.attempts)
+		p.r.failed.Add(1)
+		if err := p.r.e.recordFailed(f); err != nil {
+			return err
+		}
+	}
+	return p.r.e.checkPolicy(p.r, false)
+}
+
+func countItems(ts []task.Task) int {
+	n := 0
+	for _, t := range ts {
+		n += t.NumItems()
+	}
+	return n
+}

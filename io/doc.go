@@ -1,0 +1,50 @@
+// Package dataio reads and writes the files a curation pipeline consumes and
+// produces: JSON Lines (plain, gzip or zstd compressed) and Parquet.
+//
+// # Documents
+//
+// Readers turn files into [task.DocumentBatch] values. Every batch carries,
+// besides the data columns, three provenance columns that map each record
+// back to its source:
+//
+//   - [FileColumn] (string): the path of the file the record came from.
+//   - [RowColumn] (int64): the record's 0-based index within that file.
+//   - [RawColumn] (bytes, JSONL only): the exact bytes of the record's line,
+//     without the line terminator, so a writer can reproduce kept lines byte
+//     for byte and fields the pipeline never looks at survive untouched.
+//
+// # JSON Lines rules
+//
+// A line is the bytes up to and excluding a "\n"; a final line without a
+// trailing newline is an ordinary line. A "\r" before the "\n" is part of
+// the line (and so of the raw bytes) and is treated as JSON whitespace.
+// A line that is empty or holds only JSON whitespace (space, tab, "\r") is a
+// blank line: it is skipped, counted in [ReadStats.BlankLines], and does not
+// take a record index. Every other line is a record and takes the next record
+// index, whether or not it turns out to be malformed; [RowColumn],
+// [CountRecords] and [CopyJSONLFiltered] all use this same index, so ids
+// assigned from record counts line up with what readers produce. Error
+// messages name the 1-based physical line number ("file:line"), which is what
+// editors show.
+//
+// A record is valid when it is a single JSON object, its text field is
+// present and a JSON string, and that string is valid UTF-8. If a key occurs
+// twice, the last occurrence wins (as in Python's json module). Key matching
+// is exact and case-sensitive.
+//
+// Invalid records are never dropped silently: with [Fail] the reader returns
+// a [*BadRecordError]; with [Skip] the record is handed to the configured
+// [Quarantine] and counted in [ReadStats.BadRecords]. Problems that concern a
+// whole file — a truncated gzip or zstd stream, a corrupt Parquet file, an
+// unsupported Parquet column type — are always returned as errors that name
+// the file, whatever the policy, because continuing would lose data
+// without a record to show for it.
+//
+// # Writing
+//
+// Writers write to a temporary file in the destination directory and rename
+// it into place on Close, so a destination path either holds a complete file
+// or is untouched. The compression of JSONL output follows the destination's
+// extension (".gz", ".zst" or ".zstd"); Parquet output is zstd compressed by
+// default.
+package dataio

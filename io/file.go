@@ -1,0 +1,276 @@
+package dataio
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Compression is the stream compression of a JSONL file.
+type Compression uint8
+
+// Stream compressions, chosen by file extension (see CompressionOf).
+const (
+	NoCompression Compression = iota
+	Gzip
+	Zstd
+)
+
+// String returns "none", "gzip" or "zstd".
+func (c Compression) String() string {
+	switch c {
+	case Gzip:
+		return "gzip"
+	case Zstd:
+		return "zstd"
+	}
+	return "none"
+}
+
+// CompressionOf returns the compression implied by path's extension:
+// ".gz" is gzip, ".zst" and ".zstd" are zstd, anything else is uncompressed.
+// The check is case-insensitive.
+func CompressionOf(path string) Compression {
+	lower := strings.ToLower(path)
+	switch {
+	case strings.HasSuffix(lower, ".gz"):
+		return Gzip
+	case strings.HasSuffix(lower, ".zst"), strings.HasSuffix(lower, ".zstd"):
+		return Zstd
+	}
+	return NoCompression
+}
+
+// Format is a file format understood by this package.
+type Format uint8
+
+// File formats, chosen by extension (see FormatOf).
+const (
+	JSONL Format = iota + 1
+	Parquet
+)
+
+// String returns "jsonl" or "parquet".
+func (f Format) String() string {
+	switch f {
+	case JSONL:
+		return "jsonl"
+	case Parquet:
+		return "parquet"
+	}
+	return fmt.Sprintf("Format(%d)", uint8(f))
+}
+
+// FormatOf returns Parquet for paths ending in ".parquet" (case-insensitive)
+// and JSONL for everything else; a JSONL file may carry a compression
+// extension after its own (".jsonl.gz").
+func FormatOf(path string) Format {
+	if strings.HasSuffix(strings.ToLower(path), ".parquet") {
+		return Parquet
+	}
+	return JSONL
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// decompressed is an open JSONL input: the file and, when compressed, the
+// decoder reading from it. Read returns decompressed bytes.
+type decompressed struct {
+	file *os.File
+	gz   *gzip.Reader
+	zs   *zstd.Decoder
+	r    io.Reader
+}
+
+// openDecompressed opens path and wraps it in the decoder its extension asks
+// for. A zero-length compressed file is not an error: it reads as empty.
+func openDecompressed(path string) (*decompressed, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("dataio: open %s: %w", path, err)
+	}
+	d := &decompressed{file: f, r: f}
+	switch CompressionOf(path) {
+	case Gzip:
+		br := bufio.NewReaderSize(f, 256<<10)
+		if _, err := br.Peek(1); err == io.EOF {
+			d.r = br // empty file: nothing to decode
+			return d, nil
+		}
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("dataio: open gzip stream %s: %w", path, err)
+		}
+		d.gz, d.r = gz, gz
+	case Zstd:
+		zs, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false))
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("dataio: open zstd stream %s: %w", path, err)
+		}
+		d.zs, d.r = zs, zs
+	}
+	return d, nil
+}
+
+// Read implements io.Reader. A stream that ends early is reported as
+// io.ErrUnexpectedEOF so that callers never mistake it for a clean end.
+func (d *decompressed) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err != nil && err != io.EOF && errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (d *decompressed) Close() error {
+	if d.gz != nil {
+		d.gz.Close()
+	}
+	if d.zs != nil {
+		d.zs.Close()
+	}
+	return d.file.Close()
+}
+
+// atomicFile is a file written under a temporary name in the directory of
+// its final path and renamed into place by Commit.
+type atomicFile struct {
+	*os.File
+	final string
+	done  bool
+}
+
+func createAtomic(path string) (*atomicFile, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("dataio: create temporary file for %s: %w", path, err)
+	}
+	return &atomicFile{File: f, final: path}, nil
+}
+
+// Commit syncs, closes and renames the file to its final path.
+func (a *atomicFile) Commit() error {
+	if a.done {
+		return fmt.Errorf("dataio: %s already closed", a.final)
+	}
+	a.done = true
+	tmp := a.Name()
+	if err := a.Chmod(0o644); err != nil {
+		a.File.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("dataio: chmod %s: %w", tmp, err)
+	}
+	if err := a.Sync(); err != nil {
+		a.File.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("dataio: sync %s: %w", tmp, err)
+	}
+	if err := a.File.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("dataio: close %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, a.final); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("dataio: rename %s to %s: %w", tmp, a.final, err)
+	}
+	return nil
+}
+
+// Abort closes and removes the temporary file. It is a no-op after Commit.
+func (a *atomicFile) Abort() {
+	if a.done {
+		return
+	}
+	a.done = true
+	a.File.Close()
+	os.Remove(a.Name())
+}
+
+// compressedWriter is a buffered, possibly compressing writer over an
+// atomicFile.
+type compressedWriter struct {
+	af  *atomicFile
+	bw  *bufio.Writer // buffers in front of the encoder (or the file)
+	enc io.WriteCloser
+	fbw *bufio.Writer // buffers between the encoder and the file
+}
+
+func createCompressed(path string) (*compressedWriter, error) {
+	af, err := createAtomic(path)
+	if err != nil {
+		return nil, err
+	}
+	w := &compressedWriter{af: af}
+	switch CompressionOf(path) {
+	case Gzip:
+		w.fbw = bufio.NewWriterSize(af, 256<<10)
+		w.enc = gzip.NewWriter(w.fbw)
+	case Zstd:
+		w.fbw = bufio.NewWriterSize(af, 256<<10)
+		enc, err := zstd.NewWriter(w.fbw, zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			af.Abort()
+			return nil, fmt.Errorf("dataio: zstd encoder for %s: %w", path, err)
+		}
+		w.enc = enc
+	}
+	if w.enc != nil {
+		w.bw = bufio.NewWriterSize(w.enc, 256<<10)
+	} else {
+		w.bw = bufio.NewWriterSize(af, 256<<10)
+	}
+	return w, nil
+}
+
+// commit flushes every layer and renames the file into place.
+func (w *compressedWriter) commit() error {
+	final := w.af.final
+	if err := w.bw.Flush(); err != nil {
+		w.abort()
+		return fmt.Errorf("dataio: write %s: %w", final, err)
+	}
+	if w.enc != nil {
+		if err := w.enc.Close(); err != nil {
+			w.af.Abort()
+			return fmt.Errorf("dataio: finish compressed stream %s: %w", final, err)
+		}
+		w.enc = nil
+		if err := w.fbw.Flush(); err != nil {
+			w.af.Abort()
+			return fmt.Errorf("dataio: write %s: %w", final, err)
+		}
+	}
+	return w.af.Commit()
+}
+
+// abort discards the output.
+func (w *compressedWriter) abort() {
+	if w.enc != nil {
+		w.enc.Close() // releases encoder resources; output is discarded
+		w.enc = nil
+	}
+	w.af.Abort()
+}

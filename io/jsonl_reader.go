@@ -1,0 +1,320 @@
+package dataio
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	json "github.com/goccy/go-json"
+
+	"github.com/sluice-data/sluice/task"
+)
+
+// maxQuarantinedRaw bounds the raw bytes kept for an overlong line.
+const maxQuarantinedRaw = 64 << 10
+
+// arenaChunk is the size of the blocks raw lines are copied into.
+const arenaChunk = 4 << 20
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// JSONLReader reads JSON Lines files, in order, into DocumentBatches. See the
+// package documentation for the rules on lines, blank lines and bad records.
+//
+// Batches have these columns, in order: the text field (String), the id
+// field (String holding raw JSON text; absent when IDField is "-"),
+// FileColumn, RowColumn and, unless OmitRaw is set, RawColumn. A batch may
+// hold rows of several consecutive files.
+//
+// A JSONLReader is not safe for concurrent use.
+type JSONLReader struct {
+	opts  ReadOptions
+	paths []string
+	next  int // index in paths of the next file to open
+	cur   *jsonlFile
+	stats ReadStats
+	err   error // sticky
+	names []string
+	spans []jsonSpan
+	arena []byte
+	long  []byte // accumulates lines longer than the bufio buffer
+	meta  string // value for MetaRawJSONColumns, or ""
+}
+
+// jsonlFile is the open file being read.
+type jsonlFile struct {
+	path string
+	d    *decompressed
+	br   *bufio.Reader
+	line int64 // physical lines read so far
+	row  int64 // records (non-blank lines) seen so far
+}
+
+// NewJSONLReader returns a reader over paths, read in the order given.
+// Files are opened lazily by Next.
+func NewJSONLReader(paths []string, opts ReadOptions) (*JSONLReader, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	r := &JSONLReader{opts: o, paths: append([]string(nil), paths...)}
+	r.names = []string{o.TextField, o.IDField}
+	r.spans = make([]jsonSpan, 2)
+	if o.IDField != "" {
+		r.meta = o.IDField
+	}
+	return r, nil
+}
+
+// Stats implements BatchReader.
+func (r *JSONLReader) Stats() ReadStats { return r.stats }
+
+// Close implements BatchReader.
+func (r *JSONLReader) Close() error {
+	if r.cur != nil {
+		err := r.cur.d.Close()
+		r.cur = nil
+		if err != nil {
+			return fmt.Errorf("dataio: close: %w", err)
+		}
+	}
+	if r.err == nil {
+		r.err = errors.New("dataio: reader is closed")
+	}
+	return nil
+}
+
+// jsonlBatch accumulates the columns of one batch.
+type jsonlBatch struct {
+	text, id, file []string
+	rows           []int64
+	raws           [][]byte
+}
+
+// Next implements BatchReader.
+func (r *JSONLReader) Next(ctx context.Context) (*task.DocumentBatch, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	b, err := r.fill(ctx)
+	if err != nil {
+		r.err = err
+		return nil, err
+	}
+	if len(b.text) == 0 {
+		r.err = io.EOF
+		return nil, io.EOF
+	}
+	batch := &task.DocumentBatch{
+		Header:     task.Header{DatasetName: r.opts.Dataset},
+		TextColumn: r.opts.TextField,
+	}
+	batch.Columns = append(batch.Columns, &task.Column{Name: r.opts.TextField, Type: task.String, Strings: b.text})
+	if r.opts.IDField != "" {
+		batch.Columns = append(batch.Columns, &task.Column{Name: r.opts.IDField, Type: task.String, Strings: b.id})
+		batch.Meta()[MetaRawJSONColumns] = r.meta
+	}
+	batch.Columns = append(batch.Columns,
+		&task.Column{Name: FileColumn, Type: task.String, Strings: b.file},
+		&task.Column{Name: RowColumn, Type: task.Int64, Ints: b.rows})
+	if !r.opts.OmitRaw {
+		batch.Columns = append(batch.Columns, &task.Column{Name: RawColumn, Type: task.Bytes, Bytes: b.raws})
+	}
+	return batch, nil
+}
+
+// fill reads records until the batch is full or the input ends.
+func (r *JSONLReader) fill(ctx context.Context) (*jsonlBatch, error) {
+	n := r.opts.BatchRows
+	b := &jsonlBatch{text: make([]string, 0, min(n, 1024)), file: make([]string, 0, min(n, 1024)), rows: make([]int64, 0, min(n, 1024))}
+	var checked int
+	for len(b.text) < n {
+		if checked++; checked&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if r.cur == nil {
+			if r.next >= len(r.paths) {
+				return b, nil
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if err := r.open(r.paths[r.next]); err != nil {
+				return nil, err
+			}
+			r.next++
+		}
+		line, overlong, err := r.readLine()
+		if err == io.EOF {
+			if r.cur.row == 0 {
+				r.stats.EmptyFiles++
+			}
+			cerr := r.cur.d.Close()
+			path := r.cur.path
+			r.cur = nil
+			if cerr != nil {
+				return nil, fmt.Errorf("dataio: close %s: %w", path, cerr)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dataio: read %s (after line %d): %w", r.cur.path, r.cur.line, err)
+		}
+		if err := r.record(b, line, overlong); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func (r *JSONLReader) open(path string) error {
+	d, err := openDecompressed(path)
+	if err != nil {
+		return err
+	}
+	if fi, err := d.file.Stat(); err == nil {
+		r.stats.FileBytes += fi.Size()
+	}
+	r.stats.Files++
+	r.cur = &jsonlFile{path: path, d: d, br: bufio.NewReaderSize(d, 1<<20)}
+	return nil
+}
+
+// readLine returns the next line without its "\n". The slice is valid until
+// the next call. overlong reports a line longer than MaxLineBytes, of which
+// only a prefix is returned.
+func (r *JSONLReader) readLine() (line []byte, overlong bool, err error) {
+	f := r.cur
+	line, err = f.br.ReadSlice('\n')
+	r.stats.Bytes += int64(len(line))
+	if err == bufio.ErrBufferFull {
+		r.long = append(r.long[:0], line...)
+		for err == bufio.ErrBufferFull {
+			line, err = f.br.ReadSlice('\n')
+			r.stats.Bytes += int64(len(line))
+			if !overlong {
+				r.long = append(r.long, line...)
+				overlong = len(r.long) > r.opts.MaxLineBytes+1
+			}
+		}
+		line = r.long
+	}
+	if err != nil && err != io.EOF {
+		return nil, false, err
+	}
+	if len(line) == 0 && err == io.EOF {
+		return nil, false, io.EOF
+	}
+	f.line++
+	if line[len(line)-1] == '\n' {
+		line = line[:len(line)-1]
+	}
+	if len(line) > r.opts.MaxLineBytes {
+		overlong = true
+		line = line[:min(len(line), maxQuarantinedRaw)]
+	}
+	return line, overlong, nil
+}
+
+func isBlank(line []byte) bool {
+	for _, c := range line {
+		if c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// record parses one line and appends it to b, or handles it as bad.
+func (r *JSONLReader) record(b *jsonlBatch, line []byte, overlong bool) error {
+	f := r.cur
+	if isBlank(line) {
+		r.stats.BlankLines++
+		return nil
+	}
+	row := f.row
+	f.row++
+	if overlong {
+		return r.bad(line, row, "", fmt.Sprintf("line longer than %d bytes", r.opts.MaxLineBytes), true)
+	}
+	parse := line
+	if f.line == 1 && bytes.HasPrefix(parse, utf8BOM) {
+		parse = parse[len(utf8BOM):]
+	}
+	if err := scanObjectFields(parse, r.names, r.spans); err != nil {
+		return r.bad(line, row, "", "malformed JSON: "+err.Error(), false)
+	}
+	ts := r.spans[0]
+	if !ts.found {
+		return r.bad(line, row, r.opts.TextField, "missing field", false)
+	}
+	if parse[ts.start] != '"' {
+		return r.bad(line, row, r.opts.TextField, "is a JSON "+jsonKind(parse[ts.start])+", want string", false)
+	}
+	content := parse[ts.start+1 : ts.end-1]
+	if !utf8.Valid(content) {
+		return r.bad(line, row, r.opts.TextField, "invalid UTF-8 in text", false)
+	}
+	var text string
+	if ts.escaped {
+		if err := json.Unmarshal(parse[ts.start:ts.end], &text); err != nil {
+			return r.bad(line, row, r.opts.TextField, "undecodable string: "+err.Error(), false)
+		}
+	} else {
+		text = string(content)
+	}
+	b.text = append(b.text, text)
+	if r.opts.IDField != "" {
+		id := ""
+		if s := r.spans[1]; s.found {
+			id = string(parse[s.start:s.end])
+		}
+		b.id = append(b.id, id)
+	}
+	b.file = append(b.file, f.path)
+	b.rows = append(b.rows, row)
+	if !r.opts.OmitRaw {
+		b.raws = append(b.raws, r.keep(line))
+	}
+	r.stats.Rows++
+	return nil
+}
+
+// keep copies line into the arena and returns the copy, capped so that
+// appending to it cannot overwrite a neighbour.
+func (r *JSONLReader) keep(line []byte) []byte {
+	if len(line) > cap(r.arena)-len(r.arena) {
+		r.arena = make([]byte, 0, max(arenaChunk, len(line)))
+	}
+	off := len(r.arena)
+	r.arena = append(r.arena, line...)
+	return r.arena[off:len(r.arena):len(r.arena)]
+}
+
+// bad handles one bad record according to the policy.
+func (r *JSONLReader) bad(line []byte, row int64, field, reason string, truncated bool) error {
+	rec := &BadRecordError{
+		File: r.cur.path, Line: r.cur.line, Row: row, Field: field, Reason: reason,
+		Raw: bytes.Clone(line), RawTruncated: truncated,
+	}
+	return handleBad(r.opts, &r.stats, rec)
+}
+
+func handleBad(o ReadOptions, st *ReadStats, rec *BadRecordError) error {
+	if o.OnBadRecord == Fail {
+		return rec
+	}
+	st.BadRecords++
+	if o.Quarantine != nil {
+		if err := o.Quarantine.Put(rec); err != nil {
+			return fmt.Errorf("dataio: quarantine record %s: %w", rec.Error(), err)
+		}
+	}
+	return nil
+}

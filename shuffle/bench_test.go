@@ -1,0 +1,114 @@
+package shuffle
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"testing"
+)
+
+// lshRows generates n LSH-like rows deterministically without allocating:
+// key = 2-byte band index + 16-byte band hash (about 1 in 8 rows repeats a
+// recent key, as documents sharing a bucket do), value = 8-byte doc id.
+type lshRows struct {
+	state uint64
+	key   [18]byte
+	value [8]byte
+}
+
+func (g *lshRows) next(doc uint64) {
+	g.state ^= g.state << 13
+	g.state ^= g.state >> 7
+	g.state ^= g.state << 17
+	x := g.state
+	if x&7 != 0 { // new bucket key; otherwise reuse the previous one
+		binary.BigEndian.PutUint16(g.key[:], uint16(x>>3)%20)
+		binary.LittleEndian.PutUint64(g.key[2:], x*0x9E3779B97F4A7C15)
+		binary.LittleEndian.PutUint64(g.key[10:], x^0xD6E8FEB86659FD93)
+	}
+	binary.BigEndian.PutUint64(g.value[:], doc)
+}
+
+// BenchmarkLSH inserts 10M LSH rows through a Sender and LocalTransport
+// into one engine, then extracts every partition with ExtractGroups.
+func BenchmarkLSH(b *testing.B) {
+	const rows = 10_000_000
+	const numPartitions = 64
+	for _, tc := range []struct {
+		name  string
+		limit int64
+		comp  Compression
+	}{
+		{"unlimited", 0, CompressionNone},
+		{"limit=64MiB", 64 << 20, CompressionNone},
+		{"limit=64MiB/s2", 64 << 20, CompressionS2},
+		{"limit=64MiB/zstd", 64 << 20, CompressionZstd},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var st Stats
+			var got int64
+			for b.Loop() {
+				e, err := NewEngine(0, 1, Options{NumPartitions: numPartitions, MemoryLimit: tc.limit, SpillDir: b.TempDir(), Compression: tc.comp})
+				if err != nil {
+					b.Fatal(err)
+				}
+				s := NewSender(0, 1, numPartitions, NewLocalTransport([]*Engine{e}), 1<<20)
+				g := lshRows{state: 88172645463325252}
+				ctx := context.Background()
+				for i := range uint64(rows) {
+					g.next(i)
+					if err := s.Add(ctx, g.key[:], g.value[:]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := s.Flush(ctx); err != nil {
+					b.Fatal(err)
+				}
+				if err := e.Finish(); err != nil {
+					b.Fatal(err)
+				}
+				got = 0
+				for _, p := range e.OwnedPartitions() {
+					if err := e.ExtractGroups(p, func(_ []byte, vs [][]byte) error {
+						got += int64(len(vs))
+						return nil
+					}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				st = e.Stats()
+				if err := e.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if got != rows {
+				b.Fatalf("extracted %d rows, want %d", got, rows)
+			}
+			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(st.SpilledBytes)/(1<<20), "spilledMiB")
+			b.ReportMetric(float64(st.Spills), "spills")
+			b.ReportMetric(float64(st.PeakMemoryBytes)/(1<<20), "peakBufMiB")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkInsert measures Engine.Insert alone, one row per call.
+func BenchmarkInsert(b *testing.B) {
+	for _, limit := range []int64{0, 64 << 20} {
+		b.Run(fmt.Sprintf("limit=%dMiB", limit>>20), func(b *testing.B) {
+			e, err := NewEngine(0, 1, Options{NumPartitions: 64, MemoryLimit: limit, SpillDir: b.TempDir()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			g := lshRows{state: 88172645463325252}
+			for i := 0; b.Loop(); i++ {
+				g.next(uint64(i))
+				if err := e.Insert(PartitionOf(g.key[:], 64), g.key[:], g.value[:]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

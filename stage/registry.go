@@ -1,0 +1,173 @@
+package stage
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Descriptor is the serialisable description of a stage: a registered type
+// name, its config, and the overrides of With. The driver sends it to other
+// processes, which build the same stage from it with Registry.Build.
+type Descriptor struct {
+	Type       string            `json:"type" yaml:"type"`
+	Name       string            `json:"name,omitempty" yaml:"name,omitempty"`
+	Config     json.RawMessage   `json:"config,omitempty" yaml:"-"`
+	Resources  *Resources        `json:"resources,omitempty" yaml:"resources,omitempty"`
+	BatchSize  int               `json:"batch_size,omitempty" yaml:"batch_size,omitempty"`
+	NumWorkers int               `json:"num_workers,omitempty" yaml:"num_workers,omitempty"`
+	Env        map[string]string `json:"env,omitempty" yaml:"env,omitempty"`
+}
+
+// Field documents one config field of a stage type.
+type Field struct {
+	Name    string
+	Type    string
+	Default string
+	Doc     string
+}
+
+// Type is a registered stage type.
+type Type struct {
+	// Name is the type name used in YAML and descriptors, such as "jsonl_reader".
+	Name string
+	// Doc is a one-paragraph description.
+	Doc string
+	// Fields documents the config fields.
+	Fields []Field
+	// New builds a stage from a JSON config (which may be empty). It must
+	// reject unknown fields.
+	New func(config []byte) (Stage, error)
+}
+
+// Registry maps stage type names to constructors. It is a plain value: each
+// program builds its own (no package-level state).
+type Registry struct {
+	types map[string]Type
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{types: make(map[string]Type)} }
+
+// Register adds a type. Registering a name twice is an error.
+func (r *Registry) Register(t Type) error {
+	if t.Name == "" || t.New == nil {
+		return fmt.Errorf("stage registry: type needs a name and a constructor")
+	}
+	if _, dup := r.types[t.Name]; dup {
+		return fmt.Errorf("stage registry: type %q registered twice", t.Name)
+	}
+	r.types[t.Name] = t
+	return nil
+}
+
+// MustRegister is Register that panics on error, for program initialisation.
+func (r *Registry) MustRegister(t Type) {
+	if err := r.Register(t); err != nil {
+		panic(err)
+	}
+}
+
+// Types lists the registered types sorted by name.
+func (r *Registry) Types() []Type {
+	out := make([]Type, 0, len(r.types))
+	for _, t := range r.types {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Build makes the stage d describes.
+func (r *Registry) Build(d Descriptor) (Stage, error) {
+	t, ok := r.types[d.Type]
+	if !ok {
+		names := make([]string, 0, len(r.types))
+		for n := range r.types {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		return nil, fmt.Errorf("stage registry: unknown stage type %q (known: %s)", d.Type, strings.Join(names, ", "))
+	}
+	cfg := d.Config
+	if len(bytes.TrimSpace(cfg)) == 0 || string(bytes.TrimSpace(cfg)) == "null" {
+		cfg = []byte("{}")
+	}
+	s, err := t.New(cfg)
+	if err != nil {
+		label := d.Type
+		if d.Name != "" {
+			label = d.Name + " (" + d.Type + ")"
+		}
+		return nil, fmt.Errorf("stage %s: config: %w", label, err)
+	}
+	opts := []Option{withDescriptor(Descriptor{Type: d.Type, Config: cfg})}
+	if d.Name != "" {
+		opts = append(opts, WithName(d.Name))
+	}
+	if d.Resources != nil {
+		if err := d.Resources.Validate(); err != nil {
+			return nil, fmt.Errorf("stage %s: %w", d.Name, err)
+		}
+		opts = append(opts, WithResources(*d.Resources))
+	}
+	if d.BatchSize != 0 {
+		opts = append(opts, WithBatchSize(d.BatchSize))
+	}
+	if d.NumWorkers != 0 {
+		opts = append(opts, WithNumWorkers(d.NumWorkers))
+	}
+	if d.Env != nil {
+		opts = append(opts, WithEnv(d.Env))
+	}
+	return With(s, opts...), nil
+}
+
+// DecodeConfig decodes a JSON config into v, rejecting unknown fields with an
+// error that names them. Stage constructors use it.
+func DecodeConfig(config []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(config))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	return nil
+}
+
+// yamlDescriptor is the YAML form of a descriptor: the config is any YAML
+// mapping, converted to JSON.
+type yamlDescriptor struct {
+	Type       string            `yaml:"type"`
+	Name       string            `yaml:"name"`
+	Config     yaml.Node         `yaml:"config"`
+	Resources  *Resources        `yaml:"resources"`
+	BatchSize  int               `yaml:"batch_size"`
+	NumWorkers int               `yaml:"num_workers"`
+	Env        map[string]string `yaml:"env"`
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler: `config` may be any YAML mapping.
+func (d *Descriptor) UnmarshalYAML(n *yaml.Node) error {
+	var y yamlDescriptor
+	if err := n.Decode(&y); err != nil {
+		return err
+	}
+	*d = Descriptor{Type: y.Type, Name: y.Name, Resources: y.Resources, BatchSize: y.BatchSize, NumWorkers: y.NumWorkers, Env: y.Env}
+	if y.Config.Kind != 0 {
+		var v any
+		if err := y.Config.Decode(&v); err != nil {
+			return fmt.Errorf("line %d: stage %q config: %w", y.Config.Line, y.Name, err)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("line %d: stage %q config: %w", y.Config.Line, y.Name, err)
+		}
+		d.Config = b
+	}
+	return nil
+}

@@ -108,22 +108,27 @@ func (e *Executor) runShuffle(ctx context.Context, r *stageRun, tasks []task.Tas
 		return time.Since(start), err
 	}
 	batches := Batches(tasks, r.st.BatchSize())
+	submitted := make(chan struct{}, len(batches))
 	submitErr := make(chan error, 1)
 	go func() {
+		defer close(submitted)
 		for _, b := range batches {
 			if err := pool.Submit(ctx, insert, b); err != nil {
 				submitErr <- err
 				cancel(err)
 				return
 			}
+			submitted <- struct{}{}
 		}
 		submitErr <- nil
 	}()
-	for range batches {
+	for range submitted {
 		d, err := pool.GetNextUnordered(ctx, PoolNoTimeout)
 		r.busy.Add(int64(d))
 		if err != nil {
 			cancel(err)
+			for range submitted {
+			}
 			<-submitErr
 			return nil, fmt.Errorf("insert: %w", err)
 		}

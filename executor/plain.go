@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 // batch is one unit of dispatch: a slice of tasks and its history.
 type batch struct {
+	one      [1]task.Task // storage for batches of one task, saving an allocation
 	tasks    []task.Task
 	attempts []task.Attempt
 	errors   int // attempts that ended in a stage error
@@ -45,6 +47,7 @@ type plainRunner struct {
 	retrying    int // waiting in backoff before resubmission
 	spawning    int
 	inputDone   bool
+	closing     bool // runPlain has taken the actor list to stop it
 	actors      []*actorHandle
 	sinceOK     int // actor deaths since the last successful batch
 	lastDeath   error
@@ -85,6 +88,7 @@ func (e *Executor) runPlain(ctx context.Context, r *stageRun, pre []task.Task, i
 	}
 	actors := p.actors
 	p.actors = nil
+	p.closing = true
 	p.mu.Unlock()
 	p.pool.Close()
 	r.stopAll(ctx, actors)
@@ -115,7 +119,16 @@ func (p *plainRunner) feed(pre []task.Task, in <-chan task.Task) error {
 		p.cond.Broadcast()
 		p.mu.Unlock()
 	}()
-	cur := make([]task.Task, 0, bs)
+	newBatch := func() *batch {
+		b := &batch{}
+		if bs == 1 {
+			b.tasks = b.one[:0]
+		} else {
+			b.tasks = make([]task.Task, 0, bs)
+		}
+		return b
+	}
+	cur := newBatch()
 	for {
 		var t task.Task
 		var ok bool
@@ -133,16 +146,16 @@ func (p *plainRunner) feed(pre []task.Task, in <-chan task.Task) error {
 			p.r.tasksIn.Add(1)
 			p.r.itemsIn.Add(int64(t.NumItems()))
 			p.r.bar.addIn(1)
-			cur = append(cur, t)
-			if len(cur) < bs {
+			cur.tasks = append(cur.tasks, t)
+			if len(cur.tasks) < bs {
 				continue
 			}
 		}
-		if len(cur) > 0 {
-			if err := p.submit(&batch{tasks: cur}); err != nil {
+		if len(cur.tasks) > 0 {
+			if err := p.submit(cur); err != nil {
 				return err
 			}
-			cur = make([]task.Task, 0, bs)
+			cur = newBatch()
 		}
 		if !ok {
 			return nil
@@ -203,17 +216,15 @@ func (p *plainRunner) grow() {
 		p.spawning++
 		go func() {
 			h, err := p.r.spawn(p.ctx)
+			if err == nil {
+				p.addActor(h)
+			} else if p.ctx.Err() == nil {
+				p.cancel(err)
+			}
 			p.mu.Lock()
 			p.spawning--
 			p.cond.Broadcast()
 			p.mu.Unlock()
-			if err != nil {
-				if p.ctx.Err() == nil {
-					p.cancel(err)
-				}
-				return
-			}
-			p.addActor(h)
 		}()
 	}
 }
@@ -221,7 +232,7 @@ func (p *plainRunner) grow() {
 func (p *plainRunner) addActor(h *actorHandle) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.ctx.Err() != nil {
+	if p.closing || p.ctx.Err() != nil {
 		// Too late: the stage is ending. Stop it here so it is not leaked.
 		p.stops.Go(func() { p.r.stop(p.ctx, h) })
 		return
@@ -326,11 +337,9 @@ func (p *plainRunner) handle(res *callResult) error {
 		p.mu.Lock()
 		p.sinceOK = 0
 		p.mu.Unlock()
-		out := res.out[:0:0]
-		for _, t := range res.out {
-			if t != nil && !task.IsSentinel(t) {
-				out = append(out, t)
-			}
+		out := res.out
+		if slices.ContainsFunc(out, func(t task.Task) bool { return t == nil || task.IsSentinel(t) }) {
+			out = dropSentinels(out)
 		}
 		task.DeriveIDs(b.tasks, out)
 		rec := task.PerfRecord{Stage: p.r.name(), ProcessTime: res.dur, ItemsIn: countItems(b.tasks), ItemsOut: countItems(out)}

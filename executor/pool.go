@@ -16,7 +16,8 @@ import (
 //
 // The returned error belongs to the call: GetNext and GetNextUnordered hand it
 // back to the caller together with the result, unless PoolOptions.IsDead
-// classifies it as the actor's death (see PoolOptions).
+// classifies it as the actor's death (see PoolOptions). A panic in a CallFunc
+// is not recovered: like any goroutine's, it ends the program.
 type CallFunc[A any, V any, R any] func(ctx context.Context, actor A, v V) (R, error)
 
 // DefaultPoolMaxPending is the capacity of the pending queue when
@@ -76,6 +77,12 @@ type PoolOptions struct {
 	// with ErrPoolFull. Zero or negative selects DefaultPoolMaxPending.
 	// Calls requeued after an actor's death (RequeueOnDeath) may briefly
 	// exceed the bound: they were admitted before.
+	//
+	// The bound covers calls that have not started. Results of finished
+	// calls are kept until collected with GetNext or GetNextUnordered and
+	// are not counted, so a caller may submit everything before collecting
+	// anything; the price is that a producer that runs ahead of its
+	// consumer holds that many results in memory.
 	MaxPending int
 
 	// IsDead, if set, is asked about every non-nil error a call returns.
@@ -87,7 +94,8 @@ type PoolOptions struct {
 	// RequeueOnDeath chooses what happens to the call that revealed a dead
 	// actor. When true, its value is put back at the front of the pending
 	// queue and the remaining actors run it; the caller never sees the
-	// death. When false, the call completes with the error and the result
+	// death (a value that kills every actor it meets is thus retried once
+	// per actor, after which gets report ErrNoActors). When false, the call completes with the error and the result
 	// the CallFunc returned, and GetNext delivers both to the caller.
 	RequeueOnDeath bool
 }
@@ -143,6 +151,10 @@ type poolTask[A any, V any, R any] struct {
 //
 // A Pool is safe for concurrent use. Map and MapUnordered assume no other
 // goroutine submits or gets while their sequence is consumed.
+//
+// Cost: starting a call on an idle actor starts a goroutine; a call taken
+// from the queue by an actor that just finished costs only a lock round. The
+// task record of each call is recycled once its result is collected.
 type Pool[A comparable, V any, R any] struct {
 	maxPending int
 	isDead     func(error) bool
@@ -571,7 +583,8 @@ func (p *Pool[A, V, R]) abandonLocked() int {
 // the rest are submitted while the sequence is consumed. If the pool fails
 // (ErrNoActors, ErrPoolClosed, ctx done) the sequence yields one element
 // with that error and ends. Stopping the iteration early abandons the
-// remaining calls.
+// remaining calls. The sequence is single-use: ranging over it again yields
+// nothing.
 func (p *Pool[A, V, R]) Map(ctx context.Context, fn CallFunc[A, V, R], values []V) iter.Seq2[R, error] {
 	return p.mapValues(ctx, fn, values, true)
 }

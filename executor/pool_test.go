@@ -1169,3 +1169,24 @@ func BenchmarkPoolMap(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "tasks/s")
 }
+
+// BenchmarkPoolRoundTrip submits one no-op call and collects it before the
+// next: the latency path, where every call finds its actor idle and starts a
+// goroutine for it.
+func BenchmarkPoolRoundTrip(b *testing.B) {
+	ctx := context.Background()
+	p := NewPool[int, int, int]([]int{0, 1}, PoolOptions{})
+	defer p.Close()
+	noop := func(_ context.Context, _ int, v int) (int, error) { return v, nil }
+	b.ReportAllocs()
+	start := time.Now()
+	for i := range b.N {
+		if err := p.Submit(ctx, noop, i); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.GetNext(ctx, PoolNoTimeout); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tasks/s")
+}

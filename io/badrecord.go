@@ -1,6 +1,7 @@
 package dataio
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -125,7 +126,7 @@ func (q *QuarantineFile) Put(rec *BadRecordError) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.w == nil {
-		return fmt.Errorf("dataio: quarantine %s: closed", rec.File)
+		return errors.New("dataio: quarantine is closed")
 	}
 	b = append(b, '\n')
 	if _, err := q.w.bw.Write(b); err != nil {

@@ -225,16 +225,16 @@ type orderedField struct {
 func (f orderedField) Name() string                           { return f.name }
 func (f orderedField) Value(base reflect.Value) reflect.Value { return base.FieldByName(f.name) }
 
-func (g orderedGroup) ID() int                          { return 0 }
-func (g orderedGroup) String() string                   { return parquet.Group(nil).String() }
-func (g orderedGroup) Type() parquet.Type               { return parquet.Group(nil).Type() }
-func (g orderedGroup) Optional() bool                   { return false }
-func (g orderedGroup) Repeated() bool                   { return false }
-func (g orderedGroup) Required() bool                   { return true }
-func (g orderedGroup) Leaf() bool                       { return false }
-func (g orderedGroup) Encoding() encoding.Encoding      { return nil }
-func (g orderedGroup) Compression() compress.Codec      { return nil }
-func (g orderedGroup) GoType() reflect.Type             { return reflect.TypeFor[struct{}]() }
+func (g orderedGroup) ID() int                     { return 0 }
+func (g orderedGroup) String() string              { return parquet.Group(nil).String() }
+func (g orderedGroup) Type() parquet.Type          { return parquet.Group(nil).Type() }
+func (g orderedGroup) Optional() bool              { return false }
+func (g orderedGroup) Repeated() bool              { return false }
+func (g orderedGroup) Required() bool              { return true }
+func (g orderedGroup) Leaf() bool                  { return false }
+func (g orderedGroup) Encoding() encoding.Encoding { return nil }
+func (g orderedGroup) Compression() compress.Codec { return nil }
+func (g orderedGroup) GoType() reflect.Type        { return reflect.TypeFor[struct{}]() }
 func (g orderedGroup) Fields() []parquet.Field {
 	out := make([]parquet.Field, len(g))
 	for i := range g {

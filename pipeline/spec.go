@@ -282,6 +282,9 @@ func (l *loader) buildStage(n *yaml.Node, reg *stage.Registry) (stage.Descriptor
 				}
 			} else if strings.Contains(err.Error(), "config:") {
 				line = cfgNode.Line
+				if kl := mentionedKey(cfgNode, err.Error()); kl > 0 {
+					line = kl
+				}
 			}
 		}
 		return d, nil, l.errorf(line, "%v", err)
@@ -380,6 +383,21 @@ func findKey(n *yaml.Node, key string) int {
 	for _, c := range n.Content {
 		if l := findKey(c, key); l > 0 {
 			return l
+		}
+	}
+	return 0
+}
+
+// mentionedKey returns the line of the first top-level key of mapping n
+// that msg mentions, or 0.
+func mentionedKey(n *yaml.Node, msg string) int {
+	if n.Kind != yaml.MappingNode {
+		return 0
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if re, err := regexp.Compile(`\b` + regexp.QuoteMeta(k.Value) + `\b`); err == nil && re.MatchString(msg) {
+			return k.Line
 		}
 	}
 	return 0

@@ -102,14 +102,13 @@ type Engine struct {
 	blockSize      int
 	fanIn          int
 
-	mu        sync.RWMutex // Lock: inserts, Finish, Close; RLock: Extract
-	state     int
-	mem       *memBuffer
-	memStarts []int // after Finish: rows of local partition i are mem.entries[memStarts[i]:memStarts[i+1]]
-	runs      []*run
-	writer    runWriter
-	runSeq    int
-	lastHeld  int64 // mem.held as last published to memBytes
+	mu       sync.RWMutex // Lock: inserts, Finish, Close; RLock: Extract
+	state    int
+	mem      *rowBuffer
+	runs     []*run
+	writer   runWriter
+	runSeq   int
+	lastHeld int64 // mem.held as last published to memBytes
 
 	poolMu  sync.Mutex
 	cursors []*runCursor // idle cursors, reused across extractions
@@ -151,7 +150,7 @@ func NewEngine(rank, numRanks int, opts Options) (*Engine, error) {
 		opts:     opts,
 		numLocal: numLocal,
 		codec:    c,
-		mem:      newMemBuffer(opts.MemoryLimit),
+		mem:      newRowBuffer(numLocal, opts.MemoryLimit),
 	}
 	e.blockSize = 64 << 10
 	for e.blockSize > 4<<10 && opts.MemoryLimit > 0 && int64(e.blockSize) > opts.MemoryLimit/64 {
@@ -285,7 +284,7 @@ func (e *Engine) insertLocked(lp int, key, value []byte) error {
 	if err != nil {
 		return err
 	}
-	if h := e.mem.held; h != e.lastHeld {
+	if h := e.mem.held(); h != e.lastHeld {
 		e.lastHeld = h
 		e.memBytes.Store(h)
 		if h > e.peakBytes.Load() {
@@ -301,25 +300,24 @@ func (e *Engine) spillLocked() error {
 	if e.mem.len() == 0 {
 		return nil
 	}
-	e.mem.sort(e.numLocal)
+	e.mem.sort()
 	w := &e.writer
 	if err := w.begin(e.nextRunPath(), e.numLocal); err != nil {
 		return err
 	}
 	cur := -1
-	for _, en := range e.mem.entries {
-		if lp := en.local(); lp != cur {
+	err := e.mem.each(func(lp int, k, v []byte) error {
+		if lp != cur {
 			if err := w.startPartition(lp); err != nil {
-				w.abort()
 				return err
 			}
 			cur = lp
 		}
-		k, v := e.mem.row(en)
-		if err := w.add(k, v); err != nil {
-			w.abort()
-			return err
-		}
+		return w.add(k, v)
+	})
+	if err != nil {
+		w.abort()
+		return err
 	}
 	r, err := w.end()
 	if err != nil {
@@ -356,7 +354,7 @@ func (e *Engine) Finish() error {
 	if len(e.runs) > 0 {
 		sources := int64(len(e.runs) + 1)
 		if e.mem.len() > 0 && (sources > int64(e.fanIn) ||
-			e.mem.held+sources*e.cursorMem() > e.opts.MemoryLimit) {
+			e.mem.held()+sources*e.cursorMem() > e.opts.MemoryLimit) {
 			if err := e.spillLocked(); err != nil {
 				return err
 			}
@@ -371,18 +369,10 @@ func (e *Engine) Finish() error {
 	}
 	if e.mem.len() > 0 {
 		e.mem.trim()
-		e.mem.sort(e.numLocal)
-		e.memStarts = make([]int, e.numLocal+1)
-		i := 0
-		for lp := range e.numLocal {
-			e.memStarts[lp] = i
-			for i < len(e.mem.entries) && e.mem.entries[i].local() == lp {
-				i++
-			}
-		}
-		e.memStarts[e.numLocal] = i
+		e.mem.sort()
+		e.mem.index()
 	}
-	e.memBytes.Store(e.mem.held)
+	e.memBytes.Store(e.mem.held())
 	e.state = stateFinished
 	return nil
 }
@@ -498,8 +488,8 @@ func (e *Engine) Extract(partition int, fn func(key, value []byte) error) error 
 		return ErrClosed
 	}
 	srcs := make([]rowSource, 0, len(e.runs)+1)
-	if e.memStarts != nil && e.memStarts[lp] < e.memStarts[lp+1] {
-		srcs = append(srcs, &memCursor{m: e.mem, es: e.mem.entries[e.memStarts[lp]:e.memStarts[lp+1]]})
+	if c := e.mem.cursor(lp); c != nil {
+		srcs = append(srcs, c)
 	}
 	var open []*run
 	for _, r := range e.runs {
@@ -606,7 +596,6 @@ func (e *Engine) Close() error {
 		}
 	}
 	e.mem.release()
-	e.memStarts = nil
 	e.memBytes.Store(0)
 	e.writer = runWriter{}
 	e.poolMu.Lock()

@@ -9,19 +9,27 @@ type rowSource interface {
 	current() (key, value []byte)
 }
 
-// memCursor iterates sorted in-memory entries.
+// memCursor iterates sorted in-memory entries, touching rows touchAhead
+// entries before it decodes them.
 type memCursor struct {
 	m          *memBuffer
 	es         []entry
+	touched    int // es[:touched] have been touched
 	key, value []byte
+	sink       byte
 }
 
 func (c *memCursor) next() (bool, error) {
 	if len(c.es) == 0 {
 		return false, nil
 	}
+	if c.touched == 0 {
+		c.touched = min(len(c.es), touchAhead)
+		c.sink ^= c.m.touch(c.es[:c.touched])
+	}
 	c.key, c.value = c.m.row(c.es[0])
 	c.es = c.es[1:]
+	c.touched--
 	return true, nil
 }
 

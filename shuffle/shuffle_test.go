@@ -64,6 +64,27 @@ func genRows(seed uint64, n int) []row {
 	return rows
 }
 
+// genLSHRows makes fixed-shape rows like fuzzy-dedup LSH's: an 18-byte key
+// (2-byte band, 16-byte hash) and an 8-byte document id. Keys repeat
+// (buckets) and hashes are drawn from few byte values so that many rows
+// share long key prefixes and some rows are exact duplicates.
+func genLSHRows(seed uint64, n int) []row {
+	r := rand.New(rand.NewPCG(seed, 2))
+	rows := make([]row, n)
+	for i := range rows {
+		if i > 0 && r.IntN(3) == 0 {
+			rows[i].key = rows[r.IntN(i)].key
+		} else {
+			k := make([]byte, 18)
+			binary.BigEndian.PutUint16(k, uint16(r.IntN(3)))
+			copy(k[2:], randBytes(r, 16))
+			rows[i].key = k
+		}
+		rows[i].value = binary.BigEndian.AppendUint64(nil, uint64(r.IntN(n/2)))
+	}
+	return rows
+}
+
 func randBytes(r *rand.Rand, n int) []byte {
 	b := make([]byte, n)
 	for i := range b {
@@ -146,8 +167,12 @@ func shuffleRows(t *testing.T, engines []*Engine, numPartitions, numSenders int,
 }
 
 func TestMatchesOracle(t *testing.T) {
+	t.Run("mixed", func(t *testing.T) { testMatchesOracle(t, genRows(42, 6000)) })
+	t.Run("lsh", func(t *testing.T) { testMatchesOracle(t, genLSHRows(43, 6000)) })
+}
+
+func testMatchesOracle(t *testing.T, rows []row) {
 	const numPartitions = 7
-	rows := genRows(42, 6000)
 	want := oracle(rows, numPartitions)
 	for _, numRanks := range []int{1, 2, 4} {
 		for _, tc := range []struct {
@@ -665,6 +690,58 @@ func TestRadixSortMatchesComparator(t *testing.T) {
 	for i := range want {
 		if m.compare(m.entries[i], want[i]) != 0 {
 			t.Fatalf("entry %d out of order after radix sort", i)
+		}
+	}
+}
+
+func TestShapeChange(t *testing.T) {
+	// Fixed-shape rows first (stored as records), then other shapes: the
+	// buffer spills (with a limit) or converts (unlimited) to the arena.
+	rows := append(genLSHRows(21, 3000), genRows(22, 3000)...)
+	const numPartitions = 3
+	want := oracle(rows, numPartitions)
+	for _, limit := range []int64{0, 64 << 10, 1 << 20} {
+		e := newEngines(t, 1, Options{NumPartitions: numPartitions, MemoryLimit: limit, SpillDir: t.TempDir()})[0]
+		for _, r := range rows {
+			if err := e.Insert(PartitionOf(r.key, numPartitions), r.key, r.value); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if e.mem.mode != modeVar || !e.mem.mixed {
+			t.Fatalf("limit %d: buffer mode %d after mixed shapes, want the arena", limit, e.mem.mode)
+		}
+		if err := e.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		for p := range numPartitions {
+			if got := extractAll(t, e, p); !slices.EqualFunc(got, want[p], func(a, b row) bool { return cmpRow(a, b) == 0 }) {
+				t.Fatalf("limit %d partition %d differs from oracle", limit, p)
+			}
+		}
+	}
+}
+
+func TestRecordSortMatchesBytewise(t *testing.T) {
+	const numLocal = 300 // two partition bytes per record
+	b := newRowBuffer(numLocal, 0)
+	r := rand.New(rand.NewPCG(4, 4))
+	for range 20000 {
+		if _, err := b.add(r.IntN(numLocal), randBytes(r, 10), randBytes(r, 3), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b.mode != modeFixed {
+		t.Fatalf("equal-shape rows not stored as records (mode %d)", b.mode)
+	}
+	var want [][]byte
+	for i := range b.rec.n {
+		want = append(want, bytes.Clone(b.rec.rec(i)))
+	}
+	slices.SortFunc(want, bytes.Compare)
+	b.sort()
+	for i := range want {
+		if !bytes.Equal(b.rec.rec(i), want[i]) {
+			t.Fatalf("record %d out of order after radix sort", i)
 		}
 	}
 }

@@ -35,7 +35,8 @@ func (m *memBuffer) radixSort(es []entry, level, partBytes int) {
 			m.insertionSort(es)
 			return
 		}
-		if level == partBytes+8 {
+		if level == partBytes+8 { // one partition, one prefix
+			m.sink ^= m.touch(es)
 			slices.SortFunc(es, m.compare)
 			return
 		}
@@ -76,10 +77,37 @@ func (m *memBuffer) radixSort(es []entry, level, partBytes int) {
 	}
 }
 
+// insertionSort sorts a small bucket by (partition, prefix), which needs
+// no arena access, then sorts each run of equal (partition, prefix) by the
+// full comparison, touching its rows first (see touch).
 func (m *memBuffer) insertionSort(es []entry) {
 	for i := 1; i < len(es); i++ {
-		for j := i; j > 0 && m.compare(es[j], es[j-1]) < 0; j-- {
+		for j := i; j > 0 && radixLess(es[j], es[j-1]); j-- {
 			es[j], es[j-1] = es[j-1], es[j]
 		}
 	}
+	for i := 0; i < len(es); {
+		j := i + 1
+		for j < len(es) && es[j].prefix == es[i].prefix && es[j].ref>>addrBits == es[i].ref>>addrBits {
+			j++
+		}
+		if j-i > 1 {
+			tie := es[i:j]
+			m.sink ^= m.touch(tie)
+			for a := 1; a < len(tie); a++ {
+				for b := a; b > 0 && m.compare(tie[b], tie[b-1]) < 0; b-- {
+					tie[b], tie[b-1] = tie[b-1], tie[b]
+				}
+			}
+		}
+		i = j
+	}
+}
+
+// radixLess orders entries by (local partition, key prefix) only.
+func radixLess(a, b entry) bool {
+	if a.ref>>addrBits != b.ref>>addrBits {
+		return a.ref>>addrBits < b.ref>>addrBits
+	}
+	return a.prefix < b.prefix
 }

@@ -98,12 +98,12 @@ func (r *Registry) Build(d Descriptor) (Stage, error) {
 	if len(bytes.TrimSpace(cfg)) == 0 || string(bytes.TrimSpace(cfg)) == "null" {
 		cfg = []byte("{}")
 	}
+	label := d.Type
+	if d.Name != "" {
+		label = d.Name + " (" + d.Type + ")"
+	}
 	s, err := t.New(cfg)
 	if err != nil {
-		label := d.Type
-		if d.Name != "" {
-			label = d.Name + " (" + d.Type + ")"
-		}
 		return nil, fmt.Errorf("stage %s: config: %w", label, err)
 	}
 	opts := []Option{withDescriptor(Descriptor{Type: d.Type, Config: cfg})}
@@ -112,7 +112,7 @@ func (r *Registry) Build(d Descriptor) (Stage, error) {
 	}
 	if d.Resources != nil {
 		if err := d.Resources.Validate(); err != nil {
-			return nil, fmt.Errorf("stage %s: %w", d.Name, err)
+			return nil, fmt.Errorf("stage %s: %w", label, err)
 		}
 		opts = append(opts, WithResources(*d.Resources))
 	}

@@ -3,6 +3,7 @@ package stage
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Resources is what one actor of a stage needs. GPUs and GPUMemoryGB are
@@ -16,6 +17,9 @@ type Resources struct {
 
 // Validate checks the request the way NeMo Curator does.
 func (r Resources) Validate() error {
+	if math.IsNaN(r.CPUs) || math.IsNaN(r.GPUs) || math.IsNaN(r.GPUMemoryGB) {
+		return fmt.Errorf("resources %+v: NaN request", r)
+	}
 	if r.CPUs < 0 || r.GPUs < 0 || r.GPUMemoryGB < 0 {
 		return fmt.Errorf("resources %+v: negative request", r)
 	}

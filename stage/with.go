@@ -23,9 +23,10 @@ func WithBatchSize(n int) Option { return func(o *Overridden) { o.batch = &n } }
 // WithNumWorkers overrides the actor count.
 func WithNumWorkers(n int) Option { return func(o *Overridden) { o.workers = &n } }
 
-// WithEnv overlays env vars on the stage's own.
+// WithEnv overlays env vars on the stage's own. On a stage that already has
+// env overrides (With of a With), env is overlaid on them.
 func WithEnv(env map[string]string) Option {
-	return func(o *Overridden) { o.env = maps.Clone(env) }
+	return func(o *Overridden) { o.env = mergeEnv(o.env, env, nil) }
 }
 
 // withDescriptor records how a registry built the stage.

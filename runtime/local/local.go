@@ -81,8 +81,8 @@ func New(opts Options) (*Runtime, error) {
 	}, nil
 }
 
-// DetectGPUs asks nvidia-smi for the GPUs of this machine. Without nvidia-smi
-// it reports none.
+// DetectGPUs asks nvidia-smi for the GPUs of this machine: their count and
+// the memory of the smallest. Without nvidia-smi it reports none.
 func DetectGPUs() (count int, memGB float64, err error) {
 	path, lookErr := exec.LookPath("nvidia-smi")
 	if lookErr != nil {
@@ -101,7 +101,11 @@ func DetectGPUs() (count int, memGB float64, err error) {
 			return 0, 0, fmt.Errorf("detect GPUs: nvidia-smi printed %q: %w", line, perr)
 		}
 		count++
-		memGB = mib / 1024
+		// With GPUs of different sizes, report the smallest: fractions
+		// computed from it fit on every device.
+		if gb := mib / 1024; count == 1 || gb < memGB {
+			memGB = gb
+		}
 	}
 	return count, memGB, nil
 }
@@ -176,7 +180,7 @@ func (r *Runtime) joinShuffle(g *runtime.Group) (*shuffle.Engine, *shuffle.Local
 			e, err := shuffle.NewEngine(rank, g.Size, shuffle.Options{
 				NumPartitions: g.NumPartitions,
 				MemoryLimit:   g.MemoryLimit,
-				SpillDir:      filepath.Join(s.dir, "rank-"+strconv.Itoa(rank)),
+				SpillDir:      s.dir,
 			})
 			if err != nil {
 				_ = s.closeAll()
@@ -236,8 +240,12 @@ func (a *actor) ID() string { return a.worker.ID }
 func (a *actor) CreateRendezvous(context.Context) (string, error) {
 	id := collective.NewGroupID()
 	if _, ok := stage.AsShuffle(a.inst); ok {
+		dir := filepath.Join(a.rt.opts.ScratchDir, "sluice-shuffle-"+id)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", fmt.Errorf("actor %s: shuffle scratch: %w", a.worker.ID, err)
+		}
 		a.rt.mu.Lock()
-		a.rt.shuffles[id] = &shuffleSession{dir: filepath.Join(a.rt.opts.ScratchDir, "sluice-shuffle-"+id)}
+		a.rt.shuffles[id] = &shuffleSession{dir: dir}
 		a.rt.mu.Unlock()
 	}
 	return id, nil
@@ -295,8 +303,10 @@ func (a *actor) Call(ctx context.Context, m runtime.Method, tasks []task.Task) (
 	done := make(chan result, 1)
 	go func() {
 		out, err := a.run(ctx, m, tasks)
-		done <- result{out, err}
+		// Mark the actor idle before the caller sees the result, so that a
+		// Stop or Call right after this one never finds it still busy.
 		a.finishCall(context.WithoutCancel(ctx))
+		done <- result{out, err}
 	}()
 	select {
 	case r := <-done:

@@ -221,7 +221,7 @@ func New(cfg Config) (*Stage, error) {
 		cfg.ErrorAttempts = 1
 	}
 	return &Stage{
-		Base:     stage.Base{StageName: TypeName},
+		Base:     stage.Base{StageName: TypeName, Batch: 1},
 		cfg:      cfg,
 		errorIDs: set(cfg.ErrorIDs),
 		panicIDs: set(cfg.PanicIDs),

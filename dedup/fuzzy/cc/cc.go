@@ -47,6 +47,7 @@
 package cc
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/bits"
@@ -129,21 +130,20 @@ type worker struct {
 	subList [][]int32 // subList[o]: indices of star members owned by rank o, by id
 
 	// Owner side.
-	owned  []int64   // nodes owned by this rank, sorted
-	f      []int64   // f[k]: parent of owned[k]
-	dirty  []bool    // f[k] changed since the last push
-	ownIdx *idTable  // owned[k] -> k
-	subs   [][]int32 // subs[s]: owned indices rank s subscribed to, in s's order
+	owned []int64   // nodes owned by this rank, sorted
+	f     []int64   // f[k]: parent of owned[k]
+	dirty []bool    // f[k] changed since the last push
+	subs  [][]int32 // subs[s]: owned indices rank s subscribed to, in s's order
 
 	// Scratch, reused across rounds.
-	tab     *idTable
-	vals    []int64
-	buckets [][]int64
-	send    [][]byte
+	tab   *idTable
+	vals  []int64
+	asked [][]idSlot // per owner rank: ids asked about or proposed for, with their slot in tab/vals
+	send  [][]byte
 }
 
 func (w *worker) run(edges []Edge) ([]Label, error) {
-	w.buckets = make([][]int64, w.size)
+	w.asked = make([][]idSlot, w.size)
 	w.send = make([][]byte, w.size)
 	w.tab = newIDTable(0)
 	roots := w.localStars(edges)
@@ -195,6 +195,21 @@ func (w *worker) exchange(what string) ([][]byte, error) {
 		w.send[o] = nil
 	}
 	return recv, nil
+}
+
+// resetScratch empties the scratch table and per-owner lists for a round.
+func (w *worker) resetScratch() {
+	w.tab.reset()
+	w.vals = w.vals[:0]
+	for o := range w.asked {
+		w.asked[o] = w.asked[o][:0]
+	}
+}
+
+// sortByID sorts entries by key. The entries' vals are slot+1 (as in the
+// table), so entries with equal keys cannot occur.
+func sortByID(b []idSlot) {
+	slices.SortFunc(b, func(x, y idSlot) int { return cmp.Compare(x.key, y.key) })
 }
 
 // localStars runs union-find over the rank's edges and builds the local
@@ -313,27 +328,25 @@ func (w *worker) register(roots []int32) error {
 	slices.Sort(owned)
 	w.owned = slices.Clip(slices.Compact(owned))
 	w.stats.Owned = len(w.owned)
-	w.ownIdx = newIDTable(len(w.owned))
-	for k, id := range w.owned {
-		w.ownIdx.getOrPut(id, int32(k))
-	}
 	w.f = slices.Clone(w.owned)
 	w.dirty = make([]bool, len(w.owned))
 	for k := range w.dirty {
 		w.dirty[k] = true // the first push sends every label
 	}
-	// Second pass: initial parents and subscriptions.
+	// Second pass: initial parents and subscriptions. Each message is
+	// sorted, so its ids are found by a merge with w.owned.
 	w.subs = make([][]int32, w.size)
 	for s, msg := range recv {
 		r := idReader{reader: reader{b: msg}}
+		k := 0
 		for r.more() {
 			id := r.id()
 			root := int64(uint64(id) - r.uvarint())
 			sub := r.byte()
-			k, _ := w.ownIdx.get(id)
+			k, _ = seek(w.owned, k, id)
 			w.f[k] = min(w.f[k], root)
 			if sub == 1 {
-				w.subs[s] = append(w.subs[s], k)
+				w.subs[s] = append(w.subs[s], int32(k))
 			}
 		}
 	}
@@ -356,11 +369,7 @@ func (w *worker) shortcut() error {
 	slot := make([]int32, len(active)) // active[j]'s parent's slot in w.tab/w.vals
 	for {
 		// Distinct parents of active nodes, grouped by owner.
-		w.tab.reset()
-		w.vals = w.vals[:0]
-		for o := range w.buckets {
-			w.buckets[o] = w.buckets[o][:0]
-		}
+		w.resetScratch()
 		slot = slot[:len(active)]
 		for j, k := range active {
 			p := w.f[k]
@@ -368,7 +377,7 @@ func (w *worker) shortcut() error {
 			if !found {
 				w.vals = append(w.vals, 0)
 				o := Owner(p, w.size)
-				w.buckets[o] = append(w.buckets[o], p)
+				w.asked[o] = append(w.asked[o], idSlot{p, s + 1})
 			}
 			slot[j] = s
 		}
@@ -376,12 +385,12 @@ func (w *worker) shortcut() error {
 		if len(active) > 0 {
 			flag = 1
 		}
-		for o, b := range w.buckets {
-			slices.Sort(b)
+		for o, b := range w.asked {
+			sortByID(b)
 			wr := idWriter{b: make([]byte, 1, 1+2*len(b))}
 			wr.b[0] = flag
-			for _, p := range b {
-				wr.id(p)
+			for _, ps := range b {
+				wr.id(ps.key)
 			}
 			w.send[o] = wr.b
 		}
@@ -405,10 +414,11 @@ func (w *worker) shortcut() error {
 			}
 			r := idReader{reader: reader{b: msg[1:]}}
 			var out []byte
+			k := 0
 			for r.more() {
 				p := r.id()
-				k, ok := w.ownIdx.get(p)
-				if !ok {
+				var ok bool
+				if k, ok = seek(w.owned, k, p); !ok {
 					return fmt.Errorf("pointer jumping request from rank %d: node %d is not owned here: %w", s, p, errCorrupt)
 				}
 				out = appendUvarint(out, uint64(p)-uint64(w.f[k]))
@@ -422,12 +432,10 @@ func (w *worker) shortcut() error {
 		if err != nil {
 			return err
 		}
-		for o, b := range w.buckets {
+		for o, b := range w.asked {
 			r := reader{b: reply[o]}
-			for _, p := range b {
-				gp := int64(uint64(p) - r.uvarint())
-				s, _ := w.tab.get(p)
-				w.vals[s] = gp
+			for _, ps := range b {
+				w.vals[ps.val-1] = int64(uint64(ps.key) - r.uvarint())
 			}
 			if r.bad || len(r.b) != 0 {
 				return fmt.Errorf("pointer jumping reply from rank %d: %w", o, errCorrupt)
@@ -506,17 +514,13 @@ func (w *worker) push(touched []bool) ([]int32, error) {
 // Message: per proposal, sorted by target: target (delta) and
 // target - proposed parent.
 func (w *worker) hook(stars []int32, touched []bool) (int64, error) {
-	w.tab.reset()
-	w.vals = w.vals[:0]
-	for o := range w.buckets {
-		w.buckets[o] = w.buckets[o][:0]
-	}
+	w.resetScratch()
 	propose := func(target, m int64) {
 		s, found := w.tab.getOrPut(target, int32(len(w.vals)))
 		if !found {
 			w.vals = append(w.vals, m)
 			o := Owner(target, w.size)
-			w.buckets[o] = append(w.buckets[o], target)
+			w.asked[o] = append(w.asked[o], idSlot{target, s + 1})
 		} else if m < w.vals[s] {
 			w.vals[s] = m
 		}
@@ -535,13 +539,12 @@ func (w *worker) hook(stars []int32, touched []bool) (int64, error) {
 			}
 		}
 	}
-	for o, b := range w.buckets {
-		slices.Sort(b)
+	for o, b := range w.asked {
+		sortByID(b)
 		wr := idWriter{b: make([]byte, 0, 3*len(b))}
-		for _, t := range b {
-			s, _ := w.tab.get(t)
-			wr.id(t)
-			wr.uvarint(uint64(t) - uint64(w.vals[s]))
+		for _, ts := range b {
+			wr.id(ts.key)
+			wr.uvarint(uint64(ts.key) - uint64(w.vals[ts.val-1]))
 		}
 		w.send[o] = wr.b
 	}
@@ -552,11 +555,12 @@ func (w *worker) hook(stars []int32, touched []bool) (int64, error) {
 	var changed int64
 	for s, msg := range recv {
 		r := idReader{reader: reader{b: msg}}
+		k := 0
 		for r.more() {
 			t := r.id()
 			m := int64(uint64(t) - r.uvarint())
-			k, ok := w.ownIdx.get(t)
-			if !ok {
+			var ok bool
+			if k, ok = seek(w.owned, k, t); !ok {
 				return 0, fmt.Errorf("hook proposal from rank %d: node %d is not owned here: %w", s, t, errCorrupt)
 			}
 			if m < w.f[k] {

@@ -82,6 +82,25 @@ func syntheticEnglish(n, docLen int) [][]byte {
 	return docs
 }
 
+// measureCPU runs the benchmark loop body f while locked to one OS thread
+// and reports MB per CPU-second (the thread's own CPU time) as "cpuMB/s".
+func measureCPU(b *testing.B, bytesPerOp int, f func()) {
+	lockThread()
+	defer unlockThread()
+	b.SetBytes(int64(bytesPerOp))
+	start, ok := threadCPU()
+	n := 0
+	b.ResetTimer()
+	for b.Loop() {
+		f()
+		n++
+	}
+	b.StopTimer()
+	if end, ok2 := threadCPU(); ok && ok2 && end > start {
+		b.ReportMetric(float64(bytesPerOp)*float64(n)/(end-start).Seconds()/1e6, "cpuMB/s")
+	}
+}
+
 func benchSignature32(b *testing.B, docs [][]byte, simd bool) {
 	h, err := NewHasher(DefaultParams())
 	if err != nil {
@@ -95,14 +114,12 @@ func benchSignature32(b *testing.B, docs [][]byte, simd bool) {
 	for _, d := range docs {
 		total += len(d)
 	}
-	b.SetBytes(int64(total))
 	dst := make([]uint32, DefaultNumPerm)
-	b.ResetTimer()
-	for b.Loop() {
+	measureCPU(b, total, func() {
 		for _, d := range docs {
 			dst = h.Signature32(d, dst)
 		}
-	}
+	})
 }
 
 // BenchmarkSignature32 reports text throughput (MB/s) of the default scheme
@@ -132,13 +149,12 @@ func BenchmarkSignature64(b *testing.B) {
 	for _, d := range docs {
 		total += len(d)
 	}
-	b.SetBytes(int64(total))
 	dst := make([]uint64, p.NumPerm)
-	for b.Loop() {
+	measureCPU(b, total, func() {
 		for _, d := range docs {
 			dst = h.Signature64(d, dst)
 		}
-	}
+	})
 }
 
 // BenchmarkShingleHash32 isolates shingle hashing (no permutations):
@@ -149,14 +165,20 @@ func BenchmarkShingleHash32(b *testing.B) {
 	for _, d := range docs {
 		total += len(d)
 	}
-	b.SetBytes(int64(total))
 	out := make([]uint32, blockLen)
-	for b.Loop() {
-		for _, d := range docs {
-			w := newWindows(d, DefaultCharNgrams)
-			for w.hash32(d, out, 42) > 0 {
+	for _, vec := range []bool{true, false} {
+		b.Run(kernelName(vec), func(b *testing.B) {
+			if vec && !simdAvailable() {
+				b.Skip("SIMD unavailable")
 			}
-		}
+			measureCPU(b, total, func() {
+				for _, d := range docs {
+					w := newWindows(d, DefaultCharNgrams)
+					for w.hash32(d, out, 42, vec) > 0 {
+					}
+				}
+			})
+		})
 	}
 }
 
@@ -175,14 +197,13 @@ func BenchmarkKernel32(b *testing.B) {
 			if simd && !simdAvailable() {
 				b.Skip("SIMD kernel unavailable")
 			}
-			b.SetBytes(int64(len(hs)))
-			for b.Loop() {
+			measureCPU(b, len(hs), func() {
 				if simd {
 					minUpdate32SIMD(acc, a, c, hs)
 				} else {
 					minUpdate32Scalar(acc, a, c, hs)
 				}
-			}
+			})
 		})
 	}
 }

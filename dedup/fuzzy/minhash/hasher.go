@@ -213,7 +213,7 @@ func (h *Hasher) Signature32(text []byte, dst []uint32) []uint32 {
 	}
 	w := newWindows(text, h.p.CharNgrams)
 	for {
-		k := w.hash32(text, h.hs32, h.seed32)
+		k := w.hash32(text, h.hs32, h.seed32, h.simd)
 		if k == 0 {
 			break
 		}

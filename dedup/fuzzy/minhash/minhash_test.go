@@ -237,13 +237,20 @@ func TestCuDFUnitTest(t *testing.T) {
 // TestHandCheck works one case through by hand.
 //
 // The text "d" is shorter than the 4-character window, so its only shingle is
-// "d" itself. MurmurHash3_x86_32("d", seed 0):
+// "d" itself: one byte, 0x64, so MurmurHash3_x86_32 with seed 0 has no body
+// and a one-byte tail:
 //
-//	tail k1 = 0x64; k1 *= 0xcc9e2d51 → 0xe1ccde04 ... (c1, rotl 15, c2)
-//	h = k1 ^ len, then fmix32 → 655955059
+//	k = 0x64 · 0xcc9e2d51        = 0xedc9b3a4   (mod 2³²)
+//	k = rotl32(k, 15)            = 0xd9d276e4
+//	k = k · 0x1b873593           = 0x64b378ec
+//	h = 0 ^ k ^ len(=1)          = 0x64b378ed
+//	fmix32: h ^= h>>16           = 0x64b31c5e
+//	        h *= 0x85ebca6b      = 0x4b89074a
+//	        h ^= h>>13           = 0x4b8b5b02
+//	        h *= 0xc2b2ae35      = 0x2719336a
+//	        h ^= h>>16           = 0x27191473 = 655955059
 //
-// (the tail arithmetic is checked against the library below). With
-// a = b = {10, 11, 12} the permutations give (a·h + a) = a·(h+1) mod 2³²:
+// With a = b = {10, 11, 12} the permutations give a·h + a = a·(h+1) mod 2³²:
 //
 //	10 · 655955060 = 6559550600 − 4294967296 = 2264583304
 //	11 · 655955060 = 7215505660 − 4294967296 = 2920538364
@@ -351,6 +358,45 @@ func TestKernelSIMDMatchesScalar(t *testing.T) {
 				if acc1[i] != want || acc2[i] != want {
 					t.Fatalf("n=%d nh=%d: acc[%d] scalar %d simd %d, want %d", n, nh, i, acc1[i], acc2[i], want)
 				}
+			}
+		}
+	}
+}
+
+// TestKernelScalarUnpadded runs the scalar kernels on lengths that are not
+// multiples of their unrolling, against the formula.
+func TestKernelScalarUnpadded(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for n := 1; n <= 11; n++ {
+		a, b := randomCoefficients(r, n)
+		a, b = a[:n], b[:n]
+		hs := []uint32{r.Uint32(), r.Uint32(), 1, math.MaxUint32}
+		acc := make([]uint32, n)
+		for i := range acc {
+			acc[i] = math.MaxUint32
+		}
+		minUpdate32Scalar(acc, a, b, hs)
+		a64, b64 := make([]uint64, n), make([]uint64, n)
+		acc64 := make([]uint64, n)
+		for i := range a64 {
+			a64[i], b64[i], acc64[i] = r.Uint64N(mersenne61), r.Uint64N(mersenne61), math.MaxUint64
+		}
+		hs64 := []uint64{r.Uint64(), 1, math.MaxUint64}
+		minUpdate64(acc64, a64, b64, hs64)
+		for i := range n {
+			want := uint32(math.MaxUint32)
+			for _, h := range hs {
+				want = min(want, a[i]*h+b[i])
+			}
+			if acc[i] != want {
+				t.Fatalf("n=%d: acc[%d] = %d, want %d", n, i, acc[i], want)
+			}
+			want64 := uint64(math.MaxUint64)
+			for _, h := range hs64 {
+				want64 = min(want64, (a64[i]*h+b64[i])%mersenne61)
+			}
+			if acc64[i] != want64 {
+				t.Fatalf("n=%d: acc64[%d] = %d, want %d", n, i, acc64[i], want64)
 			}
 		}
 	}
@@ -466,6 +512,32 @@ func TestSignatureMatchesReference(t *testing.T) {
 	}
 }
 
+// TestHashASCII32 checks the 32-window ASCII hasher (AVX2 when available)
+// against the scalar MurmurHash3 for every width up to 70 bytes.
+func TestHashASCII32(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	text := make([]byte, 200)
+	for i := range text {
+		text[i] = byte(r.IntN(128))
+	}
+	out := make([]uint32, 32)
+	for width := 1; width <= 70; width++ {
+		for _, p := range []int{0, 1, 5, 200 - width - 35} {
+			seed := r.Uint32()
+			hashASCII32(text, p, width, seed, out)
+			for g := range 4 {
+				for i := range 8 {
+					s := p + g + 4*i
+					want := max(murmur3.SeedSum32(seed, text[s:s+width]), 1)
+					if out[8*g+i] != want {
+						t.Fatalf("width %d p %d window %d: %#x, want %#x", width, p, s, out[8*g+i], want)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestLongTextSIMDMatchesScalar runs whole signatures over texts much longer
 // than one hash block, at the default parameters.
 func TestLongTextSIMDMatchesScalar(t *testing.T) {
@@ -476,13 +548,49 @@ func TestLongTextSIMDMatchesScalar(t *testing.T) {
 	}
 	scalar := h.Clone()
 	scalar.simd = false
-	for range 20 {
-		text := randomText(r, 1+r.IntN(5000))
-		want := scalar.Signature32(text, nil)
-		got := h.Signature32(text, nil)
-		for i := range want {
-			if got[i] != want[i] {
-				t.Fatalf("len %d: sig[%d] simd=%v %d, scalar %d", len(text), i, h.simd, got[i], want[i])
+	english := syntheticEnglish(8, 3000)
+	for iter := range 40 {
+		var text []byte
+		switch iter % 4 {
+		case 0:
+			text = randomText(r, 1+r.IntN(5000)) // mostly short ASCII runs
+		case 1:
+			text = english[iter%len(english)][:r.IntN(3000)] // pure ASCII
+		default:
+			// Long ASCII runs broken by multi-byte characters at random
+			// places, including near the ends of vector groups.
+			base := english[iter%len(english)]
+			var b []byte
+			for len(b) < 4000 {
+				n := r.IntN(200)
+				start := r.IntN(len(base) - n)
+				b = append(b, base[start:start+n]...)
+				b = append(b, randomText(r, 1+r.IntN(3))...)
+			}
+			text = b
+		}
+		for _, width := range []int{24, 1 + r.IntN(40)} {
+			p := DefaultParams()
+			p.CharNgrams = width
+			h, err := NewHasher(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scalar := h.Clone()
+			scalar.simd = false
+			want := scalar.Signature32(text, nil)
+			got := h.Signature32(text, nil)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("len %d width %d: sig[%d] simd=%v %d, scalar %d", len(text), width, i, h.simd, got[i], want[i])
+				}
+			}
+			if iter%8 == 0 {
+				a, b, seed := h.Coefficients32()
+				ref := reference32(text, width, seed, a, b)
+				if Jaccard32(ref, got) != 1 {
+					t.Fatalf("len %d width %d: differs from the reference", len(text), width)
+				}
 			}
 		}
 	}
@@ -495,7 +603,7 @@ func TestShingleBoundaries(t *testing.T) {
 	for !w.done {
 		got = append(got, [2]int{w.p, w.q})
 		var out [1]uint32
-		w.hash32([]byte(text), out[:], 0)
+		w.hash32([]byte(text), out[:], 0, false)
 	}
 	want := [][2]int{{0, 6}, {1, 10}, {3, 11}, {6, 12}, {10, 13}}
 	if len(got) != len(want) {
@@ -610,6 +718,10 @@ func TestNoAllocations(t *testing.T) {
 func TestParamsValidate(t *testing.T) {
 	if err := DefaultParams().Validate(); err != nil {
 		t.Fatalf("defaults invalid: %v", err)
+	}
+	h, err := NewHasher(DefaultParams())
+	if err != nil || h.Params() != DefaultParams() {
+		t.Fatalf("Params() = %+v, %v", h.Params(), err)
 	}
 	bad := []Params{
 		{},

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/sluice-data/sluice/executor"
+	"github.com/sluice-data/sluice/pipeline"
+	"github.com/sluice-data/sluice/runtime/local"
+	"github.com/sluice-data/sluice/stages/builtin"
+	"github.com/spf13/cobra"
+)
+
+// runFlags are the flags of `sluice run`. Those that correspond to the
+// YAML's executor section override it when given.
+type runFlags struct {
+	mode              string
+	maxFailedFraction float64
+	failedManifest    string
+	summaryJSON       string
+	cpus              float64
+	workers           int
+	gpus              int
+	dryRun            bool
+}
+
+func (a *app) runCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run PIPELINE.yaml",
+		Short: "Run a pipeline described in YAML",
+		Long: "Run a pipeline described in YAML on this machine and print a per-stage summary to stderr.\n" +
+			"Flags override the YAML's executor section. Relative paths in the YAML are relative to its directory;\n" +
+			"paths given as flags are relative to the working directory.",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runPipeline(cmd, args[0], &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.mode, "mode", "", "execution mode: streaming or stage-by-stage")
+	fl.Float64Var(&f.maxFailedFraction, "max-failed-fraction", 0, "fraction of a stage's tasks that may fail before the run aborts")
+	fl.StringVar(&f.failedManifest, "failed-manifest", "", "JSONL file receiving one line per failed task")
+	fl.StringVar(&f.summaryJSON, "summary-json", "", "write the run summary as JSON to this file")
+	fl.Float64Var(&f.cpus, "cpus", 0, "CPU budget for actors (default: the number of logical CPUs)")
+	fl.IntVar(&f.workers, "workers", 0, "alias of --cpus with a whole number")
+	fl.IntVar(&f.gpus, "gpus", 0, "GPUs available to actors (-1: detect with nvidia-smi)")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "load and check the pipeline, print its stages and exit")
+	return cmd
+}
+
+// runSummary is what --summary-json writes.
+type runSummary struct {
+	Pipeline string `json:"pipeline"`
+	// Status is "ok", "tasks_failed", "aborted" or "interrupted".
+	Status      string          `json:"status"`
+	ExitCode    int             `json:"exit_code"`
+	Error       string          `json:"error,omitempty"`
+	OutputTasks int             `json:"output_tasks"`
+	FailedTasks []string        `json:"failed_tasks"`
+	Report      executor.Report `json:"report"`
+}
+
+func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
+	ctx := cmd.Context()
+	flags := cmd.Flags()
+	spec, err := pipeline.LoadFile(path, builtin.Registry())
+	if err != nil {
+		return configErr(err)
+	}
+	cfg := spec.Executor
+	if flags.Changed("mode") {
+		switch m := executor.Mode(f.mode); m {
+		case executor.Streaming, executor.StageByStage:
+			cfg.Mode = m
+		default:
+			return usageErr(fmt.Errorf("--mode %q: want %s or %s", f.mode, executor.Streaming, executor.StageByStage))
+		}
+	}
+	if flags.Changed("max-failed-fraction") {
+		if f.maxFailedFraction < 0 || f.maxFailedFraction > 1 {
+			return usageErr(fmt.Errorf("--max-failed-fraction %g is outside [0, 1]", f.maxFailedFraction))
+		}
+		cfg.MaxFailedFraction = f.maxFailedFraction
+	}
+	if flags.Changed("failed-manifest") {
+		cfg.FailedManifest = f.failedManifest
+	}
+	cpus := f.cpus
+	if flags.Changed("workers") {
+		if flags.Changed("cpus") {
+			return usageErr(errors.New("--workers and --cpus are the same setting; give one"))
+		}
+		cpus = float64(f.workers)
+	}
+	if cpus < 0 {
+		return usageErr(fmt.Errorf("--cpus %g must not be negative", cpus))
+	}
+	p, err := spec.Pipeline()
+	if err != nil {
+		return configErr(err)
+	}
+	if f.dryRun {
+		fmt.Fprint(a.stdout, p.Describe())
+		return nil
+	}
+	a.logger.Debug("pipeline", "description", p.Describe())
+
+	rt, err := local.New(local.Options{CPUs: cpus, GPUs: f.gpus, Logger: a.logger})
+	if err != nil {
+		return failedErr(fmt.Errorf("start local runtime: %w", err))
+	}
+	defer rt.Close()
+	cfg.Logger = a.logger
+	if isTerminal(a.stderr) {
+		cfg.Progress = a.stderr
+	}
+	exec := executor.New(rt, cfg)
+	a.logger.Info("pipeline starting", "pipeline", p.Name(), "stages", len(p.Stages()), "mode", cfg.Mode)
+	out, runErr := p.Run(ctx, exec, nil)
+	rep := exec.Report()
+	fmt.Fprintln(a.stderr)
+	if err := rep.WriteTable(a.stderr); err != nil {
+		return failedErr(err)
+	}
+
+	sum := runSummary{Pipeline: p.Name(), Status: "ok", OutputTasks: len(out), FailedTasks: []string{}, Report: rep}
+	for _, ft := range exec.FailedTasks() {
+		sum.FailedTasks = append(sum.FailedTasks, ft.ID())
+	}
+	var result error
+	var tfe *executor.TasksFailedError
+	switch {
+	case runErr == nil:
+		a.logger.Info("pipeline finished", "pipeline", p.Name(), "output_tasks", len(out))
+	case errors.As(runErr, &tfe):
+		sum.Status = "tasks_failed"
+		msg := fmt.Sprintf("%v", runErr)
+		if cfg.FailedManifest != "" {
+			msg += "; see the failed-task manifest " + cfg.FailedManifest
+		}
+		result = failedErr(errors.New(msg))
+	case ctx.Err() != nil && errors.Is(runErr, context.Canceled):
+		sum.Status = "interrupted"
+		result = failedErr(fmt.Errorf("interrupted: %w", runErr))
+	default:
+		sum.Status = "aborted"
+		result = failedErr(fmt.Errorf("run aborted: %w", runErr))
+	}
+	if result != nil {
+		sum.ExitCode, sum.Error = exitFailed, runErr.Error()
+	}
+	if f.summaryJSON != "" {
+		if err := writeJSON(f.summaryJSON, sum); err != nil {
+			a.logger.Error("cannot write the summary", "path", f.summaryJSON, "err", err)
+			if result == nil {
+				result = failedErr(err)
+			}
+		}
+	}
+	return result
+}
+
+// writeJSON writes v, indented, to path, creating its directory.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// isTerminal reports whether w is a character device such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,325 @@
+package dataio
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/sluice-data/sluice/task"
+)
+
+// valueBufferSize is the number of parquet.Values buffered per column.
+const valueBufferSize = 1024
+
+// colCursor streams the values of one column chunk.
+type colCursor struct {
+	r        parquet.ColumnChunkValueReader
+	buf      []parquet.Value
+	pos, n   int
+	eof      bool
+	lastList int // length of the previous list, a capacity hint
+}
+
+// peek returns the next value without consuming it, or io.EOF. The value
+// stays valid until the cursor is refilled, so callers copy what they need
+// before asking for the value after it.
+func (c *colCursor) peek() (*parquet.Value, error) {
+	for c.pos >= c.n {
+		if c.eof {
+			return nil, io.EOF
+		}
+		n, err := c.r.ReadValues(c.buf)
+		c.pos, c.n = 0, n
+		if err == io.EOF {
+			c.eof = true
+		} else if err != nil {
+			return nil, err
+		}
+		if n == 0 && !c.eof {
+			return nil, io.ErrNoProgress
+		}
+	}
+	return &c.buf[c.pos], nil
+}
+
+func (c *colCursor) next() (*parquet.Value, error) {
+	v, err := c.peek()
+	if err == nil {
+		c.pos++
+	}
+	return v, err
+}
+
+// pqFile is an open Parquet file read column by column, a bounded number of
+// rows at a time.
+type pqFile struct {
+	path    string
+	osf     *os.File
+	pf      *parquet.File // nil for a zero-byte file
+	size    int64
+	cols    []pqColumn
+	rg      int   // index of the next row group to open
+	rgLeft  int64 // rows left in the open row group
+	cursors []colCursor
+	row     int64 // index in the file of the next row to read
+	// nulls lists, after readInto, the offsets (relative to the first row
+	// read by that call) of rows where a strict column was null.
+	nulls  []nullAt
+	strict []bool
+}
+
+type nullAt struct {
+	col int
+	row int
+}
+
+// corruptError converts a panic inside the Parquet decoder into an error.
+func corruptError(path string, p any) error {
+	return fmt.Errorf("dataio: parquet %s: corrupt file: %v", path, p)
+}
+
+// openPQ opens path. A zero-byte file opens as an empty file without schema.
+func openPQ(path string) (p *pqFile, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("dataio: open %s: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("dataio: stat %s: %w", path, err)
+	}
+	p = &pqFile{path: path, osf: f, size: fi.Size()}
+	if p.size == 0 {
+		return p, nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			f.Close()
+			p, err = nil, corruptError(path, r)
+		}
+	}()
+	pf, err := parquet.OpenFile(f, p.size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("dataio: parquet %s: %w", path, err)
+	}
+	p.pf = pf
+	return p, nil
+}
+
+// numRows is the file's row count from its metadata.
+func (p *pqFile) numRows() int64 {
+	if p.pf == nil {
+		return 0
+	}
+	return p.pf.NumRows()
+}
+
+// selectColumns maps the columns named in want (all when nil) and makes
+// them the columns readInto fills, in file order.
+func (p *pqFile) selectColumns(want map[string]bool) error {
+	if p.pf == nil {
+		p.cols = nil
+		return nil
+	}
+	cols, err := mapSchema(p.path, p.pf.Schema(), want)
+	if err != nil {
+		return err
+	}
+	p.setColumns(cols)
+	return nil
+}
+
+func (p *pqFile) setColumns(cols []pqColumn) {
+	p.cols = cols
+	p.strict = make([]bool, len(cols))
+}
+
+func (p *pqFile) closeCursors() {
+	for i := range p.cursors {
+		if p.cursors[i].r != nil {
+			p.cursors[i].r.Close()
+		}
+	}
+	p.cursors = p.cursors[:0]
+}
+
+func (p *pqFile) close() error {
+	p.closeCursors()
+	return p.osf.Close()
+}
+
+// readInto appends up to n rows to dst (one column per p.cols, in order) and
+// returns how many it read, or io.EOF when the file is exhausted. With
+// oneGroup it stops at the end of the row group it started in.
+func (p *pqFile) readInto(dst []*task.Column, n int, oneGroup bool) (total int, err error) {
+	p.nulls = p.nulls[:0]
+	if p.pf == nil {
+		return 0, io.EOF
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			total, err = 0, corruptError(p.path, r)
+		}
+	}()
+	groups := p.pf.RowGroups()
+	for total < n {
+		if p.rgLeft == 0 {
+			p.closeCursors()
+			if (oneGroup && total > 0) || p.rg >= len(groups) {
+				break
+			}
+			rg := groups[p.rg]
+			p.rg++
+			p.rgLeft = rg.NumRows()
+			chunks := rg.ColumnChunks()
+			for _, c := range p.cols {
+				if c.leaf >= len(chunks) {
+					return total, fmt.Errorf("dataio: parquet %s: row group %d has %d columns, want more than %d", p.path, p.rg-1, len(chunks), c.leaf)
+				}
+				p.cursors = append(p.cursors, colCursor{r: parquet.NewColumnChunkValueReader(chunks[c.leaf]), buf: make([]parquet.Value, valueBufferSize)})
+			}
+			continue
+		}
+		k := int(min(int64(n-total), p.rgLeft))
+		for i := range p.cols {
+			if err := p.readColumn(i, dst[i], k, total); err != nil {
+				return total, err
+			}
+		}
+		total += k
+		p.rgLeft -= int64(k)
+		p.row += int64(k)
+	}
+	if total == 0 {
+		return 0, io.EOF
+	}
+	return total, nil
+}
+
+// readColumn appends k rows of column i to out; base is the offset of the
+// first of them among the rows this readInto call reads.
+func (p *pqFile) readColumn(i int, out *task.Column, k, base int) error {
+	col := &p.cols[i]
+	cur := &p.cursors[i]
+	fail := func(row int, err error) error {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("dataio: parquet %s: column %q, row %d: %w", p.path, col.name, p.row+int64(row), err)
+	}
+	for r := 0; r < k; r++ {
+		v, err := cur.next()
+		if err != nil {
+			return fail(r, err)
+		}
+		if v.RepetitionLevel() != 0 {
+			return fail(r, errors.New("row does not start at repetition level 0"))
+		}
+		if col.list {
+			if err := p.readList(col, cur, v, out); err != nil {
+				return fail(r, err)
+			}
+			continue
+		}
+		if v.IsNull() {
+			if p.strict[i] {
+				p.nulls = append(p.nulls, nullAt{col: i, row: base + r})
+			}
+			appendZero(out)
+			continue
+		}
+		switch col.kind {
+		case pqBool:
+			out.Bools = append(out.Bools, v.Boolean())
+		case pqInt32:
+			out.Ints = append(out.Ints, int64(v.Int32()))
+		case pqUint32:
+			out.Ints = append(out.Ints, int64(uint32(v.Int32())))
+		case pqInt64:
+			out.Ints = append(out.Ints, v.Int64())
+		case pqFloat:
+			out.Floats = append(out.Floats, float64(v.Float()))
+		case pqDouble:
+			out.Floats = append(out.Floats, v.Double())
+		case pqString:
+			out.Strings = append(out.Strings, string(v.ByteArray()))
+		case pqBytes:
+			b := v.ByteArray()
+			out.Bytes = append(out.Bytes, append(make([]byte, 0, len(b)), b...))
+		}
+	}
+	return nil
+}
+
+// readList reads the rest of the list whose first value is first.
+func (p *pqFile) readList(col *pqColumn, cur *colCursor, first *parquet.Value, out *task.Column) error {
+	if first.DefinitionLevel() < col.elemDef {
+		out.U32s = append(out.U32s, nil) // null or empty list
+		return nil
+	}
+	list := make([]uint32, 0, cur.lastList)
+	v := first
+	for {
+		if v.DefinitionLevel() != col.maxDef {
+			return errors.New("null element in list<uint32>")
+		}
+		list = append(list, uint32(v.Int32()))
+		next, err := cur.peek()
+		if err == io.EOF || (err == nil && next.RepetitionLevel() == 0) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		v, _ = cur.next()
+	}
+	cur.lastList = len(list)
+	out.U32s = append(out.U32s, list)
+	return nil
+}
+
+func appendZero(c *task.Column) {
+	switch c.Type {
+	case task.String:
+		c.Strings = append(c.Strings, "")
+	case task.Bytes:
+		c.Bytes = append(c.Bytes, nil)
+	case task.Int64:
+		c.Ints = append(c.Ints, 0)
+	case task.Float64:
+		c.Floats = append(c.Floats, 0)
+	case task.Bool:
+		c.Bools = append(c.Bools, false)
+	case task.Uint32List:
+		c.U32s = append(c.U32s, nil)
+	}
+}
+
+// emptyColumns returns fresh columns for cols with capacity n.
+func emptyColumns(cols []pqColumn, n int) []*task.Column {
+	out := make([]*task.Column, len(cols))
+	for i, c := range cols {
+		tc := &task.Column{Name: c.name, Type: c.typ}
+		switch c.typ {
+		case task.String:
+			tc.Strings = make([]string, 0, n)
+		case task.Bytes:
+			tc.Bytes = make([][]byte, 0, n)
+		case task.Int64:
+			tc.Ints = make([]int64, 0, n)
+		case task.Float64:
+			tc.Floats = make([]float64, 0, n)
+		case task.Bool:
+			tc.Bools = make([]bool, 0, n)
+		case task.Uint32List:
+			tc.U32s = make([][]uint32, 0, n)
+		}
+		out[i] = tc
+	}
+	return out
+}

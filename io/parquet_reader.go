@@ -1,0 +1,271 @@
+package dataio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"unicode/utf8"
+
+	"github.com/sluice-data/sluice/task"
+)
+
+// ParquetReader reads Parquet files, in order, into DocumentBatches.
+//
+// Every top-level column (or those named by ReadOptions.Columns, plus the
+// text column) becomes a typed column: string, enum and JSON become String;
+// other binary becomes Bytes; signed and unsigned integers up to 32 bits and
+// int64 become Int64; float and double become Float64; boolean becomes Bool;
+// a list of uint32 becomes Uint32List. Any other type (uint64, timestamps,
+// decimals, nested groups, ...) is an error naming the column, never a silent
+// drop. task.Column has no nulls: a null becomes the zero value (a null list
+// becomes nil), except in the text column, where a null is a bad record, as
+// is text that is not valid UTF-8. The text column may be a string or plain
+// binary column. FileColumn and RowColumn are appended to every batch.
+//
+// All files must have the same columns with the same types (in any order);
+// the first file's order is used. A zero-byte file and a file without rows
+// count as empty files.
+//
+// A ParquetReader is not safe for concurrent use.
+type ParquetReader struct {
+	opts   ReadOptions
+	want   map[string]bool // nil: all columns
+	paths  []string
+	next   int
+	cur    *pqFile
+	stats  ReadStats
+	err    error
+	schema []pqColumn // the first file's columns, in output order
+	first  string     // path that defined schema
+	text   int        // index of the text column in schema
+}
+
+// NewParquetReader returns a reader over paths, read in the order given.
+// Files are opened lazily by Next.
+func NewParquetReader(paths []string, opts ReadOptions) (*ParquetReader, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	r := &ParquetReader{opts: o, paths: slices.Clone(paths)}
+	if o.Columns != nil {
+		r.want = map[string]bool{o.TextField: true}
+		for _, c := range o.Columns {
+			r.want[c] = true
+		}
+	}
+	return r, nil
+}
+
+// Stats implements BatchReader.
+func (r *ParquetReader) Stats() ReadStats { return r.stats }
+
+// Close implements BatchReader.
+func (r *ParquetReader) Close() error {
+	var err error
+	if r.cur != nil {
+		err = r.cur.close()
+		r.cur = nil
+	}
+	if r.err == nil {
+		r.err = errors.New("dataio: reader is closed")
+	}
+	if err != nil {
+		return fmt.Errorf("dataio: close: %w", err)
+	}
+	return nil
+}
+
+// Next implements BatchReader.
+func (r *ParquetReader) Next(ctx context.Context) (*task.DocumentBatch, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	b, err := r.fill(ctx)
+	if err != nil {
+		r.err = err
+		return nil, err
+	}
+	if b == nil {
+		r.err = io.EOF
+		return nil, io.EOF
+	}
+	return b, nil
+}
+
+func (r *ParquetReader) fill(ctx context.Context) (*task.DocumentBatch, error) {
+	var (
+		cols  []*task.Column
+		files []string
+		rows  []int64
+		bad   []int // rows to drop (Skip policy)
+	)
+	n := r.opts.BatchRows
+	got := 0
+	for got < n {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if r.cur == nil {
+			if r.next >= len(r.paths) {
+				break
+			}
+			if err := r.open(r.paths[r.next]); err != nil {
+				return nil, err
+			}
+			r.next++
+		}
+		if cols == nil && r.schema != nil {
+			cols = emptyColumns(r.schema, min(n, 4096))
+		}
+		k, err := r.cur.readInto(cols, n-got, false)
+		if err == io.EOF {
+			if r.cur.numRows() == 0 {
+				r.stats.EmptyFiles++
+			}
+			cerr := r.cur.close()
+			path := r.cur.path
+			r.cur = nil
+			if cerr != nil {
+				return nil, fmt.Errorf("dataio: close %s: %w", path, cerr)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		// Bad text: nulls reported by the decoder, invalid UTF-8 checked here.
+		firstRow := r.cur.row - int64(k)
+		badText := make(map[int]string)
+		for _, nl := range r.cur.nulls {
+			badText[nl.row] = "null text"
+		}
+		texts := cols[r.text].Strings[got : got+k]
+		for i, t := range texts {
+			if _, isNull := badText[i]; !isNull && !utf8.ValidString(t) {
+				badText[i] = "invalid UTF-8 in text"
+			}
+		}
+		for i := 0; i < k; i++ {
+			reason, isBad := badText[i]
+			if isBad {
+				rec := &BadRecordError{File: r.cur.path, Row: firstRow + int64(i), Field: r.opts.TextField, Reason: reason}
+				if err := handleBad(r.opts, &r.stats, rec); err != nil {
+					return nil, err
+				}
+				bad = append(bad, got+i)
+			}
+			files = append(files, r.cur.path)
+			rows = append(rows, firstRow+int64(i))
+		}
+		got += k
+	}
+	if got == 0 {
+		return nil, nil
+	}
+	b := &task.DocumentBatch{Header: task.Header{DatasetName: r.opts.Dataset}, TextColumn: r.opts.TextField}
+	b.Columns = append(cols,
+		&task.Column{Name: FileColumn, Type: task.String, Strings: files},
+		&task.Column{Name: RowColumn, Type: task.Int64, Ints: rows})
+	if len(bad) > 0 {
+		keep := make([]bool, got)
+		for i := range keep {
+			keep[i] = true
+		}
+		for _, i := range bad {
+			keep[i] = false
+		}
+		b = b.Filter(keep)
+	}
+	r.stats.Rows += int64(b.NumRows())
+	return b, nil
+}
+
+// open opens path and checks its columns against the schema.
+func (r *ParquetReader) open(path string) error {
+	p, err := openPQ(path)
+	if err != nil {
+		return err
+	}
+	r.stats.Files++
+	r.stats.FileBytes += p.size
+	r.stats.Bytes += p.size
+	if err := r.bind(p); err != nil {
+		p.close()
+		return err
+	}
+	r.cur = p
+	return nil
+}
+
+func (r *ParquetReader) bind(p *pqFile) error {
+	if p.pf == nil {
+		return nil // zero-byte file: no columns, no rows
+	}
+	if err := p.selectColumns(r.want); err != nil {
+		return err
+	}
+	found := make(map[string]int, len(p.cols))
+	for i, c := range p.cols {
+		if c.name == FileColumn || c.name == RowColumn || c.name == RawColumn {
+			return fmt.Errorf("dataio: parquet %s: column %q clashes with a provenance column; leave it out with ReadOptions.Columns", p.path, c.name)
+		}
+		found[c.name] = i
+	}
+	for name := range r.want {
+		if _, ok := found[name]; !ok {
+			return fmt.Errorf("dataio: parquet %s: no column %q", p.path, name)
+		}
+	}
+	ti, ok := found[r.opts.TextField]
+	if !ok {
+		return fmt.Errorf("dataio: parquet %s: no text column %q", p.path, r.opts.TextField)
+	}
+	tc := &p.cols[ti]
+	switch tc.kind {
+	case pqString:
+	case pqBytes:
+		tc.kind, tc.typ = pqString, task.String // validated as UTF-8 on read
+	default:
+		return fmt.Errorf("dataio: parquet %s: text column %q has type %s, want string", p.path, tc.name, tc.typ)
+	}
+	if r.schema == nil {
+		r.schema = slices.Clone(p.cols)
+		r.first = p.path
+		r.text = ti
+	} else {
+		// Reorder p's columns to the first file's order.
+		if len(p.cols) != len(r.schema) {
+			return r.schemaMismatch(p)
+		}
+		ordered := make([]pqColumn, len(r.schema))
+		for i, want := range r.schema {
+			j, ok := found[want.name]
+			if !ok || p.cols[j].typ != want.typ {
+				return r.schemaMismatch(p)
+			}
+			ordered[i] = p.cols[j]
+		}
+		p.cols = ordered
+	}
+	p.setColumns(p.cols)
+	p.strict[r.text] = true
+	return nil
+}
+
+func (r *ParquetReader) schemaMismatch(p *pqFile) error {
+	return fmt.Errorf("dataio: parquet %s: columns %s differ from those of %s: %s", p.path, describe(p.cols), r.first, describe(r.schema))
+}
+
+func describe(cols []pqColumn) string {
+	s := "("
+	for i, c := range cols {
+		if i > 0 {
+			s += ", "
+		}
+		s += c.name + " " + c.typ.String()
+	}
+	return s + ")"
+}

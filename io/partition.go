@@ -1,0 +1,210 @@
+package dataio
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/sluice-data/sluice/task"
+)
+
+// defaultExtensions backs DefaultExtensions; it is never modified.
+var defaultExtensions = []string{".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".parquet"}
+
+// DefaultExtensions returns the file name endings FilePartitioning picks up
+// in directories when no Extensions are given.
+func DefaultExtensions() []string { return slices.Clone(defaultExtensions) }
+
+// FilePartitioning lists input files and groups them into partitions.
+//
+// Files are listed from Paths: a file is taken as is, whatever its name; a
+// directory is walked recursively, keeping regular files (or symlinks to
+// them) whose names end with one of Extensions (case-insensitive) and
+// skipping names that start with "." or "_" (hidden files, temporary files
+// of this package's writers, "_SUCCESS" markers). The list is deduplicated
+// and sorted, so the grouping is deterministic.
+//
+// Files are grouped in sorted order: by FilesPerPartition files per group,
+// or greedily into groups of at most BlockSize bytes of file size (a file
+// larger than BlockSize gets a group of its own; files are never split).
+// With neither set, every file is its own group. Setting both is an error.
+type FilePartitioning struct {
+	Paths             []string
+	Extensions        []string // nil: DefaultExtensions()
+	FilesPerPartition int
+	BlockSize         int64
+}
+
+// ListFiles returns the sorted, deduplicated files named by p.Paths.
+func (p FilePartitioning) ListFiles() ([]string, error) {
+	exts := p.Extensions
+	if exts == nil {
+		exts = defaultExtensions
+	}
+	lower := make([]string, len(exts))
+	for i, e := range exts {
+		lower[i] = strings.ToLower(e)
+	}
+	match := func(name string) bool {
+		if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+			return false
+		}
+		name = strings.ToLower(name)
+		for _, e := range lower {
+			if strings.HasSuffix(name, e) {
+				return true
+			}
+		}
+		return false
+	}
+	var files []string
+	for _, root := range p.Paths {
+		fi, err := os.Stat(root)
+		if err != nil {
+			return nil, fmt.Errorf("dataio: list %s: %w", root, err)
+		}
+		if !fi.IsDir() {
+			files = append(files, filepath.Clean(root))
+			continue
+		}
+		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if path != root && (strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_")) {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !match(d.Name()) {
+				return nil
+			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				fi, err := os.Stat(path)
+				if err != nil || !fi.Mode().IsRegular() {
+					return nil // dangling or not a file
+				}
+			} else if !d.Type().IsRegular() {
+				return nil
+			}
+			files = append(files, path)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("dataio: list %s: %w", root, err)
+		}
+	}
+	slices.Sort(files)
+	return slices.Compact(files), nil
+}
+
+// Groups lists the files and groups them.
+func (p FilePartitioning) Groups() ([][]string, error) {
+	if p.FilesPerPartition < 0 || p.BlockSize < 0 {
+		return nil, errors.New("dataio: FilesPerPartition and BlockSize must not be negative")
+	}
+	if p.FilesPerPartition > 0 && p.BlockSize > 0 {
+		return nil, errors.New("dataio: set FilesPerPartition or BlockSize, not both")
+	}
+	files, err := p.ListFiles()
+	if err != nil {
+		return nil, err
+	}
+	var groups [][]string
+	switch {
+	case p.BlockSize > 0:
+		var cur []string
+		var size int64
+		for _, f := range files {
+			fi, err := os.Stat(f)
+			if err != nil {
+				return nil, fmt.Errorf("dataio: stat %s: %w", f, err)
+			}
+			if len(cur) > 0 && size+fi.Size() > p.BlockSize {
+				groups = append(groups, cur)
+				cur, size = nil, 0
+			}
+			cur = append(cur, f)
+			size += fi.Size()
+		}
+		if len(cur) > 0 {
+			groups = append(groups, cur)
+		}
+	default:
+		per := max(p.FilesPerPartition, 1)
+		for i := 0; i < len(files); i += per {
+			groups = append(groups, files[i:min(i+per, len(files)):min(i+per, len(files))])
+		}
+	}
+	return groups, nil
+}
+
+// FileGroups lists and groups the files and returns one task per group,
+// each with its deterministic content id.
+func (p FilePartitioning) FileGroups(dataset string) ([]*task.FileGroup, error) {
+	groups, err := p.Groups()
+	if err != nil {
+		return nil, err
+	}
+	return NewFileGroups(dataset, groups), nil
+}
+
+// NewFileGroups returns one FileGroup task per group.
+func NewFileGroups(dataset string, groups [][]string) []*task.FileGroup {
+	out := make([]*task.FileGroup, len(groups))
+	for i, g := range groups {
+		out[i] = task.NewFileGroup(dataset, g)
+	}
+	return out
+}
+
+var byteUnits = map[string]int64{
+	"b":  1,
+	"kb": 1000, "kib": 1 << 10,
+	"mb": 1000 * 1000, "mib": 1 << 20,
+	"gb": 1000 * 1000 * 1000, "gib": 1 << 30,
+	"tb": 1000 * 1000 * 1000 * 1000, "tib": 1 << 40,
+	"pb": 1000 * 1000 * 1000 * 1000 * 1000, "pib": 1 << 50,
+}
+
+// ParseByteSize parses a size such as "1GiB", "512 MB", "1.5kib" or "4096".
+// Units are case-insensitive: B; KB, MB, GB, TB, PB (powers of 1000); KiB,
+// MiB, GiB, TiB, PiB (powers of 1024). A bare number is bytes. Fractions are
+// allowed if the result is a whole number of bytes, which must fit in int64.
+func ParseByteSize(s string) (int64, error) {
+	in := strings.TrimSpace(s)
+	i := 0
+	for i < len(in) && (in[i] >= '0' && in[i] <= '9' || in[i] == '.') {
+		i++
+	}
+	num, unit := in[:i], strings.ToLower(strings.TrimSpace(in[i:]))
+	if num == "" {
+		return 0, fmt.Errorf("dataio: byte size %q: want a non-negative number followed by a unit such as B, KB, KiB, MB, MiB, GB, GiB, TB", s)
+	}
+	mult := int64(1)
+	if unit != "" {
+		m, ok := byteUnits[unit]
+		if !ok {
+			return 0, fmt.Errorf("dataio: byte size %q: unknown unit %q (want B, KB, KiB, MB, MiB, GB, GiB, TB, TiB, PB or PiB)", s, in[i:])
+		}
+		mult = m
+	}
+	r, ok := new(big.Rat).SetString(num)
+	if !ok || strings.Count(num, ".") > 1 || strings.HasPrefix(num, ".") || strings.HasSuffix(num, ".") {
+		return 0, fmt.Errorf("dataio: byte size %q: invalid number %q", s, num)
+	}
+	r.Mul(r, new(big.Rat).SetInt64(mult))
+	if !r.IsInt() {
+		return 0, fmt.Errorf("dataio: byte size %q is not a whole number of bytes", s)
+	}
+	if !r.Num().IsInt64() {
+		return 0, fmt.Errorf("dataio: byte size %q is too large", s)
+	}
+	return r.Num().Int64(), nil
+}

@@ -1,0 +1,23 @@
+// Package builtin assembles the registry of every stage type that ships
+// with sluice. Programs (the sluice command, workers of the networked
+// runtime) call Registry to build stages from YAML or descriptors.
+package builtin
+
+import (
+	"github.com/sluice-data/sluice/stage"
+	"github.com/sluice-data/sluice/stages/chaos"
+	"github.com/sluice-data/sluice/stages/jsonl"
+)
+
+// Registry returns a new registry holding every built-in stage type:
+// chaos, file_partitioning, jsonl_read_files, jsonl_reader, jsonl_writer and
+// text_filter.
+func Registry() *stage.Registry {
+	reg := stage.NewRegistry()
+	reg.MustRegister(chaos.Type())
+	reg.MustRegister(TextFilterType())
+	for _, t := range jsonl.Types(reg) {
+		reg.MustRegister(t)
+	}
+	return reg
+}

@@ -1,0 +1,411 @@
+// Package jsonl provides the JSON Lines source and sink stages:
+//
+//   - jsonl_reader, a composite of file_partitioning (the start task,
+//     task.Empty, becomes one FileGroup per partition of the input files)
+//     and jsonl_read_files (each FileGroup becomes DocumentBatches);
+//   - jsonl_writer, which writes each DocumentBatch to its own file.
+//
+// Reading and writing are done by package dataio (github.com/sluice-data/sluice/io),
+// whose rules for lines, blank lines and bad records apply.
+//
+// # Task ids
+//
+// Ids are deterministic, so that a rerun names the same tasks: a FileGroup's
+// id is its content id (task.FileGroup.ContentID, "fg_" and a hash of its
+// sorted paths), the i-th batch read from it is "<group id>_<i>", and every
+// later plain stage appends "_0" (task.DeriveIDs). jsonl_writer names its
+// files after the ids of the batches it receives.
+package jsonl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/stage"
+	"github.com/sluice-data/sluice/task"
+)
+
+// Registry names of the stage types of this package.
+const (
+	ReaderType    = "jsonl_reader"
+	PartitionType = "file_partitioning"
+	ReadFilesType = "jsonl_read_files"
+	WriterType    = "jsonl_writer"
+)
+
+// ByteSize is a size in bytes that JSON decodes from a number or a string
+// such as "256MiB" (see dataio.ParseByteSize).
+type ByteSize int64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (b *ByteSize) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		var n int64
+		if err := json.Unmarshal(data, &n); err != nil {
+			return fmt.Errorf("size %s: want a number of bytes or a string such as \"256MiB\"", data)
+		}
+		*b = ByteSize(n)
+		return nil
+	}
+	n, err := dataio.ParseByteSize(s)
+	if err != nil {
+		return err
+	}
+	*b = ByteSize(n)
+	return nil
+}
+
+// PartitionConfig configures the file_partitioning stage.
+type PartitionConfig struct {
+	// Paths lists input files and directories (walked recursively).
+	Paths []string `json:"paths,omitempty"`
+	// Extensions are the file name endings picked up in directories
+	// (default dataio.DefaultExtensions()).
+	Extensions []string `json:"extensions,omitempty"`
+	// FilesPerPartition groups that many files per FileGroup.
+	FilesPerPartition int `json:"files_per_partition,omitempty"`
+	// BlockSize groups files greedily up to this many bytes per FileGroup.
+	// With neither this nor FilesPerPartition, each file is a group.
+	BlockSize ByteSize `json:"block_size,omitempty"`
+	// Dataset is the dataset name set on the FileGroups.
+	Dataset string `json:"dataset,omitempty"`
+}
+
+// ReadFilesConfig configures the jsonl_read_files stage.
+type ReadFilesConfig struct {
+	// Dataset is the dataset name set on the batches.
+	Dataset string `json:"dataset,omitempty"`
+	// TextField and IDField name the text and id fields (default "text" and
+	// "id"; IDField "-" reads no id).
+	TextField string `json:"text_field,omitempty"`
+	IDField   string `json:"id_field,omitempty"`
+	// BatchRows bounds the rows per batch (default dataio.DefaultBatchRows).
+	BatchRows int `json:"batch_rows,omitempty"`
+	// OnBadRecord is "fail" (default: the FileGroup's task fails) or "skip".
+	OnBadRecord string `json:"on_bad_record,omitempty"`
+	// QuarantineDir, with on_bad_record "skip", receives one
+	// "<file group id>.jsonl" file per FileGroup that had bad records.
+	QuarantineDir string `json:"quarantine_dir,omitempty"`
+	// OmitRaw leaves the raw-line column out of batches; the writer then
+	// serialises columns instead of copying lines.
+	OmitRaw bool `json:"omit_raw,omitempty"`
+}
+
+// ReaderConfig configures the jsonl_reader composite: the union of
+// PartitionConfig and ReadFilesConfig, plus Dir.
+type ReaderConfig struct {
+	Paths []string `json:"paths,omitempty"`
+	// Dir is one more input directory, appended to Paths.
+	Dir               string   `json:"dir,omitempty"`
+	Extensions        []string `json:"extensions,omitempty"`
+	FilesPerPartition int      `json:"files_per_partition,omitempty"`
+	BlockSize         ByteSize `json:"block_size,omitempty"`
+	Dataset           string   `json:"dataset,omitempty"`
+	TextField         string   `json:"text_field,omitempty"`
+	IDField           string   `json:"id_field,omitempty"`
+	BatchRows         int      `json:"batch_rows,omitempty"`
+	OnBadRecord       string   `json:"on_bad_record,omitempty"`
+	QuarantineDir     string   `json:"quarantine_dir,omitempty"`
+	OmitRaw           bool     `json:"omit_raw,omitempty"`
+}
+
+// Split returns the configurations of the two parts.
+func (c ReaderConfig) Split() (PartitionConfig, ReadFilesConfig) {
+	paths := c.Paths
+	if c.Dir != "" {
+		paths = append(append([]string(nil), paths...), c.Dir)
+	}
+	return PartitionConfig{Paths: paths, Extensions: c.Extensions, FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize, Dataset: c.Dataset},
+		ReadFilesConfig{Dataset: c.Dataset, TextField: c.TextField, IDField: c.IDField, BatchRows: c.BatchRows,
+			OnBadRecord: c.OnBadRecord, QuarantineDir: c.QuarantineDir, OmitRaw: c.OmitRaw}
+}
+
+// ---- file_partitioning -------------------------------------------------------
+
+// Partition is the file_partitioning stage: given the start task it lists
+// the input files and returns one FileGroup per partition. It expects a
+// single start task per call (its batch size is 1).
+type Partition struct {
+	stage.Base
+	cfg PartitionConfig
+}
+
+// NewPartition returns a file_partitioning stage named "file_partitioning".
+func NewPartition(cfg PartitionConfig) (*Partition, error) {
+	if len(cfg.Paths) == 0 {
+		return nil, errors.New("paths: no input files or directories")
+	}
+	if cfg.FilesPerPartition < 0 || cfg.BlockSize < 0 {
+		return nil, errors.New("files_per_partition and block_size must not be negative")
+	}
+	if cfg.FilesPerPartition > 0 && cfg.BlockSize > 0 {
+		return nil, errors.New("set files_per_partition or block_size, not both")
+	}
+	return &Partition{
+		Base: stage.Base{StageName: PartitionType, Batch: 1, StageKind: stage.FanOut,
+			In: stage.Spec{Kinds: []string{task.KindEmpty}}, Out: stage.Spec{Kinds: []string{task.KindFileGroup}}},
+		cfg: cfg,
+	}, nil
+}
+
+// ProcessBatch implements stage.Stage.
+func (p *Partition) ProcessBatch(ctx context.Context, tasks []task.Task) ([]task.Task, error) {
+	part := dataio.FilePartitioning{Paths: p.cfg.Paths, Extensions: p.cfg.Extensions,
+		FilesPerPartition: p.cfg.FilesPerPartition, BlockSize: int64(p.cfg.BlockSize)}
+	groups, err := part.FileGroups(p.cfg.Dataset)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Name(), err)
+	}
+	if len(groups) == 0 {
+		return nil, fmt.Errorf("%s: no input files in %v", p.Name(), p.cfg.Paths)
+	}
+	if len(tasks) == 0 {
+		return nil, nil
+	}
+	out := make([]task.Task, len(groups))
+	for i, g := range groups {
+		out[i] = g
+	}
+	return out, ctx.Err()
+}
+
+// ---- jsonl_read_files --------------------------------------------------------
+
+// ReadFiles is the jsonl_read_files stage: each FileGroup becomes the
+// DocumentBatches of its files, the i-th with id "<group id>_<i>".
+type ReadFiles struct {
+	stage.Base
+	cfg  ReadFilesConfig
+	opts dataio.ReadOptions
+}
+
+// NewReadFiles returns a jsonl_read_files stage named "jsonl_read_files".
+func NewReadFiles(cfg ReadFilesConfig) (*ReadFiles, error) {
+	opts := dataio.ReadOptions{Dataset: cfg.Dataset, TextField: cfg.TextField, IDField: cfg.IDField,
+		BatchRows: cfg.BatchRows, OmitRaw: cfg.OmitRaw}
+	switch cfg.OnBadRecord {
+	case "", "fail":
+		if cfg.QuarantineDir != "" {
+			return nil, errors.New(`quarantine_dir needs on_bad_record "skip"`)
+		}
+	case "skip":
+		opts.OnBadRecord = dataio.Skip
+	default:
+		return nil, fmt.Errorf("on_bad_record %q: want fail or skip", cfg.OnBadRecord)
+	}
+	if cfg.BatchRows < 0 {
+		return nil, errors.New("batch_rows must not be negative")
+	}
+	return &ReadFiles{
+		Base: stage.Base{StageName: ReadFilesType, Batch: 1, StageKind: stage.FanOut,
+			In: stage.Spec{Kinds: []string{task.KindFileGroup}}, Out: stage.Spec{Kinds: []string{task.KindDocumentBatch}, Columns: outputColumns(opts)}},
+		cfg: cfg, opts: opts,
+	}, nil
+}
+
+// outputColumns lists the columns every batch carries.
+func outputColumns(o dataio.ReadOptions) []string {
+	text, id := o.TextField, o.IDField
+	if text == "" {
+		text = dataio.DefaultTextField
+	}
+	if id == "" {
+		id = dataio.DefaultIDField
+	}
+	cols := []string{text}
+	if id != "-" {
+		cols = append(cols, id)
+	}
+	cols = append(cols, dataio.FileColumn, dataio.RowColumn)
+	if !o.OmitRaw {
+		cols = append(cols, dataio.RawColumn)
+	}
+	return cols
+}
+
+// ProcessBatch implements stage.Stage.
+func (r *ReadFiles) ProcessBatch(ctx context.Context, tasks []task.Task) ([]task.Task, error) {
+	var out []task.Task
+	for _, t := range tasks {
+		g, ok := t.(*task.FileGroup)
+		if !ok {
+			return nil, fmt.Errorf("%s: task %s is a %s, want a file group", r.Name(), t.ID(), t.Kind())
+		}
+		batches, err := r.read(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, batches...)
+	}
+	return out, nil
+}
+
+// read reads one file group.
+func (r *ReadFiles) read(ctx context.Context, g *task.FileGroup) (out []task.Task, err error) {
+	opts := r.opts
+	if opts.Dataset == "" {
+		opts.Dataset = g.Dataset()
+	}
+	var q *lazyQuarantine
+	if r.cfg.QuarantineDir != "" {
+		q = &lazyQuarantine{path: filepath.Join(r.cfg.QuarantineDir, g.ID()+".jsonl")}
+		opts.Quarantine = q
+		defer func() {
+			if cerr := q.close(err == nil); cerr != nil && err == nil {
+				err = fmt.Errorf("%s: %w", r.Name(), cerr)
+			}
+		}()
+	}
+	rd, err := dataio.NewReader(g.Paths, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: file group %s: %w", r.Name(), g.ID(), err)
+	}
+	defer rd.Close()
+	for i := 0; ; i++ {
+		b, err := rd.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: file group %s: %w", r.Name(), g.ID(), err)
+		}
+		b.TaskID = g.ID() + "_" + strconv.Itoa(i)
+		out = append(out, b)
+	}
+	st := rd.Stats()
+	for _, b := range out {
+		meta := b.Meta()
+		meta["jsonl.file_group"] = g.ID()
+		meta["jsonl.bad_records"] = strconv.FormatInt(st.BadRecords, 10)
+	}
+	return out, nil
+}
+
+// lazyQuarantine creates its file on the first bad record, so that file
+// groups without bad records leave nothing behind.
+type lazyQuarantine struct {
+	path string
+	mu   sync.Mutex
+	f    *dataio.QuarantineFile
+	err  error
+}
+
+// Put implements dataio.Quarantine.
+func (q *lazyQuarantine) Put(rec *dataio.BadRecordError) error {
+	q.mu.Lock()
+	if q.f == nil && q.err == nil {
+		if err := os.MkdirAll(filepath.Dir(q.path), 0o755); err != nil {
+			q.err = fmt.Errorf("quarantine: %w", err)
+		} else {
+			q.f, q.err = dataio.CreateQuarantineFile(q.path)
+		}
+	}
+	f, err := q.f, q.err
+	q.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return f.Put(rec)
+}
+
+// close commits the file if the read succeeded; otherwise it discards it by
+// committing and removing it, so a retry starts afresh.
+func (q *lazyQuarantine) close(ok bool) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.f == nil {
+		return nil
+	}
+	err := q.f.Close()
+	if !ok {
+		os.Remove(q.path)
+	}
+	return err
+}
+
+// ---- jsonl_reader (composite) -----------------------------------------------
+
+// Reader is the jsonl_reader composite stage. A pipeline expands it into a
+// file_partitioning stage named "<name>_partition" and a jsonl_read_files
+// stage named "<name>". It implements stage.Stage only so that a registry
+// can build it; its ProcessBatch is never called.
+type Reader struct {
+	stage.Base
+	cfg ReaderConfig
+	reg *stage.Registry
+}
+
+// NewReader returns a jsonl_reader composite named "jsonl_reader". Its parts
+// are validated now.
+func NewReader(cfg ReaderConfig) (*Reader, error) {
+	pc, rc := cfg.Split()
+	if _, err := NewPartition(pc); err != nil {
+		return nil, err
+	}
+	r, err := NewReadFiles(rc)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{Base: stage.Base{StageName: ReaderType, In: stage.Spec{Kinds: []string{task.KindEmpty}}, Out: r.Outputs()}, cfg: cfg}, nil
+}
+
+// Config returns the reader's configuration.
+func (r *Reader) Config() ReaderConfig { return r.cfg }
+
+// Rename returns a copy of the composite whose parts are named after name
+// (see pipeline.RenamableComposite).
+func (r *Reader) Rename(name string) stage.Composite {
+	c := *r
+	c.StageName = name
+	return &c
+}
+
+// Decompose implements stage.Composite. When the reader was built by a
+// registry (see Register), its parts are built by the same registry, so
+// that they carry descriptors other processes can rebuild them from.
+func (r *Reader) Decompose() ([]stage.Stage, error) {
+	pc, rc := r.cfg.Split()
+	partName := r.Name() + "_partition"
+	if r.reg != nil {
+		p, err := buildPart(r.reg, PartitionType, partName, pc)
+		if err != nil {
+			return nil, err
+		}
+		f, err := buildPart(r.reg, ReadFilesType, r.Name(), rc)
+		if err != nil {
+			return nil, err
+		}
+		return []stage.Stage{p, f}, nil
+	}
+	p, err := NewPartition(pc)
+	if err != nil {
+		return nil, err
+	}
+	f, err := NewReadFiles(rc)
+	if err != nil {
+		return nil, err
+	}
+	return []stage.Stage{stage.With(p, stage.WithName(partName)), stage.With(f, stage.WithName(r.Name()))}, nil
+}
+
+func buildPart(reg *stage.Registry, typ, name string, cfg any) (stage.Stage, error) {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return reg.Build(stage.Descriptor{Type: typ, Name: name, Config: b})
+}
+
+// ProcessBatch implements stage.Stage; a composite is never run.
+func (r *Reader) ProcessBatch(context.Context, []task.Task) ([]task.Task, error) {
+	return nil, fmt.Errorf("%s: jsonl_reader is a composite stage; build the pipeline to expand it", r.Name())
+}

@@ -4,9 +4,29 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
+
+// peakRSS reports the process's peak resident set size (VmHWM) in bytes.
+// It covers the whole process: run one benchmark per process to read it
+// for that benchmark alone.
+func peakRSS() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
 
 // cpuSeconds reports the user+system CPU time of the process, a steadier
 // measure than wall time on a shared machine.
@@ -101,6 +121,7 @@ func BenchmarkLSH(b *testing.B) {
 			b.ReportMetric(float64(st.Spills), "spills")
 			b.ReportMetric(float64(st.PeakMemoryBytes)/(1<<20), "peakBufMiB")
 			b.ReportMetric(float64(rows)*float64(b.N)/(cpuSeconds()-cpu0), "rows/cpu-s")
+			b.ReportMetric(float64(peakRSS())/(1<<20), "procPeakRSS-MiB")
 		})
 	}
 }

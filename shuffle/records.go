@@ -186,8 +186,11 @@ func (r *recBuffer) radixSort(lo, hi, level int) {
 	}
 	start := lo
 	for b := range 256 {
-		if count[b] > 1 {
-			r.radixSort(start, start+count[b], level+1)
+		switch n := count[b]; {
+		case n > insertionSortMax:
+			r.radixSort(start, start+n, level+1)
+		case n > 1: // small bucket: skip the call and its 6 KiB of counters
+			r.insertionSort(start, start+n, level+1)
 		}
 		start += count[b]
 	}

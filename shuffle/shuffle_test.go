@@ -167,8 +167,8 @@ func shuffleRows(t *testing.T, engines []*Engine, numPartitions, numSenders int,
 }
 
 func TestMatchesOracle(t *testing.T) {
-	t.Run("mixed", func(t *testing.T) { testMatchesOracle(t, genRows(42, 6000)) })
-	t.Run("lsh", func(t *testing.T) { testMatchesOracle(t, genLSHRows(43, 6000)) })
+	t.Run("mixed", func(t *testing.T) { testMatchesOracle(t, genRows(42, 3000)) })
+	t.Run("lsh", func(t *testing.T) { testMatchesOracle(t, genLSHRows(43, 4000)) })
 }
 
 func testMatchesOracle(t *testing.T, rows []row) {
@@ -185,6 +185,9 @@ func testMatchesOracle(t *testing.T, rows []row) {
 			{64 << 10, CompressionZstd},
 			{1 << 20, CompressionNone},
 		} {
+			if tc.comp != CompressionNone && numRanks != 2 {
+				continue // codecs are independent of the rank count
+			}
 			t.Run(fmt.Sprintf("ranks=%d/limit=%d/%v", numRanks, tc.limit, tc.comp), func(t *testing.T) {
 				opts := Options{NumPartitions: numPartitions, MemoryLimit: tc.limit, SpillDir: t.TempDir(), Compression: tc.comp}
 				engines := newEngines(t, numRanks, opts)
@@ -216,7 +219,7 @@ func testMatchesOracle(t *testing.T, rows []row) {
 				if tc.limit == 0 && spills != 0 {
 					t.Errorf("unlimited engine spilled %d times", spills)
 				}
-				if tc.limit == 4<<10 && spills < 20 {
+				if tc.limit == 4<<10 && spills < 10 {
 					t.Errorf("tiny limit spilled only %d times", spills)
 				}
 			})

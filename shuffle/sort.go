@@ -70,8 +70,11 @@ func (m *memBuffer) radixSort(es []entry, level, partBytes int) {
 	}
 	start := 0
 	for b := range 256 {
-		if count[b] > 1 {
-			m.radixSort(es[start:start+count[b]], level+1, partBytes)
+		switch n := count[b]; {
+		case n > insertionSortMax:
+			m.radixSort(es[start:start+n], level+1, partBytes)
+		case n > 1: // small bucket: skip the call and its 6 KiB of counters
+			m.insertionSort(es[start : start+n])
 		}
 		start += count[b]
 	}

@@ -125,23 +125,25 @@ func mutate(rng *rand.Rand, words []string, rate float64) (string, []string) {
 	}
 }
 
-// sentences joins words into capitalised sentences of 8–15 words.
+// sentences joins words into capitalised sentences. A sentence ends after a
+// word chosen by the word itself (not its position), so a local edit changes
+// the text only locally, as real near-duplicates do.
 func sentences(words []string) string {
 	var sb strings.Builder
-	for i := 0; i < len(words); {
-		n := min(8+(i*7)%8, len(words)-i)
-		for j := range n {
-			w := words[i+j]
-			if j == 0 {
-				w = strings.ToUpper(w[:1]) + w[1:]
-			}
-			if j > 0 {
-				sb.WriteByte(' ')
-			}
-			sb.WriteString(w)
+	capital := true
+	for i, w := range words {
+		if i > 0 {
+			sb.WriteByte(' ')
 		}
-		sb.WriteString(". ")
-		i += n
+		if capital {
+			w = strings.ToUpper(w[:1]) + w[1:]
+		}
+		sb.WriteString(w)
+		capital = len(w)%7 == 3
+		if capital {
+			sb.WriteByte('.')
+		}
 	}
-	return strings.TrimSpace(sb.String())
+	sb.WriteByte('.')
+	return sb.String()
 }

@@ -50,6 +50,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"math/bits"
 	"slices"
 
@@ -114,6 +115,20 @@ func ComponentsStats(ctx context.Context, comm collective.Communicator, edges []
 	return labels, w.stats, nil
 }
 
+// maxNodes bounds the distinct nodes in one rank's edges and the nodes one
+// rank owns: both are indexed with int32.
+const maxNodes = math.MaxInt32 - 1
+
+// countDistinct counts the distinct nodes of edges.
+func countDistinct(edges []Edge) int {
+	ids := make([]int64, 0, 2*len(edges))
+	for _, e := range edges {
+		ids = append(ids, e.U, e.V)
+	}
+	slices.Sort(ids)
+	return len(slices.Compact(ids))
+}
+
 // worker is one rank's state for one Components call.
 type worker struct {
 	ctx        context.Context
@@ -138,14 +153,20 @@ type worker struct {
 	// Scratch, reused across rounds.
 	tab   *idTable
 	vals  []int64
-	asked [][]idSlot // per owner rank: ids asked about or proposed for, with their slot in tab/vals
+	asked [][]idRef // per owner rank: the ids asked about or proposed for this round
 	send  [][]byte
 }
 
 func (w *worker) run(edges []Edge) ([]Label, error) {
-	w.asked = make([][]idSlot, w.size)
+	w.asked = make([][]idRef, w.size)
 	w.send = make([][]byte, w.size)
 	w.tab = newIDTable(0)
+	if 2*len(edges) > maxNodes {
+		// Local nodes are indexed by int32; fail rather than overflow.
+		if n := countDistinct(edges); n > maxNodes {
+			return nil, fmt.Errorf("%d distinct nodes in this rank's edges, at most %d supported", n, maxNodes)
+		}
+	}
 	roots := w.localStars(edges)
 	if err := w.register(roots); err != nil {
 		return nil, err
@@ -197,19 +218,27 @@ func (w *worker) exchange(what string) ([][]byte, error) {
 	return recv, nil
 }
 
-// resetScratch empties the scratch table and per-owner lists for a round.
-func (w *worker) resetScratch() {
-	w.tab.reset()
+// resetScratch empties the scratch table and per-owner lists for a round
+// that will use about hint entries.
+func (w *worker) resetScratch(hint int) {
+	w.tab.reset(hint)
 	w.vals = w.vals[:0]
 	for o := range w.asked {
 		w.asked[o] = w.asked[o][:0]
 	}
 }
 
-// sortByID sorts entries by key. The entries' vals are slot+1 (as in the
-// table), so entries with equal keys cannot occur.
-func sortByID(b []idSlot) {
-	slices.SortFunc(b, func(x, y idSlot) int { return cmp.Compare(x.key, y.key) })
+// idRef is a node id a rank asks about or proposes a parent for in the
+// current round, with its slot in the scratch table (w.tab) and values
+// (w.vals). Each id occurs once per round.
+type idRef struct {
+	id   int64
+	slot int32
+}
+
+// sortByID sorts refs by id, the order messages carry them in.
+func sortByID(b []idRef) {
+	slices.SortFunc(b, func(x, y idRef) int { return cmp.Compare(x.id, y.id) })
 }
 
 // localStars runs union-find over the rank's edges and builds the local
@@ -288,11 +317,28 @@ func (w *worker) localStars(edges []Edge) []int32 {
 // register sends every local node with its star minimum to its owner,
 // subscribes to the labels of star members, and builds the owner side.
 //
-// Message: per node, in id order: id (delta), node - star minimum, and a
-// byte that is 1 if the sender subscribes to the node's label.
+// Message: the number of nodes and of subscriptions, then per node, in id
+// order: id (delta), node - star minimum, and a byte that is 1 if the sender
+// subscribes to the node's label.
 func (w *worker) register(roots []int32) error {
+	// Count first, so that both sides can allocate exactly.
+	nodes := make([]int, w.size)
+	subs := make([]int, w.size)
+	for i, id := range w.ids {
+		o := Owner(id, w.size)
+		nodes[o]++
+		if w.starOf[i] >= 0 {
+			subs[o]++
+		}
+	}
 	w.subList = make([][]int32, w.size)
 	writers := make([]idWriter, w.size)
+	for o := range writers {
+		w.subList[o] = make([]int32, 0, subs[o])
+		writers[o].b = make([]byte, 0, 20+4*nodes[o])
+		writers[o].uvarint(uint64(nodes[o]))
+		writers[o].uvarint(uint64(subs[o]))
+	}
 	for i, id := range w.ids {
 		o := Owner(id, w.size)
 		wr := &writers[o]
@@ -313,21 +359,40 @@ func (w *worker) register(roots []int32) error {
 		return err
 	}
 	// First pass: the owned node set.
-	var owned []int64
+	total := 0
+	for s, msg := range recv {
+		r := reader{b: msg}
+		n := r.uvarint()
+		r.uvarint()
+		if r.bad || n > uint64(len(msg)) {
+			return fmt.Errorf("register nodes: message from rank %d: %w", s, errCorrupt)
+		}
+		total += int(n)
+	}
+	owned := make([]int64, 0, total)
+	w.subs = make([][]int32, w.size)
 	for s, msg := range recv {
 		r := idReader{reader: reader{b: msg}}
-		for r.more() {
+		n, nsub := r.uvarint(), r.uvarint()
+		if nsub > n {
+			return fmt.Errorf("register nodes: message from rank %d: %w", s, errCorrupt)
+		}
+		w.subs[s] = make([]int32, 0, nsub)
+		for range n {
 			owned = append(owned, r.id())
 			r.uvarint()
 			r.byte()
 		}
-		if r.bad {
+		if r.bad || len(r.b) != 0 {
 			return fmt.Errorf("register nodes: message from rank %d: %w", s, errCorrupt)
 		}
 	}
 	slices.Sort(owned)
 	w.owned = slices.Clip(slices.Compact(owned))
 	w.stats.Owned = len(w.owned)
+	if len(w.owned) > maxNodes {
+		return fmt.Errorf("%d nodes owned by this rank, at most %d supported", len(w.owned), maxNodes)
+	}
 	w.f = slices.Clone(w.owned)
 	w.dirty = make([]bool, len(w.owned))
 	for k := range w.dirty {
@@ -335,17 +400,21 @@ func (w *worker) register(roots []int32) error {
 	}
 	// Second pass: initial parents and subscriptions. Each message is
 	// sorted, so its ids are found by a merge with w.owned.
-	w.subs = make([][]int32, w.size)
 	for s, msg := range recv {
 		r := idReader{reader: reader{b: msg}}
+		n := r.uvarint()
+		r.uvarint()
 		k := 0
-		for r.more() {
+		for range n {
 			id := r.id()
 			root := int64(uint64(id) - r.uvarint())
 			sub := r.byte()
 			k, _ = seek(w.owned, k, id)
 			w.f[k] = min(w.f[k], root)
 			if sub == 1 {
+				if len(w.subs[s]) == cap(w.subs[s]) {
+					return fmt.Errorf("register nodes: message from rank %d: more subscriptions than announced: %w", s, errCorrupt)
+				}
 				w.subs[s] = append(w.subs[s], int32(k))
 			}
 		}
@@ -369,7 +438,7 @@ func (w *worker) shortcut() error {
 	slot := make([]int32, len(active)) // active[j]'s parent's slot in w.tab/w.vals
 	for {
 		// Distinct parents of active nodes, grouped by owner.
-		w.resetScratch()
+		w.resetScratch(len(active))
 		slot = slot[:len(active)]
 		for j, k := range active {
 			p := w.f[k]
@@ -377,7 +446,7 @@ func (w *worker) shortcut() error {
 			if !found {
 				w.vals = append(w.vals, 0)
 				o := Owner(p, w.size)
-				w.asked[o] = append(w.asked[o], idSlot{p, s + 1})
+				w.asked[o] = append(w.asked[o], idRef{p, s})
 			}
 			slot[j] = s
 		}
@@ -390,7 +459,7 @@ func (w *worker) shortcut() error {
 			wr := idWriter{b: make([]byte, 1, 1+2*len(b))}
 			wr.b[0] = flag
 			for _, ps := range b {
-				wr.id(ps.key)
+				wr.id(ps.id)
 			}
 			w.send[o] = wr.b
 		}
@@ -413,7 +482,7 @@ func (w *worker) shortcut() error {
 				return fmt.Errorf("pointer jumping request from rank %d: %w", s, errCorrupt)
 			}
 			r := idReader{reader: reader{b: msg[1:]}}
-			var out []byte
+			out := make([]byte, 0, len(msg))
 			k := 0
 			for r.more() {
 				p := r.id()
@@ -435,7 +504,7 @@ func (w *worker) shortcut() error {
 		for o, b := range w.asked {
 			r := reader{b: reply[o]}
 			for _, ps := range b {
-				w.vals[ps.val-1] = int64(uint64(ps.key) - r.uvarint())
+				w.vals[ps.slot] = int64(uint64(ps.id) - r.uvarint())
 			}
 			if r.bad || len(r.b) != 0 {
 				return fmt.Errorf("pointer jumping reply from rank %d: %w", o, errCorrupt)
@@ -514,13 +583,17 @@ func (w *worker) push(touched []bool) ([]int32, error) {
 // Message: per proposal, sorted by target: target (delta) and
 // target - proposed parent.
 func (w *worker) hook(stars []int32, touched []bool) (int64, error) {
-	w.resetScratch()
+	hint := 0
+	for _, s := range stars {
+		hint += 2 * int(w.starOff[s+1]-w.starOff[s])
+	}
+	w.resetScratch(hint)
 	propose := func(target, m int64) {
 		s, found := w.tab.getOrPut(target, int32(len(w.vals)))
 		if !found {
 			w.vals = append(w.vals, m)
 			o := Owner(target, w.size)
-			w.asked[o] = append(w.asked[o], idSlot{target, s + 1})
+			w.asked[o] = append(w.asked[o], idRef{target, s})
 		} else if m < w.vals[s] {
 			w.vals[s] = m
 		}
@@ -543,8 +616,8 @@ func (w *worker) hook(stars []int32, touched []bool) (int64, error) {
 		sortByID(b)
 		wr := idWriter{b: make([]byte, 0, 3*len(b))}
 		for _, ts := range b {
-			wr.id(ts.key)
-			wr.uvarint(uint64(ts.key) - uint64(w.vals[ts.val-1]))
+			wr.id(ts.id)
+			wr.uvarint(uint64(ts.id) - uint64(w.vals[ts.slot]))
 		}
 		w.send[o] = wr.b
 	}

@@ -181,13 +181,13 @@ func randomGraph(rng *rand.Rand, nodes []int64, m int) []Edge {
 func TestRandomGraphs(t *testing.T) {
 	for _, ranks := range []int{1, 2, 4} {
 		for _, density := range []float64{0.2, 0.5, 1, 2, 5} {
-			for seed := range uint64(3) {
+			for seed := range uint64(2) {
 				t.Run(fmt.Sprintf("ranks=%d/density=%v/seed=%d", ranks, density, seed), func(t *testing.T) {
 					rng := rand.New(rand.NewPCG(seed, uint64(ranks)))
-					const n = 3000
+					const n = 2000
 					nodes := make([]int64, n)
 					for i := range nodes {
-						if seed == 2 {
+						if seed == 1 {
 							nodes[i] = int64(rng.Uint64()) // sparse ids over all of int64
 						} else {
 							nodes[i] = int64(i) + 1000*int64(seed)
@@ -268,12 +268,15 @@ func TestChains(t *testing.T) {
 	cases := []chainCase{
 		{100_000, "ordered", "block"},
 		{100_000, "ordered", "shuffle"},
-		{20_000, "reversed", "shuffle"},
-		{20_000, "random", "block"},
-		{20_000, "random", "shuffle"},
+		{10_000, "reversed", "shuffle"},
+		{10_000, "random", "block"},
+		{10_000, "random", "shuffle"},
 	}
 	for _, ranks := range []int{1, 2, 4} {
 		for _, c := range cases {
+			if ranks == 1 && c.n < 100_000 {
+				continue // one rank solves any chain with local union-find
+			}
 			t.Run(fmt.Sprintf("ranks=%d/n=%d/%s-ids/%s", ranks, c.n, c.order, c.split), func(t *testing.T) {
 				chainIDs := ids(c.n, c.order)
 				edges := chain(chainIDs)
@@ -424,7 +427,7 @@ func TestIDTable(t *testing.T) {
 			t.Fatalf("get(%d) = %d, %v; want %d", k, got, ok, v)
 		}
 	}
-	tab.reset()
+	tab.reset(0)
 	if _, ok := tab.get(0); ok || tab.len() != 0 {
 		t.Fatal("reset table still has entries")
 	}

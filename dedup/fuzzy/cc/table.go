@@ -87,8 +87,14 @@ func (t *idTable) grow() {
 	}
 }
 
-// reset empties the table, keeping its capacity.
-func (t *idTable) reset() {
+// reset empties the table and sizes it for about hint entries: it keeps
+// its slots unless they are too few, or so many that clearing them would
+// cost more than the round that uses them.
+func (t *idTable) reset(hint int) {
+	if len(t.slots) < 2*hint || len(t.slots) > 64*max(hint, 1024) {
+		t.alloc(hint)
+		return
+	}
 	clear(t.slots)
 	t.n = 0
 }

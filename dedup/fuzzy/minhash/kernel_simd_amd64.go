@@ -72,10 +72,11 @@ func hashASCII32(text []byte, p, width int, seed uint32, out []uint32) {
 	c2 := archsimd.BroadcastUint32x8(m32c2)
 	s := archsimd.BroadcastUint32x8(seed)
 	add := archsimd.BroadcastUint32x8(0xe6546b64)
-	// Right shifts use per-lane counts (VPSRLVD): Go 1.26 compiles
-	// ShiftAllRight by a constant to a legacy-SSE MOVQ of the count into an
-	// XMM register, and mixing that with dirty YMM state costs thousands of
-	// cycles per call on this CPU (measured; see BenchmarkShingleHash32).
+	// Right shifts use per-lane counts (VPSRLVD). Go 1.26 compiles
+	// ShiftAllRight by a constant to VPSRLD with the count moved into an XMM
+	// register by a non-VEX MOVQ; on the development machine (AMD EPYC)
+	// that made this function about 25 times slower, presumably an SSE/AVX
+	// transition penalty. ShiftAllLeft by a constant uses the immediate form.
 	r17 := archsimd.BroadcastUint32x8(17)
 	r19 := archsimd.BroadcastUint32x8(19)
 	h0, h1, h2, h3 := s, s, s, s

@@ -1,0 +1,225 @@
+package fuzzy
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"github.com/sluice-data/sluice/dedup/fuzzy/cc"
+	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/stage"
+	"github.com/sluice-data/sluice/task"
+)
+
+// ComponentsConfig configures the connected-components stage.
+type ComponentsConfig struct {
+	// OutputDir receives components/part.<rank>.parquet and
+	// duplicates/part.<rank>.parquet.
+	OutputDir string `json:"output_dir"`
+	// TopGroups is how many of the largest groups to report (default 10).
+	TopGroups int `json:"top_groups,omitempty"`
+}
+
+// GroupSize is one group and its number of documents.
+type GroupSize struct {
+	Group int64 `json:"group"`
+	Size  int64 `json:"size"`
+}
+
+// ComponentsStage is a collective stage: the edge files are split over the
+// group's ranks in contiguous chunks; each rank runs union-find on its edges
+// and the ranks exchange labels (package cc) until every node carries its
+// component's smallest id. No rank holds the whole graph.
+//
+// Each rank then writes the labels of the nodes it owns (_sluice_dedup_id,
+// _group) and its share of the duplicates: every node whose group is not
+// itself, sorted. The group's smallest id — the earliest document in input
+// order — is the one kept.
+type ComponentsStage struct {
+	stage.Base
+	cfg ComponentsConfig
+	w   *stage.Worker
+}
+
+// NewComponentsStage returns the stage.
+func NewComponentsStage(cfg ComponentsConfig) (*ComponentsStage, error) {
+	if cfg.OutputDir == "" {
+		return nil, errors.New("fuzzy_components: output_dir is required")
+	}
+	if cfg.TopGroups <= 0 {
+		cfg.TopGroups = 10
+	}
+	return &ComponentsStage{Base: stage.Base{StageName: "components", StageKind: stage.Collective, Batch: 1,
+		In: stage.Spec{Kinds: []string{task.KindFileGroup}}}, cfg: cfg}, nil
+}
+
+// Setup implements stage.Stage.
+func (s *ComponentsStage) Setup(_ context.Context, w *stage.Worker) error {
+	if w.Comm == nil {
+		return errors.New("fuzzy_components: no communicator")
+	}
+	s.w = w
+	return nil
+}
+
+// ProcessBatch implements stage.Stage: ts is this rank's chunk of edge files.
+func (s *ComponentsStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.Task, error) {
+	var edges []cc.Edge
+	var err error
+	for _, t := range ts {
+		fg, ok := t.(*task.FileGroup)
+		if !ok {
+			return nil, fmt.Errorf("fuzzy_components: task %s is %s, want a file group of edge files", t.ID(), t.Kind())
+		}
+		for _, p := range fg.Paths {
+			if edges, err = readEdges(p, edges); err != nil {
+				return nil, err
+			}
+		}
+	}
+	labels, err := cc.Components(ctx, s.w.Comm, edges)
+	if err != nil {
+		return nil, fmt.Errorf("fuzzy_components: %w", err)
+	}
+	edges = nil
+	rank := strconv.Itoa(s.w.Rank)
+	compPath := filepath.Join(s.cfg.OutputDir, "components", "part."+rank+".parquet")
+	dupPath := filepath.Join(s.cfg.OutputDir, "duplicates", "part."+rank+".parquet")
+	for _, d := range []string{filepath.Dir(compPath), filepath.Dir(dupPath)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	gw, err := dataio.CreateGroupFile(compPath, dataio.ParquetWriterOptions{})
+	if err != nil {
+		return nil, err
+	}
+	dw, err := dataio.CreateIDListFile(dupPath, dataio.DedupIDColumn, dataio.ParquetWriterOptions{})
+	if err != nil {
+		gw.Abort()
+		return nil, err
+	}
+	const chunk = 65536
+	nodes, groups, dups := make([]int64, 0, chunk), make([]int64, 0, chunk), make([]int64, 0, chunk)
+	var nDups int64
+	flush := func() error {
+		if err := gw.Write(nodes, groups); err != nil {
+			return err
+		}
+		if err := dw.Write(dups); err != nil {
+			return err
+		}
+		nDups += int64(len(dups))
+		nodes, groups, dups = nodes[:0], groups[:0], dups[:0]
+		return nil
+	}
+	sizes := make(map[int64]int64)
+	for _, l := range labels { // sorted by node, so dups are sorted
+		nodes = append(nodes, l.Node)
+		groups = append(groups, l.Group)
+		if l.Node != l.Group {
+			dups = append(dups, l.Node)
+		}
+		sizes[l.Group]++
+		if len(nodes) == chunk {
+			if err := flush(); err != nil {
+				gw.Abort()
+				dw.Abort()
+				return nil, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		gw.Abort()
+		dw.Abort()
+		return nil, err
+	}
+	if err := gw.Close(); err != nil {
+		dw.Abort()
+		return nil, err
+	}
+	if err := dw.Close(); err != nil {
+		return nil, err
+	}
+	top, err := s.topGroups(ctx, sizes)
+	if err != nil {
+		return nil, err
+	}
+	o := task.NewFileGroup("", []string{compPath, dupPath})
+	m := o.Meta()
+	m[metaNodes] = strconv.Itoa(len(labels))
+	m[metaDups] = strconv.FormatInt(nDups, 10)
+	if s.w.Rank == 0 {
+		b, _ := json.Marshal(top)
+		m[metaTopGroups] = string(b)
+	}
+	return []task.Task{o}, nil
+}
+
+// topGroups sums the partial group sizes across ranks (each group is summed
+// on the rank that owns its id) and returns the largest groups.
+func (s *ComponentsStage) topGroups(ctx context.Context, partial map[int64]int64) ([]GroupSize, error) {
+	size := s.w.Comm.Size()
+	send := make([][]byte, size)
+	for g, n := range partial {
+		o := cc.Owner(g, size)
+		send[o] = binary.AppendVarint(send[o], g)
+		send[o] = binary.AppendVarint(send[o], n)
+	}
+	recv, err := s.w.Comm.AllToAll(ctx, send)
+	if err != nil {
+		return nil, err
+	}
+	total := make(map[int64]int64)
+	for _, b := range recv {
+		for len(b) > 0 {
+			g, n1 := binary.Varint(b)
+			c, n2 := binary.Varint(b[max(n1, 0):])
+			if n1 <= 0 || n2 <= 0 {
+				return nil, errors.New("fuzzy_components: corrupt group-size message")
+			}
+			total[g] += c
+			b = b[n1+n2:]
+		}
+	}
+	local := largest(total, s.cfg.TopGroups)
+	enc, _ := json.Marshal(local)
+	all, err := s.w.Comm.AllGather(ctx, enc)
+	if err != nil {
+		return nil, err
+	}
+	merged := make(map[int64]int64)
+	for _, b := range all {
+		var gs []GroupSize
+		if err := json.Unmarshal(b, &gs); err != nil {
+			return nil, err
+		}
+		for _, g := range gs {
+			merged[g.Group] = g.Size
+		}
+	}
+	return largest(merged, s.cfg.TopGroups), nil
+}
+
+func largest(m map[int64]int64, k int) []GroupSize {
+	out := make([]GroupSize, 0, len(m))
+	for g, n := range m {
+		out = append(out, GroupSize{g, n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Size != out[j].Size {
+			return out[i].Size > out[j].Size
+		}
+		return out[i].Group < out[j].Group
+	})
+	if len(out) > k {
+		out = out[:k]
+	}
+	return out
+}

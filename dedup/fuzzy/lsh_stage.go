@@ -1,0 +1,287 @@
+package fuzzy
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+
+	"github.com/sluice-data/sluice/dedup/fuzzy/minhash"
+	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/stage"
+	"github.com/sluice-data/sluice/task"
+)
+
+// LSHConfig configures the LSH stage.
+type LSHConfig struct {
+	// OutputDir receives band_s-band_e/part.<rank>.parquet edge files.
+	OutputDir         string `json:"output_dir"`
+	NumBands          int    `json:"num_bands"`
+	Rows              int    `json:"rows"`
+	BandsPerIteration int    `json:"bands_per_iteration"`
+	NumPerm           int    `json:"num_perm"`
+	HashBits          int    `json:"hash_bits"`
+	// NumPartitions overrides the shuffle's output partitions (0: default).
+	NumPartitions int `json:"num_partitions,omitempty"`
+	// VerifyThreshold, when positive, keeps only candidate pairs whose
+	// Jaccard estimated from the full signatures reaches it.
+	VerifyThreshold float64 `json:"verify_threshold,omitempty"`
+	// Stores are the signature stores, needed for verification.
+	Stores []SigStoreRef `json:"stores,omitempty"`
+}
+
+// LSHStage buckets documents by band and emits candidate edges. It is a
+// stage.LSHStage: the executor runs it once per range of bands, with fresh
+// shuffle actors that re-read the signature files.
+//
+// For each document and band in the actor's range the key is the band index
+// (2 bytes) plus a 128-bit xxh3 hash of the band's values; the value is the
+// document id (8 bytes, big-endian, so byte order is numeric order). After
+// the shuffle each actor streams its partitions: a bucket of one document is
+// dropped; a bucket of k sorted ids gives the k−1 edges between consecutive
+// ids (NeMo Curator's rule), or, with verification, an edge from each id to
+// the first earlier id of the bucket whose estimated Jaccard reaches the
+// threshold.
+type LSHStage struct {
+	stage.Base
+	cfg    LSHConfig
+	w      *stage.Worker
+	stores *sigStores
+	stats  struct{ edges, buckets, rejected int64 }
+}
+
+// NewLSHStage returns the stage.
+func NewLSHStage(cfg LSHConfig) (*LSHStage, error) {
+	if cfg.OutputDir == "" {
+		return nil, errors.New("fuzzy_lsh: output_dir is required")
+	}
+	if cfg.NumBands <= 0 || cfg.Rows <= 0 {
+		return nil, fmt.Errorf("fuzzy_lsh: bands (%d) and rows (%d) must be positive", cfg.NumBands, cfg.Rows)
+	}
+	if cfg.NumBands*cfg.Rows > cfg.NumPerm {
+		return nil, fmt.Errorf("fuzzy_lsh: bands×rows = %d×%d = %d exceeds the %d permutations", cfg.NumBands, cfg.Rows, cfg.NumBands*cfg.Rows, cfg.NumPerm)
+	}
+	if cfg.HashBits != 32 && cfg.HashBits != 64 {
+		return nil, fmt.Errorf("fuzzy_lsh: hash_bits %d: want 32 or 64", cfg.HashBits)
+	}
+	if cfg.VerifyThreshold > 0 && len(cfg.Stores) == 0 {
+		return nil, errors.New("fuzzy_lsh: verify_threshold needs signature stores")
+	}
+	if cfg.BandsPerIteration <= 0 {
+		cfg.BandsPerIteration = 5
+	}
+	return &LSHStage{Base: stage.Base{StageName: "lsh", StageKind: stage.LSH, Batch: 1,
+		In: stage.Spec{Kinds: []string{task.KindFileGroup}}}, cfg: cfg}, nil
+}
+
+// NumBands implements stage.LSHStage.
+func (s *LSHStage) NumBands() int { return s.cfg.NumBands }
+
+// BandsPerIteration implements stage.LSHStage.
+func (s *LSHStage) BandsPerIteration() int { return s.cfg.BandsPerIteration }
+
+// OutputDir implements stage.LSHStage.
+func (s *LSHStage) OutputDir() string { return s.cfg.OutputDir }
+
+// NumPartitions implements stage.ShuffleStage.
+func (s *LSHStage) NumPartitions() int { return s.cfg.NumPartitions }
+
+// Setup implements stage.Stage.
+func (s *LSHStage) Setup(_ context.Context, w *stage.Worker) error {
+	if w.Shuffle == nil {
+		return errors.New("fuzzy_lsh: no shuffle endpoint")
+	}
+	s.w = w
+	if s.cfg.VerifyThreshold > 0 {
+		st, err := openSigStores(s.cfg.Stores, s.cfg.NumPerm*s.cfg.HashBits/8)
+		if err != nil {
+			return err
+		}
+		s.stores = st
+	}
+	return nil
+}
+
+// Teardown implements stage.Stage.
+func (s *LSHStage) Teardown(context.Context) error {
+	if s.stores != nil {
+		s.stores.close()
+	}
+	return nil
+}
+
+// ProcessBatch implements stage.Stage; LSH work happens in the shuffle phases.
+func (s *LSHStage) ProcessBatch(context.Context, []task.Task) ([]task.Task, error) {
+	return nil, errors.New("fuzzy_lsh: is a shuffle stage; ProcessBatch is not used")
+}
+
+// Insert implements stage.ShuffleStage.
+func (s *LSHStage) Insert(ctx context.Context, ts []task.Task) error {
+	key := make([]byte, 18)
+	val := make([]byte, 8)
+	sig64 := make([]uint64, s.cfg.NumPerm)
+	for _, t := range ts {
+		fg, ok := t.(*task.FileGroup)
+		if !ok {
+			return fmt.Errorf("fuzzy_lsh: task %s is %s, want a file group of signature files", t.ID(), t.Kind())
+		}
+		for _, path := range fg.Paths {
+			r, err := dataio.OpenSignatureFile(path, 8192)
+			if err != nil {
+				return err
+			}
+			for {
+				ids, sigs, err := r.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					r.Close()
+					return err
+				}
+				for i, sig := range sigs {
+					if allZero(sig) {
+						continue // empty text: reported separately, never bucketed
+					}
+					binary.BigEndian.PutUint64(val, uint64(ids[i]))
+					for band := s.w.BandStart; band < s.w.BandEnd; band++ {
+						binary.BigEndian.PutUint16(key, uint16(band))
+						var h [16]byte
+						if s.cfg.HashBits == 64 {
+							for j := range sig64 {
+								sig64[j] = uint64(sig[2*j]) | uint64(sig[2*j+1])<<32
+							}
+							h = minhash.BandKey64(sig64, band, s.cfg.Rows)
+						} else {
+							h = minhash.BandKey32(sig, band, s.cfg.Rows)
+						}
+						copy(key[2:], h[:])
+						if err := s.w.Shuffle.Sender.Add(ctx, key, val); err != nil {
+							r.Close()
+							return err
+						}
+					}
+				}
+			}
+			if err := r.Close(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func allZero(sig []uint32) bool {
+	for _, v := range sig {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// InsertFinished implements stage.ShuffleStage.
+func (s *LSHStage) InsertFinished(ctx context.Context) error { return s.w.Shuffle.Sender.Flush(ctx) }
+
+// ExtractAndWrite implements stage.ShuffleStage.
+func (s *LSHStage) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
+	path := filepath.Join(s.w.OutputDir, "part."+strconv.Itoa(s.w.Rank)+".parquet")
+	ew, err := createEdgeFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	var reps []int64
+	for _, p := range s.w.Shuffle.Store.OwnedPartitions() {
+		if err := ctx.Err(); err != nil {
+			ew.abort()
+			return nil, err
+		}
+		err := s.w.Shuffle.Store.ExtractGroups(p, func(_ []byte, values [][]byte) error {
+			if len(values) < 2 {
+				return nil
+			}
+			s.stats.buckets++
+			ids = ids[:0]
+			for _, v := range values {
+				ids = append(ids, int64(binary.BigEndian.Uint64(v)))
+			}
+			if s.stores == nil {
+				for i := 1; i < len(ids); i++ {
+					if err := ew.add(ids[i-1], ids[i]); err != nil {
+						return err
+					}
+					s.stats.edges++
+				}
+				return nil
+			}
+			reps = append(reps[:0], ids[0])
+			for _, id := range ids[1:] {
+				rep, err := s.firstSimilar(id, reps)
+				if err != nil {
+					return err
+				}
+				if rep < 0 {
+					reps = append(reps, id)
+					s.stats.rejected++
+					continue
+				}
+				if err := ew.add(rep, id); err != nil {
+					return err
+				}
+				s.stats.edges++
+			}
+			return nil
+		})
+		if err != nil {
+			ew.abort()
+			return nil, err
+		}
+	}
+	if err := ew.close(); err != nil {
+		return nil, err
+	}
+	o := task.NewFileGroup("", []string{path})
+	m := o.Meta()
+	m[metaEdges] = strconv.FormatInt(s.stats.edges, 10)
+	m[metaBuckets] = strconv.FormatInt(s.stats.buckets, 10)
+	m[metaVerified] = strconv.FormatInt(s.stats.rejected, 10)
+	return []task.Task{o}, nil
+}
+
+// firstSimilar returns the first of reps whose signature's match fraction
+// with id's reaches the threshold, or -1.
+func (s *LSHStage) firstSimilar(id int64, reps []int64) (int64, error) {
+	rec, err := s.stores.read(id)
+	if err != nil {
+		return 0, err
+	}
+	a := append([]byte(nil), rec...)
+	for _, r := range reps {
+		b, err := s.stores.read(r)
+		if err != nil {
+			return 0, err
+		}
+		if matchFraction(a, b, s.cfg.HashBits) >= s.cfg.VerifyThreshold {
+			return r, nil
+		}
+	}
+	return -1, nil
+}
+
+// storesOf collects the signature stores named by minhash outputs.
+func storesOf(ts []task.Task) ([]SigStoreRef, error) {
+	var refs []SigStoreRef
+	for _, t := range ts {
+		var r SigStoreRef
+		if err := json.Unmarshal([]byte(t.Meta()[metaStore]), &r); err != nil {
+			return nil, fmt.Errorf("task %s: metadata %s: %w", t.ID(), metaStore, err)
+		}
+		refs = append(refs, r)
+	}
+	return refs, nil
+}

@@ -1,0 +1,297 @@
+package fuzzy
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"unsafe"
+
+	"github.com/sluice-data/sluice/dedup/fuzzy/minhash"
+	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/stage"
+	"github.com/sluice-data/sluice/task"
+)
+
+// Metadata keys the fuzzy stages put on the tasks they exchange. Everything
+// a stage needs crosses in task metadata or stage config, never through
+// shared memory.
+const (
+	metaGroup      = "fuzzy.group"       // file-group index
+	metaFiles      = "fuzzy.files"       // JSON []fileRange
+	metaRows       = "fuzzy.rows"        // documents signed
+	metaBad        = "fuzzy.bad"         // bad records skipped
+	metaEmptyDocs  = "fuzzy.empty_docs"  // documents with empty text
+	metaEmptyFiles = "fuzzy.empty_files" // files without records
+	metaBytes      = "fuzzy.bytes"       // text bytes signed
+	metaStore      = "fuzzy.store"       // JSON SigStoreRef
+	metaQuarantine = "fuzzy.quarantine"  // quarantine part file, if any
+	metaEdges      = "fuzzy.edges"
+	metaBuckets    = "fuzzy.buckets"
+	metaVerified   = "fuzzy.rejected" // candidate pairs rejected by verification
+	metaNodes      = "fuzzy.nodes"
+	metaDups       = "fuzzy.duplicates"
+	metaTopGroups  = "fuzzy.top_groups"
+	metaKept       = "fuzzy.kept"
+	metaDropped    = "fuzzy.dropped"
+)
+
+// fileRange is one input file with the ids of its records: [Base, Base+Count).
+type fileRange struct {
+	Path  string `json:"path"`
+	Base  int64  `json:"base"`
+	Count int64  `json:"count"`
+}
+
+func fileRanges(t task.Task) ([]fileRange, error) {
+	var fr []fileRange
+	if err := json.Unmarshal([]byte(t.Meta()[metaFiles]), &fr); err != nil {
+		return nil, fmt.Errorf("task %s: metadata %s: %w", t.ID(), metaFiles, err)
+	}
+	return fr, nil
+}
+
+// MinHashConfig configures the MinHash stage.
+type MinHashConfig struct {
+	// CacheDir receives minhash/part-<group>.parquet, the signature stores and
+	// quarantine parts.
+	CacheDir    string `json:"cache_dir"`
+	TextField   string `json:"text_field,omitempty"`
+	OnBadRecord string `json:"on_bad_record,omitempty"` // fail | skip
+	CharNgrams  int    `json:"char_ngrams,omitempty"`
+	NumPerm     int    `json:"num_perm,omitempty"`
+	Seed        uint64 `json:"seed,omitempty"`
+	HashBits    int    `json:"hash_bits,omitempty"`
+	BatchRows   int    `json:"batch_rows,omitempty"`
+}
+
+func (c MinHashConfig) params() minhash.Params {
+	p := minhash.DefaultParams()
+	if c.CharNgrams > 0 {
+		p.CharNgrams = c.CharNgrams
+	}
+	if c.NumPerm > 0 {
+		p.NumPerm = c.NumPerm
+	}
+	p.Seed = c.Seed
+	if c.HashBits > 0 {
+		p.HashBits = c.HashBits
+	}
+	return p
+}
+
+// MinHashStage reads the documents of a file group and writes their MinHash
+// signatures: Parquet (_sluice_dedup_id, _minhash_signature list<uint32>)
+// plus a signature store for verification. A 64-bit signature is stored as
+// two uint32 per value, low half first.
+type MinHashStage struct {
+	stage.Base
+	cfg    MinHashConfig
+	hasher *minhash.Hasher
+}
+
+// NewMinHashStage returns the stage.
+func NewMinHashStage(cfg MinHashConfig) (*MinHashStage, error) {
+	if cfg.CacheDir == "" {
+		return nil, errors.New("fuzzy_minhash: cache_dir is required")
+	}
+	if _, err := parsePolicy(cfg.OnBadRecord); err != nil {
+		return nil, err
+	}
+	if err := cfg.params().Validate(); err != nil {
+		return nil, fmt.Errorf("fuzzy_minhash: %w", err)
+	}
+	return &MinHashStage{Base: stage.Base{StageName: "minhash", Batch: 1,
+		In:  stage.Spec{Kinds: []string{task.KindFileGroup}},
+		Out: stage.Spec{Kinds: []string{task.KindFileGroup}}}, cfg: cfg}, nil
+}
+
+func parsePolicy(s string) (dataio.BadRecordPolicy, error) {
+	switch s {
+	case "", "fail":
+		return dataio.Fail, nil
+	case "skip":
+		return dataio.Skip, nil
+	}
+	return 0, fmt.Errorf("on_bad_record %q: want fail or skip", s)
+}
+
+// Setup implements stage.Stage: one Hasher per actor.
+func (s *MinHashStage) Setup(context.Context, *stage.Worker) error {
+	h, err := minhash.NewHasher(s.cfg.params())
+	if err != nil {
+		return err
+	}
+	s.hasher = h
+	return os.MkdirAll(filepath.Join(s.cfg.CacheDir, "minhash"), 0o755)
+}
+
+// ProcessBatch implements stage.Stage.
+func (s *MinHashStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.Task, error) {
+	out := make([]task.Task, 0, len(ts))
+	for _, t := range ts {
+		o, err := s.one(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) {
+	files, err := fileRanges(t)
+	if err != nil {
+		return nil, err
+	}
+	group := t.Meta()[metaGroup]
+	policy, _ := parsePolicy(s.cfg.OnBadRecord)
+	dir := filepath.Join(s.cfg.CacheDir, "minhash")
+	sigPath := filepath.Join(dir, "part-"+group+".parquet")
+	storePath := filepath.Join(dir, "part-"+group+".sig")
+	p := s.hasher.Params()
+	recLen := p.NumPerm * p.HashBits / 8
+	var total int64
+	for _, f := range files {
+		total += f.Count
+	}
+	base := int64(0)
+	if len(files) > 0 {
+		base = files[0].Base
+	}
+
+	var q *dataio.QuarantineFile
+	qPath := filepath.Join(s.cfg.CacheDir, "quarantine", "part-"+group+".jsonl")
+	if policy == dataio.Skip {
+		if err := os.MkdirAll(filepath.Dir(qPath), 0o755); err != nil {
+			return nil, err
+		}
+		if q, err = dataio.CreateQuarantineFile(qPath); err != nil {
+			return nil, err
+		}
+	}
+	w, err := dataio.CreateSignatureFile(sigPath, dataio.ParquetWriterOptions{})
+	if err != nil {
+		return nil, err
+	}
+	store, err := createSigStore(storePath, base, recLen)
+	if err != nil {
+		w.Abort()
+		return nil, err
+	}
+	var rows, emptyDocs, bytes int64
+	var stats dataio.ReadStats
+	fail := func(err error) (task.Task, error) {
+		w.Abort()
+		store.close(0)
+		if q != nil {
+			q.Close()
+		}
+		return nil, err
+	}
+	sig32 := make([]uint32, p.NumPerm)
+	sig64 := make([]uint64, p.NumPerm)
+	var rec []byte
+	for _, f := range files {
+		opts := dataio.ReadOptions{Dataset: t.Dataset(), TextField: s.cfg.TextField, IDField: "-", BatchRows: s.cfg.BatchRows, OnBadRecord: policy, OmitRaw: true}
+		if q != nil {
+			opts.Quarantine = q
+		}
+		if dataio.FormatOf(f.Path) == dataio.Parquet {
+			opts.Columns = []string{}
+		}
+		r, err := dataio.NewReader([]string{f.Path}, opts)
+		if err != nil {
+			return fail(err)
+		}
+		for {
+			b, err := r.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				r.Close()
+				return fail(err)
+			}
+			texts := b.Texts()
+			rowCol := b.Column(dataio.RowColumn)
+			if rowCol == nil {
+				r.Close()
+				return fail(fmt.Errorf("minhash: reader gave no %s column", dataio.RowColumn))
+			}
+			ids := make([]int64, len(texts))
+			sigs := make([][]uint32, len(texts))
+			flat := make([]uint32, 0, len(texts)*p.NumPerm*p.HashBits/32)
+			for i, text := range texts {
+				id := f.Base + rowCol.Ints[i]
+				ids[i] = id
+				raw := unsafe.Slice(unsafe.StringData(text), len(text))
+				if len(text) == 0 {
+					emptyDocs++
+				}
+				bytes += int64(len(text))
+				rec = rec[:0]
+				start := len(flat)
+				if p.HashBits == 64 {
+					sig := s.hasher.Signature64(raw, sig64)
+					for _, v := range sig {
+						flat = append(flat, uint32(v), uint32(v>>32))
+						rec = binary.LittleEndian.AppendUint64(rec, v)
+					}
+				} else {
+					sig := s.hasher.Signature32(raw, sig32)
+					flat = append(flat, sig...)
+					rec = encodeSig32(rec, sig)
+				}
+				sigs[i] = flat[start:len(flat):len(flat)]
+				if err := store.write(id, rec); err != nil {
+					r.Close()
+					return fail(err)
+				}
+			}
+			rows += int64(len(texts))
+			if err := w.Write(ids, sigs); err != nil {
+				r.Close()
+				return fail(err)
+			}
+		}
+		st := r.Stats()
+		stats.BadRecords += st.BadRecords
+		stats.EmptyFiles += st.EmptyFiles
+		if err := r.Close(); err != nil {
+			return fail(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		store.close(0)
+		return nil, err
+	}
+	if err := store.close(total); err != nil {
+		return nil, err
+	}
+	o := &task.FileGroup{Header: task.HeaderOf(t), Paths: []string{sigPath}}
+	m := o.Meta()
+	m[metaRows] = strconv.FormatInt(rows, 10)
+	m[metaBad] = strconv.FormatInt(stats.BadRecords, 10)
+	m[metaEmptyDocs] = strconv.FormatInt(emptyDocs, 10)
+	m[metaEmptyFiles] = strconv.FormatInt(stats.EmptyFiles, 10)
+	m[metaBytes] = strconv.FormatInt(bytes, 10)
+	ref, _ := json.Marshal(SigStoreRef{Path: storePath, Base: base, Count: total})
+	m[metaStore] = string(ref)
+	if q != nil {
+		if err := q.Close(); err != nil {
+			return nil, err
+		}
+		if q.Count() > 0 {
+			m[metaQuarantine] = qPath
+		} else {
+			os.Remove(qPath)
+		}
+	}
+	return o, nil
+}

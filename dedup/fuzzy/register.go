@@ -1,0 +1,81 @@
+package fuzzy
+
+import "github.com/sluice-data/sluice/stage"
+
+// Register adds the fuzzy-dedup stage types to r, so that any process with
+// the same registry can build them from a descriptor.
+func Register(r *stage.Registry) error {
+	types := []stage.Type{
+		{Name: "fuzzy_minhash", Doc: "Reads a file group and writes MinHash signatures (Parquet + signature store).",
+			Fields: []stage.Field{
+				{Name: "cache_dir", Type: "string", Doc: "directory for minhash/ outputs (required)"},
+				{Name: "text_field", Type: "string", Default: "text", Doc: "field holding the text"},
+				{Name: "on_bad_record", Type: "string", Default: "fail", Doc: "fail | skip (skipped records go to a quarantine part)"},
+				{Name: "char_ngrams", Type: "int", Default: "24", Doc: "shingle width in characters"},
+				{Name: "num_perm", Type: "int", Default: "260", Doc: "permutations"},
+				{Name: "seed", Type: "int", Default: "42", Doc: "seed of the permutation parameters"},
+				{Name: "hash_bits", Type: "int", Default: "32", Doc: "32 or 64"},
+				{Name: "batch_rows", Type: "int", Default: "reader default", Doc: "rows per read batch"},
+			},
+			New: func(config []byte) (stage.Stage, error) {
+				var c MinHashConfig
+				if err := stage.DecodeConfig(config, &c); err != nil {
+					return nil, err
+				}
+				return NewMinHashStage(c)
+			}},
+		{Name: "fuzzy_lsh", Doc: "LSH over signature files: buckets by band (shuffle), emits candidate edges per band range.",
+			Fields: []stage.Field{
+				{Name: "output_dir", Type: "string", Doc: "directory for band_s-band_e/ edge files (required)"},
+				{Name: "num_bands", Type: "int", Doc: "bands"},
+				{Name: "rows", Type: "int", Doc: "rows per band"},
+				{Name: "bands_per_iteration", Type: "int", Default: "5", Doc: "bands per shuffle pass"},
+				{Name: "num_perm", Type: "int", Doc: "signature length"},
+				{Name: "hash_bits", Type: "int", Doc: "32 or 64"},
+				{Name: "num_partitions", Type: "int", Default: "executor rule", Doc: "shuffle partitions"},
+				{Name: "verify_threshold", Type: "float", Default: "0 (off)", Doc: "keep candidate pairs with estimated Jaccard ≥ this"},
+				{Name: "stores", Type: "list", Doc: "signature stores {path, base, count}, for verification"},
+			},
+			New: func(config []byte) (stage.Stage, error) {
+				var c LSHConfig
+				if err := stage.DecodeConfig(config, &c); err != nil {
+					return nil, err
+				}
+				return NewLSHStage(c)
+			}},
+		{Name: "fuzzy_components", Doc: "Connected components of the edge files as a collective group; writes components/ and duplicates/.",
+			Fields: []stage.Field{
+				{Name: "output_dir", Type: "string", Doc: "directory for components/ and duplicates/ (required)"},
+				{Name: "top_groups", Type: "int", Default: "10", Doc: "largest groups to report"},
+			},
+			New: func(config []byte) (stage.Stage, error) {
+				var c ComponentsConfig
+				if err := stage.DecodeConfig(config, &c); err != nil {
+					return nil, err
+				}
+				return NewComponentsStage(c)
+			}},
+		{Name: "fuzzy_remove", Doc: "Copies input files to the output without the documents in the removal list.",
+			Fields: []stage.Field{
+				{Name: "output_dir", Type: "string", Doc: "where deduplicated files go (required)"},
+				{Name: "input_root", Type: "string", Doc: "inputs' common root; output paths mirror paths relative to it"},
+				{Name: "duplicates", Type: "list", Doc: "id-list Parquet files of ids to remove"},
+				{Name: "removed_ids_dir", Type: "string", Doc: "if set, writes the removed documents' own ids here"},
+				{Name: "id_field", Type: "string", Default: "id", Doc: "the input's id field"},
+				{Name: "text_field", Type: "string", Default: "text", Doc: "field holding the text"},
+			},
+			New: func(config []byte) (stage.Stage, error) {
+				var c RemoveConfig
+				if err := stage.DecodeConfig(config, &c); err != nil {
+					return nil, err
+				}
+				return NewRemoveStage(c)
+			}},
+	}
+	for _, t := range types {
+		if err := r.Register(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,663 @@
+// Package fuzzy is Sluice's CPU fuzzy-deduplication workflow:
+//
+//	ids → MinHash → LSH (band iterations over shuffle actors) → edges →
+//	connected components (a collective group) → duplicates → removal
+//
+// Each phase runs on the executor as its own pipeline, with its outputs kept
+// in a cache directory versioned by the parameters that determine them, so a
+// re-run resumes from the finished phases and a run with other parameters
+// never mixes stale intermediates. See docs/fuzzy-dedup.md.
+package fuzzy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sluice-data/sluice/executor"
+	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/runtime"
+	"github.com/sluice-data/sluice/stage"
+	"github.com/sluice-data/sluice/task"
+)
+
+// Config is everything `sluice dedup fuzzy` takes.
+type Config struct {
+	Inputs []string
+	Output string
+	// Cache holds intermediates; default Output/_cache.
+	Cache       string
+	InputFormat string // "", "jsonl" or "parquet"
+	TextField   string
+	IDField     string
+	OnBadRecord string // fail | skip
+
+	CharNgrams        int
+	Bands, Rows       int
+	BandsPerIteration int
+	Seed              uint64
+	HashBits          int
+	VerifyThreshold   float64
+	// MemoryLimit bounds the rows the LSH shuffle buffers before spilling (bytes, 0 = unlimited).
+	MemoryLimit int64
+
+	FilesPerPartition int
+	BlockSize         int64
+
+	NoRemove      bool
+	RemovedIDsOut string
+}
+
+// DefaultConfig returns NeMo Curator's defaults: 24-character shingles,
+// 20 bands × 13 rows (260 permutations), seed 42, 32-bit hashes, 5 bands per
+// LSH iteration.
+func DefaultConfig() Config {
+	return Config{TextField: "text", IDField: "id", OnBadRecord: "fail", CharNgrams: 24, Bands: 20, Rows: 13,
+		BandsPerIteration: 5, Seed: 42, HashBits: 32}
+}
+
+// PhaseSummary is what one phase did.
+type PhaseSummary struct {
+	Name string `json:"name"`
+	// Resumed is true when the phase's outputs came from the cache.
+	Resumed bool                   `json:"resumed"`
+	WallSec float64                `json:"wall_seconds"`
+	CPUSec  float64                `json:"cpu_seconds"`
+	Stages  []executor.StageReport `json:"stages,omitempty"`
+}
+
+// Summary is the workflow's final report, also written as Output/summary.json.
+type Summary struct {
+	Documents      int64          `json:"documents"`
+	Duplicates     int64          `json:"duplicates"`
+	Kept           int64          `json:"kept"`
+	EmptyDocuments int64          `json:"empty_documents"`
+	BadRecords     int64          `json:"bad_records"`
+	EmptyFiles     int64          `json:"empty_files"`
+	TextBytes      int64          `json:"text_bytes"`
+	CandidateEdges int64          `json:"candidate_edges"`
+	Buckets        int64          `json:"buckets"`
+	RejectedPairs  int64          `json:"rejected_pairs,omitempty"`
+	NodesInGroups  int64          `json:"nodes_in_groups"`
+	LargestGroups  []GroupSize    `json:"largest_groups"`
+	Phases         []PhaseSummary `json:"phases"`
+	WallSec        float64        `json:"wall_seconds"`
+	CPUSec         float64        `json:"cpu_seconds"`
+	PeakRSSBytes   int64          `json:"peak_rss_bytes"`
+	CacheDir       string         `json:"cache_dir"`
+	Quarantine     string         `json:"quarantine,omitempty"`
+	RemovedIDsOut  string         `json:"removed_ids_out,omitempty"`
+	OutputDir      string         `json:"deduplicated_dir,omitempty"`
+	Params         Config         `json:"params"`
+}
+
+// Workflow runs fuzzy deduplication on a runtime.
+type Workflow struct {
+	Cfg      Config
+	Runtime  runtime.Runtime
+	Executor executor.Config
+	Registry *stage.Registry
+	Logger   *slog.Logger
+
+	lastStages []executor.StageReport
+}
+
+// Run executes every phase and writes Output/summary.json.
+func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
+	start, cpu0 := time.Now(), processCPU()
+	c, err := w.normalize()
+	if err != nil {
+		return nil, err
+	}
+	log := w.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sum := &Summary{Params: c}
+
+	files, groups, err := w.listInputs(c)
+	if err != nil {
+		return nil, err
+	}
+	fileKey := inputKey(files)
+	mhKey := hashKey("minhash/v1", fileKey, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands*c.Rows, c.Seed, c.HashBits)
+	lshKey := hashKey("lsh/v1", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
+	root := filepath.Join(c.Cache, "mh-"+mhKey)
+	sum.CacheDir = root
+	if err := os.MkdirAll(c.Output, 0o755); err != nil {
+		return nil, fmt.Errorf("output: %w", err)
+	}
+
+	// Phase 1: ids. Each file group gets a contiguous id range, in group order.
+	var idTasks []task.Task
+	err = w.phase(ctx, sum, log, "ids", filepath.Join(root, "ids"), &idTasks, func(dir string) ([]task.Task, error) {
+		return assignIDs(ctx, groups, dir)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := copyFile(filepath.Join(root, "ids", "id_map.json"), filepath.Join(c.Output, "id_map.json")); err != nil {
+		return nil, err
+	}
+
+	// Phase 2: MinHash.
+	var mhOut []task.Task
+	err = w.phase(ctx, sum, log, "minhash", filepath.Join(root, "minhash"), &mhOut, func(string) ([]task.Task, error) {
+		st, err := w.build("fuzzy_minhash", MinHashConfig{CacheDir: root, TextField: c.TextField, OnBadRecord: c.OnBadRecord,
+			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits})
+		if err != nil {
+			return nil, err
+		}
+		return w.execute(ctx, st, copyTasks(idTasks))
+	})
+	if err != nil {
+		return nil, err
+	}
+	var quarantines []string
+	for _, t := range mhOut {
+		m := t.Meta()
+		sum.Documents += atoi(m[metaRows])
+		sum.BadRecords += atoi(m[metaBad])
+		sum.EmptyDocuments += atoi(m[metaEmptyDocs])
+		sum.EmptyFiles += atoi(m[metaEmptyFiles])
+		sum.TextBytes += atoi(m[metaBytes])
+		if q := m[metaQuarantine]; q != "" {
+			quarantines = append(quarantines, q)
+		}
+	}
+	if len(quarantines) > 0 {
+		sum.Quarantine = filepath.Join(c.Output, "quarantine.jsonl")
+		if err := concatFiles(quarantines, sum.Quarantine); err != nil {
+			return nil, err
+		}
+	}
+
+	// Phase 3: LSH, band ranges over shuffle actors, emitting edges.
+	lshRoot := filepath.Join(root, "lsh-"+lshKey)
+	var lshOut []task.Task
+	err = w.phase(ctx, sum, log, "lsh", filepath.Join(lshRoot, "LSH"), &lshOut, func(dir string) ([]task.Task, error) {
+		stores, err := storesOf(mhOut)
+		if err != nil {
+			return nil, err
+		}
+		lc := LSHConfig{OutputDir: dir, NumBands: c.Bands, Rows: c.Rows, BandsPerIteration: c.BandsPerIteration,
+			NumPerm: c.Bands * c.Rows, HashBits: c.HashBits, NumPartitions: 64, VerifyThreshold: c.VerifyThreshold}
+		if c.VerifyThreshold > 0 {
+			lc.Stores = stores
+		}
+		st, err := w.build("fuzzy_lsh", lc)
+		if err != nil {
+			return nil, err
+		}
+		return w.execute(ctx, st, copyTasks(mhOut))
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range lshOut {
+		sum.CandidateEdges += atoi(t.Meta()[metaEdges])
+		sum.Buckets += atoi(t.Meta()[metaBuckets])
+		sum.RejectedPairs += atoi(t.Meta()[metaVerified])
+	}
+
+	// Phase 4: connected components as a collective group → duplicates.
+	var ccOut []task.Task
+	err = w.phase(ctx, sum, log, "components", filepath.Join(lshRoot, "cc"), &ccOut, func(dir string) ([]task.Task, error) {
+		st, err := w.build("fuzzy_components", ComponentsConfig{OutputDir: dir})
+		if err != nil {
+			return nil, err
+		}
+		return w.execute(ctx, st, copyTasks(lshOut))
+	})
+	if err != nil {
+		return nil, err
+	}
+	var dupFiles []string
+	for _, t := range ccOut {
+		m := t.Meta()
+		sum.Duplicates += atoi(m[metaDups])
+		sum.NodesInGroups += atoi(m[metaNodes])
+		if tg := m[metaTopGroups]; tg != "" {
+			if err := json.Unmarshal([]byte(tg), &sum.LargestGroups); err != nil {
+				return nil, fmt.Errorf("components: top groups: %w", err)
+			}
+		}
+		fg := t.(*task.FileGroup)
+		dupFiles = append(dupFiles, fg.Paths[1])
+	}
+	sort.Strings(dupFiles)
+	outDup := filepath.Join(c.Output, "duplicates")
+	os.RemoveAll(outDup)
+	for _, f := range dupFiles {
+		if err := copyFile(f, filepath.Join(outDup, filepath.Base(f))); err != nil {
+			return nil, err
+		}
+	}
+	sum.Kept = sum.Documents - sum.Duplicates
+
+	// Phase 5: removal (never cached: it writes the output).
+	if !c.NoRemove {
+		outData := filepath.Join(c.Output, "deduplicated")
+		sum.OutputDir = outData
+		rc := RemoveConfig{OutputDir: outData, InputRoot: commonDir(files), Duplicates: dupFiles, IDField: c.IDField, TextField: c.TextField}
+		var removedDir string
+		if c.RemovedIDsOut != "" {
+			removedDir = filepath.Join(c.Output, "_removed_ids")
+			os.RemoveAll(removedDir)
+			rc.RemovedIDsDir = removedDir
+		}
+		os.RemoveAll(outData)
+		st, err := w.build("fuzzy_remove", rc)
+		if err != nil {
+			return nil, err
+		}
+		t0, c0 := time.Now(), processCPU()
+		out, err := w.execute(ctx, st, copyTasks(idTasks))
+		if err != nil {
+			return nil, err
+		}
+		sum.Phases = append(sum.Phases, PhaseSummary{Name: "removal", WallSec: time.Since(t0).Seconds(), CPUSec: (processCPU() - c0).Seconds(), Stages: w.lastStages})
+		var dropped int64
+		for _, t := range out {
+			dropped += atoi(t.Meta()[metaDropped])
+		}
+		if dropped != sum.Duplicates {
+			return nil, fmt.Errorf("removal dropped %d documents but the removal list has %d", dropped, sum.Duplicates)
+		}
+		if removedDir != "" {
+			var parts []string
+			for i := range groups {
+				parts = append(parts, filepath.Join(removedDir, "part-"+strconv.Itoa(i)+".txt"))
+			}
+			if err := concatFiles(parts, c.RemovedIDsOut); err != nil {
+				return nil, err
+			}
+			os.RemoveAll(removedDir)
+			sum.RemovedIDsOut = c.RemovedIDsOut
+		}
+	}
+
+	sum.WallSec = time.Since(start).Seconds()
+	sum.CPUSec = (processCPU() - cpu0).Seconds()
+	sum.PeakRSSBytes = peakRSS()
+	b, _ := json.MarshalIndent(sum, "", "  ")
+	if err := os.WriteFile(filepath.Join(c.Output, "summary.json"), append(b, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	return sum, nil
+}
+
+func (w *Workflow) normalize() (Config, error) {
+	c := w.Cfg
+	d := DefaultConfig()
+	if len(c.Inputs) == 0 {
+		return c, errors.New("fuzzy: no --input given")
+	}
+	if c.Output == "" {
+		return c, errors.New("fuzzy: --output is required")
+	}
+	if c.Cache == "" {
+		c.Cache = filepath.Join(c.Output, "_cache")
+	}
+	if c.TextField == "" {
+		c.TextField = d.TextField
+	}
+	if c.IDField == "" {
+		c.IDField = d.IDField
+	}
+	if c.OnBadRecord == "" {
+		c.OnBadRecord = d.OnBadRecord
+	}
+	if _, err := parsePolicy(c.OnBadRecord); err != nil {
+		return c, err
+	}
+	for _, v := range []*int{&c.CharNgrams, &c.Bands, &c.Rows, &c.BandsPerIteration, &c.HashBits} {
+		if *v < 0 {
+			return c, fmt.Errorf("fuzzy: negative parameter %d", *v)
+		}
+	}
+	if c.CharNgrams == 0 {
+		c.CharNgrams = d.CharNgrams
+	}
+	if c.Bands == 0 {
+		c.Bands = d.Bands
+	}
+	if c.Rows == 0 {
+		c.Rows = d.Rows
+	}
+	if c.BandsPerIteration == 0 {
+		c.BandsPerIteration = d.BandsPerIteration
+	}
+	if c.HashBits == 0 {
+		c.HashBits = d.HashBits
+	}
+	if c.HashBits != 32 && c.HashBits != 64 {
+		return c, fmt.Errorf("fuzzy: --hash-bits %d: want 32 or 64", c.HashBits)
+	}
+	if c.VerifyThreshold < 0 || c.VerifyThreshold > 1 {
+		return c, fmt.Errorf("fuzzy: --verify-threshold %g: want a value in [0, 1]", c.VerifyThreshold)
+	}
+	switch c.InputFormat {
+	case "", "jsonl", "parquet":
+	default:
+		return c, fmt.Errorf("fuzzy: --input-format %q: want jsonl or parquet", c.InputFormat)
+	}
+	if w.Registry == nil {
+		return c, errors.New("fuzzy: no stage registry")
+	}
+	return c, nil
+}
+
+// listInputs lists and groups the input files deterministically.
+func (w *Workflow) listInputs(c Config) ([]string, [][]string, error) {
+	fp := dataio.FilePartitioning{Paths: c.Inputs, FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize}
+	switch c.InputFormat {
+	case "jsonl":
+		fp.Extensions = []string{".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst"}
+	case "parquet":
+		fp.Extensions = []string{".parquet"}
+	}
+	files, err := fp.ListFiles()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(files) == 0 {
+		return nil, nil, fmt.Errorf("fuzzy: no input files found in %s", strings.Join(c.Inputs, ", "))
+	}
+	groups, err := fp.Groups()
+	if err != nil {
+		return nil, nil, err
+	}
+	return files, groups, nil
+}
+
+// phase runs fn unless dir holds a finished phase; outputs are kept in
+// dir/_DONE.json so that a later run can resume.
+func (w *Workflow) phase(ctx context.Context, sum *Summary, log *slog.Logger, name, dir string, out *[]task.Task, fn func(dir string) ([]task.Task, error)) error {
+	done := filepath.Join(dir, "_DONE.json")
+	if b, err := os.ReadFile(done); err == nil {
+		ts, err := decodeTasks(b)
+		if err == nil {
+			log.Info("resuming: phase already done in cache", "phase", name, "dir", dir)
+			sum.Phases = append(sum.Phases, PhaseSummary{Name: name, Resumed: true})
+			*out = ts
+			return nil
+		}
+		log.Warn("cached phase marker unreadable; starting the phase clean", "phase", name, "err", err)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		log.Info("phase was interrupted earlier; starting it clean", "phase", name, "dir", dir)
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	w.lastStages = nil
+	t0, c0 := time.Now(), processCPU()
+	ts, err := fn(dir)
+	if err != nil {
+		return fmt.Errorf("phase %s: %w", name, err)
+	}
+	sum.Phases = append(sum.Phases, PhaseSummary{Name: name, WallSec: time.Since(t0).Seconds(), CPUSec: (processCPU() - c0).Seconds(), Stages: w.lastStages})
+	b, err := encodeTasks(ts)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(done+".tmp", b, 0o644); err != nil {
+		return err
+	}
+	*out = ts
+	return os.Rename(done+".tmp", done)
+}
+
+// build makes a registered stage from its config, so that the stage can be
+// rebuilt in another process from its descriptor.
+func (w *Workflow) build(typ string, cfg any) (stage.Stage, error) {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return w.Registry.Build(stage.Descriptor{Type: typ, Config: b})
+}
+
+// execute runs one stage on the executor and keeps its report for the phase.
+func (w *Workflow) execute(ctx context.Context, st stage.Stage, in []task.Task) ([]task.Task, error) {
+	ex := executor.New(w.Runtime, w.Executor)
+	out, err := ex.Execute(ctx, []stage.Stage{st}, in)
+	w.lastStages = ex.Report().Stages
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// assignIDs counts the records of every file and gives each file group a
+// contiguous id range, in group order (not in the order actors finish), so
+// ids are the same on every run. It writes dir/id_map.json.
+func assignIDs(ctx context.Context, groups [][]string, dir string) ([]task.Task, error) {
+	type job struct{ g, f int }
+	counts := make([][]int64, len(groups))
+	var jobs []job
+	for g, files := range groups {
+		counts[g] = make([]int64, len(files))
+		for f := range files {
+			jobs = append(jobs, job{g, f})
+		}
+	}
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	next := make(chan job)
+	for range 4 {
+		wg.Go(func() {
+			for j := range next {
+				n, err := dataio.CountRecords(groups[j.g][j.f])
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("count records: %w", err)
+				}
+				counts[j.g][j.f] = n
+				mu.Unlock()
+			}
+		})
+	}
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	type idGroup struct {
+		Group   int         `json:"group"`
+		FirstID int64       `json:"first_id"`
+		Count   int64       `json:"count"`
+		Files   []fileRange `json:"files"`
+	}
+	var idmap []idGroup
+	var tasks []task.Task
+	var next64 int64
+	for g, files := range groups {
+		ig := idGroup{Group: g, FirstID: next64}
+		for f, p := range files {
+			ig.Files = append(ig.Files, fileRange{Path: p, Base: next64, Count: counts[g][f]})
+			next64 += counts[g][f]
+			ig.Count += counts[g][f]
+		}
+		idmap = append(idmap, ig)
+		t := task.NewFileGroup("fuzzy", files)
+		b, _ := json.Marshal(ig.Files)
+		t.Meta()[metaFiles] = string(b)
+		t.Meta()[metaGroup] = strconv.Itoa(g)
+		tasks = append(tasks, t)
+	}
+	b, _ := json.MarshalIndent(map[string]any{"total_ids": next64, "groups": idmap}, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "id_map.json"), append(b, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	return tasks, nil
+}
+
+type storedTask struct {
+	ID    string            `json:"id"`
+	Paths []string          `json:"paths"`
+	Meta  map[string]string `json:"meta"`
+}
+
+func encodeTasks(ts []task.Task) ([]byte, error) {
+	var st []storedTask
+	for _, t := range ts {
+		fg, ok := t.(*task.FileGroup)
+		if !ok {
+			return nil, fmt.Errorf("phase output %s is %s, want a file group", t.ID(), t.Kind())
+		}
+		st = append(st, storedTask{ID: fg.ID(), Paths: fg.Paths, Meta: fg.Meta()})
+	}
+	return json.MarshalIndent(st, "", "  ")
+}
+
+func decodeTasks(b []byte) ([]task.Task, error) {
+	var st []storedTask
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, err
+	}
+	var ts []task.Task
+	for _, s := range st {
+		for _, p := range s.Paths {
+			if _, err := os.Stat(p); err != nil {
+				return nil, fmt.Errorf("cached output missing: %w", err)
+			}
+		}
+		fg := &task.FileGroup{Header: task.Header{TaskID: s.ID, Metadata: s.Meta}, Paths: s.Paths}
+		ts = append(ts, fg)
+	}
+	return ts, nil
+}
+
+// copyTasks gives a phase its own copies of earlier outputs (stages set ids
+// on the tasks they are handed).
+func copyTasks(ts []task.Task) []task.Task {
+	out := make([]task.Task, len(ts))
+	for i, t := range ts {
+		fg := t.(*task.FileGroup)
+		out[i] = &task.FileGroup{Header: task.HeaderOf(fg), Paths: append([]string(nil), fg.Paths...)}
+	}
+	return out
+}
+
+func inputKey(files []string) string {
+	var sb strings.Builder
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err == nil {
+			fmt.Fprintf(&sb, "%s\x00%d\x00%d\n", f, fi.Size(), fi.ModTime().UnixNano())
+		} else {
+			fmt.Fprintf(&sb, "%s\x00?\n", f)
+		}
+	}
+	return sb.String()
+}
+
+func hashKey(parts ...any) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%v\x00", p)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func atoi(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// commonDir is the deepest directory containing every file.
+func commonDir(files []string) string {
+	if len(files) == 0 {
+		return ""
+	}
+	dir := filepath.Dir(files[0])
+	for _, f := range files[1:] {
+		for !strings.HasPrefix(f, dir+string(filepath.Separator)) && dir != "/" && dir != "." {
+			dir = filepath.Dir(dir)
+		}
+	}
+	return dir
+}
+
+func copyFile(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return concatFiles([]string{src}, dst)
+}
+
+// concatFiles writes the concatenation of srcs (missing ones skipped) to dst.
+func concatFiles(srcs []string, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.Create(dst + ".tmp")
+	if err != nil {
+		return err
+	}
+	for _, s := range srcs {
+		in, err := os.Open(s)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			out.Close()
+			return err
+		}
+		_, err = io.Copy(out, in)
+		in.Close()
+		if err != nil {
+			out.Close()
+			return err
+		}
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(dst+".tmp", dst)
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peakRSS is the process's peak resident set size in bytes.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Maxrss * 1024
+}

@@ -57,7 +57,7 @@ func CopyJSONLFiltered(ctx context.Context, src, dst string, drop func(row int64
 		piece, err := br.ReadSlice('\n')
 		if err != nil && err != bufio.ErrBufferFull && err != io.EOF {
 			out.abort()
-			return st, fmt.Errorf("dataio: read %s (after line %d): %w", src, lines, err)
+			return st, fmt.Errorf("dataio: read %s (after line %d): %w", src, lines, hideEOF(err))
 		}
 		if len(piece) > 0 {
 			inLine = true
@@ -186,7 +186,7 @@ func CopyParquetFiltered(ctx context.Context, src, dst string, drop func(row int
 			}
 			if rerr != nil {
 				rows.Close()
-				return st, fmt.Errorf("dataio: parquet %s: row group %d: %w", src, gi, rerr)
+				return st, fmt.Errorf("dataio: parquet %s: row group %d: %w", src, gi, hideEOF(rerr))
 			}
 			if n == 0 {
 				rows.Close()

@@ -117,14 +117,14 @@ func openDecompressed(path string) (*decompressed, error) {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("dataio: open gzip stream %s: %w", path, err)
+			return nil, fmt.Errorf("dataio: open gzip stream %s: %w", path, hideEOF(err))
 		}
 		d.gz, d.r = gz, gz
 	case Zstd:
 		zs, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false))
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("dataio: open zstd stream %s: %w", path, err)
+			return nil, fmt.Errorf("dataio: open zstd stream %s: %w", path, hideEOF(err))
 		}
 		d.zs, d.r = zs, zs
 	}

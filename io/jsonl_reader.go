@@ -164,7 +164,7 @@ func (r *JSONLReader) fill(ctx context.Context) (*jsonlBatch, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("dataio: read %s (after line %d): %w", r.cur.path, r.cur.line, err)
+			return nil, fmt.Errorf("dataio: read %s (after line %d): %w", r.cur.path, r.cur.line, hideEOF(err))
 		}
 		if err := r.record(b, line, overlong); err != nil {
 			return nil, err

@@ -81,6 +81,16 @@ func corruptError(path string, p any) error {
 	return fmt.Errorf("dataio: parquet %s: corrupt file: %v", path, p)
 }
 
+// hideEOF keeps io.EOF out of an error's chain, so that a damaged file is
+// never mistaken for the end of the input by callers testing
+// errors.Is(err, io.EOF).
+func hideEOF(err error) error {
+	if err == nil || !errors.Is(err, io.EOF) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", err.Error(), io.ErrUnexpectedEOF)
+}
+
 // openPQ opens path. A zero-byte file opens as an empty file without schema.
 func openPQ(path string) (p *pqFile, err error) {
 	f, err := os.Open(path)
@@ -105,7 +115,7 @@ func openPQ(path string) (p *pqFile, err error) {
 	pf, err := parquet.OpenFile(f, p.size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("dataio: parquet %s: %w", path, err)
+		return nil, fmt.Errorf("dataio: parquet %s: %w", path, hideEOF(err))
 	}
 	p.pf = pf
 	return p, nil

@@ -54,7 +54,7 @@ func uvarintLen(x int) int {
 	return (bits.Len64(uint64(x)|1) + 6) / 7
 }
 
-// appendRow encodes a row into dst, which must have room for it.
+// putRow encodes a row into dst, which must have room for it.
 func putRow(dst []byte, key, value []byte) {
 	n := binary.PutUvarint(dst, uint64(len(key)))
 	n += binary.PutUvarint(dst[n:], uint64(len(value)))
@@ -82,11 +82,12 @@ func decodeRow(b []byte) (key, value []byte) {
 	return b[n : n+kl], b[n+kl : n+kl+vl]
 }
 
-// memBuffer is the engine's in-memory row buffer: row bytes appended to
-// fixed-size arena chunks, plus one entry per row. It allocates nothing per
-// row. Its footprint, held, counts the capacity of every chunk it holds
-// (in use or kept for reuse) and of the entry slice; when budget > 0, add
-// refuses to grow held past budget and the engine spills instead.
+// memBuffer buffers rows of any shape (rowBuffer uses it once key or value
+// lengths vary): row bytes appended to fixed-size arena chunks, plus one
+// entry per row. It allocates nothing per row. Its footprint, held, counts
+// the capacity of every chunk it holds (in use or kept for reuse) and of
+// the entry slice; when budget > 0, add refuses to grow held past budget
+// and the engine spills instead.
 type memBuffer struct {
 	chunkShift uint
 	chunkSize  int

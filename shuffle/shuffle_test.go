@@ -748,3 +748,58 @@ func TestRecordSortMatchesBytewise(t *testing.T) {
 		}
 	}
 }
+
+func TestFinishKeepsTailAndMergesRuns(t *testing.T) {
+	rows := genLSHRows(31, 25000)
+	want := oracle(rows, 1)
+	for _, tc := range []struct {
+		name      string
+		fanIn     int
+		wantTail  bool // rows left in memory after Finish
+		wantRuns  int  // at most
+		wantMerge bool
+	}{
+		{"tail kept", 0, true, 8, false},
+		{"fan-in 2", 2, false, 2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEngines(t, 1, Options{NumPartitions: 1, MemoryLimit: 256 << 10, SpillDir: t.TempDir(), MergeFanIn: tc.fanIn})[0]
+			for _, r := range rows {
+				if err := e.Insert(0, r.key, r.value); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := e.Finish(); err != nil {
+				t.Fatal(err)
+			}
+			st := e.Stats()
+			if tail := e.mem.len() > 0; tail != tc.wantTail || st.Spills < 2 {
+				t.Errorf("after Finish: %d rows in memory, %d spills; want tail %v and >= 2 spills", e.mem.len(), st.Spills, tc.wantTail)
+			}
+			if st.Runs > tc.wantRuns || (st.MergedRuns > 0) != tc.wantMerge {
+				t.Errorf("Stats = %+v: want at most %d runs, merges %v", st, tc.wantRuns, tc.wantMerge)
+			}
+			if tc.wantTail && st.MemoryBytes == 0 {
+				t.Error("MemoryBytes is 0 with rows kept in memory")
+			}
+			// Inserting from an Extract callback fails instead of deadlocking.
+			var insertErr error
+			got := []row{}
+			if err := e.Extract(0, func(k, v []byte) error {
+				if insertErr == nil {
+					insertErr = e.Insert(0, k, v)
+				}
+				got = append(got, row{bytes.Clone(k), bytes.Clone(v)})
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if !errors.Is(insertErr, ErrFinished) {
+				t.Errorf("Insert from Extract callback: %v", insertErr)
+			}
+			if !slices.EqualFunc(got, want[0], func(a, b row) bool { return cmpRow(a, b) == 0 }) {
+				t.Fatal("extraction differs from oracle")
+			}
+		})
+	}
+}

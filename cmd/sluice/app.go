@@ -99,7 +99,7 @@ func (a *app) rootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(a.runCmd(), a.stagesCmd(), a.versionCmd())
+	root.AddCommand(a.runCmd(), a.dedupCmd(), a.stagesCmd(), a.versionCmd())
 	return root
 }
 

@@ -60,7 +60,7 @@ func e2eData(t *testing.T, dir string) []string {
 }
 
 // e2eYAML is the pipeline of the end-to-end tests: read, chaos, write.
-func e2eYAML(chaosExtra, executorExtra string) string {
+func e2eYAML(outDir, chaosExtra, executorExtra string) string {
 	return fmt.Sprintf(`name: e2e
 executor:
   max_attempts: 3
@@ -79,24 +79,16 @@ stages:
 %s
   - type: jsonl_writer
     name: write
-    config: { dir: out }
-`, executorExtra, e2eBatchRows, chaosExtra)
+    config: { dir: %s }
+`, executorExtra, e2eBatchRows, chaosExtra, outDir)
 }
 
-// idOf extracts the id field of a record.
-func idOf(t *testing.T, line string) string {
-	var rec struct{ ID string }
-	if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.ID == "" {
-		t.Fatalf("bad output line %q: %v", line, err)
-	}
-	return rec.ID
-}
-
-// checkOutput compares the written lines with want, as multisets: every
-// record reaches the output exactly once, byte for byte.
-func checkOutput(t *testing.T, dir string, want []string) {
+// checkOutput compares the written lines with want, as multisets. The input
+// lines are distinct (each holds a unique id), so equality means every
+// record reached the output exactly once, byte for byte.
+func checkOutput(t *testing.T, outDir string, want []string) {
 	t.Helper()
-	got := readLines(t, filepath.Join(dir, "out"))
+	got := readLines(t, outDir)
 	want = slices.Clone(want)
 	slices.Sort(got)
 	slices.Sort(want)
@@ -108,14 +100,6 @@ func checkOutput(t *testing.T, dir string, want []string) {
 			t.Fatalf("output differs from input at sorted line %d:\n got %q\nwant %q", i, got[i], want[i])
 		}
 	}
-	seen := make(map[string]bool, len(got))
-	for _, l := range got {
-		id := idOf(t, l)
-		if seen[id] {
-			t.Fatalf("record %s written twice", id)
-		}
-		seen[id] = true
-	}
 }
 
 func totals(rep executor.Report) (retries, deaths int64) {
@@ -126,83 +110,115 @@ func totals(rep executor.Report) (retries, deaths int64) {
 	return retries, deaths
 }
 
-// TestEndToEndRecovers runs 100k records through panics and transient
-// errors: every record reaches the output exactly once and the run succeeds.
-func TestEndToEndRecovers(t *testing.T) {
+// TestEndToEnd runs 100k records, generated once, through
+// jsonl_reader → chaos → jsonl_writer twice.
+func TestEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	lines := e2eData(t, dir)
-	yml := writeFile(t, filepath.Join(dir, "pipeline.yaml"), e2eYAML("      error_fraction: 0.3\n      panic_on_call: 4", ""))
-	sum := filepath.Join(dir, "summary.json")
-	r := sluice("--log-level", "error", "run", yml, "--summary-json", sum, "--cpus", "4")
-	if r.code != 0 {
-		t.Fatal(r)
-	}
-	checkOutput(t, dir, lines)
-	var s runSummary
-	readJSON(t, sum, &s)
-	retries, deaths := totals(s.Report)
-	if s.Status != "ok" || retries == 0 || deaths == 0 || s.Report.Failed != 0 || len(s.FailedTasks) != 0 || s.OutputTasks != e2eFiles*e2eRowsPerFile/e2eBatchRows {
-		t.Fatalf("summary: status %s retries %d deaths %d failed %d outputs %d", s.Status, retries, deaths, s.Report.Failed, s.OutputTasks)
-	}
-	if !strings.Contains(r.stderr, "retries") || !strings.Contains(r.stderr, "total (streaming)") {
-		t.Fatalf("no summary table on stderr:\n%s", r.stderr)
-	}
+
+	// Panics and transient errors are retried away: every record reaches
+	// the output exactly once and the run succeeds.
+	t.Run("recovers", func(t *testing.T) {
+		yml := writeFile(t, filepath.Join(dir, "recovers.yaml"), e2eYAML("out1", "      error_fraction: 0.3\n      panic_on_call: 4", ""))
+		sum := filepath.Join(dir, "summary1.json")
+		r := sluice("--log-level", "error", "run", yml, "--summary-json", sum, "--cpus", "4")
+		if r.code != 0 {
+			t.Fatal(r)
+		}
+		checkOutput(t, filepath.Join(dir, "out1"), lines)
+		var s runSummary
+		readJSON(t, sum, &s)
+		retries, deaths := totals(s.Report)
+		if s.Status != "ok" || retries == 0 || deaths == 0 || s.Report.Failed != 0 || len(s.FailedTasks) != 0 || s.OutputTasks != e2eFiles*e2eRowsPerFile/e2eBatchRows {
+			t.Fatalf("summary: status %s retries %d deaths %d failed %d outputs %d", s.Status, retries, deaths, s.Report.Failed, s.OutputTasks)
+		}
+		if !strings.Contains(r.stderr, "retries") || !strings.Contains(r.stderr, "total (streaming)") {
+			t.Fatalf("no summary table on stderr:\n%s", r.stderr)
+		}
+	})
+
+	// Three batches fail on every attempt: within max_failed_fraction the
+	// run completes and exits 1, the manifest names exactly those batches,
+	// and every other record is written once.
+	t.Run("permanent failures", func(t *testing.T) {
+		ids, lost := failingBatches(t, dir)
+		quoted, _ := json.Marshal(ids)
+		chaosCfg := fmt.Sprintf("      error_fraction: 0.2\n      panic_on_call: 5\n      error_ids: %s", quoted)
+		yml := writeFile(t, filepath.Join(dir, "failures.yaml"), e2eYAML("out2", chaosCfg, "  max_failed_fraction: 0.05"))
+		sum := filepath.Join(dir, "summary2.json")
+		r := sluice("--log-level", "error", "run", yml, "--summary-json", sum, "--cpus", "4")
+		if r.code != exitFailed || !strings.Contains(r.stderr, "failed.jsonl") {
+			t.Fatalf("want exit 1 naming the manifest\n%s", r)
+		}
+		var kept []string
+		for i, l := range lines {
+			if !lost[i] {
+				kept = append(kept, l)
+			}
+		}
+		checkOutput(t, filepath.Join(dir, "out2"), kept)
+		checkManifest(t, filepath.Join(dir, "failed.jsonl"), ids)
+		var s runSummary
+		readJSON(t, sum, &s)
+		slices.Sort(s.FailedTasks)
+		if s.Status != "tasks_failed" || s.ExitCode != 1 || !slices.Equal(s.FailedTasks, slices.Sorted(slices.Values(ids))) || s.Report.Failed != 3 {
+			t.Fatalf("summary: %+v", s)
+		}
+	})
 }
 
 // failingBatches picks the chaos-input ids of three batches: the second
 // batch of files 1 and 5 and the last of file 8. A batch's id is its file
-// group's content id and its index (see package jsonl).
-func failingBatches(t *testing.T, dir string) (ids []string, lost map[string]bool) {
+// group's content id and its index (see package jsonl). lost holds the
+// indexes, in e2eData's order, of the lines of those batches.
+func failingBatches(t *testing.T, dir string) (ids []string, lost map[int]bool) {
 	t.Helper()
 	groups, err := dataio.FilePartitioning{Paths: []string{filepath.Join(dir, "in")}}.FileGroups("")
 	if err != nil || len(groups) != e2eFiles {
 		t.Fatalf("groups: %d %v", len(groups), err)
 	}
-	lost = make(map[string]bool)
+	lost = make(map[int]bool)
 	for _, p := range [][2]int{{1, 1}, {5, 1}, {8, 9}} {
 		file, batch := p[0], p[1]
 		ids = append(ids, fmt.Sprintf("%s_%d", groups[file].ID(), batch))
 		for i := batch * e2eBatchRows; i < (batch+1)*e2eBatchRows; i++ {
-			lost[fmt.Sprintf("f%d-%05d", file, i)] = true
+			lost[file*e2eRowsPerFile+i] = true
 		}
 	}
 	return ids, lost
 }
 
-// TestEndToEndPermanentFailures makes three batches fail on every attempt:
-// within max_failed_fraction the run completes, exits 1, the manifest names
-// exactly those batches and every other record is written once.
-func TestEndToEndPermanentFailures(t *testing.T) {
+// TestAbortOnFailure: with max_failed_fraction 0 (the default) the first
+// permanently failed task aborts the run with exit code 1.
+func TestAbortOnFailure(t *testing.T) {
 	dir := t.TempDir()
-	lines := e2eData(t, dir)
-	ids, lost := failingBatches(t, dir)
-	quoted, _ := json.Marshal(ids)
-	chaosCfg := fmt.Sprintf("      error_fraction: 0.2\n      panic_on_call: 5\n      error_ids: %s", quoted)
-	yml := writeFile(t, filepath.Join(dir, "pipeline.yaml"), e2eYAML(chaosCfg, "  max_failed_fraction: 0.05"))
-	sum := filepath.Join(dir, "summary.json")
-	r := sluice("--log-level", "error", "run", yml, "--summary-json", sum)
-	if r.code != exitFailed || !strings.Contains(r.stderr, "failed.jsonl") {
-		t.Fatalf("want exit 1 naming the manifest\n%s", r)
+	var sb strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&sb, "{\"id\":%d,\"text\":\"t%d\"}\n", i, i)
 	}
-	var kept []string
-	for _, l := range lines {
-		if !lost[idOf(t, l)] {
-			kept = append(kept, l)
-		}
-	}
-	checkOutput(t, dir, kept)
-	checkManifest(t, filepath.Join(dir, "failed.jsonl"), ids)
-	var s runSummary
-	readJSON(t, sum, &s)
-	slices.Sort(s.FailedTasks)
-	if s.Status != "tasks_failed" || s.ExitCode != 1 || !slices.Equal(s.FailedTasks, slices.Sorted(slices.Values(ids))) || s.Report.Failed != 3 {
-		t.Fatalf("summary: %+v", s)
-	}
-
-	// The same failures with the default fraction (0) abort the run.
-	r = sluice("--log-level", "error", "run", yml, "--max-failed-fraction", "0", "--failed-manifest", filepath.Join(dir, "f2.jsonl"))
+	writeFile(t, filepath.Join(dir, "in", "a.jsonl"), sb.String())
+	yml := writeFile(t, filepath.Join(dir, "p.yaml"), `executor: { retry_backoff: 1ms, failed_manifest: failed.jsonl }
+stages:
+  - { type: jsonl_reader, name: read, config: { paths: [in], batch_rows: 10 } }
+  - { type: chaos, config: { error_fraction: 1, error_attempts: 5 } }
+  - { type: jsonl_writer, config: { dir: out } }
+`)
+	sum := filepath.Join(dir, "s.json")
+	r := sluice("--log-level", "error", "run", yml, "--summary-json", sum, "--failed-manifest", filepath.Join(dir, "elsewhere.jsonl"))
 	if r.code != exitFailed || !strings.Contains(r.stderr, "run aborted") {
 		t.Fatalf("want an aborted run\n%s", r)
+	}
+	var s runSummary
+	readJSON(t, sum, &s)
+	if s.Status != "aborted" || s.ExitCode != 1 || len(s.FailedTasks) == 0 {
+		t.Fatalf("summary %+v", s)
+	}
+	// The flag moved the manifest.
+	if _, err := os.Stat(filepath.Join(dir, "elsewhere.jsonl")); err != nil {
+		t.Fatalf("manifest from --failed-manifest: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "failed.jsonl")); !os.IsNotExist(err) {
+		t.Fatalf("the YAML's manifest path was used: %v", err)
 	}
 }
 

@@ -1,17 +1,18 @@
 package fuzzy
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 
 	"github.com/sluice-data/sluice/dedup/fuzzy/minhash"
-	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/task"
 )
@@ -45,7 +46,7 @@ type LSHConfig struct {
 // dropped; a bucket of k sorted ids gives the k−1 edges between consecutive
 // ids (NeMo Curator's rule), or, with verification, an edge from each id to
 // the first earlier id of the bucket whose estimated Jaccard reaches the
-// threshold.
+// threshold (at most k−1 edges, and no pair below the threshold).
 type LSHStage struct {
 	stage.Base
 	cfg    LSHConfig
@@ -119,57 +120,69 @@ func (s *LSHStage) ProcessBatch(context.Context, []task.Task) ([]task.Task, erro
 	return nil, errors.New("fuzzy_lsh: is a shuffle stage; ProcessBatch is not used")
 }
 
-// Insert implements stage.ShuffleStage.
+// Insert implements stage.ShuffleStage. It reads the signature stores the
+// MinHash stage wrote (fixed-size records in id order), which is several
+// times cheaper than decoding the Parquet list column once per band range.
 func (s *LSHStage) Insert(ctx context.Context, ts []task.Task) error {
 	key := make([]byte, 18)
 	val := make([]byte, 8)
+	sig32 := make([]uint32, s.cfg.NumPerm)
 	sig64 := make([]uint64, s.cfg.NumPerm)
+	recLen := s.cfg.NumPerm * s.cfg.HashBits / 8
 	for _, t := range ts {
-		fg, ok := t.(*task.FileGroup)
-		if !ok {
-			return fmt.Errorf("fuzzy_lsh: task %s is %s, want a file group of signature files", t.ID(), t.Kind())
+		refs, err := storesOf([]task.Task{t})
+		if err != nil {
+			return fmt.Errorf("fuzzy_lsh: task %s is not a MinHash output: %w", t.ID(), err)
 		}
-		for _, path := range fg.Paths {
-			r, err := dataio.OpenSignatureFile(path, 8192)
-			if err != nil {
-				return err
+		ref := refs[0]
+		f, err := os.Open(ref.Path)
+		if err != nil {
+			return fmt.Errorf("fuzzy_lsh: %w", err)
+		}
+		br := bufio.NewReaderSize(f, 1<<20)
+		rec := make([]byte, recLen)
+		for i := int64(0); i < ref.Count; i++ {
+			if i%4096 == 0 && ctx.Err() != nil {
+				f.Close()
+				return ctx.Err()
 			}
-			for {
-				ids, sigs, err := r.Next()
-				if errors.Is(err, io.EOF) {
-					break
+			if _, err := io.ReadFull(br, rec); err != nil {
+				f.Close()
+				return fmt.Errorf("fuzzy_lsh: signature store %s: record %d of %d: %w", ref.Path, i, ref.Count, err)
+			}
+			zero := true
+			if s.cfg.HashBits == 64 {
+				for j := range sig64 {
+					sig64[j] = binary.LittleEndian.Uint64(rec[8*j:])
+					zero = zero && sig64[j] == 0
 				}
-				if err != nil {
-					r.Close()
+			} else {
+				for j := range sig32 {
+					sig32[j] = binary.LittleEndian.Uint32(rec[4*j:])
+					zero = zero && sig32[j] == 0
+				}
+			}
+			if zero {
+				continue // empty text or bad record: never bucketed
+			}
+			binary.BigEndian.PutUint64(val, uint64(ref.Base+i))
+			for band := s.w.BandStart; band < s.w.BandEnd; band++ {
+				binary.BigEndian.PutUint16(key, uint16(band))
+				var h [16]byte
+				if s.cfg.HashBits == 64 {
+					h = minhash.BandKey64(sig64, band, s.cfg.Rows)
+				} else {
+					h = minhash.BandKey32(sig32, band, s.cfg.Rows)
+				}
+				copy(key[2:], h[:])
+				if err := s.w.Shuffle.Sender.Add(ctx, key, val); err != nil {
+					f.Close()
 					return err
 				}
-				for i, sig := range sigs {
-					if allZero(sig) {
-						continue // empty text: reported separately, never bucketed
-					}
-					binary.BigEndian.PutUint64(val, uint64(ids[i]))
-					for band := s.w.BandStart; band < s.w.BandEnd; band++ {
-						binary.BigEndian.PutUint16(key, uint16(band))
-						var h [16]byte
-						if s.cfg.HashBits == 64 {
-							for j := range sig64 {
-								sig64[j] = uint64(sig[2*j]) | uint64(sig[2*j+1])<<32
-							}
-							h = minhash.BandKey64(sig64, band, s.cfg.Rows)
-						} else {
-							h = minhash.BandKey32(sig, band, s.cfg.Rows)
-						}
-						copy(key[2:], h[:])
-						if err := s.w.Shuffle.Sender.Add(ctx, key, val); err != nil {
-							r.Close()
-							return err
-						}
-					}
-				}
 			}
-			if err := r.Close(); err != nil {
-				return err
-			}
+		}
+		if err := f.Close(); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -195,7 +208,6 @@ func (s *LSHStage) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
 		return nil, err
 	}
 	var ids []int64
-	var reps []int64
 	for _, p := range s.w.Shuffle.Store.OwnedPartitions() {
 		if err := ctx.Err(); err != nil {
 			ew.abort()
@@ -219,14 +231,12 @@ func (s *LSHStage) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
 				}
 				return nil
 			}
-			reps = append(reps[:0], ids[0])
-			for _, id := range ids[1:] {
-				rep, err := s.firstSimilar(id, reps)
+			for i, id := range ids[1:] {
+				rep, err := s.firstSimilar(id, ids[:i+1])
 				if err != nil {
 					return err
 				}
 				if rep < 0 {
-					reps = append(reps, id)
 					s.stats.rejected++
 					continue
 				}
@@ -253,15 +263,15 @@ func (s *LSHStage) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
 	return []task.Task{o}, nil
 }
 
-// firstSimilar returns the first of reps whose signature's match fraction
+// firstSimilar returns the first of earlier whose signature's match fraction
 // with id's reaches the threshold, or -1.
-func (s *LSHStage) firstSimilar(id int64, reps []int64) (int64, error) {
+func (s *LSHStage) firstSimilar(id int64, earlier []int64) (int64, error) {
 	rec, err := s.stores.read(id)
 	if err != nil {
 		return 0, err
 	}
 	a := append([]byte(nil), rec...)
-	for _, r := range reps {
+	for _, r := range earlier {
 		b, err := s.stores.read(r)
 		if err != nil {
 			return 0, err

@@ -91,13 +91,21 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 				return nil, err
 			}
 			var droppedRows []int64
-			st, err := dataio.CopyFiltered(ctx, f.Path, dst, func(row int64) bool {
-				if s.isDup(f.Base + row) {
-					droppedRows = append(droppedRows, row)
-					return true
-				}
-				return false
-			})
+			var st dataio.CopyStats
+			if fi, serr := os.Stat(f.Path); serr == nil && fi.Size() == 0 {
+				// A zero-byte input (an empty file, counted as such) has no
+				// records, and a zero-byte Parquet file not even a schema to
+				// copy: mirror it as is.
+				err = os.WriteFile(dst, nil, 0o644)
+			} else {
+				st, err = dataio.CopyFiltered(ctx, f.Path, dst, func(row int64) bool {
+					if s.isDup(f.Base + row) {
+						droppedRows = append(droppedRows, row)
+						return true
+					}
+					return false
+				})
+			}
 			if err != nil {
 				return nil, fmt.Errorf("fuzzy_remove: %s: %w", f.Path, err)
 			}

@@ -34,6 +34,9 @@ import (
 	"github.com/sluice-data/sluice/task"
 )
 
+// ErrConfig is wrapped by errors in the workflow's configuration.
+var ErrConfig = errors.New("invalid configuration")
+
 // Config is everything `sluice dedup fuzzy` takes.
 type Config struct {
 	Inputs []string
@@ -134,7 +137,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	}
 	fileKey := inputKey(files)
 	mhKey := hashKey("minhash/v1", fileKey, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands*c.Rows, c.Seed, c.HashBits)
-	lshKey := hashKey("lsh/v1", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
+	lshKey := hashKey("lsh/v3", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
 	root := filepath.Join(c.Cache, "mh-"+mhKey)
 	sum.CacheDir = root
 	if err := os.MkdirAll(c.Output, 0o755); err != nil {
@@ -304,10 +307,10 @@ func (w *Workflow) normalize() (Config, error) {
 	c := w.Cfg
 	d := DefaultConfig()
 	if len(c.Inputs) == 0 {
-		return c, errors.New("fuzzy: no --input given")
+		return c, fmt.Errorf("%w: fuzzy: no --input given", ErrConfig)
 	}
 	if c.Output == "" {
-		return c, errors.New("fuzzy: --output is required")
+		return c, fmt.Errorf("%w: fuzzy: --output is required", ErrConfig)
 	}
 	if c.Cache == "" {
 		c.Cache = filepath.Join(c.Output, "_cache")
@@ -322,11 +325,11 @@ func (w *Workflow) normalize() (Config, error) {
 		c.OnBadRecord = d.OnBadRecord
 	}
 	if _, err := parsePolicy(c.OnBadRecord); err != nil {
-		return c, err
+		return c, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	for _, v := range []*int{&c.CharNgrams, &c.Bands, &c.Rows, &c.BandsPerIteration, &c.HashBits} {
 		if *v < 0 {
-			return c, fmt.Errorf("fuzzy: negative parameter %d", *v)
+			return c, fmt.Errorf("%w: fuzzy: negative parameter %d", ErrConfig, *v)
 		}
 	}
 	if c.CharNgrams == 0 {
@@ -345,18 +348,18 @@ func (w *Workflow) normalize() (Config, error) {
 		c.HashBits = d.HashBits
 	}
 	if c.HashBits != 32 && c.HashBits != 64 {
-		return c, fmt.Errorf("fuzzy: --hash-bits %d: want 32 or 64", c.HashBits)
+		return c, fmt.Errorf("%w: fuzzy: --hash-bits %d: want 32 or 64", ErrConfig, c.HashBits)
 	}
 	if c.VerifyThreshold < 0 || c.VerifyThreshold > 1 {
-		return c, fmt.Errorf("fuzzy: --verify-threshold %g: want a value in [0, 1]", c.VerifyThreshold)
+		return c, fmt.Errorf("%w: fuzzy: --verify-threshold %g: want a value in [0, 1]", ErrConfig, c.VerifyThreshold)
 	}
 	switch c.InputFormat {
 	case "", "jsonl", "parquet":
 	default:
-		return c, fmt.Errorf("fuzzy: --input-format %q: want jsonl or parquet", c.InputFormat)
+		return c, fmt.Errorf("%w: fuzzy: --input-format %q: want jsonl or parquet", ErrConfig, c.InputFormat)
 	}
 	if w.Registry == nil {
-		return c, errors.New("fuzzy: no stage registry")
+		return c, fmt.Errorf("%w: fuzzy: no stage registry", ErrConfig)
 	}
 	return c, nil
 }
@@ -441,6 +444,11 @@ func (w *Workflow) execute(ctx context.Context, st stage.Stage, in []task.Task) 
 	out, err := ex.Execute(ctx, []stage.Stage{st}, in)
 	w.lastStages = ex.Report().Stages
 	if err != nil {
+		// The executor's error only counts the failed tasks; add the first
+		// one's cause so that, say, a bad record's file:line reaches the user.
+		if failed := ex.FailedTasks(); len(failed) > 0 {
+			return nil, fmt.Errorf("%w: %s", err, failed[0].Err)
+		}
 		return nil, err
 	}
 	return out, nil

@@ -4,9 +4,11 @@
 package builtin
 
 import (
+	"github.com/sluice-data/sluice/dedup/fuzzy"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/stages/chaos"
 	"github.com/sluice-data/sluice/stages/jsonl"
+	"github.com/sluice-data/sluice/stages/synthetic"
 )
 
 // Registry returns a new registry holding every built-in stage type:
@@ -18,6 +20,12 @@ func Registry() *stage.Registry {
 	reg.MustRegister(TextFilterType())
 	for _, t := range jsonl.Types(reg) {
 		reg.MustRegister(t)
+	}
+	if err := synthetic.Register(reg); err != nil {
+		panic(err)
+	}
+	if err := fuzzy.Register(reg); err != nil {
+		panic(err)
 	}
 	return reg
 }

@@ -99,6 +99,11 @@ func Owner(node int64, size int) int {
 // step) with its own edges; any rank may pass none. It returns, sorted by
 // Node, the labels of the nodes this rank owns (see [Owner]): every node
 // that appears in some rank's edges is returned by exactly one rank.
+//
+// Components is a collective call over comm: an error on one rank (a
+// cancelled ctx, a closed transport) leaves the others failing or waiting
+// until their own ctx is done, so the runtime should cancel the whole group
+// when any rank fails.
 func Components(ctx context.Context, comm collective.Communicator, edges []Edge) ([]Label, error) {
 	labels, _, err := ComponentsStats(ctx, comm, edges)
 	return labels, err
@@ -151,10 +156,13 @@ type worker struct {
 	subs  [][]int32 // subs[s]: owned indices rank s subscribed to, in s's order
 
 	// Scratch, reused across rounds.
-	tab   *idTable
-	vals  []int64
-	asked [][]idRef // per owner rank: the ids asked about or proposed for this round
-	send  [][]byte
+	active []int32 // shortcut: owned nodes still jumping
+	slot   []int32 // shortcut: slot of each active node's parent
+	stars  []int32 // push: stars whose labels changed
+	tab    *idTable
+	vals   []int64
+	asked  [][]idRef // per owner rank: the ids asked about or proposed for this round
+	send   [][]byte
 }
 
 func (w *worker) run(edges []Edge) ([]Label, error) {
@@ -429,13 +437,15 @@ func (w *worker) register(roots []int32) error {
 // the distinct parents it asks about, sorted and delta-coded. Reply: for
 // each requested parent p, in order, p - f(p).
 func (w *worker) shortcut() error {
-	var active []int32 // owned nodes whose parent may not be a root
+	active := w.active[:0] // owned nodes whose parent may not be a root
 	for k, id := range w.owned {
 		if w.f[k] != id {
 			active = append(active, int32(k))
 		}
 	}
-	slot := make([]int32, len(active)) // active[j]'s parent's slot in w.tab/w.vals
+	w.active = active
+	slot := slices.Grow(w.slot[:0], len(active)) // active[j]'s parent's slot in w.tab/w.vals
+	w.slot = slot
 	for {
 		// Distinct parents of active nodes, grouped by owner.
 		w.resetScratch(len(active))
@@ -531,7 +541,13 @@ func (w *worker) shortcut() error {
 // previous position, and node - label.
 func (w *worker) push(touched []bool) ([]int32, error) {
 	for s, list := range w.subs {
-		var out []byte
+		n := 0
+		for _, k := range list {
+			if w.dirty[k] {
+				n++
+			}
+		}
+		out := make([]byte, 0, 4*n)
 		next := 0
 		for pos, k := range list {
 			if !w.dirty[k] {
@@ -548,7 +564,8 @@ func (w *worker) push(touched []bool) ([]int32, error) {
 	if err != nil {
 		return nil, err
 	}
-	var stars []int32
+	stars := w.stars[:0]
+	defer func() { w.stars = stars }()
 	for o, msg := range recv {
 		list := w.subList[o]
 		r := reader{b: msg}
@@ -585,7 +602,7 @@ func (w *worker) push(touched []bool) ([]int32, error) {
 func (w *worker) hook(stars []int32, touched []bool) (int64, error) {
 	hint := 0
 	for _, s := range stars {
-		hint += 2 * int(w.starOff[s+1]-w.starOff[s])
+		hint += int(w.starOff[s+1] - w.starOff[s])
 	}
 	w.resetScratch(hint)
 	propose := func(target, m int64) {

@@ -427,8 +427,28 @@ func TestIDTable(t *testing.T) {
 			t.Fatalf("get(%d) = %d, %v; want %d", k, got, ok, v)
 		}
 	}
+	for range 3 {
+		tab.reset(0)
+		for k := range ref {
+			if _, ok := tab.get(k); ok || tab.len() != 0 {
+				t.Fatalf("reset table still has %d", k)
+			}
+		}
+		// Reuse after reset: the generation, not stale slots, decides.
+		for k, v := range ref {
+			if got, found := tab.getOrPut(k, v+1); found || got != v+1 {
+				t.Fatalf("after reset, getOrPut(%d) = %d, %v; want %d, false", k, got, found, v+1)
+			}
+		}
+	}
+	tab.gen = math.MaxUint32 // force the wrap-around path
 	tab.reset(0)
-	if _, ok := tab.get(0); ok || tab.len() != 0 {
-		t.Fatal("reset table still has entries")
+	if tab.gen != 1 || tab.len() != 0 {
+		t.Fatalf("after wrap-around reset: gen %d, len %d", tab.gen, tab.len())
+	}
+	for k := range ref {
+		if _, ok := tab.get(k); ok {
+			t.Fatalf("wrapped-around table still has %d", k)
+		}
 	}
 }

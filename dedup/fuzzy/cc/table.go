@@ -5,16 +5,19 @@ import "slices"
 // idTable maps int64 node ids to dense int32 values with open addressing and
 // linear probing. It is much lighter than a Go map for the millions of
 // small entries connected components needs: one 16-byte slot per entry at a
-// load of at most 1/2, and a lookup usually touches one cache line.
+// load of at most 1/2, a lookup usually touches one cache line, and reset is
+// O(1) (slots carry the generation they were written in).
 type idTable struct {
 	slots []idSlot
-	shift uint // 64 - log2(len(slots))
+	shift uint   // 64 - log2(len(slots))
+	gen   uint32 // slots of other generations are empty
 	n     int
 }
 
 type idSlot struct {
 	key int64
-	val int32 // value+1; 0 marks an empty slot
+	val int32
+	gen uint32
 }
 
 // newIDTable returns a table sized for about hint entries without growing.
@@ -32,6 +35,7 @@ func (t *idTable) alloc(hint int) {
 	}
 	t.slots = make([]idSlot, size)
 	t.shift = 64 - bits
+	t.gen = 1
 	t.n = 0
 }
 
@@ -47,11 +51,11 @@ func (t *idTable) get(k int64) (int32, bool) {
 	mask := uint64(len(t.slots) - 1)
 	for i := t.home(k); ; i = (i + 1) & mask {
 		s := &t.slots[i]
-		if s.val == 0 {
+		if s.gen != t.gen {
 			return 0, false
 		}
 		if s.key == k {
-			return s.val - 1, true
+			return s.val, true
 		}
 	}
 }
@@ -65,37 +69,38 @@ func (t *idTable) getOrPut(k int64, v int32) (got int32, found bool) {
 	mask := uint64(len(t.slots) - 1)
 	for i := t.home(k); ; i = (i + 1) & mask {
 		s := &t.slots[i]
-		if s.val == 0 {
-			s.key = k
-			s.val = v + 1
+		if s.gen != t.gen {
+			*s = idSlot{key: k, val: v, gen: t.gen}
 			t.n++
 			return v, false
 		}
 		if s.key == k {
-			return s.val - 1, true
+			return s.val, true
 		}
 	}
 }
 
 func (t *idTable) grow() {
-	old := t.slots
+	old, gen := t.slots, t.gen
 	t.alloc(len(old))
 	for _, s := range old {
-		if s.val != 0 {
-			t.getOrPut(s.key, s.val-1)
+		if s.gen == gen {
+			t.getOrPut(s.key, s.val)
 		}
 	}
 }
 
-// reset empties the table and sizes it for about hint entries: it keeps
-// its slots unless they are too few, or so many that clearing them would
-// cost more than the round that uses them.
+// reset empties the table in O(1) and makes room for about hint entries.
 func (t *idTable) reset(hint int) {
-	if len(t.slots) < 2*hint || len(t.slots) > 64*max(hint, 1024) {
+	if len(t.slots) < 2*hint {
 		t.alloc(hint)
 		return
 	}
-	clear(t.slots)
+	t.gen++
+	if t.gen == 0 { // wrapped around: old generations would look current
+		clear(t.slots)
+		t.gen = 1
+	}
 	t.n = 0
 }
 

@@ -2,6 +2,8 @@
 
 package minhash
 
+import "github.com/twmb/murmur3"
+
 // simdAvailable reports whether minUpdate32SIMD can run; without
 // GOEXPERIMENT=simd on amd64 it never can.
 func simdAvailable() bool { return false }
@@ -18,7 +20,7 @@ func hashASCII32(text []byte, p, width int, seed uint32, out []uint32) {
 	for g := range 4 {
 		for i := range 8 {
 			s := p + g + 4*i
-			out[8*g+i] = max(murmur32(text[s:s+width], seed), 1)
+			out[8*g+i] = max(murmur3.SeedSum32(seed, text[s:s+width]), 1)
 		}
 	}
 }

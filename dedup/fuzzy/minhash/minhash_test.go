@@ -262,35 +262,12 @@ func TestHandCheck(t *testing.T) {
 	if got := murmur3.SeedSum32(0, []byte("d")); got != h {
 		t.Fatalf("murmur3(\"d\", 0) = %d, want %d", got, h)
 	}
-	if got := murmur32([]byte("d"), 0); got != h {
-		t.Fatalf("inline murmur32(\"d\", 0) = %d, want %d", got, h)
-	}
 	hs := newTestHasher(t, 4, 32, 0, []uint64{10, 11, 12}, []uint64{10, 11, 12})
 	got := hs.Signature32([]byte("d"), nil)
 	want := []uint32{2264583304, 2920538364, 3576493424}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("signature %v, want %v", got, want)
-		}
-	}
-}
-
-func TestMurmurMatchesLibrary(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	buf := make([]byte, 200)
-	for n := 0; n <= len(buf); n++ {
-		for range 8 {
-			for i := range buf[:n] {
-				buf[i] = byte(r.Uint32())
-			}
-			seed32, seed64 := r.Uint32(), r.Uint64()
-			if got, want := murmur32(buf[:n], seed32), murmur3.SeedSum32(seed32, buf[:n]); got != want {
-				t.Fatalf("murmur32(len %d, seed %d) = %#x, want %#x", n, seed32, got, want)
-			}
-			want1, _ := murmur3.SeedSum128(seed64, seed64, buf[:n])
-			if got := murmur64(buf[:n], seed64); got != want1 {
-				t.Fatalf("murmur64(len %d, seed %d) = %#x, want %#x", n, seed64, got, want1)
-			}
 		}
 	}
 }

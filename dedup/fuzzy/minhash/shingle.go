@@ -3,6 +3,8 @@ package minhash
 import (
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/twmb/murmur3"
 )
 
 // windows walks the shingles of a text: byte ranges [p, q) that each hold
@@ -67,7 +69,7 @@ func (w *windows) hash32(text []byte, out []uint32, seed uint32, vec bool) int {
 				w.bad = p + i
 			}
 		}
-		h := murmur32(text[p:q], seed)
+		h := murmur3.SeedSum32(seed, text[p:q])
 		if h == 0 {
 			h = 1
 		}
@@ -105,7 +107,8 @@ func firstNonASCII(b []byte) int {
 }
 
 // hash64 is hash32 for the 64-bit scheme: the first half of
-// MurmurHash3_x64_128 with both halves seeded by seed.
+// MurmurHash3_x64_128 with both internal halves seeded by the full 64-bit
+// seed (as cuco's implementation, which cuDF uses, does).
 func (w *windows) hash64(text []byte, out []uint64, seed uint64) int {
 	if w.done {
 		return 0
@@ -113,7 +116,7 @@ func (w *windows) hash64(text []byte, out []uint64, seed uint64) int {
 	p, q, n := w.p, w.q, len(text)
 	k := 0
 	for k < len(out) {
-		h := murmur64(text[p:q], seed)
+		h, _ := murmur3.SeedSum128(seed, seed, text[p:q])
 		if h == 0 {
 			h = 1
 		}
@@ -133,116 +136,8 @@ func (w *windows) hash64(text []byte, out []uint64, seed uint64) int {
 	return k
 }
 
+// MurmurHash3_x86_32 multipliers, used by the vector window hasher.
 const (
 	m32c1 = 0xcc9e2d51
 	m32c2 = 0x1b873593
 )
-
-// murmur32 is MurmurHash3_x86_32 of b (identical to murmur3.SeedSum32; the
-// tests check it), written out so the shingle loop can inline its fixed
-// structure and avoid the library's string conversion.
-func murmur32(b []byte, seed uint32) uint32 {
-	h := seed
-	n := len(b)
-	for len(b) >= 4 {
-		k := binary.LittleEndian.Uint32(b)
-		k *= m32c1
-		k = bits.RotateLeft32(k, 15)
-		k *= m32c2
-		h ^= k
-		h = bits.RotateLeft32(h, 13)
-		h = h*5 + 0xe6546b64
-		b = b[4:]
-	}
-	if len(b) > 0 {
-		var k uint32
-		switch len(b) {
-		case 3:
-			k = uint32(b[2])<<16 | uint32(b[1])<<8 | uint32(b[0])
-		case 2:
-			k = uint32(b[1])<<8 | uint32(b[0])
-		default:
-			k = uint32(b[0])
-		}
-		k *= m32c1
-		k = bits.RotateLeft32(k, 15)
-		k *= m32c2
-		h ^= k
-	}
-	h ^= uint32(n)
-	h ^= h >> 16
-	h *= 0x85ebca6b
-	h ^= h >> 13
-	h *= 0xc2b2ae35
-	h ^= h >> 16
-	return h
-}
-
-const (
-	m64c1 = 0x87c37b91114253d5
-	m64c2 = 0x4cf5ad432745937f
-)
-
-func fmix64(k uint64) uint64 {
-	k ^= k >> 33
-	k *= 0xff51afd7ed558ccd
-	k ^= k >> 33
-	k *= 0xc4ceb9fe1a85ec53
-	k ^= k >> 33
-	return k
-}
-
-// murmur64 returns the first 64-bit half of MurmurHash3_x64_128 of b with
-// h1 = h2 = seed (identical to the h1 of murmur3.SeedSum128(seed, seed, b);
-// the tests check it).
-func murmur64(b []byte, seed uint64) uint64 {
-	h1, h2 := seed, seed
-	n := len(b)
-	for len(b) >= 16 {
-		k1 := binary.LittleEndian.Uint64(b)
-		k2 := binary.LittleEndian.Uint64(b[8:])
-		k1 *= m64c1
-		k1 = bits.RotateLeft64(k1, 31)
-		k1 *= m64c2
-		h1 ^= k1
-		h1 = bits.RotateLeft64(h1, 27)
-		h1 += h2
-		h1 = h1*5 + 0x52dce729
-		k2 *= m64c2
-		k2 = bits.RotateLeft64(k2, 33)
-		k2 *= m64c1
-		h2 ^= k2
-		h2 = bits.RotateLeft64(h2, 31)
-		h2 += h1
-		h2 = h2*5 + 0x38495ab5
-		b = b[16:]
-	}
-	if len(b) > 8 {
-		var k2 uint64
-		for i := len(b) - 1; i >= 8; i-- {
-			k2 = k2<<8 | uint64(b[i])
-		}
-		k2 *= m64c2
-		k2 = bits.RotateLeft64(k2, 33)
-		k2 *= m64c1
-		h2 ^= k2
-	}
-	if len(b) > 0 {
-		var k1 uint64
-		for i := min(len(b), 8) - 1; i >= 0; i-- {
-			k1 = k1<<8 | uint64(b[i])
-		}
-		k1 *= m64c1
-		k1 = bits.RotateLeft64(k1, 31)
-		k1 *= m64c2
-		h1 ^= k1
-	}
-	h1 ^= uint64(n)
-	h2 ^= uint64(n)
-	h1 += h2
-	h2 += h1
-	h1 = fmix64(h1)
-	h2 = fmix64(h2)
-	h1 += h2
-	return h1
-}

@@ -1,0 +1,89 @@
+package dataio
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// benchCorpus returns ~size bytes of JSONL resembling web text: records of
+// 200 to 4000 bytes with an id, a text with some escapes and non-ASCII
+// characters, and a few metadata fields.
+func benchCorpus(size int) []byte {
+	rng := rand.New(rand.NewPCG(1, 2))
+	words := strings.Fields("the of and to in is that for it as with was on be by this are from or an at which not have " +
+		"über café naïve 東京 données résumé \\\"quoted\\\" line\\nbreak tab\\t end")
+	var b strings.Builder
+	b.Grow(size + 8192)
+	for id := 0; b.Len() < size; id++ {
+		fmt.Fprintf(&b, `{"id":"doc-%08d","url":"https://example.com/%d","text":"`, id, rng.IntN(1e9))
+		n := 200 + rng.IntN(3800)
+		for l := 0; l < n; {
+			w := words[rng.IntN(len(words))]
+			b.WriteString(w)
+			b.WriteByte(' ')
+			l += len(w) + 1
+		}
+		fmt.Fprintf(&b, `","lang":"en","score":%.4f}`+"\n", rng.Float64())
+	}
+	return []byte(b.String())
+}
+
+func benchRead(b *testing.B, name string) {
+	data := benchCorpus(50 << 20)
+	path := writeFile(b, b.TempDir(), name, data)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for range b.N {
+		r, err := NewJSONLReader([]string{path}, ReadOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows := 0
+		for {
+			batch, err := r.Next(context.Background())
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows += batch.NumRows()
+		}
+		if rows == 0 {
+			b.Fatal("no rows")
+		}
+		r.Close()
+	}
+}
+
+// BenchmarkJSONLRead reports read throughput in MB/s of uncompressed JSONL.
+func BenchmarkJSONLRead(b *testing.B) { benchRead(b, "bench.jsonl") }
+
+// BenchmarkJSONLReadZstd reports throughput in MB/s of uncompressed JSONL
+// read from a .zst file.
+func BenchmarkJSONLReadZstd(b *testing.B) { benchRead(b, "bench.jsonl.zst") }
+
+// BenchmarkJSONLReadGzip is the same for .gz.
+func BenchmarkJSONLReadGzip(b *testing.B) { benchRead(b, "bench.jsonl.gz") }
+
+// BenchmarkCountRecords measures the line counter on plain JSONL.
+func BenchmarkCountRecords(b *testing.B) {
+	data := benchCorpus(50 << 20)
+	path := filepath.Join(b.TempDir(), "c.jsonl")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := CountRecords(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package dataio
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sluice-data/sluice/task"
+)
+
+func TestFilePartitioning(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(name string, size int) string {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	files := []string{
+		mk("b/2.jsonl", 400),
+		mk("a.jsonl.gz", 100),
+		mk("b/1.JSONL.ZST", 300),
+		mk("c/d/e.parquet", 1500),
+		mk("z.jsonl", 50),
+	}
+	mk("notes.txt", 10)
+	mk(".hidden.jsonl", 10)
+	mk("_SUCCESS", 0)
+	mk("b/.out.jsonl.tmp-123", 10)
+	mk("_tmp/x.jsonl", 10)
+	if err := os.Symlink(files[4], filepath.Join(dir, "link.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "gone"), filepath.Join(dir, "dangling.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(t.TempDir(), "extra.data")
+	if err := os.WriteFile(outside, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	p := FilePartitioning{Paths: []string{dir, outside, files[1]}}
+	listed, err := p.ListFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{files[1], files[2], files[0], files[3], filepath.Join(dir, "link.jsonl"), files[4]}
+	want = append(want, outside)
+	slices.Sort(want)
+	if !slices.Equal(listed, want) {
+		t.Fatalf("listed\n%v\nwant\n%v", listed, want)
+	}
+
+	// Sorted order: a.jsonl.gz(100) b/1(300) b/2(400) c/d/e(1500) link(50) z(50) extra(1)
+	p = FilePartitioning{Paths: []string{dir}, FilesPerPartition: 4}
+	groups, err := p.Groups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != 2 || len(groups[0]) != 4 || len(groups[1]) != 2 {
+		t.Fatalf("groups %v", groups)
+	}
+	p = FilePartitioning{Paths: []string{dir}, BlockSize: 800}
+	groups, err = p.Groups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSizes := [][]string{{files[1], files[2], files[0]}, {files[3]}, {filepath.Join(dir, "link.jsonl"), files[4]}}
+	if !slices.EqualFunc(groups, wantSizes, slices.Equal) {
+		t.Fatalf("block groups\n%v\nwant\n%v", groups, wantSizes)
+	}
+	again, _ := p.Groups()
+	if !slices.EqualFunc(groups, again, slices.Equal) {
+		t.Fatal("grouping is not deterministic")
+	}
+	p = FilePartitioning{Paths: []string{dir}, Extensions: []string{".parquet"}}
+	groups, err = p.Groups()
+	if err != nil || len(groups) != 1 || groups[0][0] != files[3] {
+		t.Fatalf("parquet only: %v %v", groups, err)
+	}
+	fgs, err := FilePartitioning{Paths: []string{dir}, FilesPerPartition: 3}.FileGroups("ds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fgs) != 2 || fgs[0].DatasetName != "ds" || fgs[0].TaskID != task.NewFileGroup("ds", fgs[0].Paths).ContentID() || fgs[0].TaskID == fgs[1].TaskID {
+		t.Fatalf("file groups %+v", fgs)
+	}
+
+	for _, bad := range []FilePartitioning{
+		{Paths: []string{dir}, FilesPerPartition: 2, BlockSize: 10},
+		{Paths: []string{dir}, FilesPerPartition: -1},
+		{Paths: []string{filepath.Join(dir, "missing")}},
+	} {
+		if _, err := bad.Groups(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	good := map[string]int64{
+		"0": 0, "4096": 4096, "1B": 1, "1b": 1, "1KB": 1000, "1kib": 1024, "2 MiB": 2 << 20,
+		"1MB": 1e6, "1GiB": 1 << 30, "1gb": 1e9, "1TB": 1e12, "1TiB": 1 << 40, "1.5KiB": 1536,
+		" 3 gib ": 3 << 30, "0.5MB": 500000,
+	}
+	for in, want := range good {
+		got, err := ParseByteSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "GiB", "-1GiB", "1 GiBs", "1.2.3MB", "1.", ".5KB", "0.5B", "1K", "10000000PiB", "1e3", "abc"} {
+		if _, err := ParseByteSize(in); err == nil {
+			t.Errorf("ParseByteSize(%q) accepted", in)
+		} else if !strings.Contains(err.Error(), in) && in != "" {
+			t.Errorf("error for %q does not quote the input: %v", in, err)
+		}
+	}
+}

@@ -320,13 +320,17 @@ func joinInts(ids []int) string {
 // budget splits the free CPUs and GPUs between the stages that run at the
 // same time in streaming mode.
 //
-// The rule: every active stage gets the same number of actors,
-// ⌊free CPUs / Σ active stages' per-actor CPUs⌋ (so each stage's share of
-// the CPUs is proportional to its request), further limited by its GPUs,
-// its NumWorkers override and the batches it has; every active stage gets at
-// least one actor, so a pipeline with more stages than CPUs oversubscribes
-// instead of deadlocking. When a stage finishes it leaves the active set and
-// the others' targets grow; running stages spawn up to their new target.
+// The rule: a stage's share of the CPUs is proportional to its per-actor CPU
+// request times its demand, where demand is the fraction of the running
+// stages' actor busy time that the stage accounts for (equal shares until
+// any stage has finished a batch). A stage's target is its share divided by
+// its request, rounded to the nearest whole actor, further limited by its GPUs and its NumWorkers
+// override; every running stage gets at least one actor, so a pipeline with
+// more stages than CPUs oversubscribes instead of deadlocking (Curator
+// #1544). A stage becomes active when its first task arrives and leaves when
+// it finishes; targets are recomputed as batches complete, so a finished
+// stage's CPUs go to the stages still running, and a stage above its target
+// retires idle actors.
 type budget struct {
 	mu     sync.Mutex
 	cpus   float64
@@ -354,22 +358,34 @@ func (b *budget) leave(r *stageRun) {
 func (b *budget) target(r *stageRun) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var sumCPU, sumGPU float64
-	for s := range b.active {
-		res := s.st.Resources()
-		sumCPU += res.CPUs
-		sumGPU += res.GPUs
-	}
-	n := math.MaxInt
-	if sumCPU > 0 {
-		n = int(math.Floor(b.cpus/sumCPU + 1e-9))
-	}
 	res := r.st.Resources()
+	var sumBusy float64
+	for s := range b.active {
+		sumBusy += float64(s.busy.Load())
+	}
+	var weight, sumWeight, sumGPU float64
+	for s := range b.active {
+		sr := s.st.Resources()
+		c := max(sr.CPUs, 0.01)
+		demand := 1.0
+		if sumBusy > 0 {
+			// A floor keeps a stage that has not finished a batch yet from
+			// being starved of its first actors' worth of share.
+			demand = max(float64(s.busy.Load())/sumBusy, 0.05)
+		}
+		w := c * demand
+		sumWeight += w
+		sumGPU += sr.GPUs
+		if s == r {
+			weight = w
+		}
+	}
+	if sumWeight == 0 {
+		return 1
+	}
+	n := int(math.Round(b.cpus * weight / sumWeight / max(res.CPUs, 0.01)))
 	if res.GPUs > 0 && sumGPU > 0 {
 		n = min(n, int(math.Floor(b.gpus/sumGPU+1e-9)))
-	}
-	if n == math.MaxInt {
-		n = max(1, int(b.cpus))
 	}
 	if w := r.st.NumWorkers(); w > 0 {
 		fit := math.MaxInt

@@ -56,11 +56,12 @@ type Config struct {
 	// failed task: task id, stage, error, attempts.
 	FailedManifest string `json:"failed_manifest,omitempty" yaml:"failed_manifest,omitempty"`
 
-	// QueueSize is the capacity, in tasks, of the queue between two streaming
-	// stages (default 64).
+	// QueueSize is the capacity, in tasks, of the queue in front of each
+	// streaming stage (default: twice the stage's batch size, at least 4).
+	// With MaxPending it bounds the tasks a streaming pipeline holds.
 	QueueSize int `json:"queue_size,omitempty" yaml:"queue_size,omitempty"`
-	// MaxPending bounds the batches queued in a stage's pool beyond its
-	// actors (default 2 per actor).
+	// MaxPending bounds the batches queued in a stage's pool beyond the one
+	// each actor is running (default 2).
 	MaxPending int `json:"max_pending,omitempty" yaml:"max_pending,omitempty"`
 	// ShuffleMemoryLimit bounds the rows all shuffle actors buffer in memory
 	// before spilling to disk, in bytes (0 = unlimited). It is split evenly

@@ -59,11 +59,8 @@ func New(rt runtime.Runtime, cfg Config) *Executor {
 	if cfg.MaxSetupFailures <= 0 {
 		cfg.MaxSetupFailures = 3
 	}
-	if cfg.QueueSize <= 0 {
-		cfg.QueueSize = 64
-	}
 	if cfg.MaxPending <= 0 {
-		cfg.MaxPending = 4
+		cfg.MaxPending = 2
 	}
 	if cfg.ProgressInterval <= 0 {
 		cfg.ProgressInterval = 150 * time.Millisecond
@@ -245,7 +242,11 @@ func (e *Executor) runStreaming(ctx context.Context, runs []*stageRun, initial [
 	b := newBudget(cpus, gpus)
 	chans := make([]chan task.Task, len(runs)+1)
 	for i := range chans {
-		chans[i] = make(chan task.Task, e.cfg.QueueSize)
+		size := e.cfg.QueueSize
+		if size <= 0 && i < len(runs) {
+			size = max(2*runs[i].st.BatchSize(), 4)
+		}
+		chans[i] = make(chan task.Task, max(size, 1))
 	}
 	var out []task.Task
 	var wg sync.WaitGroup

@@ -207,11 +207,13 @@ func (p *plainRunner) ensureActors() error {
 	return nil
 }
 
-// grow starts background spawns until actors + spawning reaches the target.
+// grow starts background spawns until actors + spawning reaches the target,
+// but never beyond the batches that are waiting for an actor.
 func (p *plainRunner) grow() {
 	want := p.target()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	want = min(want, p.outstanding+1)
 	for len(p.actors)+p.spawning < want && p.ctx.Err() == nil {
 		p.spawning++
 		go func() {
@@ -227,6 +229,25 @@ func (p *plainRunner) grow() {
 			p.mu.Unlock()
 		}()
 	}
+}
+
+// shrink retires one idle actor when the stage has more than its target
+// (streaming mode gives CPUs to the stages that need them).
+func (p *plainRunner) shrink() {
+	want := p.target()
+	p.mu.Lock()
+	over := len(p.actors) > want && len(p.actors) > 1
+	p.mu.Unlock()
+	if !over {
+		return
+	}
+	h, ok := p.pool.PopIdle()
+	if !ok {
+		return
+	}
+	p.removeActor(h)
+	p.r.retire(h)
+	p.stops.Go(func() { p.r.stop(p.ctx, h) })
 }
 
 func (p *plainRunner) addActor(h *actorHandle) {
@@ -355,6 +376,7 @@ func (p *plainRunner) handle(res *callResult) error {
 			}
 		}
 		p.grow()
+		p.shrink()
 		return nil
 	}
 

@@ -87,3 +87,77 @@ func BenchmarkCountRecords(b *testing.B) {
 		}
 	}
 }
+
+func benchSignatures(n, k int) ([]int64, [][]uint32) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	ids := make([]int64, n)
+	sigs := make([][]uint32, n)
+	for i := range ids {
+		ids[i] = int64(i)
+		sigs[i] = make([]uint32, k)
+		for j := range sigs[i] {
+			sigs[i][j] = rng.Uint32()
+		}
+	}
+	return ids, sigs
+}
+
+// BenchmarkSignatureWrite writes 50k signatures of 260 hashes; MB/s counts
+// the 4-byte hash values.
+func BenchmarkSignatureWrite(b *testing.B) {
+	ids, sigs := benchSignatures(50_000, 260)
+	dir := b.TempDir()
+	b.SetBytes(int64(len(ids) * 260 * 4))
+	b.ResetTimer()
+	for i := range b.N {
+		w, err := CreateSignatureFile(filepath.Join(dir, fmt.Sprintf("s%d.parquet", i)), ParquetWriterOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Write(ids, sigs); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSignatureRead streams the same file back.
+func BenchmarkSignatureRead(b *testing.B) {
+	ids, sigs := benchSignatures(50_000, 260)
+	path := filepath.Join(b.TempDir(), "s.parquet")
+	w, err := CreateSignatureFile(path, ParquetWriterOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Write(ids, sigs); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(ids) * 260 * 4))
+	b.ResetTimer()
+	for range b.N {
+		r, err := OpenSignatureFile(path, 8192)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			ids, _, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(ids)
+		}
+		r.Close()
+		if n != len(ids) {
+			b.Fatalf("read %d rows", n)
+		}
+	}
+}

@@ -1,8 +1,11 @@
 package dataio
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/sluice-data/sluice/task"
 )
@@ -148,37 +151,127 @@ func (p *pqFile) rgLeftOrNext() int64 {
 	return 1
 }
 
+// sigRow and groupRow are the row layouts of the signature and group files.
+// parquet-go's struct writer fills column buffers directly, several times
+// faster than building parquet.Values for list columns.
+type sigRow struct {
+	ID  int64    `parquet:"_sluice_dedup_id"`
+	Sig []uint32 `parquet:"_minhash_signature,list"`
+}
+
+type groupRow struct {
+	ID    int64 `parquet:"_sluice_dedup_id"`
+	Group int64 `parquet:"_group"`
+}
+
+// structWriter writes rows of a struct type T to an atomically created file.
+type structWriter[T any] struct {
+	af  *atomicFile
+	bw  *bufio.Writer
+	w   *parquet.GenericWriter[T]
+	buf []T
+	n   int64
+	err error
+}
+
+func createStruct[T any](path string, opts ParquetWriterOptions) (*structWriter[T], error) {
+	wopts, err := opts.writerOptions()
+	if err != nil {
+		return nil, err
+	}
+	af, err := createAtomic(path)
+	if err != nil {
+		return nil, err
+	}
+	bw := bufio.NewWriterSize(af, 1<<20)
+	return &structWriter[T]{af: af, bw: bw, w: parquet.NewGenericWriter[T](bw, wopts...)}, nil
+}
+
+// write appends n rows, built by fill into a reused buffer 1024 at a time.
+func (s *structWriter[T]) write(n int, fill func(dst []T, from int)) error {
+	if s.err != nil {
+		return s.err
+	}
+	if s.buf == nil {
+		s.buf = make([]T, 1024)
+	}
+	for from := 0; from < n; from += len(s.buf) {
+		chunk := s.buf[:min(len(s.buf), n-from)]
+		fill(chunk, from)
+		if _, err := s.w.Write(chunk); err != nil {
+			s.fail(fmt.Errorf("dataio: write parquet %s: %w", s.af.final, err))
+			return s.err
+		}
+	}
+	clear(s.buf) // drop references to the caller's slices
+	s.n += int64(n)
+	return nil
+}
+
+func (s *structWriter[T]) fail(err error) {
+	s.err = err
+	s.af.Abort()
+}
+
+func (s *structWriter[T]) close() error {
+	if s.err != nil {
+		return s.err
+	}
+	s.err = fmt.Errorf("dataio: parquet %s: writer is closed", s.af.final)
+	if err := s.w.Close(); err != nil {
+		s.af.Abort()
+		return fmt.Errorf("dataio: finish parquet %s: %w", s.af.final, err)
+	}
+	if err := s.bw.Flush(); err != nil {
+		s.af.Abort()
+		return fmt.Errorf("dataio: write parquet %s: %w", s.af.final, err)
+	}
+	return s.af.Commit()
+}
+
+func (s *structWriter[T]) abort() {
+	if s.err == nil {
+		s.err = fmt.Errorf("dataio: parquet %s: writer is aborted", s.af.final)
+	}
+	s.af.Abort()
+}
+
 // SignatureWriter writes a MinHash signature file: Parquet with columns
-// DedupIDColumn (int64) and SignatureColumn (list<uint32>).
-type SignatureWriter struct{ t *typedWriter }
+// DedupIDColumn (int64) and SignatureColumn (list<uint32>), the same layout
+// ParquetWriter uses for those column types.
+type SignatureWriter struct{ s *structWriter[sigRow] }
 
 // CreateSignatureFile starts a signature file at path. It appears there when
 // Close succeeds.
 func CreateSignatureFile(path string, opts ParquetWriterOptions) (*SignatureWriter, error) {
-	t, err := createTyped(path, []*task.Column{
-		{Name: DedupIDColumn, Type: task.Int64},
-		{Name: SignatureColumn, Type: task.Uint32List},
-	}, opts)
+	s, err := createStruct[sigRow](path, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &SignatureWriter{t}, nil
+	return &SignatureWriter{s}, nil
 }
 
 // Write appends rows (ids[i], sigs[i]). The slices must have equal lengths.
 func (w *SignatureWriter) Write(ids []int64, sigs [][]uint32) error {
-	return w.t.write(&task.Column{Name: DedupIDColumn, Type: task.Int64, Ints: ids},
-		&task.Column{Name: SignatureColumn, Type: task.Uint32List, U32s: sigs})
+	if len(ids) != len(sigs) {
+		w.s.fail(fmt.Errorf("dataio: parquet %s: %d ids but %d signatures", w.s.af.final, len(ids), len(sigs)))
+		return w.s.err
+	}
+	return w.s.write(len(ids), func(dst []sigRow, from int) {
+		for i := range dst {
+			dst[i] = sigRow{ids[from+i], sigs[from+i]}
+		}
+	})
 }
 
 // Rows returns the number of rows written so far.
-func (w *SignatureWriter) Rows() int64 { return w.t.w.n }
+func (w *SignatureWriter) Rows() int64 { return w.s.n }
 
 // Close finishes the file and moves it into place.
-func (w *SignatureWriter) Close() error { return w.t.close() }
+func (w *SignatureWriter) Close() error { return w.s.close() }
 
 // Abort discards the file.
-func (w *SignatureWriter) Abort() { w.t.abort() }
+func (w *SignatureWriter) Abort() { w.s.abort() }
 
 // SignatureReader streams a signature file.
 type SignatureReader struct{ t *typedReader }
@@ -211,35 +304,39 @@ func (r *SignatureReader) Close() error { return r.t.p.close() }
 
 // GroupWriter writes a group-assignment file: Parquet with columns
 // DedupIDColumn (int64) and GroupColumn (int64).
-type GroupWriter struct{ t *typedWriter }
+type GroupWriter struct{ s *structWriter[groupRow] }
 
 // CreateGroupFile starts a group file at path. It appears there when Close
 // succeeds.
 func CreateGroupFile(path string, opts ParquetWriterOptions) (*GroupWriter, error) {
-	t, err := createTyped(path, []*task.Column{
-		{Name: DedupIDColumn, Type: task.Int64},
-		{Name: GroupColumn, Type: task.Int64},
-	}, opts)
+	s, err := createStruct[groupRow](path, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &GroupWriter{t}, nil
+	return &GroupWriter{s}, nil
 }
 
 // Write appends rows (ids[i], groups[i]). The slices must have equal lengths.
 func (w *GroupWriter) Write(ids, groups []int64) error {
-	return w.t.write(&task.Column{Name: DedupIDColumn, Type: task.Int64, Ints: ids},
-		&task.Column{Name: GroupColumn, Type: task.Int64, Ints: groups})
+	if len(ids) != len(groups) {
+		w.s.fail(fmt.Errorf("dataio: parquet %s: %d ids but %d groups", w.s.af.final, len(ids), len(groups)))
+		return w.s.err
+	}
+	return w.s.write(len(ids), func(dst []groupRow, from int) {
+		for i := range dst {
+			dst[i] = groupRow{ids[from+i], groups[from+i]}
+		}
+	})
 }
 
 // Rows returns the number of rows written so far.
-func (w *GroupWriter) Rows() int64 { return w.t.w.n }
+func (w *GroupWriter) Rows() int64 { return w.s.n }
 
 // Close finishes the file and moves it into place.
-func (w *GroupWriter) Close() error { return w.t.close() }
+func (w *GroupWriter) Close() error { return w.s.close() }
 
 // Abort discards the file.
-func (w *GroupWriter) Abort() { w.t.abort() }
+func (w *GroupWriter) Abort() { w.s.abort() }
 
 // GroupReader streams a group file.
 type GroupReader struct{ t *typedReader }

@@ -9,8 +9,6 @@ import (
 	"io"
 	"unicode/utf8"
 
-	json "github.com/goccy/go-json"
-
 	"github.com/sluice-data/sluice/task"
 )
 
@@ -32,17 +30,18 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 //
 // A JSONLReader is not safe for concurrent use.
 type JSONLReader struct {
-	opts  ReadOptions
-	paths []string
-	next  int // index in paths of the next file to open
-	cur   *jsonlFile
-	stats ReadStats
-	err   error // sticky
-	names []string
-	spans []jsonSpan
-	arena []byte
-	long  []byte // accumulates lines longer than the bufio buffer
-	meta  string // value for MetaRawJSONColumns, or ""
+	opts    ReadOptions
+	paths   []string
+	next    int // index in paths of the next file to open
+	cur     *jsonlFile
+	stats   ReadStats
+	err     error // sticky
+	names   []string
+	spans   []jsonSpan
+	arena   []byte
+	long    []byte // accumulates lines longer than the bufio buffer
+	scratch []byte // unescaped text
+	meta    string // value for MetaRawJSONColumns, or ""
 }
 
 // jsonlFile is the open file being read.
@@ -263,9 +262,8 @@ func (r *JSONLReader) record(b *jsonlBatch, line []byte, overlong bool) error {
 	}
 	var text string
 	if ts.escaped {
-		if err := json.Unmarshal(parse[ts.start:ts.end], &text); err != nil {
-			return r.bad(line, row, r.opts.TextField, "undecodable string: "+err.Error(), false)
-		}
+		r.scratch = appendUnescaped(r.scratch[:0], content)
+		text = string(r.scratch)
 	} else {
 		text = string(content)
 	}

@@ -71,3 +71,18 @@ func FuzzScanObject(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendUnescapedMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{
+		`plain`, `a\"b\\c\/d`, `\b\f\n\r\t`, `\u00e9\u00E9x`, `\ud83d\ude00`, `\ud83d`, `\ud83dx`, `\ude00\ud83d`,
+		`\ud83d\u0041`, `\u0000`, `end\\`, `\ud83d\ud83d\ude00`,
+	} {
+		var want string
+		if err := json.Unmarshal([]byte(`"`+s+`"`), &want); err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		if got := string(appendUnescaped(nil, []byte(s))); got != want {
+			t.Errorf("%q: got %q, want %q", s, got, want)
+		}
+	}
+}

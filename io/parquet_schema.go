@@ -3,6 +3,7 @@ package dataio
 import (
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
@@ -225,8 +226,12 @@ type orderedField struct {
 func (f orderedField) Name() string                           { return f.name }
 func (f orderedField) Value(base reflect.Value) reflect.Value { return base.FieldByName(f.name) }
 
-func (g orderedGroup) ID() int                     { return 0 }
-func (g orderedGroup) String() string              { return parquet.Group(nil).String() }
+func (g orderedGroup) ID() int { return 0 }
+func (g orderedGroup) String() string {
+	var b strings.Builder
+	_ = parquet.PrintSchema(&b, "", g)
+	return b.String()
+}
 func (g orderedGroup) Type() parquet.Type          { return parquet.Group(nil).Type() }
 func (g orderedGroup) Optional() bool              { return false }
 func (g orderedGroup) Repeated() bool              { return false }

@@ -448,7 +448,8 @@ type shuffleStats struct {
 	// overLimit counts engines whose peak buffer exceeded their share of
 	// the memory limit.
 	overLimit atomic.Int64
-	limit     int64 // the executor's ShuffleMemoryLimit (0: none)
+	maxPeak   atomic.Int64 // the largest peak buffer of any engine
+	limit     int64        // the run's shuffle memory limit (0: none)
 }
 
 // spyLSH is the real LSH stage, which after each extraction adds its
@@ -470,6 +471,12 @@ func (s *spyLSH) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
 		st := eng.Stats()
 		s.stats.iterations.Add(1)
 		s.stats.spills.Add(st.Spills)
+		for {
+			old := s.stats.maxPeak.Load()
+			if st.PeakMemoryBytes <= old || s.stats.maxPeak.CompareAndSwap(old, st.PeakMemoryBytes) {
+				break
+			}
+		}
 		if s.stats.limit > 0 && st.PeakMemoryBytes > s.stats.limit/int64(s.w.Shuffle.NumRanks) {
 			s.stats.overLimit.Add(1)
 		}

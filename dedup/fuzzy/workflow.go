@@ -440,7 +440,11 @@ func (w *Workflow) build(typ string, cfg any) (stage.Stage, error) {
 
 // execute runs one stage on the executor and keeps its report for the phase.
 func (w *Workflow) execute(ctx context.Context, st stage.Stage, in []task.Task) ([]task.Task, error) {
-	ex := executor.New(w.Runtime, w.Executor)
+	ec := w.Executor
+	if ec.ShuffleMemoryLimit == 0 {
+		ec.ShuffleMemoryLimit = w.Cfg.MemoryLimit // the LSH shuffle's bound, unless the executor sets one
+	}
+	ex := executor.New(w.Runtime, ec)
 	out, err := ex.Execute(ctx, []stage.Stage{st}, in)
 	w.lastStages = ex.Report().Stages
 	if err != nil {

@@ -11,9 +11,10 @@ import (
 	"github.com/sluice-data/sluice/stages/synthetic"
 )
 
-// Registry returns a new registry holding every built-in stage type:
-// chaos, file_partitioning, jsonl_read_files, jsonl_reader, jsonl_writer and
-// text_filter.
+// Registry returns a new registry holding every built-in stage type (list
+// them with `sluice stages`): chaos, text_filter, the jsonl source and sink
+// (jsonl_reader with its parts file_partitioning and jsonl_read_files, and
+// jsonl_writer), the synthetic stages and the fuzzy-deduplication stages.
 func Registry() *stage.Registry {
 	reg := stage.NewRegistry()
 	reg.MustRegister(chaos.Type())

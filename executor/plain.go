@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-data/sluice/runtime"
@@ -37,9 +38,12 @@ type plainRunner struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	pool   *Pool[*actorHandle, *batch, *callResult]
-	// target returns how many actors the stage should have now.
-	target func() int
-	emit   func(ctx context.Context, t task.Task) error
+	// targetFn returns how many actors the stage should have now; target
+	// caches it for a few milliseconds, since it is asked after every batch.
+	targetFn   func() int
+	targetVal  atomic.Int64
+	targetTime atomic.Int64
+	emit       func(ctx context.Context, t task.Task) error
 
 	mu          sync.Mutex
 	cond        *sync.Cond
@@ -60,7 +64,7 @@ type plainRunner struct {
 func (e *Executor) runPlain(ctx context.Context, r *stageRun, pre []task.Task, in <-chan task.Task, target func() int, emit func(context.Context, task.Task) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	p := &plainRunner{r: r, ctx: ctx, cancel: cancel, target: target, emit: emit}
+	p := &plainRunner{r: r, ctx: ctx, cancel: cancel, targetFn: target, emit: emit}
 	p.cond = sync.NewCond(&p.mu)
 	p.pool = NewPool[*actorHandle, *batch, *callResult](nil, PoolOptions{
 		MaxPending: max(e.cfg.MaxPending, 1),
@@ -177,17 +181,39 @@ func (p *plainRunner) submit(b *batch) error {
 	if err := p.ctx.Err(); err != nil {
 		return nil // the collector reports the cause
 	}
-	if err := p.pool.Submit(p.ctx, p.call, b); err != nil {
+	for {
+		err := p.pool.Submit(p.ctx, p.call, b)
+		if err == nil {
+			break
+		}
 		if p.ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("stage %s: submit: %w", p.r.name(), err)
+		if !errors.Is(err, ErrNoActors) {
+			return fmt.Errorf("stage %s: submit: %w", p.r.name(), err)
+		}
+		// The last actor died and the collector has not replaced it yet.
+		if err := p.replaceLost(); err != nil {
+			return err
+		}
 	}
 	p.mu.Lock()
 	p.outstanding++
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	return nil
+}
+
+// target is targetFn, recomputed at most every 5ms.
+func (p *plainRunner) target() int {
+	now := time.Now().UnixNano()
+	if now-p.targetTime.Load() < int64(5*time.Millisecond) {
+		return int(p.targetVal.Load())
+	}
+	v := p.targetFn()
+	p.targetVal.Store(int64(v))
+	p.targetTime.Store(now)
+	return v
 }
 
 // ensureActors spawns the first actor synchronously and grows the pool
@@ -332,16 +358,15 @@ func (p *plainRunner) collect() error {
 	}
 }
 
-// replaceLost is called when work is queued and no actor is left: it spawns
-// one synchronously, or fails the stage if none can be set up.
+// replaceLost is called when work is queued and the pool has no live actor
+// left: it spawns one synchronously, or fails the stage if none can be set up.
 func (p *plainRunner) replaceLost() error {
 	p.mu.Lock()
 	for p.spawning > 0 && p.ctx.Err() == nil {
 		p.cond.Wait()
 	}
-	n := len(p.actors)
 	p.mu.Unlock()
-	if n > 0 {
+	if p.pool.NumActors() > 0 {
 		return nil
 	}
 	h, err := p.r.spawn(p.ctx)

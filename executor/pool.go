@@ -173,9 +173,12 @@ type Pool[A comparable, V any, R any] struct {
 	wakeRoom    func()
 
 	closed  bool
-	members map[A]struct{}               // every live actor, idle or busy
-	idle    poolRing[A]                  // idle actors, longest idle first
-	queue   poolRing[*poolTask[A, V, R]] // calls waiting for an actor
+	members map[A]struct{} // every live actor, idle or busy
+	// parked holds, for idle actors whose goroutine is still waiting for
+	// more work, the channel that hands it the next call (see drive).
+	parked map[A]chan *poolTask[A, V, R]
+	idle   poolRing[A]                  // idle actors, longest idle first
+	queue  poolRing[*poolTask[A, V, R]] // calls waiting for an actor
 	// order holds the outstanding calls by submission index: order.at(i) is
 	// the call with seq base+i, or nil once returned. Outstanding means
 	// submitted, not abandoned and not yet returned to the caller.
@@ -197,6 +200,7 @@ func NewPool[A comparable, V any, R any](actors []A, opts PoolOptions) *Pool[A, 
 		isDead:     opts.IsDead,
 		requeue:    opts.RequeueOnDeath,
 		members:    make(map[A]struct{}, len(actors)),
+		parked:     make(map[A]chan *poolTask[A, V, R]),
 	}
 	if p.maxPending <= 0 {
 		p.maxPending = DefaultPoolMaxPending
@@ -318,23 +322,82 @@ func (p *Pool[A, V, R]) recycleLocked(t *poolTask[A, V, R]) {
 	}
 }
 
-// startLocked runs t on actor in a new goroutine.
+// startLocked runs t on actor: it hands t to the actor's parked goroutine
+// if it has one, or starts a new goroutine.
 func (p *Pool[A, V, R]) startLocked(actor A, t *poolTask[A, V, R]) {
 	t.state = poolTaskRunning
+	if ch, ok := p.parked[actor]; ok {
+		delete(p.parked, actor)
+		ch <- t // buffered: never blocks
+		return
+	}
 	p.wg.Add(1)
 	go p.drive(actor, t)
 }
 
+// poolParkTime is how long an actor's goroutine waits for more work after
+// its actor went idle before it exits. Reusing the goroutine saves a
+// goroutine start and its stack growth per call when calls are short.
+const poolParkTime = 20 * time.Millisecond
+
 // drive runs t on actor, then keeps the actor busy with queued calls until
-// the queue is empty, the actor dies or the pool is closed.
+// the queue is empty, the actor dies or the pool is closed. When the actor
+// goes idle the goroutine parks for a while, so that the next call handed to
+// the actor reuses it.
 func (p *Pool[A, V, R]) drive(actor A, t *poolTask[A, V, R]) {
 	defer p.wg.Done()
+	var ch chan *poolTask[A, V, R]
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for t != nil {
 		res, err := t.fn(p.ctx, actor, t.v)
 		dead := err != nil && p.isDead != nil && p.isDead(err)
 		p.mu.Lock()
 		t = p.finishLocked(actor, t, res, err, dead)
+		if t != nil {
+			p.mu.Unlock()
+			continue
+		}
+		if _, member := p.members[actor]; p.closed || dead || !member {
+			p.mu.Unlock()
+			return
+		}
+		if ch == nil {
+			ch = make(chan *poolTask[A, V, R], 1)
+			timer = time.NewTimer(poolParkTime)
+		} else {
+			timer.Reset(poolParkTime)
+		}
+		p.parked[actor] = ch
 		p.mu.Unlock()
+		select {
+		case t = <-ch:
+		case <-timer.C:
+		case <-p.ctx.Done():
+		}
+		if t != nil {
+			continue
+		}
+		p.mu.Lock()
+		if cur, ok := p.parked[actor]; ok && cur == ch {
+			delete(p.parked, actor) // nobody handed us work: exit
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		t = <-ch // a hand-off raced with the timeout; nil means "exit"
+	}
+}
+
+// unparkLocked tells actor's parked goroutine, if any, to exit.
+func (p *Pool[A, V, R]) unparkLocked(actor A) {
+	if ch, ok := p.parked[actor]; ok {
+		delete(p.parked, actor)
+		ch <- nil
 	}
 }
 
@@ -672,6 +735,7 @@ func (p *Pool[A, V, R]) PopIdle() (A, bool) {
 	}
 	a := p.idle.popBack() // the one that would get work last
 	delete(p.members, a)
+	p.unparkLocked(a)
 	return a, true
 }
 

@@ -65,7 +65,9 @@ func (p *envProbe) Setup(_ context.Context, w *stage.Worker) error {
 	return nil
 }
 
-func (p *envProbe) ProcessBatch(_ context.Context, ts []task.Task) ([]task.Task, error) { return ts, nil }
+func (p *envProbe) ProcessBatch(_ context.Context, ts []task.Task) ([]task.Task, error) {
+	return ts, nil
+}
 
 func TestEnvMergeAndDevices(t *testing.T) {
 	var buf strings.Builder

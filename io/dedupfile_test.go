@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sluice-data/sluice/task"
 )
 
 func TestSignatureFile(t *testing.T) {
@@ -225,4 +227,53 @@ func TestTypedReaderRejectsNulls(t *testing.T) {
 		t.Fatal("error mistaken for EOF")
 	}
 
+}
+
+// TestSignatureLayoutMatchesParquetWriter checks that signature files and
+// batches written by ParquetWriter use the same Parquet layout, so either
+// can be read where the other is expected.
+func TestSignatureLayoutMatchesParquetWriter(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.parquet")
+	sw, err := CreateSignatureFile(a, ParquetWriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Write([]int64{1, 2}, [][]uint32{{7, 8}, nil}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := filepath.Join(dir, "b.parquet")
+	pw, err := CreateParquet(b, ParquetWriterOptions{IncludeInternal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := &task.DocumentBatch{Columns: []*task.Column{
+		{Name: DedupIDColumn, Type: task.Int64, Ints: []int64{1, 2}},
+		{Name: SignatureColumn, Type: task.Uint32List, U32s: [][]uint32{{7, 8}, nil}},
+	}}
+	if err := pw.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	body := func(p string) string {
+		s := openParquetMeta(t, p).Schema().String()
+		return s[strings.Index(s, "{"):]
+	}
+	if body(a) != body(b) {
+		t.Fatalf("layouts differ:\n%s\n%s", body(a), body(b))
+	}
+	r, err := OpenSignatureFile(b, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ids, sigs, err := r.Next()
+	if err != nil || !slices.Equal(ids, []int64{1, 2}) || !slices.Equal(sigs[0], []uint32{7, 8}) || sigs[1] != nil {
+		t.Fatalf("got %v %v %v", ids, sigs, err)
+	}
 }

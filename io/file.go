@@ -78,18 +78,6 @@ func FormatOf(path string) Format {
 	return JSONL
 }
 
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // decompressed is an open JSONL input: the file and, when compressed, the
 // decoder reading from it. Read returns decompressed bytes.
 type decompressed struct {

@@ -18,7 +18,8 @@ const maxQuarantinedRaw = 64 << 10
 // arenaChunk is the size of the blocks raw lines are copied into.
 const arenaChunk = 4 << 20
 
-var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+// utf8BOM is the byte order mark some tools put at the start of a file.
+const utf8BOM = "\xEF\xBB\xBF"
 
 // JSONLReader reads JSON Lines files, in order, into DocumentBatches. See the
 // package documentation for the rules on lines, blank lines and bad records.
@@ -190,6 +191,9 @@ func (r *JSONLReader) open(path string) error {
 // only a prefix is returned.
 func (r *JSONLReader) readLine() (line []byte, overlong bool, err error) {
 	f := r.cur
+	if cap(r.long) > 64<<20 {
+		r.long = nil // do not hold on to the buffer of a huge line
+	}
 	line, err = f.br.ReadSlice('\n')
 	r.stats.Bytes += int64(len(line))
 	if err == bufio.ErrBufferFull {
@@ -243,7 +247,7 @@ func (r *JSONLReader) record(b *jsonlBatch, line []byte, overlong bool) error {
 		return r.bad(line, row, "", fmt.Sprintf("line longer than %d bytes", r.opts.MaxLineBytes), true)
 	}
 	parse := line
-	if f.line == 1 && bytes.HasPrefix(parse, utf8BOM) {
+	if f.line == 1 && bytes.HasPrefix(parse, []byte(utf8BOM)) {
 		parse = parse[len(utf8BOM):]
 	}
 	if err := scanObjectFields(parse, r.names, r.spans); err != nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -481,5 +482,33 @@ func TestNewReaderDispatch(t *testing.T) {
 	r, err = NewReader([]string{"a.jsonl.zst"}, ReadOptions{})
 	if _, ok := r.(*JSONLReader); err != nil || !ok {
 		t.Fatalf("got %T, %v", r, err)
+	}
+}
+
+func TestQuarantineFileConcurrentPuts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q.jsonl.zst")
+	q, err := CreateQuarantineFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				if err := q.Put(&BadRecordError{File: fmt.Sprint(g), Line: int64(i + 1), Row: int64(i), Reason: "r", Raw: []byte("x")}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if recs := readQuarantine(t, path); len(recs) != 400 || q.Count() != 400 {
+		t.Fatalf("%d records, count %d", len(recs), q.Count())
 	}
 }

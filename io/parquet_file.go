@@ -64,7 +64,8 @@ type pqFile struct {
 	rg      int   // index of the next row group to open
 	rgLeft  int64 // rows left in the open row group
 	cursors []colCursor
-	row     int64 // index in the file of the next row to read
+	lists   []*listCursor // per column; nil for scalar columns
+	row     int64         // index in the file of the next row to read
 	// nulls lists, after readInto, the offsets (relative to the first row
 	// read by that call) of rows where a strict column was null.
 	nulls  []nullAt
@@ -155,7 +156,12 @@ func (p *pqFile) closeCursors() {
 			p.cursors[i].r.Close()
 		}
 	}
-	p.cursors = p.cursors[:0]
+	for _, l := range p.lists {
+		if l != nil {
+			l.close()
+		}
+	}
+	p.cursors, p.lists = p.cursors[:0], p.lists[:0]
 }
 
 func (p *pqFile) close() error {
@@ -191,7 +197,13 @@ func (p *pqFile) readInto(dst []*task.Column, n int, oneGroup bool) (total int, 
 				if c.leaf >= len(chunks) {
 					return total, fmt.Errorf("dataio: parquet %s: row group %d has %d columns, want more than %d", p.path, p.rg-1, len(chunks), c.leaf)
 				}
-				p.cursors = append(p.cursors, colCursor{r: parquet.NewColumnChunkValueReader(chunks[c.leaf]), buf: make([]parquet.Value, valueBufferSize)})
+				if c.list {
+					p.cursors = append(p.cursors, colCursor{})
+					p.lists = append(p.lists, newListCursor(chunks[c.leaf]))
+				} else {
+					p.cursors = append(p.cursors, colCursor{r: parquet.NewColumnChunkValueReader(chunks[c.leaf]), buf: make([]parquet.Value, valueBufferSize)})
+					p.lists = append(p.lists, nil)
+				}
 			}
 			continue
 		}
@@ -222,6 +234,15 @@ func (p *pqFile) readColumn(i int, out *task.Column, k, base int) error {
 		}
 		return fmt.Errorf("dataio: parquet %s: column %q, row %d: %w", p.path, col.name, p.row+int64(row), err)
 	}
+	if col.list {
+		l := p.lists[i]
+		for r := 0; r < k; r++ {
+			if err := l.readRow(col, &out.U32s); err != nil {
+				return fail(r, err)
+			}
+		}
+		return nil
+	}
 	for r := 0; r < k; r++ {
 		v, err := cur.next()
 		if err != nil {
@@ -229,12 +250,6 @@ func (p *pqFile) readColumn(i int, out *task.Column, k, base int) error {
 		}
 		if v.RepetitionLevel() != 0 {
 			return fail(r, errors.New("row does not start at repetition level 0"))
-		}
-		if col.list {
-			if err := p.readList(col, cur, v, out); err != nil {
-				return fail(r, err)
-			}
-			continue
 		}
 		if v.IsNull() {
 			if p.strict[i] {
@@ -263,33 +278,6 @@ func (p *pqFile) readColumn(i int, out *task.Column, k, base int) error {
 			out.Bytes = append(out.Bytes, append(make([]byte, 0, len(b)), b...))
 		}
 	}
-	return nil
-}
-
-// readList reads the rest of the list whose first value is first.
-func (p *pqFile) readList(col *pqColumn, cur *colCursor, first *parquet.Value, out *task.Column) error {
-	if first.DefinitionLevel() < col.elemDef {
-		out.U32s = append(out.U32s, nil) // null or empty list
-		return nil
-	}
-	list := make([]uint32, 0, cur.lastList)
-	v := first
-	for {
-		if v.DefinitionLevel() != col.maxDef {
-			return errors.New("null element in list<uint32>")
-		}
-		list = append(list, uint32(v.Int32()))
-		next, err := cur.peek()
-		if err == io.EOF || (err == nil && next.RepetitionLevel() == 0) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		v, _ = cur.next()
-	}
-	cur.lastList = len(list)
-	out.U32s = append(out.U32s, list)
 	return nil
 }
 

@@ -72,12 +72,16 @@ func (p FilePartitioning) ListFiles() ([]string, error) {
 			files = append(files, filepath.Clean(root))
 			continue
 		}
-		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		walkRoot := root
+		if lfi, err := os.Lstat(root); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+			walkRoot = root + string(filepath.Separator) // make WalkDir follow the link
+		}
+		err = filepath.WalkDir(walkRoot, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
 			if d.IsDir() {
-				if path != root && (strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_")) {
+				if path != walkRoot && (strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_")) {
 					return filepath.SkipDir
 				}
 				return nil
@@ -164,13 +168,33 @@ func NewFileGroups(dataset string, groups [][]string) []*task.FileGroup {
 	return out
 }
 
-var byteUnits = map[string]int64{
-	"b":  1,
-	"kb": 1000, "kib": 1 << 10,
-	"mb": 1000 * 1000, "mib": 1 << 20,
-	"gb": 1000 * 1000 * 1000, "gib": 1 << 30,
-	"tb": 1000 * 1000 * 1000 * 1000, "tib": 1 << 40,
-	"pb": 1000 * 1000 * 1000 * 1000 * 1000, "pib": 1 << 50,
+// byteUnit returns the multiplier of a lower-case unit name.
+func byteUnit(u string) (int64, bool) {
+	switch u {
+	case "b":
+		return 1, true
+	case "kb":
+		return 1e3, true
+	case "kib":
+		return 1 << 10, true
+	case "mb":
+		return 1e6, true
+	case "mib":
+		return 1 << 20, true
+	case "gb":
+		return 1e9, true
+	case "gib":
+		return 1 << 30, true
+	case "tb":
+		return 1e12, true
+	case "tib":
+		return 1 << 40, true
+	case "pb":
+		return 1e15, true
+	case "pib":
+		return 1 << 50, true
+	}
+	return 0, false
 }
 
 // ParseByteSize parses a size such as "1GiB", "512 MB", "1.5kib" or "4096".
@@ -189,7 +213,7 @@ func ParseByteSize(s string) (int64, error) {
 	}
 	mult := int64(1)
 	if unit != "" {
-		m, ok := byteUnits[unit]
+		m, ok := byteUnit(unit)
 		if !ok {
 			return 0, fmt.Errorf("dataio: byte size %q: unknown unit %q (want B, KB, KiB, MB, MiB, GB, GiB, TB, TiB, PB or PiB)", s, in[i:])
 		}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/sluice-data/sluice/executor"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/task"
 )
@@ -26,6 +27,8 @@ const maxCompositeDepth = 16
 type Executor interface {
 	Execute(ctx context.Context, stages []stage.Stage, initial []task.Task) ([]task.Task, error)
 }
+
+var _ Executor = (*executor.Executor)(nil)
 
 // RenamableComposite is implemented by composites that name their parts
 // after themselves. A composite built by a stage.Registry is wrapped by

@@ -3,12 +3,20 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluice-data/sluice/executor"
+	"github.com/sluice-data/sluice/runtime/local"
 	"github.com/sluice-data/sluice/stage"
+	"github.com/sluice-data/sluice/stages/chaos"
 	"github.com/sluice-data/sluice/task"
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // pass is a plain stage that returns its input, with declared specs.
 type pass struct{ stage.Base }
@@ -171,5 +179,34 @@ func TestRun(t *testing.T) {
 	// Run builds, so build errors surface.
 	if _, err := New("bad").Run(context.Background(), &r, nil); err == nil {
 		t.Fatal("Run of an empty pipeline succeeded")
+	}
+}
+
+func TestRunWithExecutor(t *testing.T) {
+	rt, err := local.New(local.Options{CPUs: 2, ScratchDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	var initial []task.Task
+	for i := range 5 {
+		b := task.NewDocumentBatch("ds", "text", []string{"x"})
+		b.TaskID = fmt.Sprintf("b%d", i)
+		initial = append(initial, b)
+	}
+	faults, err := chaos.New(chaos.Config{ErrorIDs: []string{"b3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := stage.Func("count", func(_ context.Context, ts []task.Task) ([]task.Task, error) { return ts, nil })
+	p := New("p", faults, count)
+	ex := executor.New(rt, executor.Config{MaxFailedFraction: 0.5, RetryBackoff: time.Millisecond})
+	out, err := p.Run(context.Background(), ex, initial)
+	var tfe *executor.TasksFailedError
+	if !errors.As(err, &tfe) || tfe.Failed != 1 || len(out) != 4 {
+		t.Fatalf("err = %v, %d outputs", err, len(out))
+	}
+	if f := ex.FailedTasks(); len(f) != 1 || f[0].ID() != "b3" || f[0].Stage != "chaos" {
+		t.Fatalf("failed %v", f)
 	}
 }

@@ -61,54 +61,55 @@ func TestOutputIndependentOfMemoryAndBandsPerIteration(t *testing.T) {
 	docs := smallDocs(31, 150)
 	l := writeLayout(t, docs, 3)
 	const bands, rows, lshRowBytes = 20, 4, 27 // 18-byte key, 8-byte value, 1-byte partition
-	cases := []struct {
-		name     string
-		exLimit  int64 // executor.Config.ShuffleMemoryLimit
-		cfgLimit int64 // fuzzy.Config.MemoryLimit
-		bpi      int
-	}{
-		{"unlimited-bpi5", 0, 0, 5},
-		{"64KiB-bpi20", 64 << 10, 0, 20},
-		{"4KiB-bpi1", 4 << 10, 0, 1},
-		{"unlimited-bpi20", 0, 0, 20},
-		// A library caller sets the limit in the workflow's Config.
-		{"config-4KiB-bpi3", 0, 4 << 10, 3},
+	type limits struct {
+		ex  int64 // executor.Config.ShuffleMemoryLimit
+		cfg int64 // fuzzy.Config.MemoryLimit
+		bpi int
 	}
-	var ref runResult
-	for i, tc := range cases {
+	run := func(t *testing.T, c limits) runResult {
+		t.Helper()
+		limit := max(c.ex, c.cfg)
+		st := &shuffleStats{limit: limit}
+		out := filepath.Join(t.TempDir(), "out")
+		cfg := fuzzy.DefaultConfig()
+		cfg.Inputs, cfg.Output, cfg.NoRemove = []string{l.dir}, out, true
+		cfg.Bands, cfg.Rows, cfg.BandsPerIteration, cfg.MemoryLimit = bands, rows, c.bpi, c.cfg
+		sum, err := runWorkflow(t, cfg, runOptions{ex: executor.Config{ShuffleMemoryLimit: c.ex}, reg: spyRegistry(t, st)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.iterations.Load() == 0 {
+			t.Fatal("the LSH stage reported no shuffle statistics")
+		}
+		passRows := int64(len(docs)) * int64(min(c.bpi, bands))
+		switch {
+		case limit == 0 && st.spills.Load() != 0:
+			t.Fatalf("spilled %d times without a memory limit", st.spills.Load())
+		case limit > 0 && passRows*lshRowBytes > limit && st.spills.Load() == 0:
+			t.Fatalf("%d rows per pass against a %d-byte limit, but nothing spilled", passRows, limit)
+		case st.overLimit.Load() > 0:
+			t.Fatalf("%d engines buffered more than their share of the %d-byte limit (largest peak %d bytes)", st.overLimit.Load(), limit, st.maxPeak.Load())
+		}
+		t.Logf("%d extractions, %d spills, largest peak buffer %d bytes", st.iterations.Load(), st.spills.Load(), st.maxPeak.Load())
+		return collect(t, sum, out, "")
+	}
+	ref := run(t, limits{bpi: 5})
+	if len(ref.dups) == 0 {
+		t.Fatal("no duplicates found: the corpus does not exercise LSH")
+	}
+	cases := []struct {
+		name string
+		limits
+	}{
+		{"64KiB-bpi20", limits{ex: 64 << 10, bpi: 20}},
+		{"4KiB-bpi1", limits{ex: 4 << 10, bpi: 1}},
+		{"unlimited-bpi20", limits{bpi: 20}},
+		// A library caller sets the limit in the workflow's Config.
+		{"config-4KiB-bpi3", limits{cfg: 4 << 10, bpi: 3}},
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			limit := max(tc.exLimit, tc.cfgLimit)
-			st := &shuffleStats{limit: limit}
-			out := filepath.Join(t.TempDir(), "out")
-			cfg := fuzzy.DefaultConfig()
-			cfg.Inputs, cfg.Output, cfg.NoRemove = []string{l.dir}, out, true
-			cfg.Bands, cfg.Rows, cfg.BandsPerIteration, cfg.MemoryLimit = bands, rows, tc.bpi, tc.cfgLimit
-			sum, err := runWorkflow(t, cfg, runOptions{ex: executor.Config{ShuffleMemoryLimit: tc.exLimit}, reg: spyRegistry(t, st)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.iterations.Load() == 0 {
-				t.Fatal("the LSH stage reported no shuffle statistics")
-			}
-			passRows := int64(len(docs)) * int64(tc.bpi)
-			switch {
-			case limit == 0 && st.spills.Load() != 0:
-				t.Fatalf("spilled %d times without a memory limit", st.spills.Load())
-			case limit > 0 && passRows*lshRowBytes > limit && st.spills.Load() == 0:
-				t.Fatalf("%d rows per pass against a %d-byte limit, but nothing spilled", passRows, limit)
-			case st.overLimit.Load() > 0:
-				t.Fatalf("%d engines buffered more than their share of the %d-byte limit (largest peak %d bytes)", st.overLimit.Load(), limit, st.maxPeak.Load())
-			}
-			t.Logf("%d extractions, %d spills, largest peak buffer %d bytes", st.iterations.Load(), st.spills.Load(), st.maxPeak.Load())
-			r := collect(t, sum, out, "")
-			if i == 0 {
-				if len(r.dups) == 0 {
-					t.Fatal("no duplicates found: the corpus does not exercise LSH")
-				}
-				ref = r
-				return
-			}
-			r.equal(t, tc.name, ref)
+			run(t, tc.limits).equal(t, tc.name, ref)
 		})
 	}
 }
@@ -284,6 +285,26 @@ func TestRerunSafety(t *testing.T) {
 			t.Errorf("bogus edge file of the interrupted LSH phase survived: %v", err)
 		}
 		collect(t, sum, out, lsh1).equal(t, "after LSH interruption", ref)
+	})
+
+	t.Run("changed-input-invalidates", func(t *testing.T) {
+		f, err := os.OpenFile(l.files[0], os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.WriteString(docLine(l.docs[1][0]) + "\n") // an exact copy of another file's first document
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := mustRun(t, cfg)
+		wantResumed(t, sum, map[string]bool{"ids": false, "minhash": false, "lsh": false, "components": false})
+		if sum.CacheDir == first.CacheDir || sum.Documents != first.Documents+1 || sum.Duplicates != first.Duplicates+1 {
+			t.Fatalf("after appending a copy: cache %s (was %s), %d documents, %d duplicates (were %d, %d)",
+				sum.CacheDir, first.CacheDir, sum.Documents, sum.Duplicates, first.Documents, first.Duplicates)
+		}
 	})
 }
 

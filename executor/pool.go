@@ -376,11 +376,9 @@ func (p *Pool[A, V, R]) drive(actor A, t *poolTask[A, V, R]) {
 		p.mu.Unlock()
 		select {
 		case t = <-ch:
+			continue // a call, or nil: exit (PopIdle took the actor)
 		case <-timer.C:
 		case <-p.ctx.Done():
-		}
-		if t != nil {
-			continue
 		}
 		p.mu.Lock()
 		if cur, ok := p.parked[actor]; ok && cur == ch {

@@ -43,6 +43,8 @@ type JSONLReader struct {
 	long    []byte // accumulates lines longer than the bufio buffer
 	scratch []byte // unescaped text
 	meta    string // value for MetaRawJSONColumns, or ""
+	// section, when set, restricts the (single) file to a byte range.
+	section *Section
 }
 
 // jsonlFile is the open file being read.
@@ -52,6 +54,8 @@ type jsonlFile struct {
 	br   *bufio.Reader
 	line int64 // physical lines read so far
 	row  int64 // records (non-blank lines) seen so far
+	// startRow is row when the file (or section) was opened.
+	startRow int64
 }
 
 // NewJSONLReader returns a reader over paths, read in the order given.
@@ -152,7 +156,7 @@ func (r *JSONLReader) fill(ctx context.Context) (*jsonlBatch, error) {
 		}
 		line, overlong, err := r.readLine()
 		if err == io.EOF {
-			if r.cur.row == 0 {
+			if r.cur.row == r.cur.startRow && r.section == nil {
 				r.stats.EmptyFiles++
 			}
 			cerr := r.cur.d.Close()
@@ -178,10 +182,16 @@ func (r *JSONLReader) open(path string) error {
 	if err != nil {
 		return err
 	}
+	r.stats.Files++
+	if s := r.section; s != nil {
+		d.r = io.NewSectionReader(d.file, s.Offset, s.Length)
+		r.stats.FileBytes += s.Length
+		r.cur = &jsonlFile{path: path, d: d, br: bufio.NewReaderSize(d, 1<<20), line: s.FirstLine, row: s.FirstRow, startRow: s.FirstRow}
+		return nil
+	}
 	if fi, err := d.file.Stat(); err == nil {
 		r.stats.FileBytes += fi.Size()
 	}
-	r.stats.Files++
 	r.cur = &jsonlFile{path: path, d: d, br: bufio.NewReaderSize(d, 1<<20)}
 	return nil
 }

@@ -46,6 +46,20 @@ type fileRange struct {
 	Path  string `json:"path"`
 	Base  int64  `json:"base"`
 	Count int64  `json:"count"`
+	// Section, when set, restricts a MinHash task to part of a large
+	// uncompressed JSONL file; ids stay Base + record index in the file.
+	Section *dataio.Section `json:"section,omitempty"`
+	// Sections lists how the ids phase split the file (for the MinHash
+	// tasks); empty for files read whole.
+	Sections []dataio.Section `json:"sections,omitempty"`
+}
+
+// ids returns the first id and the number of ids the range covers.
+func (f fileRange) ids() (first, n int64) {
+	if f.Section != nil {
+		return f.Base + f.Section.FirstRow, f.Section.Rows
+	}
+	return f.Base, f.Count
 }
 
 func fileRanges(t task.Task) ([]fileRange, error) {
@@ -156,13 +170,13 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	storePath := filepath.Join(dir, "part-"+group+".sig")
 	p := s.hasher.Params()
 	recLen := p.NumPerm * p.HashBits / 8
-	var total int64
-	for _, f := range files {
-		total += f.Count
-	}
-	base := int64(0)
-	if len(files) > 0 {
-		base = files[0].Base
+	var total, base int64
+	for i, f := range files {
+		first, n := f.ids()
+		if i == 0 {
+			base = first
+		}
+		total += n
 	}
 
 	var q *dataio.QuarantineFile
@@ -205,7 +219,12 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 		if dataio.FormatOf(f.Path) == dataio.Parquet {
 			opts.Columns = []string{}
 		}
-		r, err := dataio.NewReader([]string{f.Path}, opts)
+		var r dataio.BatchReader
+		if f.Section != nil {
+			r, err = dataio.NewJSONLSectionReader(f.Path, *f.Section, opts)
+		} else {
+			r, err = dataio.NewReader([]string{f.Path}, opts)
+		}
 		if err != nil {
 			return fail(err)
 		}

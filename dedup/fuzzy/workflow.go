@@ -62,6 +62,11 @@ type Config struct {
 
 	NoRemove      bool
 	RemovedIDsOut string
+
+	// SplitBytes is the size above which an uncompressed JSONL file is read
+	// by several MinHash tasks, one per section of about this size, so that
+	// one large file still keeps every actor busy (default DefaultSplitBytes).
+	SplitBytes int64
 }
 
 // DefaultConfig returns NeMo Curator's defaults: 24-character shingles,
@@ -136,7 +141,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	fileKey := inputKey(files)
-	mhKey := hashKey("minhash/v1", fileKey, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands*c.Rows, c.Seed, c.HashBits)
+	mhKey := hashKey("minhash/v2", fileKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands*c.Rows, c.Seed, c.HashBits)
 	lshKey := hashKey("lsh/v3", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
 	root := filepath.Join(c.Cache, "mh-"+mhKey)
 	sum.CacheDir = root
@@ -147,7 +152,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	// Phase 1: ids. Each file group gets a contiguous id range, in group order.
 	var idTasks []task.Task
 	err = w.phase(ctx, sum, log, "ids", filepath.Join(root, "ids"), &idTasks, func(dir string) ([]task.Task, error) {
-		return assignIDs(ctx, groups, dir)
+		return assignIDs(ctx, groups, dir, c.SplitBytes)
 	})
 	if err != nil {
 		return nil, err
@@ -164,7 +169,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		if err != nil {
 			return nil, err
 		}
-		return w.execute(ctx, st, copyTasks(idTasks))
+		return w.execute(ctx, st, sectionTasks(idTasks))
 	})
 	if err != nil {
 		return nil, err
@@ -335,6 +340,9 @@ func (w *Workflow) normalize() (Config, error) {
 	if c.CharNgrams == 0 {
 		c.CharNgrams = d.CharNgrams
 	}
+	if c.SplitBytes <= 0 {
+		c.SplitBytes = DefaultSplitBytes
+	}
 	if c.Bands == 0 {
 		c.Bands = d.Bands
 	}
@@ -461,12 +469,14 @@ func (w *Workflow) execute(ctx context.Context, st stage.Stage, in []task.Task) 
 // assignIDs counts the records of every file and gives each file group a
 // contiguous id range, in group order (not in the order actors finish), so
 // ids are the same on every run. It writes dir/id_map.json.
-func assignIDs(ctx context.Context, groups [][]string, dir string) ([]task.Task, error) {
+func assignIDs(ctx context.Context, groups [][]string, dir string, splitBytes int64) ([]task.Task, error) {
 	type job struct{ g, f int }
 	counts := make([][]int64, len(groups))
+	sections := make([][][]dataio.Section, len(groups))
 	var jobs []job
 	for g, files := range groups {
 		counts[g] = make([]int64, len(files))
+		sections[g] = make([][]dataio.Section, len(files))
 		for f := range files {
 			jobs = append(jobs, job{g, f})
 		}
@@ -478,12 +488,24 @@ func assignIDs(ctx context.Context, groups [][]string, dir string) ([]task.Task,
 	for range 4 {
 		wg.Go(func() {
 			for j := range next {
-				n, err := dataio.CountRecords(groups[j.g][j.f])
+				path := groups[j.g][j.f]
+				var n int64
+				var secs []dataio.Section
+				var err error
+				if fi, serr := os.Stat(path); serr == nil && fi.Size() > splitBytes && dataio.FormatOf(path) == dataio.JSONL && dataio.CompressionOf(path) == dataio.NoCompression {
+					secs, err = dataio.SplitJSONL(path, splitBytes)
+					for _, s := range secs {
+						n += s.Rows
+					}
+				} else {
+					n, err = dataio.CountRecords(path)
+				}
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = fmt.Errorf("count records: %w", err)
 				}
 				counts[j.g][j.f] = n
+				sections[j.g][j.f] = secs
 				mu.Unlock()
 			}
 		})
@@ -514,7 +536,7 @@ func assignIDs(ctx context.Context, groups [][]string, dir string) ([]task.Task,
 	for g, files := range groups {
 		ig := idGroup{Group: g, FirstID: next64}
 		for f, p := range files {
-			ig.Files = append(ig.Files, fileRange{Path: p, Base: next64, Count: counts[g][f]})
+			ig.Files = append(ig.Files, fileRange{Path: p, Base: next64, Count: counts[g][f], Sections: sections[g][f]})
 			next64 += counts[g][f]
 			ig.Count += counts[g][f]
 		}
@@ -566,6 +588,57 @@ func decodeTasks(b []byte) ([]task.Task, error) {
 		ts = append(ts, fg)
 	}
 	return ts, nil
+}
+
+// DefaultSplitBytes is the default Config.SplitBytes.
+const DefaultSplitBytes = 16 << 20
+
+// sectionTasks returns the MinHash tasks for the file groups: a group's task
+// as is, or, for a group with a split file, one task per section of that
+// file (other files of the group keep a task of their own).
+func sectionTasks(groups []task.Task) []task.Task {
+	var out []task.Task
+	for _, t := range copyTasks(groups) {
+		files, err := fileRanges(t)
+		split := false
+		for _, f := range files {
+			split = split || len(f.Sections) > 1
+		}
+		if err != nil || !split {
+			out = append(out, t)
+			continue
+		}
+		g := t.Meta()[metaGroup]
+		var whole []fileRange
+		for fi, f := range files {
+			if len(f.Sections) <= 1 {
+				whole = append(whole, f)
+				continue
+			}
+			for si := range f.Sections {
+				sec := f.Sections[si]
+				fr := fileRange{Path: f.Path, Base: f.Base, Count: f.Count, Section: &sec}
+				out = append(out, rangeTask(t, fmt.Sprintf("%s-%d-%d", g, fi, si), []fileRange{fr}))
+			}
+		}
+		if len(whole) > 0 {
+			out = append(out, rangeTask(t, g+"-w", whole))
+		}
+	}
+	return out
+}
+
+func rangeTask(t task.Task, group string, files []fileRange) task.Task {
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = f.Path
+	}
+	fg := &task.FileGroup{Header: task.HeaderOf(t), Paths: paths}
+	b, _ := json.Marshal(files)
+	fg.Meta()[metaFiles] = string(b)
+	fg.Meta()[metaGroup] = group
+	fg.TaskID = t.ID() + "-" + group
+	return fg
 }
 
 // copyTasks gives a phase its own copies of earlier outputs (stages set ids

@@ -126,4 +126,16 @@ func TestWorkflowEndToEnd(t *testing.T) {
 	if sum2.Duplicates != sum.Duplicates || !sum2.Phases[1].Resumed {
 		t.Fatalf("rerun: %+v", sum2.Phases)
 	}
+	// Splitting the files into many MinHash sections changes nothing.
+	cfg.SplitBytes = 20 << 10
+	cfg.Output = filepath.Join(t.TempDir(), "out-split")
+	cfg.RemovedIDsOut = ""
+	sum3 := run(t, cfg)
+	dupA, _ := os.ReadDir(filepath.Join(out, "duplicates"))
+	if sum3.Duplicates != sum.Duplicates || sum3.Documents != sum.Documents || len(dupA) == 0 {
+		t.Fatalf("split run: %d duplicates of %d documents, want %d of %d", sum3.Duplicates, sum3.Documents, sum.Duplicates, sum.Documents)
+	}
+	if n := sum3.Phases[1].Stages[0].TasksIn; n <= 3 {
+		t.Fatalf("split run gave %d MinHash tasks, want more than the 3 files", n)
+	}
 }

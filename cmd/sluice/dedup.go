@@ -63,6 +63,7 @@ stale intermediates. See docs/fuzzy-dedup.md.`,
 	fl.IntVar(&c.BandsPerIteration, "bands-per-iteration", c.BandsPerIteration, "bands per LSH shuffle pass: fewer bounds memory, more takes fewer passes")
 	fl.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the MinHash permutation parameters")
 	fl.IntVar(&c.HashBits, "hash-bits", c.HashBits, "32 or 64")
+	fl.BoolVar(&c.Normalize, "normalize", false, "shingle lower-cased text with punctuation and white space collapsed, so case, punctuation and spacing edits do not count (default: raw text, NeMo Curator's scheme)")
 	fl.Float64Var(&c.VerifyThreshold, "verify-threshold", 0, "keep only candidate pairs whose Jaccard estimated from full signatures is ≥ this (0: off)")
 	fl.StringVar(&f.memoryLimit, "memory-limit", "0", "memory for buffered LSH shuffle rows before spilling to disk, e.g. 256MiB, 4GiB (0: unlimited)")
 	fl.IntVar(&c.FilesPerPartition, "files-per-partition", 0, "input files per file group (default: one file per group)")

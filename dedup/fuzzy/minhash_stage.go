@@ -82,6 +82,9 @@ type MinHashConfig struct {
 	Seed        uint64 `json:"seed,omitempty"`
 	HashBits    int    `json:"hash_bits,omitempty"`
 	BatchRows   int    `json:"batch_rows,omitempty"`
+	// Normalize shingles the text lower-cased with punctuation and white
+	// space collapsed (see normalizeText) instead of the raw text.
+	Normalize bool `json:"normalize,omitempty"`
 }
 
 func (c MinHashConfig) params() minhash.Params {
@@ -210,7 +213,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	}
 	sig32 := make([]uint32, p.NumPerm)
 	sig64 := make([]uint64, p.NumPerm)
-	var rec []byte
+	var rec, norm []byte
 	for _, f := range files {
 		opts := dataio.ReadOptions{Dataset: t.Dataset(), TextField: s.cfg.TextField, IDField: "-", BatchRows: s.cfg.BatchRows, OnBadRecord: policy, OmitRaw: true}
 		if q != nil {
@@ -250,8 +253,12 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 				id := f.Base + rowCol.Ints[i]
 				ids[i] = id
 				raw := unsafe.Slice(unsafe.StringData(text), len(text))
-				if len(text) == 0 {
-					emptyDocs++
+				if s.cfg.Normalize {
+					norm = normalizeText(norm[:0], text)
+					raw = norm
+				}
+				if len(raw) == 0 {
+					emptyDocs++ // all-zero signature: never bucketed
 				}
 				bytes += int64(len(text))
 				rec = rec[:0]

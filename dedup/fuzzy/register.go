@@ -16,6 +16,7 @@ func Register(r *stage.Registry) error {
 				{Name: "seed", Type: "int", Default: "42", Doc: "seed of the permutation parameters"},
 				{Name: "hash_bits", Type: "int", Default: "32", Doc: "32 or 64"},
 				{Name: "batch_rows", Type: "int", Default: "reader default", Doc: "rows per read batch"},
+				{Name: "normalize", Type: "bool", Default: "false", Doc: "shingle lower-cased text with punctuation and white space collapsed"},
 			},
 			New: func(config []byte) (stage.Stage, error) {
 				var c MinHashConfig

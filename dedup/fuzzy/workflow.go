@@ -54,6 +54,9 @@ type Config struct {
 	Seed              uint64
 	HashBits          int
 	VerifyThreshold   float64
+	// Normalize shingles lower-cased text with punctuation and white space
+	// collapsed, instead of the raw text (NeMo Curator's scheme).
+	Normalize bool
 	// MemoryLimit bounds the rows the LSH shuffle buffers before spilling (bytes, 0 = unlimited).
 	MemoryLimit int64
 
@@ -141,7 +144,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	fileKey := inputKey(files)
-	mhKey := hashKey("minhash/v2", fileKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands*c.Rows, c.Seed, c.HashBits)
+	mhKey := hashKey("minhash/v2", fileKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands*c.Rows, c.Seed, c.HashBits, c.Normalize)
 	lshKey := hashKey("lsh/v3", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
 	root := filepath.Join(c.Cache, "mh-"+mhKey)
 	sum.CacheDir = root
@@ -165,7 +168,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	var mhOut []task.Task
 	err = w.phase(ctx, sum, log, "minhash", filepath.Join(root, "minhash"), &mhOut, func(string) ([]task.Task, error) {
 		st, err := w.build("fuzzy_minhash", MinHashConfig{CacheDir: root, TextField: c.TextField, OnBadRecord: c.OnBadRecord,
-			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits})
+			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits, Normalize: c.Normalize})
 		if err != nil {
 			return nil, err
 		}

@@ -207,3 +207,39 @@ func BenchmarkKernel32(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSignature32Parallel runs the default scheme on every core at
+// once (one Hasher clone per goroutine), to compare all-core throughput with
+// the single-core figures (run with -cpu 1,2).
+func BenchmarkSignature32Parallel(b *testing.B) {
+	for _, simd := range []bool{true, false} {
+		b.Run(kernelName(simd)+"/corpus", func(b *testing.B) {
+			if simd && !simdAvailable() {
+				b.Skip("SIMD kernel unavailable (build with GOEXPERIMENT=simd on amd64 with AVX2)")
+			}
+			docs := loadBenchCorpus(b, 4<<20)
+			h, err := NewHasher(DefaultParams())
+			if err != nil {
+				b.Fatal(err)
+			}
+			h.simd = simd
+			total := 0
+			for _, d := range docs {
+				total += len(d)
+			}
+			// One op is one document; bytes per op is the mean document size.
+			b.SetBytes(int64(total / len(docs)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				hc := h.Clone()
+				hc.simd = simd
+				dst := make([]uint32, DefaultNumPerm)
+				i := 0
+				for pb.Next() {
+					dst = hc.Signature32(docs[i%len(docs)], dst)
+					i++
+				}
+			})
+		})
+	}
+}

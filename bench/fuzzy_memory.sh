@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Memory of fuzzy dedup on a 10× corpus (the shared corpus plus 9 mutated
 # copies): peak RSS with --bands-per-iteration 1 against 20, and with
-# --memory-limit 256MiB against unlimited. Median of RUNS runs each.
+# --memory-limit 256MiB (and 32MiB, which forces spilling at this size)
+# against unlimited. Median of RUNS runs each.
 #
 #   bench/fuzzy_memory.sh [CORPUS_DIR] [RUNS]   (default ../shared/bench/corpus, 3)
 set -euo pipefail
@@ -18,7 +19,7 @@ echo "{\"commit\":\"$(git rev-parse --short HEAD)\",\"date\":\"$(date -u +%FT%TZ
 # Signatures once; every measured run re-does LSH, components and removal
 # from the cached signatures (the cache key ignores these two settings).
 "$work/sluice" dedup fuzzy --input "$work/corpus10.jsonl" --output "$work/warm" --cache "$work/cache" --no-remove 2>/dev/null
-for args in "--bands-per-iteration 1" "--bands-per-iteration 20" "--memory-limit 256MiB --bands-per-iteration 20" "--memory-limit 0 --bands-per-iteration 20"; do
+for args in "--bands-per-iteration 1" "--bands-per-iteration 20" "--memory-limit 256MiB --bands-per-iteration 20" "--memory-limit 32MiB --bands-per-iteration 20" "--memory-limit 0 --bands-per-iteration 20"; do
   label=$(echo "$args" | tr ' ' '_')
   python3 bench/measure.py --runs "$runs" --label "memory10x/$label" --json "$out" \
     --before "rm -rf $work/cache/mh-*/lsh-* $work/o" -- \

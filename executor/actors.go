@@ -324,7 +324,8 @@ func joinInts(ids []int) string {
 // request times its demand, where demand is the fraction of the running
 // stages' actor busy time that the stage accounts for (equal shares until
 // any stage has finished a batch). A stage's target is its share divided by
-// its request, rounded to the nearest whole actor, further limited by its GPUs and its NumWorkers
+// its request, rounded up (an actor that waits for input or for room
+// downstream uses no CPU, so rounding up keeps the cores busy), further limited by its GPUs and its NumWorkers
 // override; every running stage gets at least one actor, so a pipeline with
 // more stages than CPUs oversubscribes instead of deadlocking (Curator
 // #1544). A stage becomes active when its first task arrives and leaves when
@@ -383,7 +384,7 @@ func (b *budget) target(r *stageRun) int {
 	if sumWeight == 0 {
 		return 1
 	}
-	n := int(math.Round(b.cpus * weight / sumWeight / max(res.CPUs, 0.01)))
+	n := int(math.Ceil(b.cpus*weight/sumWeight/max(res.CPUs, 0.01) - 1e-9))
 	if res.GPUs > 0 && sumGPU > 0 {
 		n = min(n, int(math.Floor(b.gpus/sumGPU+1e-9)))
 	}

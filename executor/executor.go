@@ -223,11 +223,9 @@ func (e *Executor) runPlainAll(ctx context.Context, r *stageRun, tasks []task.Ta
 	}
 	close(in)
 	var out []task.Task
-	var mu sync.Mutex
+	// emit is only called by the stage's collector goroutine.
 	err = e.runPlain(ctx, r, nil, in, func() int { return n }, func(_ context.Context, t task.Task) error {
-		mu.Lock()
 		out = append(out, t)
-		mu.Unlock()
 		return nil
 	})
 	r.markEnd()

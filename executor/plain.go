@@ -53,8 +53,8 @@ type plainRunner struct {
 	inputDone   bool
 	closing     bool // runPlain has taken the actor list to stop it
 	actors      []*actorHandle
-	sinceOK     int // actor deaths since the last successful batch
-	lastDeath   error
+	sinceOK     atomic.Int64   // actor deaths since the last successful batch
+	lastWant    atomic.Int64   // the target last acted on
 	stops       sync.WaitGroup // teardowns of dead actors
 }
 
@@ -170,16 +170,21 @@ func (p *plainRunner) feed(pre []task.Task, in <-chan task.Task) error {
 // submit waits for room (outstanding below actors + pending), makes sure the
 // stage has actors, and hands b to the pool.
 func (p *plainRunner) submit(b *batch) error {
-	if err := p.ensureActors(); err != nil {
-		return err
-	}
 	p.mu.Lock()
 	for p.ctx.Err() == nil && p.outstanding >= len(p.actors)+max(p.r.e.cfg.MaxPending, 1) {
 		p.cond.Wait()
 	}
+	first := len(p.actors)+p.spawning == 0
 	p.mu.Unlock()
 	if err := p.ctx.Err(); err != nil {
 		return nil // the collector reports the cause
+	}
+	if first { // the stage's first actor: set it up before anything else
+		h, err := p.r.spawn(p.ctx)
+		if err != nil {
+			return err
+		}
+		p.addActor(h)
 	}
 	for {
 		err := p.pool.Submit(p.ctx, p.call, b)
@@ -197,9 +202,11 @@ func (p *plainRunner) submit(b *batch) error {
 			return err
 		}
 	}
+	want := p.target()
 	p.mu.Lock()
 	p.outstanding++
 	p.cond.Broadcast()
+	p.growLocked(want)
 	p.mu.Unlock()
 	return nil
 }
@@ -216,29 +223,16 @@ func (p *plainRunner) target() int {
 	return v
 }
 
-// ensureActors spawns the first actor synchronously and grows the pool
-// toward the target in the background.
-func (p *plainRunner) ensureActors() error {
-	p.mu.Lock()
-	have := len(p.actors) + p.spawning
-	p.mu.Unlock()
-	if have == 0 {
-		h, err := p.r.spawn(p.ctx)
-		if err != nil {
-			return err
-		}
-		p.addActor(h)
-	}
-	p.grow()
-	return nil
-}
-
 // grow starts background spawns until actors + spawning reaches the target,
 // but never beyond the batches that are waiting for an actor.
 func (p *plainRunner) grow() {
 	want := p.target()
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.growLocked(want)
+	p.mu.Unlock()
+}
+
+func (p *plainRunner) growLocked(want int) {
 	want = min(want, p.outstanding+1)
 	for len(p.actors)+p.spawning < want && p.ctx.Err() == nil {
 		p.spawning++
@@ -259,8 +253,7 @@ func (p *plainRunner) grow() {
 
 // shrink retires one idle actor when the stage has more than its target
 // (streaming mode gives CPUs to the stages that need them).
-func (p *plainRunner) shrink() {
-	want := p.target()
+func (p *plainRunner) shrink(want int) {
 	p.mu.Lock()
 	over := len(p.actors) > want && len(p.actors) > 1
 	p.mu.Unlock()
@@ -319,8 +312,14 @@ func (p *plainRunner) call(ctx context.Context, h *actorHandle, b *batch) (*call
 // collect takes results as they finish until the input is done and nothing
 // is outstanding.
 func (p *plainRunner) collect() error {
+	collected := false
 	for {
 		p.mu.Lock()
+		if collected {
+			p.outstanding--
+			p.cond.Broadcast()
+			collected = false
+		}
 		for p.outstanding == 0 && !(p.inputDone && p.retrying == 0) && p.ctx.Err() == nil {
 			p.cond.Wait()
 		}
@@ -347,10 +346,7 @@ func (p *plainRunner) collect() error {
 			}
 			return fmt.Errorf("stage %s: collect: %w", p.r.name(), err)
 		}
-		p.mu.Lock()
-		p.outstanding--
-		p.cond.Broadcast()
-		p.mu.Unlock()
+		collected = true
 		p.r.busy.Add(int64(res.dur))
 		if err := p.handle(res); err != nil {
 			return err
@@ -380,9 +376,7 @@ func (p *plainRunner) replaceLost() error {
 func (p *plainRunner) handle(res *callResult) error {
 	b := res.b
 	if res.err == nil {
-		p.mu.Lock()
-		p.sinceOK = 0
-		p.mu.Unlock()
+		p.sinceOK.Store(0)
 		out := res.out
 		if slices.ContainsFunc(out, func(t task.Task) bool { return t == nil || task.IsSentinel(t) }) {
 			out = dropSentinels(out)
@@ -400,8 +394,12 @@ func (p *plainRunner) handle(res *callResult) error {
 				return err
 			}
 		}
-		p.grow()
-		p.shrink()
+		if want := p.target(); int64(want) != p.lastWant.Load() {
+			// The budget changed: spawn or retire toward the new target.
+			p.lastWant.Store(int64(want))
+			p.grow()
+			p.shrink(want)
+		}
 		return nil
 	}
 
@@ -419,11 +417,7 @@ func (p *plainRunner) handle(res *callResult) error {
 		p.removeActor(res.actor)
 		p.r.retire(res.actor)
 		p.stops.Go(func() { p.r.stop(p.ctx, res.actor) })
-		p.mu.Lock()
-		p.sinceOK++
-		p.lastDeath = res.err
-		dying := p.sinceOK
-		p.mu.Unlock()
+		dying := int(p.sinceOK.Add(1))
 		limit := p.r.maxDeaths * max(p.target(), 1) * 2
 		if dying > limit {
 			return fmt.Errorf("stage %s: %d actors died in a row without any batch succeeding; last: %w", p.r.name(), dying, res.err)

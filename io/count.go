@@ -1,9 +1,8 @@
 package dataio
 
 import (
-	"bytes"
 	"fmt"
-	"io"
+	"math"
 )
 
 // CountRecords returns the number of records in path without parsing them.
@@ -26,41 +25,13 @@ func CountRecords(path string) (int64, error) {
 		return 0, err
 	}
 	defer in.Close()
-	buf := make([]byte, 1<<20)
-	var (
-		n       int64
-		content bool // the current line has a non-blank byte
-	)
-	for {
-		m, err := in.Read(buf)
-		chunk := buf[:m]
-		for len(chunk) > 0 {
-			nl := bytes.IndexByte(chunk, '\n')
-			seg := chunk
-			if nl >= 0 {
-				seg = chunk[:nl]
-			}
-			if !content && !isBlank(seg) {
-				content = true
-			}
-			if nl < 0 {
-				break
-			}
-			if content {
-				n++
-			}
-			content = false
-			chunk = chunk[nl+1:]
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return 0, fmt.Errorf("dataio: count records in %s: %w", path, err)
-		}
+	secs, err := splitStream(in, math.MaxInt64)
+	if err != nil {
+		return 0, fmt.Errorf("dataio: count records in %s: %w", path, err)
 	}
-	if content {
-		n++ // final line without a terminator
+	var n int64
+	for _, s := range secs {
+		n += s.Rows
 	}
 	return n, nil
 }

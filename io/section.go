@@ -38,6 +38,18 @@ func SplitJSONL(path string, target int64) ([]Section, error) {
 		return nil, fmt.Errorf("dataio: split: %w", err)
 	}
 	defer f.Close()
+	secs, err := splitStream(f, target)
+	if err != nil {
+		return nil, fmt.Errorf("dataio: split %s: %w", path, err)
+	}
+	return secs, nil
+}
+
+// splitStream cuts the JSONL stream r into sections of at least target
+// bytes ending at line boundaries, counting records (non-blank lines) the
+// way JSONLReader numbers them. CountRecords uses it with an unbounded
+// target.
+func splitStream(r io.Reader, target int64) ([]Section, error) {
 	var (
 		out     []Section
 		cur     Section
@@ -48,7 +60,7 @@ func SplitJSONL(path string, target int64) ([]Section, error) {
 	)
 	buf := make([]byte, 1<<20)
 	for {
-		m, rerr := f.Read(buf)
+		m, rerr := r.Read(buf)
 		chunk := buf[:m]
 		for len(chunk) > 0 {
 			nl := bytes.IndexByte(chunk, '\n')
@@ -81,7 +93,7 @@ func SplitJSONL(path string, target int64) ([]Section, error) {
 			break
 		}
 		if rerr != nil {
-			return nil, fmt.Errorf("dataio: split %s: %w", path, rerr)
+			return nil, rerr
 		}
 	}
 	if content {

@@ -16,6 +16,7 @@ import (
 // batch is one unit of dispatch: a slice of tasks and its history.
 type batch struct {
 	one      [1]task.Task // storage for batches of one task, saving an allocation
+	res      callResult   // the outcome of the batch's current call
 	tasks    []task.Task
 	attempts []task.Attempt
 	errors   int // attempts that ended in a stage error
@@ -39,10 +40,10 @@ type plainRunner struct {
 	cancel context.CancelCauseFunc
 	pool   *Pool[*actorHandle, *batch, *callResult]
 	// targetFn returns how many actors the stage should have now; target
-	// caches it for a few milliseconds, since it is asked after every batch.
+	// caches it, since it is asked after every batch.
 	targetFn   func() int
 	targetVal  atomic.Int64
-	targetTime atomic.Int64
+	targetTime atomic.Int64 // calls of target
 	emit       func(ctx context.Context, t task.Task) error
 
 	mu          sync.Mutex
@@ -140,9 +141,13 @@ func (p *plainRunner) feed(pre []task.Task, in <-chan task.Task) error {
 			t, ok, pre = pre[0], true, pre[1:]
 		} else {
 			select {
-			case t, ok = <-in:
-			case <-p.ctx.Done():
-				return nil
+			case t, ok = <-in: // fast path: a task is ready
+			default:
+				select {
+				case t, ok = <-in:
+				case <-p.ctx.Done():
+					return nil
+				}
 			}
 		}
 		if ok {
@@ -211,15 +216,14 @@ func (p *plainRunner) submit(b *batch) error {
 	return nil
 }
 
-// target is targetFn, recomputed at most every 5ms.
+// target is targetFn, recomputed on every 32nd call (it is asked twice per
+// batch, and the budget changes slowly).
 func (p *plainRunner) target() int {
-	now := time.Now().UnixNano()
-	if now-p.targetTime.Load() < int64(5*time.Millisecond) {
+	if p.targetTime.Add(1)%32 != 1 {
 		return int(p.targetVal.Load())
 	}
 	v := p.targetFn()
 	p.targetVal.Store(int64(v))
-	p.targetTime.Store(now)
 	return v
 }
 
@@ -305,8 +309,9 @@ func (p *plainRunner) call(ctx context.Context, h *actorHandle, b *batch) (*call
 	}
 	start := time.Now()
 	out, err := h.a.Call(cctx, runtime.Process, b.tasks)
-	res := &callResult{b: b, actor: h, out: out, err: err, dur: time.Since(start)}
-	return res, err
+	// A batch is in one call at a time, so its result can live in it.
+	b.res = callResult{b: b, actor: h, out: out, err: err, dur: time.Since(start)}
+	return &b.res, err
 }
 
 // collect takes results as they finish until the input is done and nothing
@@ -374,6 +379,12 @@ func (p *plainRunner) replaceLost() error {
 }
 
 func (p *plainRunner) handle(res *callResult) error {
+	if res.err != nil {
+		// The batch may be retried, and its next call overwrites b.res:
+		// keep a copy for whatever outlives this call (teardown, history).
+		cp := *res
+		res = &cp
+	}
 	b := res.b
 	if res.err == nil {
 		p.sinceOK.Store(0)

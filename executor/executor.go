@@ -268,6 +268,11 @@ func (e *Executor) runStreaming(ctx context.Context, runs []*stageRun, initial [
 		in, next := chans[i], chans[i+1]
 		emit := func(ctx context.Context, t task.Task) error {
 			select {
+			case next <- t: // fast path: there is room
+				return nil
+			default:
+			}
+			select {
 			case next <- t:
 				return nil
 			case <-ctx.Done():

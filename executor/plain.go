@@ -237,7 +237,7 @@ func (p *plainRunner) grow() {
 }
 
 func (p *plainRunner) growLocked(want int) {
-	want = min(want, p.outstanding+1)
+	want = min(want, max(p.outstanding, 1))
 	for len(p.actors)+p.spawning < want && p.ctx.Err() == nil {
 		p.spawning++
 		go func() {

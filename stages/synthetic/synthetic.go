@@ -50,7 +50,7 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
 	}
-	return &Source{Base: stage.Base{StageName: "synthetic_source", StageKind: stage.FanOut, Out: stage.Spec{Kinds: []string{task.KindEmpty}}}, cfg: cfg}, nil
+	return &Source{Base: stage.Base{StageName: "synthetic_source", Batch: 1, StageKind: stage.FanOut, Out: stage.Spec{Kinds: []string{task.KindEmpty}}}, cfg: cfg}, nil
 }
 
 // ProcessBatch implements stage.Stage.
@@ -80,7 +80,7 @@ type Generate struct{ stage.Base }
 
 // NewGenerate returns a generator stage.
 func NewGenerate() *Generate {
-	return &Generate{Base: stage.Base{StageName: "synthetic_generate", In: stage.Spec{Kinds: []string{task.KindEmpty}}, Out: stage.Spec{Kinds: []string{task.KindDocumentBatch}, Columns: []string{"text", "id"}}}}
+	return &Generate{Base: stage.Base{StageName: "synthetic_generate", Batch: 1, In: stage.Spec{Kinds: []string{task.KindEmpty}}, Out: stage.Spec{Kinds: []string{task.KindDocumentBatch}, Columns: []string{"text", "id"}}}}
 }
 
 // ProcessBatch implements stage.Stage.
@@ -125,7 +125,7 @@ type Normalize struct{ stage.Base }
 
 // NewNormalize returns a normalize stage.
 func NewNormalize() *Normalize {
-	return &Normalize{Base: stage.Base{StageName: "normalize", In: stage.Spec{Kinds: []string{task.KindDocumentBatch}, Columns: []string{"text"}}}}
+	return &Normalize{Base: stage.Base{StageName: "normalize", Batch: 1, In: stage.Spec{Kinds: []string{task.KindDocumentBatch}, Columns: []string{"text"}}}}
 }
 
 // ProcessBatch implements stage.Stage.
@@ -158,7 +158,7 @@ type Discard struct {
 
 // NewDiscard returns a sink stage.
 func NewDiscard() *Discard {
-	return &Discard{Base: stage.Base{StageName: "discard"}, C: new(Counters)}
+	return &Discard{Base: stage.Base{StageName: "discard", Batch: 1}, C: new(Counters)}
 }
 
 // ProcessBatch implements stage.Stage.

@@ -27,12 +27,17 @@ type stageRun struct {
 	timeout                time.Duration
 
 	// statistics, updated atomically
-	tasksIn, tasksOut, itemsIn, itemsOut atomic.Int64
-	retries, deaths, setupFailures       atomic.Int64
-	failed, started                      atomic.Int64
-	busy                                 atomic.Int64 // ns
-	live, peak                           atomic.Int64
-	firstStart, end                      atomic.Int64 // unix ns
+	// The feeder updates the "in" counters and the collector the "out"
+	// counters, on different cores: keep them on different cache lines.
+	tasksIn, itemsIn               atomic.Int64
+	_                              [48]byte
+	tasksOut, itemsOut             atomic.Int64
+	busy                           atomic.Int64 // ns
+	_                              [40]byte
+	retries, deaths, setupFailures atomic.Int64
+	failed, started                atomic.Int64
+	live, peak                     atomic.Int64
+	firstStart, end                atomic.Int64 // unix ns
 
 	nodeSetup sync.Map // node id -> *nodeOnce
 	seq       atomic.Int64

@@ -217,14 +217,11 @@ func (e *Executor) runPlainAll(ctx context.Context, r *stageRun, tasks []task.Ta
 	if warn != "" {
 		e.log.Warn(warn, "stage", r.name())
 	}
-	in := make(chan task.Task, len(tasks))
-	for _, t := range tasks {
-		in <- t
-	}
+	in := make(chan task.Task)
 	close(in)
 	var out []task.Task
 	// emit is only called by the stage's collector goroutine.
-	err = e.runPlain(ctx, r, nil, in, func() int { return n }, func(_ context.Context, t task.Task) error {
+	err = e.runPlain(ctx, r, tasks, in, func() int { return n }, func(_ context.Context, t task.Task) error {
 		out = append(out, t)
 		return nil
 	})
@@ -249,21 +246,24 @@ func (e *Executor) runStreaming(ctx context.Context, runs []*stageRun, initial [
 	var out []task.Task
 	var wg sync.WaitGroup
 	errs := make([]error, len(runs)+2)
-	wg.Go(func() { // source
-		defer close(chans[0])
-		for _, t := range initial {
-			select {
-			case chans[0] <- t:
-			case <-ctx.Done():
-				return
+	// The initial tasks go to the first stage directly when it is a plain
+	// stage (no hand-off through a queue); a barrier collects them from one.
+	var pre []task.Task
+	if runs[0].st.Kind().IsBarrier() {
+		wg.Go(func() { // source
+			defer close(chans[0])
+			for _, t := range initial {
+				select {
+				case chans[0] <- t:
+				case <-ctx.Done():
+					return
+				}
 			}
-		}
-	})
-	wg.Go(func() { // sink
-		for t := range chans[len(runs)] {
-			out = append(out, t)
-		}
-	})
+		})
+	} else {
+		pre = initial
+		close(chans[0])
+	}
 	for i, r := range runs {
 		in, next := chans[i], chans[i+1]
 		emit := func(ctx context.Context, t task.Task) error {
@@ -279,13 +279,25 @@ func (e *Executor) runStreaming(ctx context.Context, runs []*stageRun, initial [
 				return context.Cause(ctx)
 			}
 		}
+		if i == len(runs)-1 {
+			// The last stage's outputs are the result: its single collector
+			// (or barrier goroutine) appends them directly.
+			emit = func(_ context.Context, t task.Task) error {
+				out = append(out, t)
+				return nil
+			}
+		}
+		stagePre := pre
+		if i > 0 {
+			stagePre = nil
+		}
 		wg.Go(func() {
 			defer close(next)
 			var err error
 			if r.st.Kind().IsBarrier() {
 				err = e.streamBarrier(ctx, r, in, emit, cpus, gpus)
 			} else {
-				err = e.streamPlain(ctx, r, b, in, emit)
+				err = e.streamPlain(ctx, r, b, stagePre, in, emit)
 			}
 			if err == nil {
 				err = e.checkPolicy(r, true)
@@ -311,18 +323,21 @@ func (e *Executor) runStreaming(ctx context.Context, runs []*stageRun, initial [
 
 // streamPlain runs a plain stage in streaming mode, sharing the CPU budget
 // with the stages running beside it.
-func (e *Executor) streamPlain(ctx context.Context, r *stageRun, b *budget, in <-chan task.Task, emit func(context.Context, task.Task) error) error {
+func (e *Executor) streamPlain(ctx context.Context, r *stageRun, b *budget, pre []task.Task, in <-chan task.Task, emit func(context.Context, task.Task) error) error {
 	// Wait for the first task before taking a share of the budget, so idle
 	// downstream stages do not hold actors.
-	var first task.Task
-	var ok bool
-	select {
-	case first, ok = <-in:
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-	if !ok {
-		return fmt.Errorf("stage %s: no tasks to process (every task was filtered or failed upstream)", r.name())
+	if len(pre) == 0 {
+		var first task.Task
+		var ok bool
+		select {
+		case first, ok = <-in:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		if !ok {
+			return fmt.Errorf("stage %s: no tasks to process (every task was filtered or failed upstream)", r.name())
+		}
+		pre = []task.Task{first}
 	}
 	if r.st.BatchSize() <= 0 {
 		e.log.Warn("batch size not set; using 1", "stage", r.name())
@@ -330,7 +345,7 @@ func (e *Executor) streamPlain(ctx context.Context, r *stageRun, b *budget, in <
 	b.join(r)
 	defer b.leave(r)
 	defer r.markEnd()
-	return e.runPlain(ctx, r, []task.Task{first}, in, func() int { return b.target(r) }, emit)
+	return e.runPlain(ctx, r, pre, in, func() int { return b.target(r) }, emit)
 }
 
 // streamBarrier collects a barrier stage's whole input, then runs it.

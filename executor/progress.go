@@ -40,7 +40,13 @@ func isTerminal(w io.Writer) bool {
 }
 
 func (p *progress) addStage(name string) stageBar {
-	sb := stageBar{in: new(atomic.Int64), done: new(atomic.Int64)}
+	// in and done are updated from different goroutines: separate allocations
+	// keep them off one cache line.
+	type padded struct {
+		v atomic.Int64
+		_ [56]byte
+	}
+	sb := stageBar{in: &new(padded).v, done: &new(padded).v}
 	if p.p == nil {
 		return sb
 	}

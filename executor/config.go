@@ -61,7 +61,8 @@ type Config struct {
 	// With MaxPending it bounds the tasks a streaming pipeline holds.
 	QueueSize int `json:"queue_size,omitempty" yaml:"queue_size,omitempty"`
 	// MaxPending bounds the batches queued in a stage's pool beyond the one
-	// each actor is running (default 2).
+	// each actor is running (default 8: enough to keep actors busy when
+	// batches are tiny; lower it when single batches are large).
 	MaxPending int `json:"max_pending,omitempty" yaml:"max_pending,omitempty"`
 	// ShuffleMemoryLimit bounds the rows all shuffle actors buffer in memory
 	// before spilling to disk, in bytes (0 = unlimited). It is split evenly

@@ -60,7 +60,7 @@ func New(rt runtime.Runtime, cfg Config) *Executor {
 		cfg.MaxSetupFailures = 3
 	}
 	if cfg.MaxPending <= 0 {
-		cfg.MaxPending = 2
+		cfg.MaxPending = 8
 	}
 	if cfg.ProgressInterval <= 0 {
 		cfg.ProgressInterval = 150 * time.Millisecond

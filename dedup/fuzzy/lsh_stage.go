@@ -52,6 +52,7 @@ type LSHStage struct {
 	cfg    LSHConfig
 	w      *stage.Worker
 	stores *sigStores
+	exact  *shingleStores // when the stores have shingles: exact Jaccard
 	stats  struct{ edges, buckets, rejected int64 }
 }
 
@@ -103,6 +104,13 @@ func (s *LSHStage) Setup(_ context.Context, w *stage.Worker) error {
 			return err
 		}
 		s.stores = st
+		if len(s.cfg.Stores) > 0 && s.cfg.Stores[0].Shingles != "" {
+			ex, err := openShingleStores(s.cfg.Stores)
+			if err != nil {
+				return err
+			}
+			s.exact = ex
+		}
 	}
 	return nil
 }
@@ -111,6 +119,9 @@ func (s *LSHStage) Setup(_ context.Context, w *stage.Worker) error {
 func (s *LSHStage) Teardown(context.Context) error {
 	if s.stores != nil {
 		s.stores.close()
+	}
+	if s.exact != nil {
+		s.exact.close()
 	}
 	return nil
 }
@@ -266,6 +277,18 @@ func (s *LSHStage) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
 // firstSimilar returns the first of earlier whose signature's match fraction
 // with id's reaches the threshold, or -1.
 func (s *LSHStage) firstSimilar(id int64, earlier []int64) (int64, error) {
+	if s.exact != nil {
+		for _, r := range earlier {
+			j, err := s.exact.jaccard(id, r)
+			if err != nil {
+				return 0, err
+			}
+			if j >= s.cfg.VerifyThreshold {
+				return r, nil
+			}
+		}
+		return -1, nil
+	}
 	rec, err := s.stores.read(id)
 	if err != nil {
 		return 0, err

@@ -60,17 +60,36 @@ func (r lshRun) band(id int64, b int) []uint32 {
 	return r.sigs[id][b*n : (b+1)*n]
 }
 
-// jaccard is the fraction of equal signature values.
-func (r lshRun) jaccard(a, b int64) float64 {
-	sa, sb := r.sigs[a], r.sigs[b]
-	w := r.width()
-	eq, n := 0, len(sa)/w
-	for i := 0; i < len(sa); i += w {
-		if slices.Equal(sa[i:i+w], sb[i:i+w]) {
-			eq++
+// exactJaccard is the Jaccard of the two documents' sets of CharNgrams-
+// character shingles, computed from the texts: what verification compares
+// with the threshold (it uses the stored 32-bit shingle hashes).
+func (r lshRun) exactJaccard(a, b int64) float64 {
+	set := func(text string) map[string]bool {
+		rs := []rune(text)
+		m := map[string]bool{}
+		if len(rs) == 0 {
+			return m
+		}
+		if len(rs) <= r.cfg.CharNgrams {
+			m[text] = true
+			return m
+		}
+		for i := 0; i+r.cfg.CharNgrams <= len(rs); i++ {
+			m[string(rs[i:i+r.cfg.CharNgrams])] = true
+		}
+		return m
+	}
+	sa, sb := set(r.byID[a].Text), set(r.byID[b].Text)
+	inter := 0
+	for k := range sa {
+		if sb[k] {
+			inter++
 		}
 	}
-	return float64(eq) / float64(n)
+	if u := len(sa) + len(sb) - inter; u > 0 {
+		return float64(inter) / float64(u)
+	}
+	return 0
 }
 
 // checkSignatures compares the signature files with signatures computed
@@ -161,7 +180,7 @@ func (r lshRun) oracleEdges(threshold float64) (edges [][2]int64, rejected int64
 				edges = append(edges, [2]int64{ids[i-1], ids[i]})
 				continue
 			}
-			j := slices.IndexFunc(ids[:i], func(e int64) bool { return r.jaccard(e, ids[i]) >= threshold })
+			j := slices.IndexFunc(ids[:i], func(e int64) bool { return r.exactJaccard(e, ids[i]) >= threshold })
 			if j < 0 {
 				rejected++
 				continue
@@ -246,7 +265,7 @@ func TestLSHMatchesBruteForce(t *testing.T) {
 // buckets documents by their band values: with T = 0 the edges are exactly
 // NeMo Curator's consecutive pairs of every bucket; with T > 0 they are
 // exactly the edges from each id to the first earlier id of its bucket whose
-// estimated Jaccard (read from the signature files) is at least T, every
+// exact shingle Jaccard (computed here from the texts) is at least T, every
 // such edge is verified at ≥ T, and the rejected count matches. A threshold
 // just above zero accepts every bucketed pair, so it finds the same groups
 // as no verification.
@@ -269,8 +288,8 @@ func TestVerifyThreshold(t *testing.T) {
 	for _, T := range []float64{0.5, 0.9} {
 		r := runLSH(t, l, func(c *fuzzy.Config) { noisy(c); c.VerifyThreshold = T })
 		for _, e := range r.edges {
-			if j := r.jaccard(e[0], e[1]); j < T {
-				t.Fatalf("T=%g: edge %v has estimated Jaccard %g", T, e, j)
+			if j := r.exactJaccard(e[0], e[1]); j < T {
+				t.Fatalf("T=%g: edge %v has shingle Jaccard %g", T, e, j)
 			}
 		}
 		want, rejected := r.oracleEdges(T)

@@ -85,6 +85,9 @@ type MinHashConfig struct {
 	// Normalize shingles the text lower-cased with punctuation and white
 	// space collapsed (see normalizeText) instead of the raw text.
 	Normalize bool `json:"normalize,omitempty"`
+	// StoreShingles also writes every document's shingle hashes (32-bit
+	// signatures only), so that verification can use exact Jaccard.
+	StoreShingles bool `json:"store_shingles,omitempty"`
 }
 
 func (c MinHashConfig) params() minhash.Params {
@@ -201,11 +204,23 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 		w.Abort()
 		return nil, err
 	}
+	var shw *shingleWriter
+	shPath, shIdx := filepath.Join(dir, "part-"+group+".shingles"), filepath.Join(dir, "part-"+group+".shidx")
+	if s.cfg.StoreShingles && p.HashBits == 32 {
+		if shw, err = createShingleStore(shPath, shIdx, base); err != nil {
+			w.Abort()
+			store.close(0)
+			return nil, err
+		}
+	}
 	var rows, emptyDocs, bytes int64
 	var stats dataio.ReadStats
 	fail := func(err error) (task.Task, error) {
 		w.Abort()
 		store.close(0)
+		if shw != nil {
+			shw.abort()
+		}
 		if q != nil {
 			q.Close()
 		}
@@ -214,6 +229,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	sig32 := make([]uint32, p.NumPerm)
 	sig64 := make([]uint64, p.NumPerm)
 	var rec, norm []byte
+	var shingles []uint32
 	for _, f := range files {
 		opts := dataio.ReadOptions{Dataset: t.Dataset(), TextField: s.cfg.TextField, IDField: "-", BatchRows: s.cfg.BatchRows, OnBadRecord: policy, OmitRaw: true}
 		if q != nil {
@@ -270,7 +286,16 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 						rec = binary.LittleEndian.AppendUint64(rec, v)
 					}
 				} else {
-					sig := s.hasher.Signature32(raw, sig32)
+					var sig []uint32
+					if shw != nil {
+						sig, shingles = s.hasher.Signature32Shingles(raw, sig32, shingles[:0])
+						if err := shw.write(id, shingles); err != nil {
+							r.Close()
+							return fail(err)
+						}
+					} else {
+						sig = s.hasher.Signature32(raw, sig32)
+					}
 					flat = append(flat, sig...)
 					rec = encodeSig32(rec, sig)
 				}
@@ -300,6 +325,13 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	if err := store.close(total); err != nil {
 		return nil, err
 	}
+	sref := SigStoreRef{Path: storePath, Base: base, Count: total}
+	if shw != nil {
+		if err := shw.close(total); err != nil {
+			return nil, err
+		}
+		sref.Shingles, sref.ShingleIndex = shPath, shIdx
+	}
 	o := &task.FileGroup{Header: task.HeaderOf(t), Paths: []string{sigPath}}
 	m := o.Meta()
 	m[metaRows] = strconv.FormatInt(rows, 10)
@@ -307,7 +339,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	m[metaEmptyDocs] = strconv.FormatInt(emptyDocs, 10)
 	m[metaEmptyFiles] = strconv.FormatInt(stats.EmptyFiles, 10)
 	m[metaBytes] = strconv.FormatInt(bytes, 10)
-	ref, _ := json.Marshal(SigStoreRef{Path: storePath, Base: base, Count: total})
+	ref, _ := json.Marshal(sref)
 	m[metaStore] = string(ref)
 	if q != nil {
 		if err := q.Close(); err != nil {

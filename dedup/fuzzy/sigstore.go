@@ -19,6 +19,10 @@ type SigStoreRef struct {
 	Path  string `json:"path"`
 	Base  int64  `json:"base"`
 	Count int64  `json:"count"`
+	// Shingles and ShingleIndex name the shingle store of the same ids, when
+	// one was written (see shinglestore.go).
+	Shingles     string `json:"shingles,omitempty"`
+	ShingleIndex string `json:"shingle_index,omitempty"`
 }
 
 // sigStoreWriter writes records sequentially, filling gaps (ids of bad

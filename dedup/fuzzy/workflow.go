@@ -144,7 +144,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	fileKey := inputKey(files)
-	mhKey := hashKey("minhash/v2", fileKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands*c.Rows, c.Seed, c.HashBits, c.Normalize)
+	mhKey := hashKey("minhash/v2", fileKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands*c.Rows, c.Seed, c.HashBits, c.Normalize, storeShingles(c))
 	lshKey := hashKey("lsh/v3", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
 	root := filepath.Join(c.Cache, "mh-"+mhKey)
 	sum.CacheDir = root
@@ -168,7 +168,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	var mhOut []task.Task
 	err = w.phase(ctx, sum, log, "minhash", filepath.Join(root, "minhash"), &mhOut, func(string) ([]task.Task, error) {
 		st, err := w.build("fuzzy_minhash", MinHashConfig{CacheDir: root, TextField: c.TextField, OnBadRecord: c.OnBadRecord,
-			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits, Normalize: c.Normalize})
+			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits, Normalize: c.Normalize, StoreShingles: storeShingles(c)})
 		if err != nil {
 			return nil, err
 		}
@@ -592,6 +592,10 @@ func decodeTasks(b []byte) ([]task.Task, error) {
 	}
 	return ts, nil
 }
+
+// storeShingles reports whether the MinHash phase keeps shingle hashes:
+// only for verification, which then computes exact Jaccard (32-bit hashes).
+func storeShingles(c Config) bool { return c.VerifyThreshold > 0 && c.HashBits == 32 }
 
 // DefaultSplitBytes is the default Config.SplitBytes.
 const DefaultSplitBytes = 16 << 20

@@ -201,11 +201,25 @@ func grow[T uint32 | uint64](dst []T, n int) []T {
 //
 // It panics if h was built with HashBits 64.
 func (h *Hasher) Signature32(text []byte, dst []uint32) []uint32 {
+	dst, _ = h.signature32(text, dst, nil, false)
+	return dst
+}
+
+// Signature32Shingles is Signature32 that also appends the hash of every
+// shingle (MurmurHash3_x86_32 with 0 mapped to 1, the values the
+// permutations are applied to; in no particular order, repeats included) to
+// shingles and returns it. Two texts' sets of shingle hashes give their
+// exact shingle Jaccard, up to 32-bit hash collisions.
+func (h *Hasher) Signature32Shingles(text []byte, dst, shingles []uint32) ([]uint32, []uint32) {
+	return h.signature32(text, dst, shingles, true)
+}
+
+func (h *Hasher) signature32(text []byte, dst, shingles []uint32, keep bool) ([]uint32, []uint32) {
 	h.mustBits(32)
 	dst = grow(dst, h.p.NumPerm)
 	if len(text) == 0 {
 		clear(dst)
-		return dst
+		return dst, shingles
 	}
 	acc := h.acc32
 	for i := range acc {
@@ -217,6 +231,9 @@ func (h *Hasher) Signature32(text []byte, dst []uint32) []uint32 {
 		if k == 0 {
 			break
 		}
+		if keep {
+			shingles = append(shingles, h.hs32[:k]...)
+		}
 		if h.simd {
 			minUpdate32SIMD(acc, h.a32, h.b32, h.hs32[:k])
 		} else {
@@ -224,7 +241,7 @@ func (h *Hasher) Signature32(text []byte, dst []uint32) []uint32 {
 		}
 	}
 	copy(dst, acc)
-	return dst
+	return dst, shingles
 }
 
 // Signature64 computes the 64-bit MinHash signature of text (UTF-8) into

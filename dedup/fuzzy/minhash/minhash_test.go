@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -824,4 +825,37 @@ func TestBandKey(t *testing.T) {
 		}
 	}()
 	BandKey32(sig, 3, 3)
+}
+
+// Signature32Shingles gives the same signature as Signature32, and its
+// shingle hashes give the exact shingle-set Jaccard.
+func TestSignature32Shingles(t *testing.T) {
+	h, err := NewHasher(Params{NumPerm: 64, CharNgrams: 3, Seed: 42, HashBits: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := []byte("abcdefgh"), []byte("abcdefxy")
+	sa, ha := h.Signature32Shingles(a, nil, nil)
+	if want := h.Signature32(a, nil); !slices.Equal(sa, want) {
+		t.Fatal("signature differs from Signature32")
+	}
+	_, hb := h.Signature32Shingles(b, nil, nil)
+	// abcdefgh: abc bcd cde def efg fgh; abcdefxy: abc bcd cde def efx fxy → 4/8.
+	if len(ha) != 6 || len(hb) != 6 {
+		t.Fatalf("shingle counts %d, %d", len(ha), len(hb))
+	}
+	slices.Sort(ha)
+	slices.Sort(hb)
+	inter := 0
+	for _, x := range ha {
+		if _, ok := slices.BinarySearch(hb, x); ok {
+			inter++
+		}
+	}
+	if inter != 4 {
+		t.Fatalf("intersection %d, want 4", inter)
+	}
+	if _, s := h.Signature32Shingles(nil, nil, []uint32{7}); !slices.Equal(s, []uint32{7}) {
+		t.Fatal("empty text must append nothing")
+	}
 }

@@ -1,0 +1,190 @@
+package fuzzy
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+)
+
+// A shingle store keeps, for every document id of a MinHash task, the
+// sorted distinct hashes of its shingles, so that verification can compute a
+// candidate pair's exact shingle Jaccard (up to 32-bit hash collisions)
+// instead of estimating it from the signatures. It is two files: the hashes
+// (little-endian uint32) and an index of little-endian uint64 offsets, in
+// hashes, where entry i is where document base+i starts and the last entry is
+// the end. Like the signature store it is read with positioned reads, so the
+// join needs memory for two documents' hashes only.
+
+type shingleWriter struct {
+	data, idx  *os.File
+	bd, bx     *bufio.Writer
+	base, next int64
+	off        uint64
+	buf        []byte
+}
+
+func createShingleStore(dataPath, idxPath string, base int64) (*shingleWriter, error) {
+	d, err := os.Create(dataPath)
+	if err != nil {
+		return nil, fmt.Errorf("shingle store: %w", err)
+	}
+	x, err := os.Create(idxPath)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("shingle store: %w", err)
+	}
+	return &shingleWriter{data: d, idx: x, bd: bufio.NewWriterSize(d, 1<<20), bx: bufio.NewWriterSize(x, 64<<10), base: base, next: base}, nil
+}
+
+func (w *shingleWriter) entry() error {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], w.off)
+	_, err := w.bx.Write(b[:])
+	return err
+}
+
+// write stores the shingle hashes of document id (sorted and deduplicated in
+// place).
+func (w *shingleWriter) write(id int64, hashes []uint32) error {
+	if id < w.next {
+		return fmt.Errorf("shingle store %s: id %d out of order (next %d)", w.data.Name(), id, w.next)
+	}
+	for ; w.next <= id; w.next++ {
+		if err := w.entry(); err != nil {
+			return err
+		}
+	}
+	slices.Sort(hashes)
+	hashes = slices.Compact(hashes)
+	w.buf = w.buf[:0]
+	for _, h := range hashes {
+		w.buf = binary.LittleEndian.AppendUint32(w.buf, h)
+	}
+	if _, err := w.bd.Write(w.buf); err != nil {
+		return fmt.Errorf("shingle store %s: %w", w.data.Name(), err)
+	}
+	w.off += uint64(len(hashes))
+	return nil
+}
+
+func (w *shingleWriter) close(total int64) error {
+	var err error
+	for ; w.next <= w.base+total && err == nil; w.next++ {
+		err = w.entry() // gaps, then the end offset
+	}
+	for _, e := range []error{w.bd.Flush(), w.bx.Flush(), w.data.Close(), w.idx.Close()} {
+		if err == nil {
+			err = e
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("shingle store %s: %w", w.data.Name(), err)
+	}
+	return nil
+}
+
+func (w *shingleWriter) abort() {
+	w.data.Close()
+	w.idx.Close()
+	os.Remove(w.data.Name())
+	os.Remove(w.idx.Name())
+}
+
+// shingleStores reads the shingle hashes of any document.
+type shingleStores struct {
+	refs       []SigStoreRef
+	data, idx  []*os.File
+	ib         [16]byte
+	bufA, bufB []uint32
+	raw        []byte
+}
+
+func openShingleStores(refs []SigStoreRef) (*shingleStores, error) {
+	s := &shingleStores{refs: append([]SigStoreRef(nil), refs...)}
+	sort.Slice(s.refs, func(i, j int) bool { return s.refs[i].Base < s.refs[j].Base })
+	for _, r := range s.refs {
+		d, err := os.Open(r.Shingles)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("shingle store: %w", err)
+		}
+		x, err := os.Open(r.ShingleIndex)
+		if err != nil {
+			d.Close()
+			s.close()
+			return nil, fmt.Errorf("shingle store: %w", err)
+		}
+		s.data, s.idx = append(s.data, d), append(s.idx, x)
+	}
+	return s, nil
+}
+
+func (s *shingleStores) read(id int64, dst []uint32) ([]uint32, error) {
+	i := sort.Search(len(s.refs), func(i int) bool { return s.refs[i].Base+s.refs[i].Count > id })
+	if i == len(s.refs) || id < s.refs[i].Base {
+		return nil, fmt.Errorf("shingle store: no document %d", id)
+	}
+	if _, err := s.idx[i].ReadAt(s.ib[:], (id-s.refs[i].Base)*8); err != nil {
+		return nil, fmt.Errorf("shingle store %s: id %d: %w", s.refs[i].ShingleIndex, id, err)
+	}
+	from, to := binary.LittleEndian.Uint64(s.ib[:8]), binary.LittleEndian.Uint64(s.ib[8:])
+	if to < from {
+		return nil, fmt.Errorf("shingle store %s: corrupt index at id %d", s.refs[i].ShingleIndex, id)
+	}
+	n := int(to - from)
+	if cap(s.raw) < 4*n {
+		s.raw = make([]byte, 4*n)
+	}
+	raw := s.raw[:4*n]
+	if _, err := s.data[i].ReadAt(raw, int64(from)*4); err != nil {
+		return nil, fmt.Errorf("shingle store %s: id %d: %w", s.refs[i].Shingles, id, err)
+	}
+	dst = dst[:0]
+	for j := 0; j < n; j++ {
+		dst = append(dst, binary.LittleEndian.Uint32(raw[4*j:]))
+	}
+	return dst, nil
+}
+
+// jaccard is the exact Jaccard of two documents' shingle-hash sets.
+func (s *shingleStores) jaccard(a, b int64) (float64, error) {
+	var err error
+	if s.bufA, err = s.read(a, s.bufA); err != nil {
+		return 0, err
+	}
+	if s.bufB, err = s.read(b, s.bufB); err != nil {
+		return 0, err
+	}
+	return sortedJaccard(s.bufA, s.bufB), nil
+}
+
+// sortedJaccard is |a ∩ b| / |a ∪ b| for sorted distinct a and b.
+func sortedJaccard(a, b []uint32) float64 {
+	if len(a)+len(b) == 0 {
+		return 0
+	}
+	inter, i, j := 0, 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			inter++
+			i++
+			j++
+		}
+	}
+	return float64(inter) / float64(len(a)+len(b)-inter)
+}
+
+func (s *shingleStores) close() {
+	for _, f := range append(s.data, s.idx...) {
+		f.Close()
+	}
+	s.data, s.idx = nil, nil
+}

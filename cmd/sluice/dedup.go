@@ -64,7 +64,7 @@ stale intermediates. See docs/fuzzy-dedup.md.`,
 	fl.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the MinHash permutation parameters")
 	fl.IntVar(&c.HashBits, "hash-bits", c.HashBits, "32 or 64")
 	fl.BoolVar(&c.Normalize, "normalize", false, "shingle lower-cased text with punctuation and white space collapsed, so case, punctuation and spacing edits do not count (default: raw text, NeMo Curator's scheme)")
-	fl.Float64Var(&c.VerifyThreshold, "verify-threshold", 0, "keep only candidate pairs whose Jaccard estimated from full signatures is ≥ this (0: off)")
+	fl.Float64Var(&c.VerifyThreshold, "verify-threshold", 0, "keep only candidate pairs whose shingle Jaccard is ≥ this (0: off); exact, from shingle hashes the MinHash phase then keeps (estimated from signatures with --hash-bits 64)")
 	fl.StringVar(&f.memoryLimit, "memory-limit", "0", "memory for buffered LSH shuffle rows before spilling to disk, e.g. 256MiB, 4GiB (0: unlimited)")
 	fl.IntVar(&c.FilesPerPartition, "files-per-partition", 0, "input files per file group (default: one file per group)")
 	fl.StringVar(&f.blockSize, "blocksize", "", "group input files into groups of about this size, e.g. 1GiB (instead of --files-per-partition)")

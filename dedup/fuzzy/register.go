@@ -17,6 +17,7 @@ func Register(r *stage.Registry) error {
 				{Name: "hash_bits", Type: "int", Default: "32", Doc: "32 or 64"},
 				{Name: "batch_rows", Type: "int", Default: "reader default", Doc: "rows per read batch"},
 				{Name: "normalize", Type: "bool", Default: "false", Doc: "shingle lower-cased text with punctuation and white space collapsed"},
+				{Name: "store_shingles", Type: "bool", Default: "false", Doc: "also keep every document's shingle hashes, for exact verification (32-bit only)"},
 			},
 			New: func(config []byte) (stage.Stage, error) {
 				var c MinHashConfig
@@ -34,7 +35,7 @@ func Register(r *stage.Registry) error {
 				{Name: "num_perm", Type: "int", Doc: "signature length"},
 				{Name: "hash_bits", Type: "int", Doc: "32 or 64"},
 				{Name: "num_partitions", Type: "int", Default: "executor rule", Doc: "shuffle partitions"},
-				{Name: "verify_threshold", Type: "float", Default: "0 (off)", Doc: "keep candidate pairs with estimated Jaccard ≥ this"},
+				{Name: "verify_threshold", Type: "float", Default: "0 (off)", Doc: "keep candidate pairs whose shingle Jaccard is ≥ this (exact with shingle stores, else estimated)"},
 				{Name: "stores", Type: "list", Doc: "signature stores {path, base, count}, for verification"},
 			},
 			New: func(config []byte) (stage.Stage, error) {

@@ -10,7 +10,8 @@ import (
 )
 
 // A shingle store keeps, for every document id of a MinHash task, the
-// sorted distinct hashes of its shingles, so that verification can compute a
+// hashes of its shingles (in text order, repeats included; sorting is left
+// to the few pairs that verification reads), so that verification can compute a
 // candidate pair's exact shingle Jaccard (up to 32-bit hash collisions)
 // instead of estimating it from the signatures. It is two files: the hashes
 // (little-endian uint32) and an index of little-endian uint64 offsets, in
@@ -46,8 +47,7 @@ func (w *shingleWriter) entry() error {
 	return err
 }
 
-// write stores the shingle hashes of document id (sorted and deduplicated in
-// place).
+// write stores the shingle hashes of document id.
 func (w *shingleWriter) write(id int64, hashes []uint32) error {
 	if id < w.next {
 		return fmt.Errorf("shingle store %s: id %d out of order (next %d)", w.data.Name(), id, w.next)
@@ -57,8 +57,6 @@ func (w *shingleWriter) write(id int64, hashes []uint32) error {
 			return err
 		}
 	}
-	slices.Sort(hashes)
-	hashes = slices.Compact(hashes)
 	w.buf = w.buf[:0]
 	for _, h := range hashes {
 		w.buf = binary.LittleEndian.AppendUint32(w.buf, h)
@@ -95,12 +93,16 @@ func (w *shingleWriter) abort() {
 
 // shingleStores reads the shingle hashes of any document.
 type shingleStores struct {
-	refs       []SigStoreRef
-	data, idx  []*os.File
-	ib         [16]byte
-	bufA, bufB []uint32
-	raw        []byte
+	refs      []SigStoreRef
+	data, idx []*os.File
+	ib        [16]byte
+	raw       []byte
+	// sets caches the sorted distinct hashes of recently compared documents:
+	// a bucket compares each id with several earlier ones.
+	sets map[int64][]uint32
 }
+
+const shingleCacheDocs = 64
 
 func openShingleStores(refs []SigStoreRef) (*shingleStores, error) {
 	s := &shingleStores{refs: append([]SigStoreRef(nil), refs...)}
@@ -149,16 +151,35 @@ func (s *shingleStores) read(id int64, dst []uint32) ([]uint32, error) {
 	return dst, nil
 }
 
+// set returns the sorted distinct shingle hashes of id.
+func (s *shingleStores) set(id int64) ([]uint32, error) {
+	if v, ok := s.sets[id]; ok {
+		return v, nil
+	}
+	v, err := s.read(id, nil)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(v)
+	v = slices.Compact(v)
+	if s.sets == nil || len(s.sets) >= shingleCacheDocs {
+		s.sets = make(map[int64][]uint32, shingleCacheDocs)
+	}
+	s.sets[id] = v
+	return v, nil
+}
+
 // jaccard is the exact Jaccard of two documents' shingle-hash sets.
 func (s *shingleStores) jaccard(a, b int64) (float64, error) {
-	var err error
-	if s.bufA, err = s.read(a, s.bufA); err != nil {
+	sa, err := s.set(a)
+	if err != nil {
 		return 0, err
 	}
-	if s.bufB, err = s.read(b, s.bufB); err != nil {
+	sb, err := s.set(b)
+	if err != nil {
 		return 0, err
 	}
-	return sortedJaccard(s.bufA, s.bufB), nil
+	return sortedJaccard(sa, sb), nil
 }
 
 // sortedJaccard is |a ∩ b| / |a ∪ b| for sorted distinct a and b.

@@ -119,7 +119,11 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 
 func (a *app) printFuzzySummary(s *fuzzy.Summary) {
 	w := tabwriter.NewWriter(a.stderr, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(w, "documents read\t%d\n", s.Documents)
+	fmt.Fprintf(w, "records read\t%d\n", s.Records)
+	if !s.Params.NoRemove {
+		fmt.Fprintf(w, "records written\t%d\n", s.RecordsWritten)
+	}
+	fmt.Fprintf(w, "documents signed\t%d\n", s.Documents)
 	fmt.Fprintf(w, "duplicates removed\t%d\n", s.Duplicates)
 	fmt.Fprintf(w, "documents kept\t%d\n", s.Kept)
 	fmt.Fprintf(w, "empty documents (kept, not bucketed)\t%d\n", s.EmptyDocuments)

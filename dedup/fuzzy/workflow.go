@@ -92,6 +92,12 @@ type PhaseSummary struct {
 
 // Summary is the workflow's final report, also written as Output/summary.json.
 type Summary struct {
+	// Records counts every input record: Documents (signed) + BadRecords.
+	Records int64 `json:"records"`
+	// RecordsWritten counts the records removal wrote (kept documents and
+	// bad records, which stay in the output); Records = RecordsWritten +
+	// Duplicates is checked at the end of every run that removes.
+	RecordsWritten int64          `json:"records_written"`
 	Documents      int64          `json:"documents"`
 	Duplicates     int64          `json:"duplicates"`
 	Kept           int64          `json:"kept"`
@@ -258,6 +264,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		}
 	}
 	sum.Kept = sum.Documents - sum.Duplicates
+	sum.Records = sum.Documents + sum.BadRecords
 
 	// Phase 5: removal (never cached: it writes the output).
 	if !c.NoRemove {
@@ -284,9 +291,13 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		var dropped int64
 		for _, t := range out {
 			dropped += atoi(t.Meta()[metaDropped])
+			sum.RecordsWritten += atoi(t.Meta()[metaKept])
 		}
 		if dropped != sum.Duplicates {
 			return nil, fmt.Errorf("removal dropped %d documents but the removal list has %d", dropped, sum.Duplicates)
+		}
+		if sum.RecordsWritten+dropped != sum.Records {
+			return nil, fmt.Errorf("record accounting: %d records read, %d written + %d removed", sum.Records, sum.RecordsWritten, dropped)
 		}
 		if removedDir != "" {
 			var parts []string

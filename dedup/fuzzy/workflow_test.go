@@ -91,8 +91,11 @@ func TestWorkflowEndToEnd(t *testing.T) {
 	cfg.Inputs, cfg.Output = []string{in}, out
 	cfg.RemovedIDsOut = filepath.Join(out, "removed.txt")
 	sum := run(t, cfg)
-	if sum.Documents != int64(len(docs)) {
-		t.Fatalf("documents = %d, want %d", sum.Documents, len(docs))
+	if sum.Documents != int64(len(docs)) || sum.Records != int64(len(docs)) {
+		t.Fatalf("documents = %d, records = %d, want %d", sum.Documents, sum.Records, len(docs))
+	}
+	if sum.RecordsWritten+sum.Duplicates != sum.Records {
+		t.Fatalf("%d records written + %d removed != %d read", sum.RecordsWritten, sum.Duplicates, sum.Records)
 	}
 	// Every family keeps exactly one member: the removed count equals the copies.
 	copies := 0

@@ -164,6 +164,9 @@ func (p *plainRunner) feed(pre []task.Task, in <-chan task.Task) error {
 			if err := p.submit(cur); err != nil {
 				return err
 			}
+			if p.ctx.Err() != nil {
+				return nil // stopped: dispatch nothing more
+			}
 			cur = newBatch()
 		}
 		if !ok {

@@ -35,8 +35,9 @@ func main() {
 	sim := flag.String("sim", "Jc24", "truth similarity column")
 	bands := flag.Int("bands", 20, "bands")
 	rows := flag.Int("rows", 13, "rows per band")
+	bits := flag.Int("hash-bits", 32, "signature hash bits (64-bit values are stored as two uint32)")
 	flag.Parse()
-	if err := run(*corpus, *sigDir, *sim, *bands, *rows); err != nil {
+	if err := run(*corpus, *sigDir, *sim, *bands, *rows, *bits/32); err != nil {
 		fmt.Fprintln(os.Stderr, "lshcurve:", err)
 		os.Exit(1)
 	}
@@ -60,7 +61,7 @@ func open(path string) (io.ReadCloser, error) {
 	}{gz, f}, nil
 }
 
-func run(corpus, sigDir, sim string, bands, rows int) error {
+func run(corpus, sigDir, sim string, bands, rows, width int) error {
 	// dedup id = record index in the corpus file.
 	f, err := open(filepath.Join(corpus, "corpus.jsonl"))
 	if err != nil {
@@ -147,7 +148,7 @@ func run(corpus, sigDir, sim string, bands, rows int) error {
 		}
 		bk.n++
 		bk.theory += 1 - math.Pow(1-math.Pow(j, float64(rows)), float64(bands))
-		if candidate(a, b, bands, rows) {
+		if candidate(a, b, bands, rows*width) {
 			bk.cand++
 		}
 	}

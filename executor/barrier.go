@@ -41,7 +41,7 @@ func (e *Executor) runBarrier(ctx context.Context, r *stageRun, tasks []task.Tas
 			r.bar.addDone(int64(len(tasks)))
 			return out, nil
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || stage.IsPermanent(err) {
 			return nil, err
 		}
 		lastErr = err

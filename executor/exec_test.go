@@ -387,3 +387,30 @@ func TestCancellation(t *testing.T) {
 		})
 	}
 }
+
+// permanentStage fails every batch with an error marked stage.Permanent.
+type permanentStage struct {
+	stage.Base
+	calls *atomic.Int64
+}
+
+func (p *permanentStage) ProcessBatch(context.Context, []task.Task) ([]task.Task, error) {
+	p.calls.Add(1)
+	return nil, stage.Permanent(errors.New("malformed input"))
+}
+
+func TestPermanentErrorsAreNotRetried(t *testing.T) {
+	s := &permanentStage{Base: stage.Base{StageName: "perm", Batch: 1}, calls: new(atomic.Int64)}
+	ex := newExec(t, executor.Config{MaxAttempts: 5, MaxFailedFraction: 1})
+	_, err := ex.Execute(context.Background(), []stage.Stage{s}, docs(3))
+	var tf *executor.TasksFailedError
+	if !errors.As(err, &tf) || tf.Failed != 3 {
+		t.Fatalf("err = %v", err)
+	}
+	if n := s.calls.Load(); n != 3 {
+		t.Fatalf("%d calls for 3 batches: permanent errors were retried", n)
+	}
+	if r := ex.Report().Stages[0].Retries; r != 0 {
+		t.Fatalf("retries = %d", r)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-data/sluice/runtime"
+	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/task"
 )
 
@@ -441,7 +442,7 @@ func (p *plainRunner) handle(res *callResult) error {
 		b.errors++
 	}
 	b.attempts = append(b.attempts, at)
-	if b.deaths >= p.r.maxDeaths || b.errors >= p.r.maxAttempts {
+	if b.deaths >= p.r.maxDeaths || b.errors >= p.r.maxAttempts || stage.IsPermanent(res.err) {
 		return p.fail(b)
 	}
 	p.r.retries.Add(1)

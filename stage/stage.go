@@ -11,6 +11,7 @@ package stage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -43,7 +44,8 @@ type Stage interface {
 	// Setup runs once per actor, before its first batch.
 	Setup(ctx context.Context, w *Worker) error
 	// ProcessBatch turns a batch of tasks into output tasks. Returning no
-	// tasks filters the input. An error fails the batch; the executor retries it.
+	// tasks filters the input. An error fails the batch; the executor retries
+	// it, unless the error is marked with Permanent.
 	ProcessBatch(ctx context.Context, tasks []task.Task) ([]task.Task, error)
 	// Teardown runs once per actor that was set up, on every exit path.
 	Teardown(ctx context.Context) error
@@ -219,4 +221,27 @@ func MergeEnv(executorEnv, stageEnv map[string]string, stageName string, logger 
 			logger.Warn("stage overrides an environment variable", "stage", stageName, "var", k, "executor_value", old, "stage_value", v)
 		}
 	})
+}
+
+// permanentError marks an error that no retry can cure.
+type permanentError struct{ err error }
+
+func (p *permanentError) Error() string { return p.err.Error() }
+func (p *permanentError) Unwrap() error { return p.err }
+
+// Permanent wraps err to tell the executor that retrying the batch cannot
+// succeed (for example, malformed input under a fail-fast policy): its tasks
+// fail at once, without further attempts. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was marked with
+// Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
 }

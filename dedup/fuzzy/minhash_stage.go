@@ -156,6 +156,10 @@ func (s *MinHashStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task
 	out := make([]task.Task, 0, len(ts))
 	for _, t := range ts {
 		o, err := s.one(ctx, t)
+		var bad *dataio.BadRecordError
+		if errors.As(err, &bad) {
+			return nil, stage.Permanent(err) // the same record fails every retry
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,7 +39,7 @@ type RemoveConfig struct {
 type RemoveStage struct {
 	stage.Base
 	cfg  RemoveConfig
-	dups []int64
+	dups []int64 // the removal ids of the file group being copied
 }
 
 // NewRemoveStage returns the stage.
@@ -50,18 +51,39 @@ func NewRemoveStage(cfg RemoveConfig) (*RemoveStage, error) {
 		In: stage.Spec{Kinds: []string{task.KindFileGroup}}, Out: stage.Spec{Kinds: []string{task.KindFileGroup}}}, cfg: cfg}, nil
 }
 
-// Setup implements stage.Stage: it loads the sorted removal list.
-func (s *RemoveStage) Setup(context.Context, *stage.Worker) error {
-	var all []int64
+// loadDups reads the removal ids in [lo, hi) from every duplicates file,
+// sorted. Memory is proportional to the duplicates of one file group, not of
+// the whole dataset; the files are small (8 bytes per duplicate, compressed).
+func (s *RemoveStage) loadDups(ctx context.Context, lo, hi int64) error {
+	s.dups = s.dups[:0]
 	for _, p := range s.cfg.Duplicates {
-		ids, err := dataio.ReadAllIDs(p, dataio.DedupIDColumn)
+		r, err := dataio.OpenIDListFile(p, dataio.DedupIDColumn, 0)
 		if err != nil {
 			return fmt.Errorf("fuzzy_remove: %w", err)
 		}
-		all = append(all, ids...)
+		for {
+			ids, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				r.Close()
+				return fmt.Errorf("fuzzy_remove: %s: %w", p, err)
+			}
+			for _, id := range ids {
+				if id >= lo && id < hi {
+					s.dups = append(s.dups, id)
+				}
+			}
+			if ctx.Err() != nil {
+				r.Close()
+				return ctx.Err()
+			}
+		}
+		r.Close()
 	}
-	slices.Sort(all)
-	s.dups = slices.Compact(all)
+	slices.Sort(s.dups)
+	s.dups = slices.Compact(s.dups)
 	return nil
 }
 
@@ -76,6 +98,13 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 	for _, t := range ts {
 		files, err := fileRanges(t)
 		if err != nil {
+			return nil, err
+		}
+		lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+		for _, f := range files {
+			lo, hi = min(lo, f.Base), max(hi, f.Base+f.Count)
+		}
+		if err := s.loadDups(ctx, lo, hi); err != nil {
 			return nil, err
 		}
 		var written []string

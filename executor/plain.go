@@ -418,6 +418,12 @@ func (p *plainRunner) handle(res *callResult) error {
 		return nil
 	}
 
+	if p.ctx.Err() != nil {
+		// The stage is being cancelled and the call most likely ended because
+		// of it: that is no attempt of the batch's, so record nothing (no
+		// death, no permanent failure) and report the cancellation's cause.
+		return context.Cause(p.ctx)
+	}
 	at := task.Attempt{Actor: res.actor.id, Outcome: "error", Error: res.err.Error(), At: time.Now().UTC()}
 	var died *runtime.DiedError
 	if errors.As(res.err, &died) {

@@ -199,13 +199,22 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 			return nil, err
 		}
 	}
+	// closeQ closes the quarantine file on the error paths that do not go
+	// through fail.
+	closeQ := func() {
+		if q != nil {
+			q.Close()
+		}
+	}
 	w, err := dataio.CreateSignatureFile(sigPath, dataio.ParquetWriterOptions{})
 	if err != nil {
+		closeQ()
 		return nil, err
 	}
 	store, err := createSigStore(storePath, base, recLen)
 	if err != nil {
 		w.Abort()
+		closeQ()
 		return nil, err
 	}
 	var shw *shingleWriter
@@ -214,6 +223,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 		if shw, err = createShingleStore(shPath, shIdx, base); err != nil {
 			w.Abort()
 			store.close(0)
+			closeQ()
 			return nil, err
 		}
 	}
@@ -225,9 +235,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 		if shw != nil {
 			shw.abort()
 		}
-		if q != nil {
-			q.Close()
-		}
+		closeQ()
 		return nil, err
 	}
 	sig32 := make([]uint32, p.NumPerm)
@@ -324,14 +332,23 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	}
 	if err := w.Close(); err != nil {
 		store.close(0)
+		if shw != nil {
+			shw.abort()
+		}
+		closeQ()
 		return nil, err
 	}
 	if err := store.close(total); err != nil {
+		if shw != nil {
+			shw.abort()
+		}
+		closeQ()
 		return nil, err
 	}
 	sref := SigStoreRef{Path: storePath, Base: base, Count: total}
 	if shw != nil {
 		if err := shw.close(total); err != nil {
+			closeQ()
 			return nil, err
 		}
 		sref.Shingles, sref.ShingleIndex = shPath, shIdx

@@ -150,7 +150,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	fileKey := inputKey(files)
-	mhKey := hashKey("minhash/v3", fileKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands*c.Rows, c.Seed, c.HashBits, c.Normalize, storeShingles(c))
+	mhKey := hashKey("minhash/v4", fileKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands*c.Rows, c.Seed, c.HashBits, c.Normalize, storeShingles(c))
 	lshKey := hashKey("lsh/v4", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
 	root := filepath.Join(c.Cache, "mh-"+mhKey)
 	sum.CacheDir = root
@@ -613,7 +613,7 @@ const DefaultSplitBytes = 16 << 20
 
 // sectionTasks returns the MinHash tasks for the file groups: a group's task
 // as is, or, for a group with a split file, one task per section of that
-// file (other files of the group keep a task of their own).
+// file, plus one task per run of consecutive unsplit files of the group.
 func sectionTasks(groups []task.Task) []task.Task {
 	var out []task.Task
 	for _, t := range copyTasks(groups) {
@@ -627,21 +627,33 @@ func sectionTasks(groups []task.Task) []task.Task {
 			continue
 		}
 		g := t.Meta()[metaGroup]
+		// A MinHash task's signature store covers one contiguous id range,
+		// so each run of consecutive whole files (no split file between
+		// them) gets a task of its own.
 		var whole []fileRange
+		wholeStart := 0
+		flush := func() {
+			if len(whole) > 0 {
+				out = append(out, rangeTask(t, fmt.Sprintf("%s-w%d", g, wholeStart), whole))
+				whole = nil
+			}
+		}
 		for fi, f := range files {
 			if len(f.Sections) <= 1 {
+				if len(whole) == 0 {
+					wholeStart = fi
+				}
 				whole = append(whole, f)
 				continue
 			}
+			flush()
 			for si := range f.Sections {
 				sec := f.Sections[si]
 				fr := fileRange{Path: f.Path, Base: f.Base, Count: f.Count, Section: &sec}
 				out = append(out, rangeTask(t, fmt.Sprintf("%s-%d-%d", g, fi, si), []fileRange{fr}))
 			}
 		}
-		if len(whole) > 0 {
-			out = append(out, rangeTask(t, g+"-w", whole))
-		}
+		flush()
 	}
 	return out
 }

@@ -103,7 +103,8 @@ type Actor interface {
 // its timeout and the actor was abandoned, or its process was lost.
 type DiedError struct {
 	ActorID string
-	// Reason is "panic", "timeout" or "lost".
+	// Reason is "panic", "timeout", "cancelled" (the call's context was
+	// cancelled before its deadline) or "lost".
 	Reason string
 	Err    error
 }

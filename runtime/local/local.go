@@ -315,7 +315,11 @@ func (a *actor) Call(ctx context.Context, m runtime.Method, tasks []task.Task) (
 		a.mu.Lock()
 		a.dead = true
 		a.mu.Unlock()
-		return nil, &runtime.DiedError{ActorID: a.worker.ID, Reason: "timeout", Err: ctx.Err()}
+		reason := "timeout"
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			reason = "cancelled" // the caller gave up (the run is stopping)
+		}
+		return nil, &runtime.DiedError{ActorID: a.worker.ID, Reason: reason, Err: ctx.Err()}
 	}
 }
 

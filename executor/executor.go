@@ -157,10 +157,10 @@ func (e *Executor) Execute(ctx context.Context, stages []stage.Stage, initial []
 	for _, r := range runs {
 		r.bar = prog.addStage(r.name())
 	}
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0 := time.Now(), ProcessCPU()
 	defer func() {
 		prog.finish()
-		e.finishReport(runs, time.Since(start), processCPU()-cpu0)
+		e.finishReport(runs, time.Since(start), ProcessCPU()-cpu0)
 		if merr := e.writeManifest(); merr != nil {
 			err = errors.Join(err, merr)
 		}
@@ -478,11 +478,20 @@ func (e *Executor) finishReport(runs []*stageRun, wall, cpu time.Duration) {
 	e.mu.Unlock()
 }
 
-// processCPU is the CPU time (user + system) this process has used.
-func processCPU() time.Duration {
+// ProcessCPU is the CPU time (user + system) this process has used so far.
+func ProcessCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// PeakRSS is this process's peak resident set size in bytes.
+func PeakRSS() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Maxrss * 1024 // Linux reports KiB
 }

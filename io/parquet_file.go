@@ -16,11 +16,10 @@ const valueBufferSize = 1024
 
 // colCursor streams the values of one column chunk.
 type colCursor struct {
-	r        parquet.ColumnChunkValueReader
-	buf      []parquet.Value
-	pos, n   int
-	eof      bool
-	lastList int // length of the previous list, a capacity hint
+	r      parquet.ColumnChunkValueReader
+	buf    []parquet.Value
+	pos, n int
+	eof    bool
 }
 
 // peek returns the next value without consuming it, or io.EOF. The value

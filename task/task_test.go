@@ -85,7 +85,6 @@ func normalize(t Task) {
 
 func TestCodecUnknownKind(t *testing.T) {
 	c := NewCodecs()
-	type custom struct{ Empty }
 	if _, err := c.Marshal(&Failed{}); err != nil {
 		t.Fatalf("failed without original must encode: %v", err)
 	}

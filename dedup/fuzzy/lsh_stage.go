@@ -200,15 +200,6 @@ func (s *LSHStage) Insert(ctx context.Context, ts []task.Task) error {
 	return nil
 }
 
-func allZero(sig []uint32) bool {
-	for _, v := range sig {
-		if v != 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // InsertFinished implements stage.ShuffleStage.
 func (s *LSHStage) InsertFinished(ctx context.Context) error { return s.w.Shuffle.Sender.Flush(ctx) }
 

@@ -24,7 +24,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/sluice-data/sluice/executor"
@@ -134,7 +133,7 @@ type Workflow struct {
 
 // Run executes every phase and writes Output/summary.json.
 func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0 := time.Now(), executor.ProcessCPU()
 	c, err := w.normalize()
 	if err != nil {
 		return nil, err
@@ -282,12 +281,12 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		if err != nil {
 			return nil, err
 		}
-		t0, c0 := time.Now(), processCPU()
+		t0, c0 := time.Now(), executor.ProcessCPU()
 		out, err := w.execute(ctx, st, copyTasks(idTasks))
 		if err != nil {
 			return nil, err
 		}
-		sum.Phases = append(sum.Phases, PhaseSummary{Name: "removal", WallSec: time.Since(t0).Seconds(), CPUSec: (processCPU() - c0).Seconds(), Stages: w.lastStages})
+		sum.Phases = append(sum.Phases, PhaseSummary{Name: "removal", WallSec: time.Since(t0).Seconds(), CPUSec: (executor.ProcessCPU() - c0).Seconds(), Stages: w.lastStages})
 		var dropped int64
 		for _, t := range out {
 			dropped += atoi(t.Meta()[metaDropped])
@@ -313,8 +312,8 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	}
 
 	sum.WallSec = time.Since(start).Seconds()
-	sum.CPUSec = (processCPU() - cpu0).Seconds()
-	sum.PeakRSSBytes = peakRSS()
+	sum.CPUSec = (executor.ProcessCPU() - cpu0).Seconds()
+	sum.PeakRSSBytes = executor.PeakRSS()
 	b, _ := json.MarshalIndent(sum, "", "  ")
 	if err := os.WriteFile(filepath.Join(c.Output, "summary.json"), append(b, '\n'), 0o644); err != nil {
 		return nil, err
@@ -433,12 +432,12 @@ func (w *Workflow) phase(ctx context.Context, sum *Summary, log *slog.Logger, na
 		return err
 	}
 	w.lastStages = nil
-	t0, c0 := time.Now(), processCPU()
+	t0, c0 := time.Now(), executor.ProcessCPU()
 	ts, err := fn(dir)
 	if err != nil {
 		return fmt.Errorf("phase %s: %w", name, err)
 	}
-	sum.Phases = append(sum.Phases, PhaseSummary{Name: name, WallSec: time.Since(t0).Seconds(), CPUSec: (processCPU() - c0).Seconds(), Stages: w.lastStages})
+	sum.Phases = append(sum.Phases, PhaseSummary{Name: name, WallSec: time.Since(t0).Seconds(), CPUSec: (executor.ProcessCPU() - c0).Seconds(), Stages: w.lastStages})
 	b, err := encodeTasks(ts)
 	if err != nil {
 		return err
@@ -758,21 +757,4 @@ func concatFiles(srcs []string, dst string) error {
 		return err
 	}
 	return os.Rename(dst+".tmp", dst)
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// peakRSS is the process's peak resident set size in bytes.
-func peakRSS() int64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return ru.Maxrss * 1024
 }

@@ -49,7 +49,6 @@ type Runtime struct {
 
 	mu       sync.Mutex
 	shuffles map[string]*shuffleSession
-	nextID   int
 }
 
 // New returns a local runtime.

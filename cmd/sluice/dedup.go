@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/sluice-data/sluice/dedup/fuzzy"
@@ -65,7 +67,7 @@ stale intermediates. See docs/fuzzy-dedup.md.`,
 	fl.IntVar(&c.HashBits, "hash-bits", c.HashBits, "32 or 64")
 	fl.BoolVar(&c.Normalize, "normalize", false, "shingle lower-cased text with punctuation and white space collapsed, so case, punctuation and spacing edits do not count (default: raw text, NeMo Curator's scheme)")
 	fl.Float64Var(&c.VerifyThreshold, "verify-threshold", 0, "keep only candidate pairs whose shingle Jaccard is ≥ this (0: off); exact, from shingle hashes the MinHash phase then keeps (estimated from signatures with --hash-bits 64)")
-	fl.StringVar(&f.memoryLimit, "memory-limit", "0", "memory for buffered LSH shuffle rows before spilling to disk, e.g. 256MiB, 4GiB (0: unlimited)")
+	fl.StringVar(&f.memoryLimit, "memory-limit", "4GiB", "memory for buffered LSH shuffle rows, shared by the LSH actors, before they spill sorted runs to the cache directory, e.g. 256MiB, 16GiB (0: unlimited)")
 	fl.IntVar(&c.FilesPerPartition, "files-per-partition", 0, "input files per file group (default: one file per group)")
 	fl.StringVar(&f.blockSize, "blocksize", "", "group input files into groups of about this size, e.g. 1GiB (instead of --files-per-partition)")
 	fl.IntVar(&f.workers, "workers", 0, "CPU budget for actors (default: the number of logical CPUs)")
@@ -96,7 +98,18 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 	if mode != executor.Streaming && mode != executor.StageByStage {
 		return usageErr(fmt.Errorf("--mode %q: want streaming or stage-by-stage", f.mode))
 	}
-	rt, err := local.New(local.Options{CPUs: float64(f.workers), Logger: a.logger})
+	// Shuffle spills go under the cache directory, on the disk the user
+	// chose for intermediates, not the system temp dir (often a small tmpfs).
+	cacheDir := c.Cache
+	if cacheDir == "" {
+		cacheDir = filepath.Join(c.Output, "_cache")
+	}
+	scratch := filepath.Join(cacheDir, "_spill")
+	if err := os.MkdirAll(scratch, 0o755); err != nil {
+		return failedErr(fmt.Errorf("dedup fuzzy: spill directory: %w", err))
+	}
+	defer os.Remove(scratch) // only when empty: every shuffle removes its own files
+	rt, err := local.New(local.Options{CPUs: float64(f.workers), Logger: a.logger, ScratchDir: scratch})
 	if err != nil {
 		return failedErr(err)
 	}

@@ -31,6 +31,10 @@ type RemoveConfig struct {
 	RemovedIDsDir string `json:"removed_ids_dir,omitempty"`
 	IDField       string `json:"id_field,omitempty"`
 	TextField     string `json:"text_field,omitempty"`
+	// ListOnly writes no dataset: the stage only lists the removed
+	// documents' ids into RemovedIDsDir (--no-remove with
+	// --removed-ids-out). OutputDir is then ignored.
+	ListOnly bool `json:"list_only,omitempty"`
 }
 
 // RemoveStage copies each input file to the output, leaving out the
@@ -44,8 +48,11 @@ type RemoveStage struct {
 
 // NewRemoveStage returns the stage.
 func NewRemoveStage(cfg RemoveConfig) (*RemoveStage, error) {
-	if cfg.OutputDir == "" {
+	if cfg.OutputDir == "" && !cfg.ListOnly {
 		return nil, errors.New("fuzzy_remove: output_dir is required")
+	}
+	if cfg.ListOnly && cfg.RemovedIDsDir == "" {
+		return nil, errors.New("fuzzy_remove: list_only needs removed_ids_dir")
 	}
 	return &RemoveStage{Base: stage.Base{StageName: "remove", Batch: 1,
 		In: stage.Spec{Kinds: []string{task.KindFileGroup}}, Out: stage.Spec{Kinds: []string{task.KindFileGroup}}}, cfg: cfg}, nil
@@ -116,12 +123,19 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 				rel = filepath.Base(f.Path)
 			}
 			dst := filepath.Join(s.cfg.OutputDir, rel)
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return nil, err
-			}
 			var droppedRows []int64
 			var st dataio.CopyStats
-			if fi, serr := os.Stat(f.Path); serr == nil && fi.Size() == 0 {
+			if s.cfg.ListOnly {
+				// No copy: the dropped rows follow from the removal ids.
+				lo, _ := slices.BinarySearch(s.dups, f.Base)
+				hi, _ := slices.BinarySearch(s.dups, f.Base+f.Count)
+				for _, id := range s.dups[lo:hi] {
+					droppedRows = append(droppedRows, id-f.Base)
+				}
+				st = dataio.CopyStats{Kept: f.Count - int64(len(droppedRows)), Dropped: int64(len(droppedRows))}
+			} else if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return nil, err
+			} else if fi, serr := os.Stat(f.Path); serr == nil && fi.Size() == 0 {
 				// A zero-byte input (an empty file, counted as such) has no
 				// records, and a zero-byte Parquet file not even a schema to
 				// copy: mirror it as is.
@@ -140,7 +154,9 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 			}
 			kept += st.Kept
 			dropped += st.Dropped
-			written = append(written, dst)
+			if !s.cfg.ListOnly {
+				written = append(written, dst)
+			}
 			if s.cfg.RemovedIDsDir != "" && len(droppedRows) > 0 {
 				ids, err := s.originalIDs(ctx, f.Path, droppedRows)
 				if err != nil {

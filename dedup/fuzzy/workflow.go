@@ -56,7 +56,8 @@ type Config struct {
 	// Normalize shingles lower-cased text with punctuation and white space
 	// collapsed, instead of the raw text (NeMo Curator's scheme).
 	Normalize bool
-	// MemoryLimit bounds the rows the LSH shuffle buffers before spilling (bytes, 0 = unlimited).
+	// MemoryLimit bounds the rows the LSH shuffle buffers before spilling
+	// (bytes, 0 = unlimited; DefaultConfig sets DefaultMemoryLimit).
 	MemoryLimit int64
 
 	FilesPerPartition int
@@ -73,10 +74,11 @@ type Config struct {
 
 // DefaultConfig returns NeMo Curator's defaults: 24-character shingles,
 // 20 bands × 13 rows (260 permutations), seed 42, 32-bit hashes, 5 bands per
-// LSH iteration.
+// LSH iteration — and a 4 GiB bound on the LSH shuffle's buffered rows
+// (DefaultMemoryLimit).
 func DefaultConfig() Config {
 	return Config{TextField: "text", IDField: "id", OnBadRecord: "fail", CharNgrams: 24, Bands: 20, Rows: 13,
-		BandsPerIteration: 5, Seed: 42, HashBits: 32}
+		BandsPerIteration: 5, Seed: 42, HashBits: 32, MemoryLimit: DefaultMemoryLimit}
 }
 
 // PhaseSummary is what one phase did.
@@ -265,18 +267,23 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	sum.Kept = sum.Documents - sum.Duplicates
 	sum.Records = sum.Documents + sum.BadRecords
 
-	// Phase 5: removal (never cached: it writes the output).
-	if !c.NoRemove {
+	// Phase 5: removal (never cached: it writes the output). With
+	// --no-remove it runs only to list the removed ids, if asked to.
+	if !c.NoRemove || c.RemovedIDsOut != "" {
 		outData := filepath.Join(c.Output, "deduplicated")
-		sum.OutputDir = outData
-		rc := RemoveConfig{OutputDir: outData, InputRoot: commonDir(files), Duplicates: dupFiles, IDField: c.IDField, TextField: c.TextField}
+		rc := RemoveConfig{OutputDir: outData, InputRoot: commonDir(files), Duplicates: dupFiles, IDField: c.IDField, TextField: c.TextField, ListOnly: c.NoRemove}
+		if !c.NoRemove {
+			sum.OutputDir = outData
+		}
 		var removedDir string
 		if c.RemovedIDsOut != "" {
 			removedDir = filepath.Join(c.Output, "_removed_ids")
 			os.RemoveAll(removedDir)
 			rc.RemovedIDsDir = removedDir
 		}
-		os.RemoveAll(outData)
+		if !c.NoRemove {
+			os.RemoveAll(outData)
+		}
 		st, err := w.build("fuzzy_remove", rc)
 		if err != nil {
 			return nil, err
@@ -286,17 +293,24 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		if err != nil {
 			return nil, err
 		}
-		sum.Phases = append(sum.Phases, PhaseSummary{Name: "removal", WallSec: time.Since(t0).Seconds(), CPUSec: (executor.ProcessCPU() - c0).Seconds(), Stages: w.lastStages})
-		var dropped int64
+		name := "removal"
+		if c.NoRemove {
+			name = "list removed ids"
+		}
+		sum.Phases = append(sum.Phases, PhaseSummary{Name: name, WallSec: time.Since(t0).Seconds(), CPUSec: (executor.ProcessCPU() - c0).Seconds(), Stages: w.lastStages})
+		var dropped, kept int64
 		for _, t := range out {
 			dropped += atoi(t.Meta()[metaDropped])
-			sum.RecordsWritten += atoi(t.Meta()[metaKept])
+			kept += atoi(t.Meta()[metaKept])
 		}
 		if dropped != sum.Duplicates {
 			return nil, fmt.Errorf("removal dropped %d documents but the removal list has %d", dropped, sum.Duplicates)
 		}
-		if sum.RecordsWritten+dropped != sum.Records {
-			return nil, fmt.Errorf("record accounting: %d records read, %d written + %d removed", sum.Records, sum.RecordsWritten, dropped)
+		if kept+dropped != sum.Records {
+			return nil, fmt.Errorf("record accounting: %d records read, %d kept + %d removed", sum.Records, kept, dropped)
+		}
+		if !c.NoRemove {
+			sum.RecordsWritten = kept
 		}
 		if removedDir != "" {
 			var parts []string
@@ -367,6 +381,9 @@ func (w *Workflow) normalize() (Config, error) {
 	}
 	if c.HashBits == 0 {
 		c.HashBits = d.HashBits
+	}
+	if c.Bands > MaxBands {
+		return c, fmt.Errorf("%w: fuzzy: --bands %d: at most %d (the bucket key stores the band in 16 bits)", ErrConfig, c.Bands, MaxBands)
 	}
 	if c.HashBits != 32 && c.HashBits != 64 {
 		return c, fmt.Errorf("%w: fuzzy: --hash-bits %d: want 32 or 64", ErrConfig, c.HashBits)
@@ -609,6 +626,14 @@ func storeShingles(c Config) bool { return c.VerifyThreshold > 0 && c.HashBits =
 
 // DefaultSplitBytes is the default Config.SplitBytes.
 const DefaultSplitBytes = 16 << 20
+
+// DefaultMemoryLimit is DefaultConfig's MemoryLimit (the CLI's
+// --memory-limit default): 4 GiB.
+const DefaultMemoryLimit = 4 << 30
+
+// MaxBands is the largest --bands: LSH bucket keys store the band index in
+// 16 bits.
+const MaxBands = 1<<16 - 1
 
 // sectionTasks returns the MinHash tasks for the file groups: a group's task
 // as is, or, for a group with a split file, one task per section of that

@@ -360,6 +360,20 @@ func run(c config) error {
 		fmt.Printf("| %s | %d | %.3f | %.3f – %.3f | %.3f | %+.3f | %s |\n",
 			label, bk.n, mean, slices.Min(bk.rates), slices.Max(bk.rates), th, mean-th, s42)
 	}
+	if draws > 1 {
+		// Each seed's largest deviation from theory over the buckets.
+		fmt.Printf("\n| seed | largest |measured − theory| | in bucket |\n|---|---|---|\n")
+		for i, seed := range seeds {
+			worst, at := 0.0, 0
+			for _, k := range keys {
+				bk := buckets[k]
+				if d := bk.rates[i] - bk.theory/float64(bk.n); math.Abs(d) > math.Abs(worst) {
+					worst, at = d, k
+				}
+			}
+			fmt.Printf("| %d | %+.3f | [%.1f, %.1f) |\n", seed, worst, float64(at)/10, float64(at+1)/10)
+		}
+	}
 	return nil
 }
 

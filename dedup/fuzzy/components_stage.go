@@ -70,24 +70,22 @@ func (s *ComponentsStage) Setup(_ context.Context, w *stage.Worker) error {
 
 // ProcessBatch implements stage.Stage: ts is this rank's chunk of edge files.
 func (s *ComponentsStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.Task, error) {
-	var edges []cc.Edge
-	var err error
+	g := cc.NewGraph()
 	for _, t := range ts {
 		fg, ok := t.(*task.FileGroup)
 		if !ok {
 			return nil, fmt.Errorf("fuzzy_components: task %s is %s, want a file group of edge files", t.ID(), t.Kind())
 		}
 		for _, p := range fg.Paths {
-			if edges, err = readEdges(p, edges); err != nil {
-				return nil, err
+			if err := addEdges(ctx, p, g); err != nil {
+				return nil, fmt.Errorf("fuzzy_components: %w", err)
 			}
 		}
 	}
-	labels, err := cc.Components(ctx, s.w.Comm, edges)
+	labels, _, err := cc.GraphComponents(ctx, s.w.Comm, g)
 	if err != nil {
 		return nil, fmt.Errorf("fuzzy_components: %w", err)
 	}
-	edges = nil
 	rank := strconv.Itoa(s.w.Rank)
 	compPath := filepath.Join(s.cfg.OutputDir, "components", "part."+rank+".parquet")
 	dupPath := filepath.Join(s.cfg.OutputDir, "duplicates", "part."+rank+".parquet")

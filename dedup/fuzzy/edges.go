@@ -1,6 +1,7 @@
 package fuzzy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -84,11 +85,11 @@ func (e *edgeWriter) abort() {
 	os.Remove(e.tmp)
 }
 
-// readEdges appends the edges of an edge file to dst.
-func readEdges(path string, dst []cc.Edge) ([]cc.Edge, error) {
+// addEdges streams the edges of an edge file into g.
+func addEdges(ctx context.Context, path string, g *cc.Graph) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return dst, fmt.Errorf("edge file: %w", err)
+		return fmt.Errorf("edge file: %w", err)
 	}
 	defer f.Close()
 	r := parquet.NewGenericReader[edgeRow](f)
@@ -97,13 +98,18 @@ func readEdges(path string, dst []cc.Edge) ([]cc.Edge, error) {
 	for {
 		n, err := r.Read(buf)
 		for _, e := range buf[:n] {
-			dst = append(dst, cc.Edge{U: e.A, V: e.B})
+			if aerr := g.Add(e.A, e.B); aerr != nil {
+				return fmt.Errorf("edge file %s: %w", path, aerr)
+			}
 		}
 		if errors.Is(err, io.EOF) {
-			return dst, nil
+			return nil
 		}
 		if err != nil {
-			return dst, fmt.Errorf("edge file %s: %w", path, err)
+			return fmt.Errorf("edge file %s: %w", path, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 	}
 }

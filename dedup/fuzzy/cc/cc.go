@@ -112,8 +112,20 @@ func Components(ctx context.Context, comm collective.Communicator, edges []Edge)
 // ComponentsStats is [Components] that also reports the rounds and traffic
 // this rank needed.
 func ComponentsStats(ctx context.Context, comm collective.Communicator, edges []Edge) ([]Label, Stats, error) {
+	g := NewGraph()
+	for _, e := range edges {
+		if err := g.Add(e.U, e.V); err != nil {
+			return nil, Stats{}, fmt.Errorf("cc: rank %d: %w", comm.Rank(), err)
+		}
+	}
+	return GraphComponents(ctx, comm, g)
+}
+
+// GraphComponents is [ComponentsStats] for a rank whose edges were
+// accumulated in a [Graph]. It consumes g.
+func GraphComponents(ctx context.Context, comm collective.Communicator, g *Graph) ([]Label, Stats, error) {
 	w := &worker{ctx: ctx, comm: comm, rank: comm.Rank(), size: comm.Size()}
-	labels, err := w.run(edges)
+	labels, err := w.run(g)
 	if err != nil {
 		return nil, w.stats, fmt.Errorf("cc: rank %d: %w", w.rank, err)
 	}
@@ -124,14 +136,69 @@ func ComponentsStats(ctx context.Context, comm collective.Communicator, edges []
 // rank owns: both are indexed with int32.
 const maxNodes = math.MaxInt32 - 1
 
-// countDistinct counts the distinct nodes of edges.
-func countDistinct(edges []Edge) int {
-	ids := make([]int64, 0, 2*len(edges))
-	for _, e := range edges {
-		ids = append(ids, e.U, e.V)
+// Graph is one rank's share of the edges, kept as a union-find forest over
+// the distinct nodes seen: its memory grows with the nodes, not with the
+// edges, so the many repeated candidate pairs that LSH emits (one per band
+// a pair shares) cost nothing once their nodes are known. The zero value is
+// not usable; call [NewGraph].
+type Graph struct {
+	tab    *idTable
+	ids    []int64 // node of each index, in first-seen order
+	parent []int32 // union-find parent; every root is its tree's smallest id
+	edges  int64
+}
+
+// NewGraph returns an empty graph.
+func NewGraph() *Graph { return &Graph{tab: newIDTable(0)} }
+
+// Nodes returns the number of distinct nodes added so far.
+func (g *Graph) Nodes() int { return len(g.ids) }
+
+// Edges returns the number of edges added so far, repeats included.
+func (g *Graph) Edges() int64 { return g.edges }
+
+func (g *Graph) index(id int64) (int32, error) {
+	i, found := g.tab.getOrPut(id, int32(len(g.ids)))
+	if !found {
+		if len(g.ids) >= maxNodes {
+			// Local nodes are indexed by int32; fail rather than overflow.
+			return 0, fmt.Errorf("more than %d distinct nodes in this rank's edges", maxNodes)
+		}
+		g.ids = append(g.ids, id)
+		g.parent = append(g.parent, i)
 	}
-	slices.Sort(ids)
-	return len(slices.Compact(ids))
+	return i, nil
+}
+
+func (g *Graph) find(x int32) int32 {
+	p := g.parent
+	for p[x] != x {
+		p[x] = p[p[x]]
+		x = p[x]
+	}
+	return x
+}
+
+// Add adds the edge u–v (u == v adds the node alone).
+func (g *Graph) Add(u, v int64) error {
+	a, err := g.index(u)
+	if err != nil {
+		return err
+	}
+	b, err := g.index(v)
+	if err != nil {
+		return err
+	}
+	g.edges++
+	ra, rb := g.find(a), g.find(b)
+	switch {
+	case ra == rb:
+	case g.ids[ra] < g.ids[rb]:
+		g.parent[rb] = ra
+	default:
+		g.parent[ra] = rb
+	}
+	return nil
 }
 
 // worker is one rank's state for one Components call.
@@ -165,17 +232,11 @@ type worker struct {
 	send   [][]byte
 }
 
-func (w *worker) run(edges []Edge) ([]Label, error) {
+func (w *worker) run(g *Graph) ([]Label, error) {
 	w.asked = make([][]idRef, w.size)
 	w.send = make([][]byte, w.size)
 	w.tab = newIDTable(0)
-	if 2*len(edges) > maxNodes {
-		// Local nodes are indexed by int32; fail rather than overflow.
-		if n := countDistinct(edges); n > maxNodes {
-			return nil, fmt.Errorf("%d distinct nodes in this rank's edges, at most %d supported", n, maxNodes)
-		}
-	}
-	roots := w.localStars(edges)
+	roots := w.localStars(g)
 	if err := w.register(roots); err != nil {
 		return nil, err
 	}
@@ -249,46 +310,31 @@ func sortByID(b []idRef) {
 	slices.SortFunc(b, func(x, y idRef) int { return cmp.Compare(x.id, y.id) })
 }
 
-// localStars runs union-find over the rank's edges and builds the local
-// stars. It returns, for each local node, the index of its star's minimum.
-func (w *worker) localStars(edges []Edge) []int32 {
-	ids := make([]int64, 0, 2*len(edges))
-	for _, e := range edges {
-		ids = append(ids, e.U, e.V)
+// localStars turns the rank's union-find forest into the local stars, with
+// nodes re-indexed in increasing id order. It returns, for each local node,
+// the index of its star's minimum. It consumes g.
+func (w *worker) localStars(g *Graph) []int32 {
+	n := len(g.ids)
+	order := make([]int32, n) // order[i]: g's index of the i-th smallest id
+	for i := range order {
+		order[i] = int32(i)
 	}
-	slices.Sort(ids)
-	ids = slices.Clone(slices.Compact(ids)) // release the 2|E| buffer
+	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(g.ids[a], g.ids[b]) })
+	pos := make([]int32, n) // pos[old]: new index
+	ids := make([]int64, n)
+	for i, old := range order {
+		pos[old] = int32(i)
+		ids[i] = g.ids[old]
+	}
+	// Every root is its tree's smallest id, so in the new order it is the
+	// tree's smallest index: parent[i] is the index of i's local minimum.
+	parent := order // reuse: order is not needed any more
+	for old := range n {
+		parent[pos[old]] = pos[g.find(int32(old))]
+	}
+	*g = Graph{}
 	w.ids = ids
-	w.stats.Nodes = len(ids)
-	idx := newIDTable(len(ids))
-	for i, id := range ids {
-		idx.getOrPut(id, int32(i))
-	}
-	// Union by smaller index (= smaller id, as ids is sorted) with path
-	// halving: every root is its component's minimum.
-	parent := make([]int32, len(ids))
-	for i := range parent {
-		parent[i] = int32(i)
-	}
-	find := func(x int32) int32 {
-		for parent[x] != x {
-			parent[x] = parent[parent[x]]
-			x = parent[x]
-		}
-		return x
-	}
-	for _, e := range edges {
-		a, _ := idx.get(e.U)
-		b, _ := idx.get(e.V)
-		ra, rb := find(a), find(b)
-		switch {
-		case ra < rb:
-			parent[rb] = ra
-		case rb < ra:
-			parent[ra] = rb
-		}
-	}
-	// Roots precede their members, so one pass in index order flattens.
+	w.stats.Nodes = n
 	count := make([]int32, len(ids))
 	for i := range parent {
 		parent[i] = parent[parent[i]]

@@ -452,3 +452,35 @@ func TestIDTable(t *testing.T) {
 		}
 	}
 }
+
+// TestGraph: a Graph holds each node once however often its edges repeat
+// (LSH emits a pair once per shared band), and its forest's roots are the
+// smallest ids, which the components labels rely on.
+func TestGraph(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	g := NewGraph()
+	var edges []Edge
+	for range 20 { // every edge 20 times, in random order
+		for i := range int64(500) {
+			edges = append(edges, Edge{U: 10_000 - i, V: 10_000 - (i+1+rng.Int64N(3))%500})
+		}
+	}
+	rng.Shuffle(len(edges), func(i, j int) { edges[i], edges[j] = edges[j], edges[i] })
+	for _, e := range edges {
+		if err := g.Add(e.U, e.V); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.Add(42, 42); err != nil { // a self-loop adds the node alone
+		t.Fatal(err)
+	}
+	want := oracle(append(edges, Edge{42, 42}))
+	if g.Nodes() != len(want) || g.Edges() != int64(len(edges)+1) {
+		t.Fatalf("graph has %d nodes and %d edges, want %d and %d", g.Nodes(), g.Edges(), len(want), len(edges)+1)
+	}
+	for i, id := range g.ids {
+		if root := g.ids[g.find(int32(i))]; root != want[id] {
+			t.Fatalf("node %d: root %d, want its component's minimum %d", id, root, want[id])
+		}
+	}
+}

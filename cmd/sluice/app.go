@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -47,6 +48,8 @@ type app struct {
 	logFormat      string
 	logLevel       string
 	logger         *slog.Logger
+	cpuProfile     string
+	stopProfile    func() error
 }
 
 // run executes the sluice command line args, writing to stdout and stderr,
@@ -58,6 +61,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root := a.rootCmd()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if a.stopProfile != nil {
+		if perr := a.stopProfile(); perr != nil && err == nil {
+			err = failedErr(perr)
+		}
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -91,6 +99,23 @@ func (a *app) rootCmd() *cobra.Command {
 				return usageErr(err)
 			}
 			a.logger = l
+			if a.cpuProfile != "" {
+				f, err := os.Create(a.cpuProfile)
+				if err != nil {
+					return usageErr(fmt.Errorf("--cpuprofile: %w", err))
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					f.Close()
+					return usageErr(fmt.Errorf("--cpuprofile: %w", err))
+				}
+				a.stopProfile = func() error {
+					pprof.StopCPUProfile()
+					if err := f.Close(); err != nil {
+						return fmt.Errorf("--cpuprofile: %w", err)
+					}
+					return nil
+				}
+			}
 			return nil
 		},
 	}
@@ -99,6 +124,7 @@ func (a *app) rootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (read it with 'go tool pprof')")
 	root.AddCommand(a.runCmd(), a.dedupCmd(), a.stagesCmd(), a.versionCmd())
 	return root
 }

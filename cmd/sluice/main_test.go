@@ -193,3 +193,21 @@ func readLines(t *testing.T, dir string) []string {
 	}
 	return lines
 }
+
+// TestCPUProfile: --cpuprofile writes a profile that go tool pprof reads
+// (gzipped protobuf, so it starts with the gzip magic); an unwritable path
+// is a usage error.
+func TestCPUProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cpu.pprof")
+	if r := sluice("--cpuprofile", path, "stages"); r.code != 0 {
+		t.Fatal(r)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("profile %s: %d bytes, err %v", path, len(b), err)
+	}
+	r := sluice("--cpuprofile", filepath.Join(t.TempDir(), "no", "such", "dir", "cpu.pprof"), "stages")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--cpuprofile") {
+		t.Fatalf("unwritable profile path: %s", r)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,6 +25,10 @@ type ComponentsConfig struct {
 	OutputDir string `json:"output_dir"`
 	// TopGroups is how many of the largest groups to report (default 10).
 	TopGroups int `json:"top_groups,omitempty"`
+	// NumIDs, when positive, says every node id lies in [0, NumIDs) (the
+	// workflow's document ids): each rank then indexes nodes by id in a
+	// 4-bytes-per-id array instead of a hash table.
+	NumIDs int64 `json:"num_ids,omitempty"`
 }
 
 // GroupSize is one group and its number of documents.
@@ -71,6 +76,12 @@ func (s *ComponentsStage) Setup(_ context.Context, w *stage.Worker) error {
 // ProcessBatch implements stage.Stage: ts is this rank's chunk of edge files.
 func (s *ComponentsStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.Task, error) {
 	g := cc.NewGraph()
+	if s.cfg.NumIDs > 0 && s.cfg.NumIDs <= math.MaxInt32-1 {
+		var err error
+		if g, err = cc.NewDenseGraph(s.cfg.NumIDs); err != nil {
+			return nil, fmt.Errorf("fuzzy_components: %w", err)
+		}
+	}
 	for _, t := range ts {
 		fg, ok := t.(*task.FileGroup)
 		if !ok {

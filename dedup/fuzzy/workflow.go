@@ -234,7 +234,8 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	// Phase 4: connected components as a collective group → duplicates.
 	var ccOut []task.Task
 	err = w.phase(ctx, sum, log, "components", filepath.Join(lshRoot, "cc"), &ccOut, func(dir string) ([]task.Task, error) {
-		st, err := w.build("fuzzy_components", ComponentsConfig{OutputDir: dir})
+		// Every record, good or bad, takes an id: ids are [0, records).
+		st, err := w.build("fuzzy_components", ComponentsConfig{OutputDir: dir, NumIDs: sum.Documents + sum.BadRecords})
 		if err != nil {
 			return nil, err
 		}

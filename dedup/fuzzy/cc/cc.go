@@ -140,24 +140,55 @@ const maxNodes = math.MaxInt32 - 1
 // the distinct nodes seen: its memory grows with the nodes, not with the
 // edges, so the many repeated candidate pairs that LSH emits (one per band
 // a pair shares) cost nothing once their nodes are known. The zero value is
-// not usable; call [NewGraph].
+// not usable; call [NewGraph] or [NewDenseGraph].
 type Graph struct {
+	// Sparse graphs (NewGraph) index nodes in first-seen order.
 	tab    *idTable
-	ids    []int64 // node of each index, in first-seen order
-	parent []int32 // union-find parent; every root is its tree's smallest id
-	edges  int64
+	ids    []int64 // node of each index
+	parent []int32 // union-find parent index
+	// Dense graphs (NewDenseGraph) index nodes by id: dense[id] is id's
+	// parent, or -1 if id was not added.
+	dense []int32
+	nodes int
+	edges int64
 }
 
-// NewGraph returns an empty graph.
+// NewGraph returns an empty graph for any int64 node ids. It needs about
+// 50–80 bytes per distinct node.
 func NewGraph() *Graph { return &Graph{tab: newIDTable(0)} }
 
+// NewDenseGraph returns an empty graph whose node ids all lie in [0, n),
+// such as document ids numbered from 0. It needs 4 bytes per possible id,
+// whether added or not, and no hash table.
+func NewDenseGraph(n int64) (*Graph, error) {
+	if n < 0 || n > maxNodes {
+		return nil, fmt.Errorf("cc: dense graph of %d ids: want [0, %d]", n, maxNodes)
+	}
+	d := make([]int32, n)
+	for i := range d {
+		d[i] = -1
+	}
+	return &Graph{dense: d}, nil
+}
+
 // Nodes returns the number of distinct nodes added so far.
-func (g *Graph) Nodes() int { return len(g.ids) }
+func (g *Graph) Nodes() int { return g.nodes }
 
 // Edges returns the number of edges added so far, repeats included.
 func (g *Graph) Edges() int64 { return g.edges }
 
+// index returns id's index, adding the node if it is new.
 func (g *Graph) index(id int64) (int32, error) {
+	if g.dense != nil {
+		if id < 0 || id >= int64(len(g.dense)) {
+			return 0, fmt.Errorf("node %d outside the dense graph's ids [0, %d)", id, len(g.dense))
+		}
+		if g.dense[id] < 0 {
+			g.dense[id] = int32(id)
+			g.nodes++
+		}
+		return int32(id), nil
+	}
 	i, found := g.tab.getOrPut(id, int32(len(g.ids)))
 	if !found {
 		if len(g.ids) >= maxNodes {
@@ -166,12 +197,23 @@ func (g *Graph) index(id int64) (int32, error) {
 		}
 		g.ids = append(g.ids, id)
 		g.parent = append(g.parent, i)
+		g.nodes++
 	}
 	return i, nil
 }
 
+func (g *Graph) id(i int32) int64 {
+	if g.dense != nil {
+		return int64(i)
+	}
+	return g.ids[i]
+}
+
 func (g *Graph) find(x int32) int32 {
 	p := g.parent
+	if g.dense != nil {
+		p = g.dense
+	}
 	for p[x] != x {
 		p[x] = p[p[x]]
 		x = p[x]
@@ -190,13 +232,17 @@ func (g *Graph) Add(u, v int64) error {
 		return err
 	}
 	g.edges++
+	p := g.parent
+	if g.dense != nil {
+		p = g.dense
+	}
 	ra, rb := g.find(a), g.find(b)
 	switch {
 	case ra == rb:
-	case g.ids[ra] < g.ids[rb]:
-		g.parent[rb] = ra
+	case g.id(ra) < g.id(rb):
+		p[rb] = ra
 	default:
-		g.parent[ra] = rb
+		p[ra] = rb
 	}
 	return nil
 }
@@ -228,12 +274,14 @@ type worker struct {
 	stars  []int32 // push: stars whose labels changed
 	tab    *idTable
 	vals   []int64
-	asked  [][]idRef // per owner rank: the ids asked about or proposed for this round
+	asked  [][]idRef    // per owner rank: the ids asked about this round
+	props  [][]proposal // hook: per owner rank, the proposals of this round
 	send   [][]byte
 }
 
 func (w *worker) run(g *Graph) ([]Label, error) {
 	w.asked = make([][]idRef, w.size)
+	w.props = make([][]proposal, w.size)
 	w.send = make([][]byte, w.size)
 	w.tab = newIDTable(0)
 	roots := w.localStars(g)
@@ -305,6 +353,9 @@ type idRef struct {
 	slot int32
 }
 
+// proposal proposes parent as the new parent of target.
+type proposal struct{ target, parent int64 }
+
 // sortByID sorts refs by id, the order messages carry them in.
 func sortByID(b []idRef) {
 	slices.SortFunc(b, func(x, y idRef) int { return cmp.Compare(x.id, y.id) })
@@ -314,27 +365,10 @@ func sortByID(b []idRef) {
 // nodes re-indexed in increasing id order. It returns, for each local node,
 // the index of its star's minimum. It consumes g.
 func (w *worker) localStars(g *Graph) []int32 {
-	n := len(g.ids)
-	order := make([]int32, n) // order[i]: g's index of the i-th smallest id
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(g.ids[a], g.ids[b]) })
-	pos := make([]int32, n) // pos[old]: new index
-	ids := make([]int64, n)
-	for i, old := range order {
-		pos[old] = int32(i)
-		ids[i] = g.ids[old]
-	}
-	// Every root is its tree's smallest id, so in the new order it is the
-	// tree's smallest index: parent[i] is the index of i's local minimum.
-	parent := order // reuse: order is not needed any more
-	for old := range n {
-		parent[pos[old]] = pos[g.find(int32(old))]
-	}
+	ids, parent := g.forest()
 	*g = Graph{}
 	w.ids = ids
-	w.stats.Nodes = n
+	w.stats.Nodes = len(ids)
 	count := make([]int32, len(ids))
 	for i := range parent {
 		parent[i] = parent[parent[i]]
@@ -366,6 +400,53 @@ func (w *worker) localStars(g *Graph) []int32 {
 	}
 	w.lab = make([]int64, len(ids))
 	return parent
+}
+
+// forest returns g's nodes in increasing id order and, for each, the index
+// (in that order) of its tree's root, its tree's smallest id.
+func (g *Graph) forest() (ids []int64, root []int32) {
+	if g.dense != nil {
+		// Every parent is a smaller id (roots are their tree's minimum and
+		// path halving only moves pointers up), so in one ascending pass
+		// a node's parent has already been given its root's local index,
+		// stored in place as -(index+2) (-1 marks ids never added).
+		d := g.dense
+		ids = make([]int64, 0, g.nodes)
+		root = make([]int32, 0, g.nodes)
+		for id, p := range d {
+			if p == -1 {
+				continue
+			}
+			k := int32(len(ids))
+			r := k
+			if p != int32(id) {
+				r = -d[p] - 2
+			}
+			ids = append(ids, int64(id))
+			root = append(root, r)
+			d[id] = -r - 2
+		}
+		return ids, root
+	}
+	n := len(g.ids)
+	order := make([]int32, n) // order[i]: g's index of the i-th smallest id
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(g.ids[a], g.ids[b]) })
+	pos := make([]int32, n) // pos[old]: new index
+	ids = make([]int64, n)
+	for i, old := range order {
+		pos[old] = int32(i)
+		ids[i] = g.ids[old]
+	}
+	// Every root is its tree's smallest id, so in the new order it is the
+	// tree's smallest index.
+	root = order // reuse: order is not needed any more
+	for old := range n {
+		root[pos[old]] = pos[g.find(int32(old))]
+	}
+	return ids, root
 }
 
 // register sends every local node with its star minimum to its owner,
@@ -646,20 +727,16 @@ func (w *worker) push(touched []bool) ([]int32, error) {
 // Message: per proposal, sorted by target: target (delta) and
 // target - proposed parent.
 func (w *worker) hook(stars []int32, touched []bool) (int64, error) {
-	hint := 0
-	for _, s := range stars {
-		hint += int(w.starOff[s+1] - w.starOff[s])
+	// Proposals go straight into per-owner lists, then each list is sorted
+	// and reduced to the smallest proposal per target: 16 bytes per
+	// proposal, where a hash table of targets would need three to five
+	// times that in the first rounds, when nearly every node is proposed.
+	for o := range w.props {
+		w.props[o] = w.props[o][:0]
 	}
-	w.resetScratch(hint)
 	propose := func(target, m int64) {
-		s, found := w.tab.getOrPut(target, int32(len(w.vals)))
-		if !found {
-			w.vals = append(w.vals, m)
-			o := Owner(target, w.size)
-			w.asked[o] = append(w.asked[o], idRef{target, s})
-		} else if m < w.vals[s] {
-			w.vals[s] = m
-		}
+		o := Owner(target, w.size)
+		w.props[o] = append(w.props[o], proposal{target, m})
 	}
 	for _, s := range stars {
 		touched[s] = false
@@ -675,12 +752,18 @@ func (w *worker) hook(stars []int32, touched []bool) (int64, error) {
 			}
 		}
 	}
-	for o, b := range w.asked {
-		sortByID(b)
+	for o, b := range w.props {
+		slices.SortFunc(b, func(x, y proposal) int {
+			if c := cmp.Compare(x.target, y.target); c != 0 {
+				return c
+			}
+			return cmp.Compare(x.parent, y.parent)
+		})
+		b = slices.CompactFunc(b, func(x, y proposal) bool { return x.target == y.target }) // keeps the smallest parent
 		wr := idWriter{b: make([]byte, 0, 3*len(b))}
-		for _, ts := range b {
-			wr.id(ts.id)
-			wr.uvarint(uint64(ts.id) - uint64(w.vals[ts.slot]))
+		for _, p := range b {
+			wr.id(p.target)
+			wr.uvarint(uint64(p.target) - uint64(p.parent))
 		}
 		w.send[o] = wr.b
 	}

@@ -24,6 +24,13 @@ func TestMain(m *testing.M) {
 // parts[r], and returns each rank's labels and stats.
 func runCC(t testing.TB, ctx context.Context, parts [][]Edge) ([][]Label, []Stats, []error) {
 	t.Helper()
+	return runCCDense(t, ctx, parts, -1)
+}
+
+// runCCDense is runCC with each rank's edges in a dense graph over the ids
+// [0, universe) (a sparse graph, via ComponentsStats, if universe < 0).
+func runCCDense(t testing.TB, ctx context.Context, parts [][]Edge, universe int64) ([][]Label, []Stats, []error) {
+	t.Helper()
 	n := len(parts)
 	hub := collective.NewLocalHub()
 	id := collective.NewGroupID()
@@ -38,7 +45,22 @@ func runCC(t testing.TB, ctx context.Context, parts [][]Edge) ([][]Label, []Stat
 		}
 		wg.Go(func() {
 			defer tr.Close()
-			labels[r], stats[r], errs[r] = ComponentsStats(ctx, collective.New(tr), parts[r])
+			if universe < 0 {
+				labels[r], stats[r], errs[r] = ComponentsStats(ctx, collective.New(tr), parts[r])
+				return
+			}
+			g, err := NewDenseGraph(universe)
+			if err != nil {
+				errs[r] = err
+				return
+			}
+			for _, e := range parts[r] {
+				if err := g.Add(e.U, e.V); err != nil {
+					errs[r] = err
+					return
+				}
+			}
+			labels[r], stats[r], errs[r] = GraphComponents(ctx, collective.New(tr), g)
 		})
 	}
 	wg.Wait()
@@ -196,6 +218,10 @@ func TestRandomGraphs(t *testing.T) {
 					parts := shuffleSplit(rng, randomGraph(rng, nodes, int(density*n)), ranks)
 					labels, _, errs := runCC(t, context.Background(), parts)
 					check(t, parts, labels, errs)
+					if seed == 0 { // ids in [0, n): the dense graph too
+						labels, _, errs = runCCDense(t, context.Background(), parts, n)
+						check(t, parts, labels, errs)
+					}
 				})
 			}
 		}
@@ -475,12 +501,39 @@ func TestGraph(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := oracle(append(edges, Edge{42, 42}))
+	dense, err := NewDenseGraph(10_001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range append(edges, Edge{42, 42}) {
+		if err := dense.Add(e.U, e.V); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := dense.Add(10_001, 1); err == nil {
+		t.Fatal("dense graph accepted an id outside [0, 10001)")
+	}
 	if g.Nodes() != len(want) || g.Edges() != int64(len(edges)+1) {
 		t.Fatalf("graph has %d nodes and %d edges, want %d and %d", g.Nodes(), g.Edges(), len(want), len(edges)+1)
 	}
 	for i, id := range g.ids {
 		if root := g.ids[g.find(int32(i))]; root != want[id] {
 			t.Fatalf("node %d: root %d, want its component's minimum %d", id, root, want[id])
+		}
+	}
+	// Both kinds give the same forest: nodes in id order, each with the
+	// index of its component's minimum.
+	if dense.Nodes() != g.Nodes() || dense.Edges() != g.Edges() {
+		t.Fatalf("dense graph: %d nodes %d edges, sparse %d %d", dense.Nodes(), dense.Edges(), g.Nodes(), g.Edges())
+	}
+	ids, roots := g.forest()
+	dids, droots := dense.forest()
+	if !slices.Equal(ids, dids) || !slices.Equal(roots, droots) {
+		t.Fatal("dense and sparse forests differ")
+	}
+	for i, id := range ids {
+		if ids[roots[i]] != want[id] {
+			t.Fatalf("forest: node %d has root %d, want %d", id, ids[roots[i]], want[id])
 		}
 	}
 }

@@ -1,26 +1,11 @@
-//go:build !(goexperiment.simd && amd64)
+//go:build !amd64 || (purego && !goexperiment.simd)
 
 package minhash
 
-import "github.com/twmb/murmur3"
-
-// simdAvailable reports whether minUpdate32SIMD can run; without
-// GOEXPERIMENT=simd on amd64 it never can.
+// simdAvailable reports whether minUpdate32SIMD can run; in this build (not
+// amd64, or amd64 with the purego tag) it never can.
 func simdAvailable() bool { return false }
 
 // minUpdate32SIMD falls back to the scalar kernel in builds without SIMD
 // support, so that callers and tests need no build tags.
 func minUpdate32SIMD(acc, a, b, hs []uint32) { minUpdate32Scalar(acc, a, b, hs) }
-
-// hashASCII32 is the portable equivalent of the AVX2 window hasher: the
-// hashes (0 mapped to 1) of the 32 windows text[p+j : p+j+width], j = 0..31,
-// in the same order (window p+g+4i at out[8g+i]).
-func hashASCII32(text []byte, p, width int, seed uint32, out []uint32) {
-	out = out[:32]
-	for g := range 4 {
-		for i := range 8 {
-			s := p + g + 4*i
-			out[8*g+i] = max(murmur3.SeedSum32(seed, text[s:s+width]), 1)
-		}
-	}
-}

@@ -1,0 +1,28 @@
+//go:build amd64 && !goexperiment.simd && !purego
+
+package minhash
+
+import "golang.org/x/sys/cpu"
+
+// simdAvailable reports whether minUpdate32SIMD can run on this CPU: the
+// assembly kernel needs AVX2 (and an OS that saves the YMM registers, which
+// cpu.X86.HasAVX2 includes).
+func simdAvailable() bool { return cpu.X86.HasAVX2 }
+
+// minUpdate32SIMD is minUpdate32Scalar in AVX2 assembly
+// (kernel_asm_amd64.s), for builds without GOEXPERIMENT=simd: eight
+// permutations per vector (VPMULLD, VPADDD, VPMINUD), blocked 24 at a time
+// like the simd/archsimd kernel, so that the loop over the hashes touches
+// memory only to broadcast the next hash. Build with -tags purego to use
+// the pure-Go kernel instead.
+//
+// len(acc) must be a multiple of 8, and a and b at least as long.
+func minUpdate32SIMD(acc, a, b, hs []uint32) {
+	if len(acc)%8 != 0 || len(a) < len(acc) || len(b) < len(acc) {
+		panic("minhash: minUpdate32SIMD: acc not a multiple of 8 or a, b too short")
+	}
+	minUpdate32AVX2(acc, a, b, hs)
+}
+
+//go:noescape
+func minUpdate32AVX2(acc, a, b, hs []uint32)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Whole-workflow benchmark of `sluice dedup fuzzy` on the shared benchmark
 # corpus: speed (median of RUNS runs: wall, CPU seconds, peak RSS) of the
-# SIMD build against the pure-Go build measured in the same run, and quality
+# SIMD builds (archsimd, assembly) against the pure-Go build measured in the
+# same run, with --verify-threshold 0.8, and quality
 # (eval_pairs.py) at the defaults, with --verify-threshold, and with
 # --normalize.
 #
@@ -18,15 +19,19 @@ mkdir -p bench/results
 out=bench/results/fuzzy-$(date -u +%Y%m%dT%H%M%SZ).jsonl
 
 zcat "$corpus/corpus.jsonl.gz" > "$work/corpus.jsonl"
-GOEXPERIMENT=simd go build -o "$work/sluice-simd" ./cmd/sluice
-go build -o "$work/sluice-purego" ./cmd/sluice
+GOEXPERIMENT=simd go build -o "$work/sluice-simd" ./cmd/sluice   # archsimd kernels
+go build -o "$work/sluice-asm" ./cmd/sluice                       # default build: AVX2 assembly kernel
+go build -tags purego -o "$work/sluice-purego" ./cmd/sluice       # pure Go: the baseline
 echo "{\"commit\":\"$(git rev-parse --short HEAD)\",\"date\":\"$(date -u +%FT%TZ)\",\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\",\"cores\":$(nproc),\"corpus_bytes\":$(stat -c %s "$work/corpus.jsonl")}" | tee -a "$out"
 
-for build in simd purego; do
+for build in simd asm purego; do
   python3 bench/measure.py --runs "$runs" --label "workflow/$build" --json "$out" \
     --before "rm -rf $work/out-$build" -- \
     "$work/sluice-$build" dedup fuzzy --input "$work/corpus.jsonl" --output "$work/out-$build"
 done
+python3 bench/measure.py --runs "$runs" --label "workflow/simd/verify-0.8" --json "$out" \
+  --before "rm -rf $work/out-verify" -- \
+  "$work/sluice-simd" dedup fuzzy --input "$work/corpus.jsonl" --output "$work/out-verify" --verify-threshold 0.8
 
 quality() { # label, extra flags...
   local label=$1; shift

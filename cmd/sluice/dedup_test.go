@@ -42,6 +42,30 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
+// fuzzySummary is the part of summary.json the tests check.
+type fuzzySummary struct {
+	Records        int64  `json:"records"`
+	RecordsWritten int64  `json:"records_written"`
+	Duplicates     int64  `json:"duplicates"`
+	BadRecords     int64  `json:"bad_records"`
+	Quarantine     string `json:"quarantine"`
+	Dir            string `json:"deduplicated_dir"`
+}
+
+// readSummary reads OUT/summary.json, returning it parsed and raw.
+func readSummary(t *testing.T, out string) (fuzzySummary, []byte) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum fuzzySummary
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	return sum, b
+}
+
 // TestDedupFuzzySample runs the README's main job, `sluice dedup fuzzy` on
 // the shipped sample, through the CLI: exit 0, a summary that accounts for
 // every record, the same file layout, a removed-ids list as long as the
@@ -59,20 +83,7 @@ func TestDedupFuzzySample(t *testing.T) {
 	if r.code != 0 {
 		t.Fatal(r)
 	}
-	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum struct {
-		Records        int64  `json:"records"`
-		RecordsWritten int64  `json:"records_written"`
-		Duplicates     int64  `json:"duplicates"`
-		BadRecords     int64  `json:"bad_records"`
-		Dir            string `json:"deduplicated_dir"`
-	}
-	if err := json.Unmarshal(b, &sum); err != nil {
-		t.Fatal(err)
-	}
+	sum, b := readSummary(t, out)
 	inLines := countLines(t, inputs...)
 	if sum.Records != int64(inLines) || sum.Duplicates == 0 || sum.Records != sum.RecordsWritten+sum.Duplicates || sum.BadRecords != 0 {
 		t.Fatalf("summary does not account for the %d input lines: %s", inLines, b)
@@ -156,20 +167,8 @@ func TestDedupFuzzyErrors(t *testing.T) {
 	if r.code != 0 {
 		t.Fatal(r)
 	}
-	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum struct {
-		Records    int64  `json:"records"`
-		Bad        int64  `json:"bad_records"`
-		Dups       int64  `json:"duplicates"`
-		Quarantine string `json:"quarantine"`
-	}
-	if err := json.Unmarshal(b, &sum); err != nil {
-		t.Fatal(err)
-	}
-	if sum.Records != 3 || sum.Bad != 1 || sum.Dups != 1 || sum.Quarantine == "" {
+	sum, b := readSummary(t, out)
+	if sum.Records != 3 || sum.BadRecords != 1 || sum.Duplicates != 1 || sum.Quarantine == "" {
 		t.Fatalf("skip: want 3 records, 1 bad, 1 duplicate and a quarantine file: %s", b)
 	}
 	if got := countLines(t, sum.Quarantine); got != 1 {

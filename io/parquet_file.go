@@ -61,6 +61,7 @@ type pqFile struct {
 	size    int64
 	cols    []pqColumn
 	rg      int   // index of the next row group to open
+	rgEnd   int   // row groups from rgEnd on are not read; 0: read to the end
 	rgLeft  int64 // rows left in the open row group
 	cursors []colCursor
 	lists   []*listCursor // per column; nil for scalar columns
@@ -182,6 +183,9 @@ func (p *pqFile) readInto(dst []*task.Column, n int, oneGroup bool) (total int, 
 		}
 	}()
 	groups := p.pf.RowGroups()
+	if p.rgEnd > 0 {
+		groups = groups[:p.rgEnd]
+	}
 	for total < n {
 		if p.rgLeft == 0 {
 			p.closeCursors()

@@ -40,6 +40,8 @@ type ParquetReader struct {
 	schema []pqColumn // the first file's columns, in output order
 	first  string     // path that defined schema
 	text   int        // index of the text column in schema
+	// section, when set, restricts the (single) file to some row groups.
+	section *Section
 }
 
 // NewParquetReader returns a reader over paths, read in the order given.
@@ -195,6 +197,14 @@ func (r *ParquetReader) open(path string) error {
 	if err := r.bind(p); err != nil {
 		p.close()
 		return err
+	}
+	if s := r.section; s != nil && p.pf != nil {
+		n := len(p.pf.RowGroups())
+		if s.FirstRowGroup+s.RowGroups > n {
+			p.close()
+			return fmt.Errorf("dataio: parquet %s: section of row groups %d..%d, the file has %d", path, s.FirstRowGroup, s.FirstRowGroup+s.RowGroups-1, n)
+		}
+		p.rg, p.rgEnd, p.row = s.FirstRowGroup, s.FirstRowGroup+s.RowGroups, s.FirstRow
 	}
 	r.cur = p
 	return nil

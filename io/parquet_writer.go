@@ -16,16 +16,27 @@ import (
 // DefaultRowGroupRows is the default row-group bound of Parquet writers.
 const DefaultRowGroupRows = 128 * 1024
 
+// DefaultRowGroupBytes is the default bound on the uncompressed bytes of a
+// row group: a writer buffers a whole row group in memory, and row groups
+// are the unit that readers (such as the fuzzy MinHash phase) can split a
+// file at.
+const DefaultRowGroupBytes = 32 << 20
+
 // ErrNoSchema is returned by ParquetWriter.Close when no batch was written,
 // so the file's schema is unknown. No file is created in that case. Writing
 // a batch with zero rows is enough to fix the schema.
 var ErrNoSchema = errors.New("dataio: no batch written, parquet schema unknown")
 
 // ParquetWriterOptions configures Parquet writers. The zero value writes
-// zstd-compressed row groups of at most DefaultRowGroupRows rows.
+// zstd-compressed row groups of at most DefaultRowGroupRows rows and about
+// DefaultRowGroupBytes bytes.
 type ParquetWriterOptions struct {
 	// RowGroupRows bounds the rows per row group. Default DefaultRowGroupRows.
 	RowGroupRows int64
+	// RowGroupBytes ends a row group once the values written to it reach
+	// about this many uncompressed bytes (checked every 1,024 rows).
+	// Default DefaultRowGroupBytes.
+	RowGroupBytes int64
 	// Compression is "zstd" (default), "snappy", "gzip", "lz4" or "none".
 	Compression string
 	// IncludeInternal writes columns whose names start with InternalPrefix,
@@ -66,6 +77,9 @@ type pqWriter struct {
 	leaf  []int
 	rows  []parquet.Row
 	n     int64
+	// rgBytes counts the value bytes written since the last row group
+	// ended; maxRGBytes bounds it.
+	rgBytes, maxRGBytes int64
 }
 
 // newPQWriter starts a file at path with the schema of cols.
@@ -78,7 +92,10 @@ func newPQWriter(af *atomicFile, cols []*task.Column, opts ParquetWriterOptions)
 	if err != nil {
 		return nil, fmt.Errorf("dataio: parquet %s: %w", af.final, err)
 	}
-	w := &pqWriter{af: af, bw: bufio.NewWriterSize(af, 1<<20)}
+	w := &pqWriter{af: af, bw: bufio.NewWriterSize(af, 1<<20), maxRGBytes: opts.RowGroupBytes}
+	if w.maxRGBytes <= 0 {
+		w.maxRGBytes = DefaultRowGroupBytes
+	}
 	leaf := 0
 	for _, c := range cols {
 		w.types = append(w.types, c.Type)
@@ -113,10 +130,12 @@ func (w *pqWriter) write(cols []*task.Column) error {
 				switch c.Type {
 				case task.String:
 					s := c.Strings[i]
+					w.rgBytes += int64(len(s))
 					// The writer copies the bytes before WriteRows returns,
 					// so viewing the string's bytes without a copy is safe.
 					row = append(row, parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s))).Level(0, 0, leaf))
 				case task.Bytes:
+					w.rgBytes += int64(len(c.Bytes[i]))
 					row = append(row, parquet.ByteArrayValue(c.Bytes[i]).Level(0, 0, leaf))
 				case task.Int64:
 					row = append(row, parquet.Int64Value(c.Ints[i]).Level(0, 0, leaf))
@@ -126,6 +145,7 @@ func (w *pqWriter) write(cols []*task.Column) error {
 					row = append(row, parquet.BooleanValue(c.Bools[i]).Level(0, 0, leaf))
 				case task.Uint32List:
 					l := c.U32s[i]
+					w.rgBytes += int64(4 * len(l))
 					if len(l) == 0 {
 						row = append(row, parquet.NullValue().Level(0, 0, leaf))
 					}
@@ -142,6 +162,13 @@ func (w *pqWriter) write(cols []*task.Column) error {
 		}
 		if _, err := w.w.WriteRows(rows); err != nil {
 			return fmt.Errorf("dataio: write parquet %s: %w", w.af.final, err)
+		}
+		w.rgBytes += int64(8 * (to - from) * len(cols)) // fixed-width values, roughly
+		if w.rgBytes >= w.maxRGBytes {
+			if err := w.w.Flush(); err != nil {
+				return fmt.Errorf("dataio: write parquet %s: %w", w.af.final, err)
+			}
+			w.rgBytes = 0
 		}
 	}
 	w.n += int64(n)

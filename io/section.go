@@ -7,18 +7,22 @@ import (
 	"os"
 )
 
-// Section is a byte range of an uncompressed JSONL file that starts at a
-// line boundary, with the numbering of its first line, so that several
-// readers can read one large file in parallel and still report the same
-// record indexes (RowColumn) and file:line positions as one reader would.
+// Section is part of one large file that a reader can read on its own, so
+// that several readers read the file in parallel and still report the same
+// record indexes (RowColumn) and positions as one reader would: a byte range
+// of an uncompressed JSONL file that starts at a line boundary (SplitJSONL),
+// or a run of row groups of a Parquet file (SplitParquet).
 type Section struct {
-	// Offset and Length delimit the section's bytes.
+	// Offset and Length delimit a JSONL section's bytes.
 	Offset, Length int64
 	// FirstRow is the record index of the section's first record; FirstLine
-	// is the number of physical lines before the section.
+	// is the number of physical lines before a JSONL section.
 	FirstRow, FirstLine int64
-	// Rows is the number of records (non-blank lines) in the section.
+	// Rows is the number of records (non-blank lines, or rows) in the
+	// section.
 	Rows int64
+	// FirstRowGroup and RowGroups delimit a Parquet section.
+	FirstRowGroup, RowGroups int `json:",omitempty"`
 }
 
 // SplitJSONL cuts an uncompressed JSONL file into sections of about target
@@ -117,6 +121,60 @@ func NewJSONLSectionReader(path string, sec Section, opts ReadOptions) (*JSONLRe
 		return nil, fmt.Errorf("dataio: %s: bad section %+v", path, sec)
 	}
 	r, err := NewJSONLReader([]string{path}, opts)
+	if err != nil {
+		return nil, err
+	}
+	r.section = &sec
+	return r, nil
+}
+
+// SplitParquet cuts a Parquet file into sections of whole row groups, each
+// holding about target bytes of uncompressed column data (from the file's
+// metadata; no data is read). A file with one row group gives one section,
+// an empty file none.
+func SplitParquet(path string, target int64) ([]Section, error) {
+	if target <= 0 {
+		return nil, fmt.Errorf("dataio: split %s: target size %d must be positive", path, target)
+	}
+	p, err := openPQ(path)
+	if err != nil {
+		return nil, err
+	}
+	defer p.close()
+	if p.pf == nil {
+		return nil, nil
+	}
+	meta := p.pf.Metadata().RowGroups
+	var out []Section
+	var cur Section
+	var bytes, row int64
+	for i, rg := range meta {
+		if cur.RowGroups == 0 {
+			cur = Section{FirstRow: row, FirstRowGroup: i}
+		}
+		cur.RowGroups++
+		cur.Rows += rg.NumRows
+		row += rg.NumRows
+		bytes += rg.TotalByteSize
+		if bytes >= target {
+			out = append(out, cur)
+			cur, bytes = Section{}, 0
+		}
+	}
+	if cur.RowGroups > 0 {
+		out = append(out, cur)
+	}
+	return out, nil
+}
+
+// NewParquetSectionReader returns a ParquetReader for one section of path
+// (see SplitParquet): it reads only the section's row groups and numbers
+// rows from sec.FirstRow.
+func NewParquetSectionReader(path string, sec Section, opts ReadOptions) (*ParquetReader, error) {
+	if sec.FirstRowGroup < 0 || sec.RowGroups < 1 || sec.FirstRow < 0 {
+		return nil, fmt.Errorf("dataio: %s: bad section %+v", path, sec)
+	}
+	r, err := NewParquetReader([]string{path}, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -251,9 +251,12 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 			opts.Columns = []string{}
 		}
 		var r dataio.BatchReader
-		if f.Section != nil {
+		switch {
+		case f.Section != nil && dataio.FormatOf(f.Path) == dataio.Parquet:
+			r, err = dataio.NewParquetSectionReader(f.Path, *f.Section, opts)
+		case f.Section != nil:
 			r, err = dataio.NewJSONLSectionReader(f.Path, *f.Section, opts)
-		} else {
+		default:
 			r, err = dataio.NewReader([]string{f.Path}, opts)
 		}
 		if err != nil {

@@ -344,6 +344,18 @@ func TestRemovalLosslessParquet(t *testing.T) {
 	if removed != len(dups) || int64(removed) != sum.Duplicates {
 		t.Fatalf("%d rows removed, removal list %d, summary %d", removed, len(dups), sum.Duplicates)
 	}
+
+	// Split into sections of single row groups, the MinHash phase runs more
+	// tasks and finds the same duplicates.
+	c := quickConfig(in, filepath.Join(t.TempDir(), "out-split"))
+	c.SplitBytes = 1
+	split := mustRun(t, c)
+	if got := readDuplicates(t, c.Output); !slices.Equal(got, dups) || split.Documents != sum.Documents {
+		t.Fatalf("split Parquet inputs: %d duplicates of %d documents, want %d of %d", len(got), split.Documents, len(dups), sum.Documents)
+	}
+	if n := split.Phases[1].Stages[0].TasksIn; n <= 3 {
+		t.Fatalf("split run gave %d MinHash tasks, want more than the 3 files", n)
+	}
 }
 
 func pqDocEqual(a, b pqDoc) bool {

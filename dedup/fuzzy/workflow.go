@@ -523,8 +523,17 @@ func assignIDs(ctx context.Context, groups [][]string, dir string, splitBytes in
 				var n int64
 				var secs []dataio.Section
 				var err error
-				if fi, serr := os.Stat(path); serr == nil && fi.Size() > splitBytes && dataio.FormatOf(path) == dataio.JSONL && dataio.CompressionOf(path) == dataio.NoCompression {
+				fi, serr := os.Stat(path)
+				large := serr == nil && fi.Size() > splitBytes
+				switch {
+				case large && dataio.FormatOf(path) == dataio.JSONL && dataio.CompressionOf(path) == dataio.NoCompression:
 					secs, err = dataio.SplitJSONL(path, splitBytes)
+				case large && dataio.FormatOf(path) == dataio.Parquet:
+					// Parquet sections are runs of row groups, sized by
+					// uncompressed bytes (text compresses about 2–3:1).
+					secs, err = dataio.SplitParquet(path, 2*splitBytes)
+				}
+				if secs != nil || err != nil {
 					for _, s := range secs {
 						n += s.Rows
 					}

@@ -38,6 +38,10 @@ type FilePartitioning struct {
 	Extensions        []string // nil: DefaultExtensions()
 	FilesPerPartition int
 	BlockSize         int64
+	// Exclude names directories whose files are never listed when a walk
+	// of Paths reaches them, such as a job's own output directory placed
+	// inside its input directory.
+	Exclude []string
 }
 
 // ListFiles returns the sorted, deduplicated files named by p.Paths.
@@ -62,6 +66,12 @@ func (p FilePartitioning) ListFiles() ([]string, error) {
 		}
 		return false
 	}
+	excluded := make(map[string]bool, len(p.Exclude))
+	for _, d := range p.Exclude {
+		if abs, err := filepath.Abs(d); err == nil {
+			excluded[abs] = true
+		}
+	}
 	var files []string
 	for _, root := range p.Paths {
 		fi, err := os.Stat(root)
@@ -83,6 +93,11 @@ func (p FilePartitioning) ListFiles() ([]string, error) {
 			if d.IsDir() {
 				if path != walkRoot && (strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_")) {
 					return filepath.SkipDir
+				}
+				if len(excluded) > 0 {
+					if abs, err := filepath.Abs(path); err == nil && excluded[abs] {
+						return filepath.SkipDir
+					}
 				}
 				return nil
 			}

@@ -123,3 +123,39 @@ func TestParseByteSize(t *testing.T) {
 		}
 	}
 }
+
+// TestFilePartitioningExclude: directories named in Exclude (a job's output
+// inside its input, given as a relative or an absolute path) are not walked.
+func TestFilePartitioningExclude(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a.jsonl", "out/deduplicated/a.jsonl", "out/duplicates/part.0.parquet", "sub/b.jsonl", "cache/x.parquet"} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("{}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	relOut, err := filepath.Rel(wd, filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := FilePartitioning{Paths: []string{dir}, Exclude: []string{relOut, filepath.Join(dir, "cache"), filepath.Join(dir, "missing")}}
+	got, err := fp.ListFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "sub/b.jsonl")}
+	if !slices.Equal(got, want) {
+		t.Fatalf("listed %v, want %v", got, want)
+	}
+	fp.Exclude = nil
+	if all, _ := fp.ListFiles(); len(all) != 5 {
+		t.Fatalf("without Exclude: %d files, want 5", len(all))
+	}
+}

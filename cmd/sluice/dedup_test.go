@@ -190,3 +190,27 @@ func TestDedupFuzzyErrors(t *testing.T) {
 		t.Fatalf("--no-remove wrote a dataset: %v", err)
 	}
 }
+
+// TestDedupFuzzyOutputInsideInput: `--input data --output data/out` is a
+// common layout; a second run must not read the first run's output (the
+// deduplicated copies, the removal lists) as input.
+func TestDedupFuzzyOutputInsideInput(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	inputs, err := filepath.Glob("../../examples/fuzzy/data/*.jsonl")
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("sample inputs: %v %v", inputs, err)
+	}
+	for _, p := range inputs {
+		writeFile(t, filepath.Join(data, filepath.Base(p)), readFile(t, p))
+	}
+	want := int64(countLines(t, inputs...))
+	for run := range 2 {
+		r := sluice("dedup", "fuzzy", "--input", data, "--output", filepath.Join(data, "out"))
+		if r.code != 0 {
+			t.Fatalf("run %d: %s", run, r)
+		}
+		if sum, b := readSummary(t, filepath.Join(data, "out")); sum.Records != want {
+			t.Fatalf("run %d read %d records, want the %d input lines: %s", run, sum.Records, want, b)
+		}
+	}
+}

@@ -405,7 +405,10 @@ func (w *Workflow) normalize() (Config, error) {
 
 // listInputs lists and groups the input files deterministically.
 func (w *Workflow) listInputs(c Config) ([]string, [][]string, error) {
-	fp := dataio.FilePartitioning{Paths: c.Inputs, FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize}
+	// The output and cache directories may sit inside an input directory
+	// (--input data --output data/dedup): their files are never inputs.
+	fp := dataio.FilePartitioning{Paths: c.Inputs, FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize,
+		Exclude: []string{c.Output, c.Cache}}
 	switch c.InputFormat {
 	case "jsonl":
 		fp.Extensions = []string{".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst"}

@@ -1,7 +1,9 @@
 package dataio
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"math"
 )
 
@@ -12,6 +14,12 @@ import (
 // it. Malformed lines count as records. For Parquet it is the row count
 // recorded in the file's metadata. Empty files count zero.
 func CountRecords(path string) (int64, error) {
+	return CountRecordsContext(context.Background(), path)
+}
+
+// CountRecordsContext is CountRecords that stops, with ctx's error, when ctx
+// is done.
+func CountRecordsContext(ctx context.Context, path string) (int64, error) {
 	if FormatOf(path) == Parquet {
 		p, err := openPQ(path)
 		if err != nil {
@@ -25,7 +33,7 @@ func CountRecords(path string) (int64, error) {
 		return 0, err
 	}
 	defer in.Close()
-	secs, err := splitStream(in, math.MaxInt64)
+	secs, err := splitStream(ctxReader{ctx, in}, math.MaxInt64)
 	if err != nil {
 		return 0, fmt.Errorf("dataio: count records in %s: %w", path, err)
 	}
@@ -34,4 +42,18 @@ func CountRecords(path string) (int64, error) {
 		n += s.Rows
 	}
 	return n, nil
+}
+
+// ctxReader fails reads with ctx's error once ctx is done, so that a long
+// scan of a large file stops promptly when a run is interrupted.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

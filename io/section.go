@@ -2,6 +2,7 @@ package dataio
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +32,12 @@ type Section struct {
 // compressed file cannot be split: it is an error. An empty file gives no
 // sections.
 func SplitJSONL(path string, target int64) ([]Section, error) {
+	return SplitJSONLContext(context.Background(), path, target)
+}
+
+// SplitJSONLContext is SplitJSONL that stops, with ctx's error, when ctx is
+// done.
+func SplitJSONLContext(ctx context.Context, path string, target int64) ([]Section, error) {
 	if FormatOf(path) != JSONL || CompressionOf(path) != NoCompression {
 		return nil, fmt.Errorf("dataio: split %s: only uncompressed JSONL files can be split", path)
 	}
@@ -42,7 +49,7 @@ func SplitJSONL(path string, target int64) ([]Section, error) {
 		return nil, fmt.Errorf("dataio: split: %w", err)
 	}
 	defer f.Close()
-	secs, err := splitStream(f, target)
+	secs, err := splitStream(ctxReader{ctx, f}, target)
 	if err != nil {
 		return nil, fmt.Errorf("dataio: split %s: %w", path, err)
 	}

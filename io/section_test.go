@@ -201,3 +201,23 @@ func TestSplitParquetMatchesWholeFileRead(t *testing.T) {
 		t.Fatal("a section of no row groups was accepted")
 	}
 }
+
+// TestSplitAndCountStopOnCancel: scanning a file stops with the context's
+// error once it is done (a run interrupted while it counts a huge file).
+func TestSplitAndCountStopOnCancel(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.jsonl")
+	if err := os.WriteFile(path, []byte(strings.Repeat(`{"text":"x"}`+"\n", 100_000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := CountRecordsContext(ctx, path); !errors.Is(err, context.Canceled) {
+		t.Fatalf("CountRecordsContext after cancel: %v", err)
+	}
+	if _, err := SplitJSONLContext(ctx, path, 1<<10); !errors.Is(err, context.Canceled) {
+		t.Fatalf("SplitJSONLContext after cancel: %v", err)
+	}
+	if n, err := CountRecordsContext(context.Background(), path); err != nil || n != 100_000 {
+		t.Fatalf("CountRecordsContext: %d, %v", n, err)
+	}
+}

@@ -124,6 +124,9 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 		if errors.Is(err, fuzzy.ErrConfig) {
 			return usageErr(err)
 		}
+		if cmd.Context().Err() != nil {
+			return failedErr(fmt.Errorf("interrupted (%w); the same command resumes from the phases that finished", err))
+		}
 		return failedErr(err)
 	}
 	a.printFuzzySummary(sum)

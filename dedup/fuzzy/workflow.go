@@ -530,7 +530,7 @@ func assignIDs(ctx context.Context, groups [][]string, dir string, splitBytes in
 				large := serr == nil && fi.Size() > splitBytes
 				switch {
 				case large && dataio.FormatOf(path) == dataio.JSONL && dataio.CompressionOf(path) == dataio.NoCompression:
-					secs, err = dataio.SplitJSONL(path, splitBytes)
+					secs, err = dataio.SplitJSONLContext(ctx, path, splitBytes)
 				case large && dataio.FormatOf(path) == dataio.Parquet:
 					// Parquet sections are runs of row groups, sized by
 					// uncompressed bytes (text compresses about 2–3:1).
@@ -541,7 +541,7 @@ func assignIDs(ctx context.Context, groups [][]string, dir string, splitBytes in
 						n += s.Rows
 					}
 				} else {
-					n, err = dataio.CountRecords(path)
+					n, err = dataio.CountRecordsContext(ctx, path)
 				}
 				mu.Lock()
 				if err != nil && firstErr == nil {

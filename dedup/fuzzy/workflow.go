@@ -234,8 +234,19 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	// Phase 4: connected components as a collective group → duplicates.
 	var ccOut []task.Task
 	err = w.phase(ctx, sum, log, "components", filepath.Join(lshRoot, "cc"), &ccOut, func(dir string) ([]task.Task, error) {
-		// Every record, good or bad, takes an id: ids are [0, records).
-		st, err := w.build("fuzzy_components", ComponentsConfig{OutputDir: dir, NumIDs: sum.Documents + sum.BadRecords})
+		// Every record, good or bad, takes an id: the ids phase's ranges
+		// bound them.
+		var numIDs int64
+		for _, t := range idTasks {
+			files, err := fileRanges(t)
+			if err != nil {
+				return nil, err
+			}
+			for _, f := range files {
+				numIDs = max(numIDs, f.Base+f.Count)
+			}
+		}
+		st, err := w.build("fuzzy_components", ComponentsConfig{OutputDir: dir, NumIDs: numIDs})
 		if err != nil {
 			return nil, err
 		}

@@ -136,25 +136,34 @@ func BenchmarkSignature32(b *testing.B) {
 	}
 }
 
-// BenchmarkSignature64 reports throughput of the 64-bit scheme (scalar).
+// BenchmarkSignature64 reports throughput of the 64-bit scheme, with the
+// vector kernel and with the scalar one.
 func BenchmarkSignature64(b *testing.B) {
-	p := DefaultParams()
-	p.HashBits = 64
-	h, err := NewHasher(p)
-	if err != nil {
-		b.Fatal(err)
+	for _, simd := range []bool{true, false} {
+		b.Run(kernelName(simd), func(b *testing.B) {
+			if simd && !simd64Available() {
+				b.Skip("no 64-bit vector kernel in this build or on this CPU")
+			}
+			p := DefaultParams()
+			p.HashBits = 64
+			h, err := NewHasher(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h.simd64 = simd
+			docs := syntheticEnglish(100, 3000)
+			total := 0
+			for _, d := range docs {
+				total += len(d)
+			}
+			dst := make([]uint64, p.NumPerm)
+			measureCPU(b, total, func() {
+				for _, d := range docs {
+					dst = h.Signature64(d, dst)
+				}
+			})
+		})
 	}
-	docs := syntheticEnglish(100, 3000)
-	total := 0
-	for _, d := range docs {
-		total += len(d)
-	}
-	dst := make([]uint64, p.NumPerm)
-	measureCPU(b, total, func() {
-		for _, d := range docs {
-			dst = h.Signature64(d, dst)
-		}
-	})
 }
 
 // BenchmarkShingleHash32 isolates shingle hashing (no permutations):

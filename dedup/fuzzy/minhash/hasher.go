@@ -108,9 +108,10 @@ type Hasher struct {
 	b64    []uint64
 	hs64   []uint64
 
-	// simd selects the vector kernel; it is false when the build or the CPU
-	// lacks it, and tests clear it to exercise the scalar kernel.
-	simd bool
+	// simd and simd64 select the vector kernels; they are false when the
+	// build or the CPU lacks them, and tests clear them to exercise the
+	// scalar kernels.
+	simd, simd64 bool
 }
 
 // NewHasher draws the permutation parameters for p and returns a Hasher.
@@ -143,6 +144,7 @@ func NewHasher(p Params) (*Hasher, error) {
 		}
 		h.seed64 = h.a64[0]
 		h.hs64 = make([]uint64, blockLen)
+		h.simd64 = simd64Available()
 	}
 	return h, nil
 }
@@ -256,8 +258,11 @@ func (h *Hasher) Signature64(text []byte, dst []uint64) []uint64 {
 		clear(dst)
 		return dst
 	}
+	// Every permuted value is below 2⁶¹−1, so math.MaxInt64 is as good a
+	// start as math.MaxUint64, and the vector kernel's signed minimum
+	// needs it.
 	for i := range dst {
-		dst[i] = math.MaxUint64
+		dst[i] = math.MaxInt64
 	}
 	w := newWindows(text, h.p.CharNgrams)
 	for {
@@ -265,7 +270,11 @@ func (h *Hasher) Signature64(text []byte, dst []uint64) []uint64 {
 		if k == 0 {
 			break
 		}
-		minUpdate64(dst, h.a64, h.b64, h.hs64[:k])
+		if h.simd64 {
+			minUpdate64SIMD(dst, h.a64, h.b64, h.hs64[:k])
+		} else {
+			minUpdate64(dst, h.a64, h.b64, h.hs64[:k])
+		}
 	}
 	return dst
 }

@@ -859,3 +859,63 @@ func TestSignature32Shingles(t *testing.T) {
 		t.Fatal("empty text must append nothing")
 	}
 }
+
+// TestKernel64SIMDMatchesScalar checks the 64-bit vector kernel against the
+// scalar one and the formula, for permutation counts around its block of
+// eight, hashes including the extremes, parameters up to 2⁶¹−2 and running
+// minimums anywhere in [0, 2⁶³−1]; and whole 64-bit signatures with and
+// without it.
+func TestKernel64SIMDMatchesScalar(t *testing.T) {
+	if !simd64Available() {
+		t.Log("64-bit vector kernel unavailable; minUpdate64SIMD is the scalar kernel in this build")
+	}
+	r := rand.New(rand.NewPCG(19, 20))
+	for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 64, 260} {
+		a, b := make([]uint64, n), make([]uint64, n)
+		for i := range a {
+			a[i], b[i] = 1+r.Uint64N(mersenne61-1), r.Uint64N(mersenne61)
+			if r.IntN(8) == 0 {
+				a[i], b[i] = mersenne61-1, mersenne61-1
+			}
+		}
+		for _, nh := range []int{0, 1, 3, 64, 256} {
+			hs := make([]uint64, nh)
+			for i := range hs {
+				hs[i] = r.Uint64()
+				if r.IntN(8) == 0 {
+					hs[i] = []uint64{1, math.MaxUint64, 1 << 63, 1<<32 - 1, 1 << 32}[r.IntN(5)]
+				}
+			}
+			acc1 := make([]uint64, n)
+			for i := range acc1 {
+				acc1[i] = []uint64{math.MaxInt64, r.Uint64N(mersenne61), r.Uint64N(1 << 63)}[r.IntN(3)]
+			}
+			init := slices.Clone(acc1)
+			acc2 := slices.Clone(acc1)
+			minUpdate64(acc1, a, b, hs)
+			minUpdate64SIMD(acc2, a, b, hs)
+			for i := range acc1 {
+				want := init[i]
+				for _, h := range hs {
+					want = min(want, (a[i]*h+b[i])%mersenne61)
+				}
+				if acc1[i] != want || acc2[i] != want {
+					t.Fatalf("n=%d nh=%d: acc[%d] scalar %d vector %d, want %d", n, nh, i, acc1[i], acc2[i], want)
+				}
+			}
+		}
+	}
+	p := DefaultParams()
+	p.HashBits = 64
+	vec, err := NewHasher(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scalar := vec.Clone()
+	scalar.simd64 = false
+	for _, text := range []string{"x", "short text", strings.Repeat("the quick brown fox jumps over the lazy dog. ", 200), "ünïcödé téxt wîth åccents and more than twenty-four characters"} {
+		if got, want := vec.Signature64([]byte(text), nil), scalar.Signature64([]byte(text), nil); !slices.Equal(got, want) {
+			t.Fatalf("64-bit signature of %q: vector and scalar kernels differ", text[:min(len(text), 20)])
+		}
+	}
+}

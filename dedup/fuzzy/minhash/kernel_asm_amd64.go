@@ -26,3 +26,20 @@ func minUpdate32SIMD(acc, a, b, hs []uint32) {
 
 //go:noescape
 func minUpdate32AVX2(acc, a, b, hs []uint32)
+
+// hashASCII32 computes, with AVX2 assembly (kernel_asm_amd64.s), the
+// MurmurHash3_x86_32 hashes (0 mapped to 1) of the 32 windows
+// text[p+j : p+j+width], j = 0..31, in the order of the portable version:
+// window p+g+4i at out[8g+i]. The caller guarantees that those bytes are
+// ASCII and that len(text) >= p+width+35 (the loads read up to 35 bytes
+// past the start of the last block), as for the simd/archsimd version;
+// Hasher only enables the vector path when simdAvailable.
+func hashASCII32(text []byte, p, width int, seed uint32, out []uint32) {
+	if p < 0 || width < 1 || len(text) < p+width+35 || len(out) < 32 {
+		panic("minhash: hashASCII32: text too short for the vector loads, or out too small")
+	}
+	hashASCII32AVX2(&text[p], width, seed, &out[0])
+}
+
+//go:noescape
+func hashASCII32AVX2(text *byte, width int, seed uint32, out *uint32)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Whole-workflow benchmark of `sluice dedup fuzzy` on the shared benchmark
 # corpus: speed (median of RUNS runs: wall, CPU seconds, peak RSS) of the
-# SIMD builds (archsimd, assembly) against the pure-Go build measured in the
-# same run, with --verify-threshold 0.8, and quality
+# default build (AVX2 assembly kernels) against the pure-Go build measured in
+# the same run, with --verify-threshold 0.8, and quality
 # (eval_pairs.py) at the defaults, with --verify-threshold, and with
 # --normalize.
 #
@@ -19,23 +19,22 @@ mkdir -p bench/results
 out=bench/results/fuzzy-$(date -u +%Y%m%dT%H%M%SZ).jsonl
 
 zcat "$corpus/corpus.jsonl.gz" > "$work/corpus.jsonl"
-GOEXPERIMENT=simd go build -o "$work/sluice-simd" ./cmd/sluice   # archsimd kernels
-go build -o "$work/sluice-asm" ./cmd/sluice                       # default build: AVX2 assembly kernel
-go build -tags purego -o "$work/sluice-purego" ./cmd/sluice       # pure Go: the baseline
+go build -o "$work/sluice-asm" ./cmd/sluice                   # default build: AVX2 assembly kernels
+go build -tags purego -o "$work/sluice-purego" ./cmd/sluice   # pure Go: the baseline
 echo "{\"commit\":\"$(git rev-parse --short HEAD)\",\"date\":\"$(date -u +%FT%TZ)\",\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\",\"cores\":$(nproc),\"corpus_bytes\":$(stat -c %s "$work/corpus.jsonl")}" | tee -a "$out"
 
-for build in simd asm purego; do
+for build in asm purego; do
   python3 bench/measure.py --runs "$runs" --label "workflow/$build" --json "$out" \
     --before "rm -rf $work/out-$build" -- \
     "$work/sluice-$build" dedup fuzzy --input "$work/corpus.jsonl" --output "$work/out-$build"
 done
-python3 bench/measure.py --runs "$runs" --label "workflow/simd/verify-0.8" --json "$out" \
+python3 bench/measure.py --runs "$runs" --label "workflow/asm/verify-0.8" --json "$out" \
   --before "rm -rf $work/out-verify" -- \
-  "$work/sluice-simd" dedup fuzzy --input "$work/corpus.jsonl" --output "$work/out-verify" --verify-threshold 0.8
+  "$work/sluice-asm" dedup fuzzy --input "$work/corpus.jsonl" --output "$work/out-verify" --verify-threshold 0.8
 
 quality() { # label, extra flags...
   local label=$1; shift
-  "$work/sluice-simd" dedup fuzzy --input "$work/corpus.jsonl" --output "$work/q-$label" \
+  "$work/sluice-asm" dedup fuzzy --input "$work/corpus.jsonl" --output "$work/q-$label" \
     --cache "$work/qcache" --removed-ids-out "$work/q-$label/removed.txt" "$@" 2>/dev/null
   for sim in J5 Jc24; do
     r=$(python3 "$corpus/../eval_pairs.py" "$corpus" "$work/q-$label/removed.txt" --kind removed --t 0.8 --sim $sim)
@@ -50,5 +49,5 @@ quality normalize-verify-0.8 --normalize --verify-threshold 0.8
 
 # LSH candidate rate per similarity bucket against theory, over 21 seeds
 # (signatures computed in-process with the workflow's kernel).
-GOEXPERIMENT=simd go run ./bench/lshcurve -corpus "$corpus" -seeds 1-20,42 -sim Jc24 | tee -a "$out.curve.md"
+go run ./bench/lshcurve -corpus "$corpus" -seeds 1-20,42 -sim Jc24 | tee -a "$out.curve.md"
 echo "results: $out"

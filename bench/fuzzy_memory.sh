@@ -17,7 +17,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p bench/results
 out=bench/results/fuzzy-memory-$(date -u +%Y%m%dT%H%M%SZ).jsonl
-GOEXPERIMENT=simd go build -o "$work/sluice" ./cmd/sluice
+go build -o "$work/sluice" ./cmd/sluice
 for n in $sizes; do
   python3 bench/mutate_corpus.py "$corpus/corpus.jsonl.gz" "$n" > "$work/corpus$n.jsonl"
   echo "{\"commit\":\"$(git rev-parse --short HEAD)\",\"date\":\"$(date -u +%FT%TZ)\",\"cores\":$(nproc),\"size\":$n,\"corpus_bytes\":$(stat -c %s "$work/corpus$n.jsonl")}" | tee -a "$out"

@@ -107,7 +107,7 @@ func benchSignature32(b *testing.B, docs [][]byte, simd bool) {
 		b.Fatal(err)
 	}
 	if simd && !simdAvailable() {
-		b.Skip("SIMD kernel unavailable (build with GOEXPERIMENT=simd on amd64 with AVX2)")
+		b.Skip("SIMD kernel unavailable (amd64 with AVX2, without the purego tag)")
 	}
 	h.simd = simd
 	total := 0
@@ -224,7 +224,7 @@ func BenchmarkSignature32Parallel(b *testing.B) {
 	for _, simd := range []bool{true, false} {
 		b.Run(kernelName(simd)+"/corpus", func(b *testing.B) {
 			if simd && !simdAvailable() {
-				b.Skip("SIMD kernel unavailable (build with GOEXPERIMENT=simd on amd64 with AVX2)")
+				b.Skip("SIMD kernel unavailable (amd64 with AVX2, without the purego tag)")
 			}
 			docs := loadBenchCorpus(b, 4<<20)
 			h, err := NewHasher(DefaultParams())

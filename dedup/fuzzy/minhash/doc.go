@@ -29,12 +29,11 @@
 // # Performance
 //
 // The cost is dominated by step 3: NumPerm multiply-add-min operations per
-// shingle, and a text of n ASCII bytes has about n shingles. When built with
-// GOEXPERIMENT=simd on amd64 and run on a CPU with AVX2, the 32-bit path
-// evaluates eight permutations per instruction over blocks of shingle hashes
-// (package simd/archsimd); otherwise a portable scalar loop computes
-// identical results. The 64-bit path is always scalar (AVX2 has neither a
-// 64-bit low multiply nor an unsigned 64-bit minimum).
+// shingle, and a text of n ASCII bytes has about n shingles. On amd64 CPUs
+// with AVX2 (every amd64 build unless it has the purego tag), AVX2 assembly
+// hashes runs of 32 ASCII windows at once and evaluates eight 32-bit (or
+// four 64-bit) permutations per instruction over blocks of shingle hashes;
+// otherwise a portable scalar loop computes identical results.
 //
 // A [Hasher] reuses internal scratch buffers, so computing a signature into a
 // caller-provided slice does not allocate. A Hasher is not safe for concurrent

@@ -60,7 +60,7 @@ stale intermediates. See docs/fuzzy-dedup.md.`,
 	fl.StringVar(&c.IDField, "id-field", c.IDField, "the input's own id field, used by --removed-ids-out")
 	fl.StringVar(&c.OnBadRecord, "on-bad-record", c.OnBadRecord, "fail: stop at the first bad record (naming file:line and field); skip: quarantine it and count it")
 	fl.IntVar(&c.CharNgrams, "char-ngrams", c.CharNgrams, "shingle width in characters")
-	fl.IntVar(&c.Bands, "bands", c.Bands, "LSH bands")
+	fl.IntVar(&c.Bands, "bands", c.Bands, "LSH bands (at most 65535)")
 	fl.IntVar(&c.Rows, "rows", c.Rows, "rows (hashes) per band; permutations = bands × rows")
 	fl.IntVar(&c.BandsPerIteration, "bands-per-iteration", c.BandsPerIteration, "bands per LSH shuffle pass: fewer bounds memory, more takes fewer passes")
 	fl.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the MinHash permutation parameters")
@@ -72,7 +72,7 @@ stale intermediates. See docs/fuzzy-dedup.md.`,
 	fl.StringVar(&f.blockSize, "blocksize", "", "group input files into groups of about this size, e.g. 1GiB (instead of --files-per-partition)")
 	fl.IntVar(&f.workers, "workers", 0, "CPU budget for actors (default: the number of logical CPUs)")
 	fl.StringVar(&f.mode, "mode", string(executor.Streaming), "executor mode: streaming or stage-by-stage")
-	fl.BoolVar(&c.NoRemove, "no-remove", false, "find duplicates but do not write the deduplicated dataset")
+	fl.BoolVar(&c.NoRemove, "no-remove", false, "find duplicates but do not write the deduplicated dataset (--removed-ids-out still lists the removed ids)")
 	fl.StringVar(&c.RemovedIDsOut, "removed-ids-out", "", "also write the --id-field values of removed documents, one per line")
 	return cmd
 }

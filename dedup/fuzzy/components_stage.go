@@ -76,7 +76,7 @@ func (s *ComponentsStage) Setup(_ context.Context, w *stage.Worker) error {
 // ProcessBatch implements stage.Stage: ts is this rank's chunk of edge files.
 func (s *ComponentsStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.Task, error) {
 	g := cc.NewGraph()
-	if s.cfg.NumIDs > 0 && s.cfg.NumIDs <= math.MaxInt32-1 {
+	if useDenseGraph(s.cfg.NumIDs, ts) {
 		var err error
 		if g, err = cc.NewDenseGraph(s.cfg.NumIDs); err != nil {
 			return nil, fmt.Errorf("fuzzy_components: %w", err)
@@ -169,6 +169,27 @@ func (s *ComponentsStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]t
 		m[metaTopGroups] = string(b)
 	}
 	return []task.Task{o}, nil
+}
+
+// useDenseGraph reports whether this rank should index nodes by id in an
+// array (4 bytes per id in [0, numIDs), whatever the rank sees) rather than
+// a hash table (about 60 bytes per distinct node it sees, at most two per
+// edge). The edge counts come from the LSH tasks' metadata; without them,
+// or with more ids than int32 indexes, the hash table is used. With many
+// ranks, each sees a small share of the nodes and the hash table wins.
+func useDenseGraph(numIDs int64, ts []task.Task) bool {
+	if numIDs <= 0 || numIDs > math.MaxInt32-1 {
+		return false
+	}
+	var edges int64
+	for _, t := range ts {
+		n, err := strconv.ParseInt(t.Meta()[metaEdges], 10, 64)
+		if err != nil {
+			return false
+		}
+		edges += n
+	}
+	return 4*numIDs <= 60*min(numIDs, 2*edges)
 }
 
 // topGroups sums the partial group sizes across ranks (each group is summed

@@ -68,6 +68,9 @@ func (p FilePartitioning) ListFiles() ([]string, error) {
 	}
 	excluded := make(map[string]bool, len(p.Exclude))
 	for _, d := range p.Exclude {
+		if d == "" {
+			continue // not "the current directory"
+		}
 		if abs, err := filepath.Abs(d); err == nil {
 			excluded[abs] = true
 		}

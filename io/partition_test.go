@@ -145,7 +145,7 @@ func TestFilePartitioningExclude(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp := FilePartitioning{Paths: []string{dir}, Exclude: []string{relOut, filepath.Join(dir, "cache"), filepath.Join(dir, "missing")}}
+	fp := FilePartitioning{Paths: []string{dir}, Exclude: []string{relOut, filepath.Join(dir, "cache"), filepath.Join(dir, "missing"), ""}}
 	got, err := fp.ListFiles()
 	if err != nil {
 		t.Fatal(err)
@@ -157,5 +157,11 @@ func TestFilePartitioningExclude(t *testing.T) {
 	fp.Exclude = nil
 	if all, _ := fp.ListFiles(); len(all) != 5 {
 		t.Fatalf("without Exclude: %d files, want 5", len(all))
+	}
+	// An empty entry excludes nothing, not the current directory.
+	t.Chdir(dir)
+	fp = FilePartitioning{Paths: []string{"."}, Exclude: []string{""}}
+	if all, err := fp.ListFiles(); err != nil || len(all) != 5 {
+		t.Fatalf("Exclude [\"\"] from the current directory: %v, %v; want 5 files", all, err)
 	}
 }

@@ -41,9 +41,11 @@
 // chain of n nodes needs O(log n) rounds, not the O(n) rounds of plain label
 // propagation; see [Stats] to observe the rounds.
 //
-// Memory per rank is proportional to its edges (the local stars, their
-// labels and subscription lists) plus the nodes it owns (parents and
-// subscriber lists), plus message buffers of the same order.
+// Memory per rank is proportional to the distinct nodes its edges name (the
+// local stars, their labels and subscription lists; edges are folded into a
+// union-find forest as they arrive, see [Graph], so repeated edges cost
+// nothing) plus the nodes it owns (parents and subscriber lists), plus
+// message buffers of the same order.
 package cc
 
 import (

@@ -100,11 +100,7 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 	}
 	// Shuffle spills go under the cache directory, on the disk the user
 	// chose for intermediates, not the system temp dir (often a small tmpfs).
-	cacheDir := c.Cache
-	if cacheDir == "" {
-		cacheDir = filepath.Join(c.Output, "_cache")
-	}
-	scratch := filepath.Join(cacheDir, "_spill")
+	scratch := filepath.Join(c.CacheDir(), "_spill")
 	if err := os.MkdirAll(scratch, 0o755); err != nil {
 		return failedErr(fmt.Errorf("dedup fuzzy: spill directory: %w", err))
 	}

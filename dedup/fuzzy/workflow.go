@@ -72,6 +72,15 @@ type Config struct {
 	SplitBytes int64
 }
 
+// CacheDir returns the directory for intermediates: Cache, or by default
+// Output/_cache.
+func (c Config) CacheDir() string {
+	if c.Cache != "" {
+		return c.Cache
+	}
+	return filepath.Join(c.Output, "_cache")
+}
+
 // DefaultConfig returns NeMo Curator's defaults: 24-character shingles,
 // 20 bands × 13 rows (260 permutations), seed 42, 32-bit hashes, 5 bands per
 // LSH iteration — and a 4 GiB bound on the LSH shuffle's buffered rows
@@ -357,7 +366,7 @@ func (w *Workflow) normalize() (Config, error) {
 		return c, fmt.Errorf("%w: fuzzy: --output is required", ErrConfig)
 	}
 	if c.Cache == "" {
-		c.Cache = filepath.Join(c.Output, "_cache")
+		c.Cache = c.CacheDir()
 	}
 	if c.TextField == "" {
 		c.TextField = d.TextField

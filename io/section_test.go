@@ -32,20 +32,9 @@ func TestSplitJSONLMatchesWholeFileRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	read := func(r BatchReader) (rows []int64, texts []string, bad []string) {
-		t.Helper()
-		for {
-			b, err := r.Next(context.Background())
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			rows = append(rows, b.Column(RowColumn).Ints...)
-			texts = append(texts, b.Texts()...)
-		}
-		return rows, texts, bad
+	read := func(r BatchReader) ([]int64, []string, []string) {
+		rows, texts := readRowsTexts(t, r)
+		return rows, texts, nil
 	}
 	q := &memQuarantine{}
 	full, err := NewJSONLReader([]string{path}, ReadOptions{OnBadRecord: Skip, Quarantine: q})
@@ -94,6 +83,23 @@ func TestSplitJSONLMatchesWholeFileRead(t *testing.T) {
 	}
 }
 
+// readRowsTexts reads r to the end and returns every record's row index and
+// text, in order.
+func readRowsTexts(t *testing.T, r BatchReader) (rows []int64, texts []string) {
+	t.Helper()
+	for {
+		b, err := r.Next(context.Background())
+		if errors.Is(err, io.EOF) {
+			return rows, texts
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, b.Column(RowColumn).Ints...)
+		texts = append(texts, b.Texts()...)
+	}
+}
+
 type memQuarantine struct{ recs []BadRecordError }
 
 func (m *memQuarantine) Put(r *BadRecordError) error {
@@ -128,21 +134,7 @@ func TestSplitParquetMatchesWholeFileRead(t *testing.T) {
 	if groups < 4 {
 		t.Fatalf("RowGroupBytes 4 KiB gave %d row groups for 7,500 rows, want several", groups)
 	}
-	read := func(r BatchReader) (rows []int64, texts []string) {
-		t.Helper()
-		for {
-			b, err := r.Next(context.Background())
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			rows = append(rows, b.Column(RowColumn).Ints...)
-			texts = append(texts, b.Texts()...)
-		}
-		return rows, texts
-	}
+	read := func(r BatchReader) ([]int64, []string) { return readRowsTexts(t, r) }
 	q := &memQuarantine{}
 	full, err := NewParquetReader([]string{path}, ReadOptions{OnBadRecord: Skip, Quarantine: q})
 	if err != nil {

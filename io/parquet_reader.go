@@ -192,20 +192,27 @@ func (r *ParquetReader) open(path string) error {
 		return err
 	}
 	r.stats.Files++
-	r.stats.FileBytes += p.size
-	r.stats.Bytes += p.size
 	if err := r.bind(p); err != nil {
 		p.close()
 		return err
 	}
+	size := p.size
 	if s := r.section; s != nil && p.pf != nil {
-		n := len(p.pf.RowGroups())
-		if s.FirstRowGroup+s.RowGroups > n {
+		meta := p.pf.Metadata().RowGroups
+		if s.FirstRowGroup+s.RowGroups > len(meta) {
 			p.close()
-			return fmt.Errorf("dataio: parquet %s: section of row groups %d..%d, the file has %d", path, s.FirstRowGroup, s.FirstRowGroup+s.RowGroups-1, n)
+			return fmt.Errorf("dataio: parquet %s: section of row groups %d..%d, the file has %d", path, s.FirstRowGroup, s.FirstRowGroup+s.RowGroups-1, len(meta))
 		}
 		p.rg, p.rgEnd, p.row = s.FirstRowGroup, s.FirstRowGroup+s.RowGroups, s.FirstRow
+		// A section reads its own row groups, as a JSONL section its own
+		// byte range: count their compressed size, not the whole file's.
+		size = 0
+		for _, rg := range meta[s.FirstRowGroup : s.FirstRowGroup+s.RowGroups] {
+			size += rg.TotalCompressedSize
+		}
 	}
+	r.stats.FileBytes += size
+	r.stats.Bytes += size
 	r.cur = p
 	return nil
 }

@@ -152,7 +152,7 @@ func TestSplitParquetMatchesWholeFileRead(t *testing.T) {
 		if target == 1 && len(secs) != groups || target == 1<<30 && len(secs) != 1 {
 			t.Fatalf("target %d: %d sections of %d row groups", target, len(secs), groups)
 		}
-		var n int64
+		var n, bytes int64
 		var rows []int64
 		var texts []string
 		sq := &memQuarantine{}
@@ -166,11 +166,16 @@ func TestSplitParquetMatchesWholeFileRead(t *testing.T) {
 				t.Fatal(err)
 			}
 			rr, tt := read(r)
+			bytes += r.Stats().FileBytes
 			r.Close()
 			rows, texts = append(rows, rr...), append(texts, tt...)
 		}
 		if n != 7500 {
 			t.Fatalf("target %d: sections count %d rows, want 7,500", target, n)
+		}
+		// Each section counts its own row groups' bytes, not the file's.
+		if fi, err := os.Stat(path); err != nil || bytes <= 0 || bytes >= fi.Size() {
+			t.Fatalf("target %d: sections report %d file bytes in all, want more than 0 and less than the file's size", target, bytes)
 		}
 		if !slices.Equal(rows, wantRows) || !slices.Equal(texts, wantTexts) {
 			t.Fatalf("target %d: section reads differ from the whole-file read", target)

@@ -3,9 +3,10 @@
 // many actors, which batches, retries, barriers); a Runtime supplies the
 // mechanism (where an actor lives, how a call reaches it, how its group talks).
 //
-// Two implementations exist: runtime/local runs actors as goroutines in the
-// current process, and runtime/natsrt runs them in `sluice worker` processes
-// joined through NATS JetStream. Stages never know which one runs them.
+// One implementation exists today: runtime/local runs actors as goroutines in
+// the current process. A runtime that runs actors in `sluice worker` processes
+// joined through NATS (runtime/natsrt) is planned and not built yet; see
+// docs/runtime.md. Stages never know which runtime runs them.
 package runtime
 
 import (

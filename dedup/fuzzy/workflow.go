@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -140,6 +141,7 @@ type Workflow struct {
 	Logger   *slog.Logger
 
 	lastStages []executor.StageReport
+	listed     *inputList // the inputs Check listed
 }
 
 // Run executes every phase and writes Output/summary.json.
@@ -380,10 +382,8 @@ func (w *Workflow) normalize() (Config, error) {
 	if _, err := parsePolicy(c.OnBadRecord); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	for _, v := range []*int{&c.CharNgrams, &c.Bands, &c.Rows, &c.BandsPerIteration, &c.HashBits} {
-		if *v < 0 {
-			return c, fmt.Errorf("%w: fuzzy: negative parameter %d", ErrConfig, *v)
-		}
+	if err := checkCounts(c); err != nil {
+		return c, err
 	}
 	if c.CharNgrams == 0 {
 		c.CharNgrams = d.CharNgrams
@@ -423,30 +423,17 @@ func (w *Workflow) normalize() (Config, error) {
 	return c, nil
 }
 
-// listInputs lists and groups the input files deterministically.
+// listInputs lists and groups the input files deterministically (see
+// checkInputs).
 func (w *Workflow) listInputs(c Config) ([]string, [][]string, error) {
-	// The output and cache directories may sit inside an input directory
-	// (--input data --output data/dedup): their files are never inputs.
-	fp := dataio.FilePartitioning{Paths: c.Inputs, FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize,
-		Exclude: []string{c.Output, c.Cache}}
-	switch c.InputFormat {
-	case "jsonl":
-		fp.Extensions = []string{".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst"}
-	case "parquet":
-		fp.Extensions = []string{".parquet"}
+	if l := w.listed; l != nil && reflect.DeepEqual(l.cfg, c) {
+		return l.files, l.groups, nil // Check listed them
 	}
-	files, err := fp.ListFiles()
-	if err != nil {
-		return nil, nil, err
+	files, groups, err := checkInputs(c, w.logger())
+	if err == nil {
+		w.listed = &inputList{c, files, groups}
 	}
-	if len(files) == 0 {
-		return nil, nil, fmt.Errorf("fuzzy: no input files found in %s", strings.Join(c.Inputs, ", "))
-	}
-	groups, err := fp.Groups()
-	if err != nil {
-		return nil, nil, err
-	}
-	return files, groups, nil
+	return files, groups, err
 }
 
 // phase runs fn unless dir holds a finished phase; outputs are kept in

@@ -80,6 +80,37 @@ type Listing struct {
 	Skipped []Skipped
 }
 
+// SkipSummary is one reason of a Listing's Skipped, for a log line.
+type SkipSummary struct {
+	Reason string
+	Count  int
+	// Paths lists the first few paths skipped for Reason, comma-separated,
+	// with " and N more" when there are more.
+	Paths string
+}
+
+// SummarizeSkipped groups skipped by reason, in order of first appearance,
+// showing at most maxPaths paths per reason.
+func SummarizeSkipped(skipped []Skipped, maxPaths int) []SkipSummary {
+	var out []SkipSummary
+	paths := make(map[string][]string)
+	for _, s := range skipped {
+		if _, seen := paths[s.Reason]; !seen {
+			out = append(out, SkipSummary{Reason: s.Reason})
+		}
+		paths[s.Reason] = append(paths[s.Reason], s.Path)
+	}
+	for i := range out {
+		ps := paths[out[i].Reason]
+		shown := ps[:min(len(ps), maxPaths)]
+		out[i].Count, out[i].Paths = len(ps), strings.Join(shown, ", ")
+		if len(ps) > len(shown) {
+			out[i].Paths += fmt.Sprintf(" and %d more", len(ps)-len(shown))
+		}
+	}
+	return out
+}
+
 // ListFiles returns the sorted, deduplicated files named by p.Paths.
 func (p FilePartitioning) ListFiles() ([]string, error) {
 	l, err := p.List()

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluice-data/sluice/executor"
+	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/task"
 )
 
 // tinyCorpus writes a JSONL file of n records, every third a copy of the
@@ -118,5 +123,168 @@ func TestDedupFuzzyJSONExtension(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "skipped input paths") || !strings.Contains(r.stderr, "README.md") || !strings.Contains(r.stderr, "does not end in") {
 		t.Fatalf("the skipped README.md is not logged with its reason:\n%s", r.stderr)
+	}
+}
+
+// numbered writes n records {"id":i,"text":"tI"} to path.
+func numbered(t *testing.T, path string, n int) string {
+	t.Helper()
+	var sb strings.Builder
+	for i := range n {
+		fmt.Fprintf(&sb, "{\"id\":%d,\"text\":\"t%d\"}\n", i, i)
+	}
+	return writeFile(t, path, sb.String())
+}
+
+// TestRunMissingInput: a pipeline whose reader names a missing file, or a
+// directory without data files, is a configuration error (exit 2) found
+// before any work, naming the path; nothing is retried.
+func TestRunMissingInput(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "empty", "notes.txt"), "x\n")
+	for name, paths := range map[string]string{"missing": "[in/missing.jsonl]", "empty": "[empty]"} {
+		yml := writeFile(t, filepath.Join(dir, name+".yaml"), `executor: { retry_backoff: 1ms }
+stages:
+  - { type: jsonl_reader, name: read, config: { paths: `+paths+` } }
+  - { type: jsonl_writer, config: { dir: out } }
+`)
+		for _, args := range [][]string{{"run", yml}, {"run", "--dry-run", yml}} {
+			r := sluice(args...)
+			if r.code != exitUsage || !strings.Contains(r.stderr, name) || strings.Contains(r.stderr, "attempt") || strings.Contains(r.stderr, "retry") {
+				t.Errorf("sluice %s: want exit 2 naming %s, before any work\n%s", strings.Join(args, " "), name, r)
+			}
+			noGoNames(t, args, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
+		t.Fatalf("the writer's directory was created: %v", err)
+	}
+}
+
+// failingRun runs a reader → chaos → writer pipeline over the 50 records
+// of input (see failingInput) in batches of 10; chaos is the chaos stage's
+// config. It returns the result and the manifest's path.
+func failingRun(t *testing.T, input, chaos, executorExtra string, args ...string) (r result, manifest string) {
+	t.Helper()
+	dir := t.TempDir()
+	yml := writeFile(t, filepath.Join(dir, "p.yaml"), `executor: { retry_backoff: 1ms, failed_manifest: failed.jsonl`+executorExtra+` }
+stages:
+  - { type: jsonl_reader, name: read, config: { paths: [`+input+`], batch_rows: 10 } }
+  - { type: chaos, config: `+chaos+` }
+  - { type: jsonl_writer, config: { dir: out } }
+`)
+	return sluice(append(append([]string{}, args...), "run", yml)...), filepath.Join(dir, "failed.jsonl")
+}
+
+// failingInput writes the 50 records failingRun reads.
+func failingInput(t *testing.T) string {
+	return numbered(t, filepath.Join(t.TempDir(), "in", "a.jsonl"), 50)
+}
+
+// batchID is the id of the i-th batch the reader makes of input.
+func batchID(t *testing.T, input string, i int) string {
+	t.Helper()
+	groups, err := dataio.FilePartitioning{Paths: []string{filepath.Dir(input)}}.FileGroups("")
+	if err != nil || len(groups) != 1 {
+		t.Fatalf("groups %v %v", groups, err)
+	}
+	return fmt.Sprintf("%s_%d", groups[0].ID(), i)
+}
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// readManifest parses a failed-task manifest.
+func readManifest(t *testing.T, path string) []executor.ManifestEntry {
+	t.Helper()
+	var out []executor.ManifestEntry
+	for _, line := range strings.Split(strings.TrimSpace(readFile(t, path)), "\n") {
+		if line == "" {
+			continue
+		}
+		var e executor.ManifestEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("manifest line %q: %v", line, err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// TestRunFailedTasksNamed: when tasks fail, the last line says which
+// records they held (file and record range) and why, in words (no Go map),
+// and the manifest gives every failed task's source file and records.
+func TestRunFailedTasksNamed(t *testing.T) {
+	// Within max_failed_fraction: the run completes, exit 1.
+	input := failingInput(t)
+	r, manifest := failingRun(t, input, fmt.Sprintf("{ error_ids: [%s] }", batchID(t, input, 2)), ", max_failed_fraction: 0.5", "--log-level", "error")
+	last := lastLine(r.stderr)
+	if r.code != exitFailed || !strings.Contains(last, "1 task failed permanently (1 in stage chaos)") || strings.Contains(r.stderr, "map[") ||
+		!strings.Contains(last, input+" records 21-30") || !strings.Contains(last, "failed.jsonl") {
+		t.Fatalf("want exit 1 and a last line naming the task's records and the manifest\n%s", r)
+	}
+	m := readManifest(t, manifest)
+	if len(m) != 1 || len(m[0].Sources) != 1 || m[0].Sources[0] != (task.Source{File: input, Rows: "21-30"}) {
+		t.Fatalf("manifest %+v: want one task with source %s rows 21-30", m, input)
+	}
+
+	// Beyond it (the default 0), the run aborts: the last line still names
+	// the records, and the policy in words.
+	r, _ = failingRun(t, input, fmt.Sprintf("{ error_ids: [%s] }", batchID(t, input, 4)), "", "--log-level", "error")
+	last = lastLine(r.stderr)
+	if r.code != exitFailed || !strings.Contains(last, "run aborted") || !strings.Contains(last, input+" records 41-50") || !strings.Contains(last, "none may fail") {
+		t.Fatalf("aborted run: want exit 1 and a last line naming the records\n%s", r)
+	}
+}
+
+// TestRunPanicMessages: a panic is logged as one ERROR line naming the
+// stage, the actor, the panic value and where it was raised; its stack
+// goes to the debug log and to the manifest's history, never into the
+// manifest's error field or the main log line.
+func TestRunPanicMessages(t *testing.T) {
+	input := failingInput(t)
+	chaos := fmt.Sprintf("{ panic_ids: [%s] }", batchID(t, input, 1))
+	r, manifest := failingRun(t, input, chaos, ", max_failed_fraction: 0.5, max_actor_deaths: 2")
+	if r.code != exitFailed {
+		t.Fatal(r)
+	}
+	var panicLines int
+	for _, line := range strings.Split(r.stderr, "\n") {
+		if strings.Contains(line, "stage panicked") {
+			panicLines++
+			for _, want := range []string{"level=ERROR", "stage=chaos", "actor=", "is in panic_ids", "chaos.(*Stage).ProcessBatch (chaos.go:"} {
+				if !strings.Contains(line, want) {
+					t.Errorf("panic line lacks %q: %s", want, line)
+				}
+			}
+		}
+	}
+	if panicLines != 2 || strings.Contains(r.stderr, "goroutine ") {
+		t.Fatalf("want 2 one-line panic reports and no stack at INFO\n%s", r.stderr)
+	}
+	m := readManifest(t, manifest)
+	if len(m) != 1 || strings.Contains(m[0].Error, "\n") || strings.Contains(m[0].Error, "goroutine") || !strings.Contains(m[0].Error, "is in panic_ids") ||
+		len(m[0].History) != 2 || !strings.Contains(m[0].History[0].Stack, "goroutine ") || len(m[0].Sources) != 1 || m[0].Sources[0].Rows != "11-20" {
+		t.Fatalf("manifest %+v: want a one-line error, the stacks in the history, and records 11-20", m)
+	}
+	// At debug level the stack is logged.
+	r, _ = failingRun(t, input, chaos, ", max_failed_fraction: 0.5, max_actor_deaths: 1", "--log-level", "debug")
+	if !strings.Contains(r.stderr, "panic stack") || !strings.Contains(r.stderr, "goroutine ") {
+		t.Fatalf("no stack in the debug log\n%s", r.stderr)
+	}
+}
+
+// TestDedupFailureWording: a dedup failure names the record and says what
+// the user can do, not the executor's max_failed_fraction (dedup has no
+// such flag).
+func TestDedupFailureWording(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "in", "a.jsonl"), `{"id":"1","text":"some text here"}`+"\n"+`{"id":"2","txt":"no text"}`+"\n")
+	r := sluice("dedup", "fuzzy", "--input", filepath.Join(dir, "in"), "--output", filepath.Join(dir, "out"))
+	if r.code != exitFailed || strings.Contains(r.stderr, "max_failed_fraction") || !strings.Contains(r.stderr, "a.jsonl:2") || !strings.Contains(r.stderr, "--on-bad-record skip") {
+		t.Fatalf("want exit 1 naming a.jsonl:2 and --on-bad-record skip, without max_failed_fraction\n%s", r)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/task"
 )
 
 // Check validates the configuration and the inputs without doing any work
@@ -106,28 +107,11 @@ func checkInputs(c Config, log *slog.Logger) ([]string, [][]string, error) {
 	return l.Files, groups, nil
 }
 
-// maxLoggedSkips bounds the paths one log line lists.
-const maxLoggedSkips = 10
-
 // logSkipped logs, at INFO, what the directory walks left out: one line per
 // reason, with the count and the first few paths.
 func logSkipped(log *slog.Logger, skipped []dataio.Skipped) {
-	var reasons []string
-	byReason := make(map[string][]string)
-	for _, s := range skipped {
-		if _, seen := byReason[s.Reason]; !seen {
-			reasons = append(reasons, s.Reason)
-		}
-		byReason[s.Reason] = append(byReason[s.Reason], s.Path)
-	}
-	for _, r := range reasons {
-		paths := byReason[r]
-		shown := paths[:min(len(paths), maxLoggedSkips)]
-		more := ""
-		if len(paths) > len(shown) {
-			more = fmt.Sprintf(" and %d more", len(paths)-len(shown))
-		}
-		log.Info("skipped input paths", "count", len(paths), "reason", r, "paths", strings.Join(shown, ", ")+more)
+	for _, s := range dataio.SummarizeSkipped(skipped, 10) {
+		log.Info("skipped input paths", "count", s.Count, "reason", s.Reason, "paths", s.Paths)
 	}
 }
 
@@ -145,3 +129,24 @@ func pathProblem(err error) string {
 	}
 	return err.Error()
 }
+
+// failedError describes the tasks a phase lost by the first one's cause
+// (a bad record's file:line, an unreadable file), not by the executor's
+// failure policy, which dedup does not expose. It wraps err, so that
+// errors.Is still sees executor.ErrTooManyFailures.
+func failedError(err error, failed []*task.Failed) error {
+	msg := failed[0].Err
+	if n := len(failed) - 1; n > 0 {
+		msg += fmt.Sprintf(" (%d more tasks failed too)", n)
+	}
+	return &causeError{msg: msg, err: err}
+}
+
+// causeError shows msg and wraps err.
+type causeError struct {
+	msg string
+	err error
+}
+
+func (e *causeError) Error() string { return e.msg }
+func (e *causeError) Unwrap() error { return e.err }

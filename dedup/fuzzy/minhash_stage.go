@@ -158,7 +158,8 @@ func (s *MinHashStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task
 		o, err := s.one(ctx, t)
 		var bad *dataio.BadRecordError
 		if errors.As(err, &bad) {
-			return nil, stage.Permanent(err) // the same record fails every retry
+			// The same record fails every retry.
+			return nil, stage.Permanent(fmt.Errorf("%w (--on-bad-record skip, or on_bad_record: skip, quarantines bad records and counts them)", err))
 		}
 		if err != nil {
 			return nil, err

@@ -497,10 +497,8 @@ func (w *Workflow) execute(ctx context.Context, st stage.Stage, in []task.Task) 
 	out, err := ex.Execute(ctx, []stage.Stage{st}, in)
 	w.lastStages = ex.Report().Stages
 	if err != nil {
-		// The executor's error only counts the failed tasks; add the first
-		// one's cause so that, say, a bad record's file:line reaches the user.
 		if failed := ex.FailedTasks(); len(failed) > 0 {
-			return nil, fmt.Errorf("%w: %s", err, failed[0].Err)
+			return nil, failedError(err, failed)
 		}
 		return nil, err
 	}

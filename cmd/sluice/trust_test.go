@@ -288,3 +288,35 @@ func TestDedupFailureWording(t *testing.T) {
 		t.Fatalf("want exit 1 naming a.jsonl:2 and --on-bad-record skip, without max_failed_fraction\n%s", r)
 	}
 }
+
+// TestRunYAMLMessages: YAML mistakes are reported at their line, in the
+// file's terms: the known keys and the nearest one for a typo, the kind of
+// value wanted for a type error, "30s" for a duration without a unit.
+func TestRunYAMLMessages(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct{ body, want string }{
+		{"executor:\n  max_atempts: 3\nstages:\n  - {type: chaos}\n",
+			`x.yaml:2: executor: unknown key "max_atempts" (did you mean max_attempts?); known keys: mode, `},
+		{"executor:\n  max_attempts: lots\nstages:\n  - {type: chaos}\n",
+			`x.yaml:2: executor: max_attempts: want a whole number, got "lots"`},
+		{"executor:\n  batch_timeout: 30\nstages:\n  - {type: chaos}\n",
+			"x.yaml:2: executor: batch_timeout: 30 has no unit; write 30s"},
+		{"name: x\nexecutor:\n  max_attempts: 3\nstages:\n  - type: chaos\n   name: foo\n",
+			"x.yaml:6: did not find expected '-' indicator; check this line's indentation"},
+		{"stages:\n  - type: chaos\n    config:\n      error_fraction: lots\n",
+			"x.yaml:4: stage chaos: config: error_fraction: want a number, got a string"},
+	}
+	for _, c := range cases {
+		yml := writeFile(t, filepath.Join(dir, "x.yaml"), c.body)
+		r := sluice("run", yml)
+		if r.code != exitUsage || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%q: want exit 2 and %q\n%s", c.body, c.want, r)
+		}
+		noGoNames(t, []string{"run", yml}, r.stderr)
+		for _, bad := range []string{"executor.Config", "time.Duration", "unmarshal", "!!"} {
+			if strings.Contains(r.stderr, bad) {
+				t.Errorf("%q: message shows %q\n%s", c.body, bad, r.stderr)
+			}
+		}
+	}
+}

@@ -74,7 +74,7 @@ stale intermediates. See docs/fuzzy-dedup.md.`,
 	fl.StringVar(&c.Cache, "cache", "", "cache directory for intermediates (default OUTPUT/_cache)")
 	fl.StringVar(&c.InputFormat, "input-format", "", "jsonl or parquet (default: by file extension)")
 	fl.StringVar(&c.TextField, "text-field", c.TextField, "field holding the document text")
-	fl.StringVar(&c.IDField, "id-field", c.IDField, "the input's own id field, used by --removed-ids-out")
+	fl.StringVar(&c.IDField, "id-field", c.IDField, "the input's own id field, used by --removed-ids-out: every record must then hold a non-empty string or a number there (else it is a bad record, see --on-bad-record)")
 	fl.StringVar(&c.OnBadRecord, "on-bad-record", c.OnBadRecord, "fail: stop at the first bad record (naming file:line and field); skip: quarantine it and count it")
 	fl.IntVar(&c.CharNgrams, "char-ngrams", c.CharNgrams, "shingle width in characters")
 	fl.IntVar(&c.Bands, "bands", c.Bands, "LSH bands (at most 65535)")
@@ -90,7 +90,7 @@ stale intermediates. See docs/fuzzy-dedup.md.`,
 	fl.IntVar(&f.workers, "workers", 0, "CPU budget for actors (default: the number of logical CPUs)")
 	fl.StringVar(&f.mode, "mode", string(executor.Streaming), "executor mode: streaming or stage-by-stage")
 	fl.BoolVar(&c.NoRemove, "no-remove", false, "find duplicates but do not write the deduplicated dataset (--removed-ids-out still lists the removed ids)")
-	fl.StringVar(&c.RemovedIDsOut, "removed-ids-out", "", "also write the --id-field values of removed documents, one per line")
+	fl.StringVar(&c.RemovedIDsOut, "removed-ids-out", "", "also list the --id-field values of removed documents in this file, by its extension: .jsonl or .json, one JSON value per line (each id exactly as in the input); .parquet, one string column named after --id-field; anything else, one id per line (then an id holding a line break is a bad record)")
 	return cmd
 }
 
@@ -117,7 +117,7 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 	}
 	// Inputs and parameters are checked before anything is written.
 	w := &fuzzy.Workflow{Cfg: c, Registry: builtin.Registry(), Logger: a.logger}
-	if err := w.Check(); err != nil {
+	if err := w.Check(cmd.Context()); err != nil {
 		if errors.Is(err, fuzzy.ErrConfig) {
 			return usageErr(err)
 		}

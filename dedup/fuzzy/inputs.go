@@ -1,11 +1,13 @@
 package fuzzy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 
 	dataio "github.com/sluice-data/sluice/io"
@@ -16,20 +18,38 @@ import (
 // or writing anything: the errors a run would meet before its first phase
 // (bad parameters, missing or empty inputs, an --id-field the inputs lack)
 // wrap ErrConfig. Run makes the same checks.
-func (w *Workflow) Check() error {
+func (w *Workflow) Check(ctx context.Context) error {
 	c, err := w.normalize()
 	if err != nil {
 		return err
 	}
-	_, _, err = w.listInputs(c)
+	_, _, err = w.prepare(ctx, c)
 	return err
 }
 
-// inputList is what checkInputs found for a configuration.
+// inputList is what prepare found for a configuration.
 type inputList struct {
 	cfg    Config
 	files  []string
 	groups [][]string
+}
+
+// prepare lists and groups the input files deterministically and checks
+// the --id-field (see checkInputs and checkIDField), once per
+// configuration: Check and Run share the result.
+func (w *Workflow) prepare(ctx context.Context, c Config) ([]string, [][]string, error) {
+	if l := w.listed; l != nil && reflect.DeepEqual(l.cfg, c) {
+		return l.files, l.groups, nil
+	}
+	files, groups, err := checkInputs(c, w.logger())
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkIDField(ctx, c, files); err != nil {
+		return nil, nil, err
+	}
+	w.listed = &inputList{c, files, groups}
+	return files, groups, nil
 }
 
 // logger returns the workflow's logger, or one that discards.

@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -157,12 +156,17 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	}
 	sum := &Summary{Params: c}
 
-	files, groups, err := w.listInputs(c)
+	files, groups, err := w.prepare(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	fileKey := inputKey(files)
-	mhKey := hashKey("minhash/v4", fileKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands*c.Rows, c.Seed, c.HashBits, c.Normalize, storeShingles(c))
+	mhParts := []any{"minhash/v4", fileKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands * c.Rows, c.Seed, c.HashBits, c.Normalize, storeShingles(c)}
+	idField, idSingleLine := minhashIDConfig(c)
+	if idField != "" { // ids checked: other bad records, other signatures
+		mhParts = append(mhParts, "id", idField, idSingleLine)
+	}
+	mhKey := hashKey(mhParts...)
 	lshKey := hashKey("lsh/v4", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
 	root := filepath.Join(c.Cache, "mh-"+mhKey)
 	sum.CacheDir = root
@@ -186,7 +190,8 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	var mhOut []task.Task
 	err = w.phase(ctx, sum, log, "minhash", filepath.Join(root, "minhash"), &mhOut, func(string) ([]task.Task, error) {
 		st, err := w.build("fuzzy_minhash", MinHashConfig{CacheDir: root, TextField: c.TextField, OnBadRecord: c.OnBadRecord,
-			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits, Normalize: c.Normalize, StoreShingles: storeShingles(c)})
+			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits, Normalize: c.Normalize, StoreShingles: storeShingles(c),
+			IDField: idField, IDSingleLine: idSingleLine})
 		if err != nil {
 			return nil, err
 		}
@@ -338,9 +343,9 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		if removedDir != "" {
 			var parts []string
 			for i := range groups {
-				parts = append(parts, filepath.Join(removedDir, "part-"+strconv.Itoa(i)+".txt"))
+				parts = append(parts, filepath.Join(removedDir, "part-"+strconv.Itoa(i)+".jsonl"))
 			}
-			if err := concatFiles(parts, c.RemovedIDsOut); err != nil {
+			if err := writeRemovedIDs(parts, c.RemovedIDsOut, c.IDField); err != nil {
 				return nil, err
 			}
 			os.RemoveAll(removedDir)
@@ -421,19 +426,6 @@ func (w *Workflow) normalize() (Config, error) {
 		return c, fmt.Errorf("%w: fuzzy: no stage registry", ErrConfig)
 	}
 	return c, nil
-}
-
-// listInputs lists and groups the input files deterministically (see
-// checkInputs).
-func (w *Workflow) listInputs(c Config) ([]string, [][]string, error) {
-	if l := w.listed; l != nil && reflect.DeepEqual(l.cfg, c) {
-		return l.files, l.groups, nil // Check listed them
-	}
-	files, groups, err := checkInputs(c, w.logger())
-	if err == nil {
-		w.listed = &inputList{c, files, groups}
-	}
-	return files, groups, err
 }
 
 // phase runs fn unless dir holds a finished phase; outputs are kept in

@@ -173,7 +173,7 @@ func (a *app) printFuzzySummary(s *fuzzy.Summary) {
 		if i == 3 {
 			break
 		}
-		fmt.Fprintf(w, "largest group #%d\tid %d, %d documents\n", i+1, g.Group, g.Size)
+		fmt.Fprintf(w, "largest group #%d\tid %d, %d documents%s\n", i+1, g.Group, g.Size, describeMembers(g.Members))
 	}
 	for _, p := range s.Phases {
 		state := fmt.Sprintf("%.2fs wall, %.2fs CPU", p.WallSec, p.CPUSec)
@@ -227,4 +227,35 @@ func parseSize(s string) (int64, error) {
 		return 0, errors.New(strings.TrimPrefix(err.Error(), "dataio: "))
 	}
 	return n, nil
+}
+
+// describeMembers is ": kept ID; removed ID, ID" for a group's named
+// members, by original id or else file:record.
+func describeMembers(ms []fuzzy.GroupMember) string {
+	var kept, removed []string
+	for _, m := range ms {
+		name := string(m.OriginalID)
+		if name == "" {
+			name = fmt.Sprintf("%s record %d", m.File, m.Record)
+		}
+		if m.Kept {
+			kept = append(kept, name)
+		} else {
+			removed = append(removed, name)
+		}
+	}
+	if len(kept)+len(removed) == 0 {
+		return ""
+	}
+	out := ":"
+	if len(kept) > 0 {
+		out += " kept " + strings.Join(kept, ", ")
+	}
+	if len(removed) > 0 {
+		if len(kept) > 0 {
+			out += ";"
+		}
+		out += " removed " + strings.Join(removed, ", ")
+	}
+	return out
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-data/sluice/executor"
 	dataio "github.com/sluice-data/sluice/io"
@@ -318,5 +320,62 @@ func TestRunYAMLMessages(t *testing.T) {
 				t.Errorf("%q: message shows %q\n%s", c.body, bad, r.stderr)
 			}
 		}
+	}
+}
+
+// TestDedupSummaryFields: summary.json's params are snake_case like every
+// other key; it names the Sluice version and the start and end times (RFC
+// 3339, UTC); the largest groups name a few members by original id, file
+// and record, the kept one first.
+func TestDedupSummaryFields(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Dir(tinyCorpus(t, filepath.Join(dir, "in", "a.jsonl"), 6))
+	out := filepath.Join(dir, "out")
+	r := sluice("dedup", "fuzzy", "--input", in, "--output", out, "--workers", "1")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	var s struct {
+		Params        map[string]any `json:"params"`
+		SluiceVersion string         `json:"sluice_version"`
+		StartedAt     string         `json:"started_at"`
+		FinishedAt    string         `json:"finished_at"`
+		LargestGroups []struct {
+			Group   int64 `json:"group"`
+			Size    int64 `json:"size"`
+			Members []struct {
+				File       string `json:"file"`
+				Record     int64  `json:"record"`
+				OriginalID string `json:"original_id"`
+				Kept       bool   `json:"kept"`
+			} `json:"members"`
+		} `json:"largest_groups"`
+	}
+	readJSON(t, filepath.Join(out, "summary.json"), &s)
+	snake := regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	for k := range s.Params {
+		if !snake.MatchString(k) {
+			t.Errorf("params key %q is not snake_case", k)
+		}
+	}
+	if s.Params["char_ngrams"] != 24.0 || s.Params["id_field"] != "id" {
+		t.Errorf("params %v", s.Params)
+	}
+	start, err1 := time.Parse(time.RFC3339, s.StartedAt)
+	end, err2 := time.Parse(time.RFC3339, s.FinishedAt)
+	if s.SluiceVersion == "" || err1 != nil || err2 != nil || !strings.HasSuffix(s.StartedAt, "Z") || end.Before(start) {
+		t.Errorf("version %q, started %q (%v), finished %q (%v)", s.SluiceVersion, s.StartedAt, err1, s.FinishedAt, err2)
+	}
+	// Records 1,2 (doc-1, doc-2) and 4,5 (doc-4, doc-5) are the pairs.
+	if len(s.LargestGroups) != 2 {
+		t.Fatalf("largest groups %+v", s.LargestGroups)
+	}
+	g := s.LargestGroups[0]
+	if len(g.Members) != 2 || !g.Members[0].Kept || g.Members[0].OriginalID != "doc-1" || g.Members[0].Record != 2 ||
+		g.Members[1].Kept || g.Members[1].OriginalID != "doc-2" || g.Members[1].File != filepath.Join(in, "a.jsonl") {
+		t.Fatalf("group %+v: want doc-1 (record 2, kept) and doc-2", g)
+	}
+	if !strings.Contains(r.stderr, `kept "doc-1"; removed "doc-2"`) {
+		t.Errorf("the summary table does not name the members:\n%s", r.stderr)
 	}
 }

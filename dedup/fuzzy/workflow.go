@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/sluice-data/sluice/executor"
+	"github.com/sluice-data/sluice/internal/version"
 	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/runtime"
 	"github.com/sluice-data/sluice/stage"
@@ -38,38 +39,39 @@ var ErrConfig = errors.New("invalid configuration")
 
 // Config is everything `sluice dedup fuzzy` takes.
 type Config struct {
-	Inputs []string
-	Output string
+	Inputs []string `json:"inputs"`
+	Output string   `json:"output"`
 	// Cache holds intermediates; default Output/_cache.
-	Cache       string
-	InputFormat string // "", "jsonl" or "parquet"
-	TextField   string
-	IDField     string
-	OnBadRecord string // fail | skip
+	Cache       string `json:"cache"`
+	InputFormat string `json:"input_format"` // "", "jsonl" or "parquet"
+	TextField   string `json:"text_field"`
+	IDField     string `json:"id_field"`
+	OnBadRecord string `json:"on_bad_record"` // fail | skip
 
-	CharNgrams        int
-	Bands, Rows       int
-	BandsPerIteration int
-	Seed              uint64
-	HashBits          int
-	VerifyThreshold   float64
+	CharNgrams        int     `json:"char_ngrams"`
+	Bands             int     `json:"bands"`
+	Rows              int     `json:"rows"`
+	BandsPerIteration int     `json:"bands_per_iteration"`
+	Seed              uint64  `json:"seed"`
+	HashBits          int     `json:"hash_bits"`
+	VerifyThreshold   float64 `json:"verify_threshold"`
 	// Normalize shingles lower-cased text with punctuation and white space
 	// collapsed, instead of the raw text (NeMo Curator's scheme).
-	Normalize bool
+	Normalize bool `json:"normalize"`
 	// MemoryLimit bounds the rows the LSH shuffle buffers before spilling
 	// (bytes, 0 = unlimited; DefaultConfig sets DefaultMemoryLimit).
-	MemoryLimit int64
+	MemoryLimit int64 `json:"memory_limit"`
 
-	FilesPerPartition int
-	BlockSize         int64
+	FilesPerPartition int   `json:"files_per_partition"`
+	BlockSize         int64 `json:"block_size"`
 
-	NoRemove      bool
-	RemovedIDsOut string
+	NoRemove      bool   `json:"no_remove"`
+	RemovedIDsOut string `json:"removed_ids_out"`
 
 	// SplitBytes is the size above which an uncompressed JSONL file is read
 	// by several MinHash tasks, one per section of about this size, so that
 	// one large file still keeps every actor busy (default DefaultSplitBytes).
-	SplitBytes int64
+	SplitBytes int64 `json:"split_bytes"`
 }
 
 // CacheDir returns the directory for intermediates: Cache, or by default
@@ -119,7 +121,7 @@ type Summary struct {
 	Buckets        int64          `json:"buckets"`
 	RejectedPairs  int64          `json:"rejected_pairs,omitempty"`
 	NodesInGroups  int64          `json:"nodes_in_groups"`
-	LargestGroups  []GroupSize    `json:"largest_groups"`
+	LargestGroups  []LargestGroup `json:"largest_groups"`
 	Phases         []PhaseSummary `json:"phases"`
 	WallSec        float64        `json:"wall_seconds"`
 	CPUSec         float64        `json:"cpu_seconds"`
@@ -129,6 +131,11 @@ type Summary struct {
 	RemovedIDsOut  string         `json:"removed_ids_out,omitempty"`
 	OutputDir      string         `json:"deduplicated_dir,omitempty"`
 	Params         Config         `json:"params"`
+	// SluiceVersion is the build that ran (internal/version).
+	SluiceVersion string `json:"sluice_version"`
+	// StartedAt and FinishedAt are RFC 3339 times in UTC.
+	StartedAt  string `json:"started_at"`
+	FinishedAt string `json:"finished_at"`
 }
 
 // Workflow runs fuzzy deduplication on a runtime.
@@ -154,7 +161,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	sum := &Summary{Params: c}
+	sum := &Summary{Params: c, SluiceVersion: strings.TrimPrefix(version.Short(), "sluice "), StartedAt: start.UTC().Format(time.RFC3339)}
 
 	files, groups, err := w.prepare(ctx, c)
 	if err != nil {
@@ -284,6 +291,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		fg := t.(*task.FileGroup)
 		dupFiles = append(dupFiles, fg.Paths[1])
 	}
+	w.describeGroups(ctx, c, sum.LargestGroups, ccOut, idTasks)
 	sort.Strings(dupFiles)
 	outDup := filepath.Join(c.Output, "duplicates")
 	os.RemoveAll(outDup)
@@ -353,6 +361,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		}
 	}
 
+	sum.FinishedAt = time.Now().UTC().Format(time.RFC3339)
 	sum.WallSec = time.Since(start).Seconds()
 	sum.CPUSec = (executor.ProcessCPU() - cpu0).Seconds()
 	sum.PeakRSSBytes = executor.PeakRSS()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -207,5 +208,22 @@ func TestSpecPipelineChecksColumns(t *testing.T) {
 	_, err = spec.Pipeline()
 	if err == nil || !strings.Contains(err.Error(), "pipe.yaml") || !strings.Contains(err.Error(), "stage needs_score requires columns score") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestPipelineDocListsExecutorKeys: docs/pipeline.md documents every key
+// of the executor section and of its per-stage overrides.
+func TestPipelineDocListsExecutorKeys(t *testing.T) {
+	doc, err := os.ReadFile("../docs/pipeline.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []reflect.Type{reflect.TypeFor[executor.Config](), reflect.TypeFor[executor.StageConfig]()} {
+		_, keys := yamlFields(typ)
+		for _, k := range keys {
+			if !strings.Contains(string(doc), "`"+k+"`") {
+				t.Errorf("docs/pipeline.md does not document executor key %s", k)
+			}
+		}
 	}
 }

@@ -119,6 +119,9 @@ func (a *app) rootCmd() *cobra.Command {
 			return nil
 		},
 	}
+	// --version prints what `sluice version` prints.
+	root.Version = versionString()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })

@@ -379,3 +379,11 @@ func TestDedupSummaryFields(t *testing.T) {
 		t.Errorf("the summary table does not name the members:\n%s", r.stderr)
 	}
 }
+
+// TestVersionFlag: `sluice --version` prints what `sluice version` does.
+func TestVersionFlag(t *testing.T) {
+	r, want := sluice("--version"), sluice("version")
+	if r.code != 0 || want.code != 0 || r.stdout != want.stdout || !strings.HasPrefix(r.stdout, "sluice ") {
+		t.Fatalf("--version:\n%s\nversion:\n%s", r, want)
+	}
+}

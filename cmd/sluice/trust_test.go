@@ -66,6 +66,9 @@ func TestDedupFuzzyUsageBeforeWork(t *testing.T) {
 		{[]string{"--input", in, "--files-per-partition", "0"}, []string{"--files-per-partition 0"}},
 		{[]string{"--input", in, "--blocksize", "0"}, []string{"--blocksize 0"}},
 		{[]string{"--input", in, "--blocksize", "lots"}, []string{"--blocksize", "lots"}},
+		{[]string{"--input", in, "--char-ngrams", "100000"}, []string{"--char-ngrams 100000", "at most 65536"}},
+		{[]string{"--input", in, "--bands", "300", "--rows", "300"}, []string{"--bands 300 × --rows 300", "at most 65536"}},
+		{[]string{"--input", in, "--seed", "99999999999"}, []string{"--seed 99999999999"}},
 	}
 	for i, c := range cases {
 		out := filepath.Join(dir, fmt.Sprintf("out%d", i))

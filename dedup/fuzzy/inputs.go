@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"reflect"
 	"strings"
 
+	"github.com/sluice-data/sluice/dedup/fuzzy/minhash"
 	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/task"
 )
@@ -170,3 +172,17 @@ type causeError struct {
 
 func (e *causeError) Error() string { return e.msg }
 func (e *causeError) Unwrap() error { return e.err }
+
+// checkMinHashParams checks the MinHash parameters (after defaults) in the
+// flags' terms, before any work.
+func checkMinHashParams(c Config) error {
+	switch {
+	case c.CharNgrams > minhash.MaxCharNgrams:
+		return fmt.Errorf("%w: --char-ngrams %d: at most %d", ErrConfig, c.CharNgrams, minhash.MaxCharNgrams)
+	case c.Bands*c.Rows > minhash.MaxNumPerm:
+		return fmt.Errorf("%w: --bands %d × --rows %d = %d permutations: at most %d", ErrConfig, c.Bands, c.Rows, c.Bands*c.Rows, minhash.MaxNumPerm)
+	case c.Seed > math.MaxUint32:
+		return fmt.Errorf("%w: --seed %d: at most 2^32-1 = %d (NeMo Curator's numpy seed range)", ErrConfig, c.Seed, uint64(math.MaxUint32))
+	}
+	return nil
+}

@@ -417,6 +417,9 @@ func (w *Workflow) normalize() (Config, error) {
 	if c.HashBits == 0 {
 		c.HashBits = d.HashBits
 	}
+	if err := checkMinHashParams(c); err != nil {
+		return c, err
+	}
 	if c.Bands > MaxBands {
 		return c, fmt.Errorf("%w: fuzzy: --bands %d: at most %d (the bucket key stores the band in 16 bits)", ErrConfig, c.Bands, MaxBands)
 	}

@@ -50,7 +50,7 @@ func (e *Executor) logPanic(stageName, actor string, tasks []task.Task, err erro
 	if len(tasks) > 0 {
 		first = tasks[0].ID()
 	}
-	e.log.Error("stage panicked; the actor is replaced and the batch retried", "stage", stageName, "actor", actor,
+	e.log.Error("stage panicked; the actor is replaced", "stage", stageName, "actor", actor,
 		"panic", fmt.Sprint(pe.Value), "at", pe.Site, "task", first)
 	e.log.Debug("panic stack", "stage", stageName, "actor", actor, "stack", pe.Stack)
 }

@@ -74,7 +74,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// Errors cobra returns itself concern the command line.
 		ee = &exitError{code: exitUsage, err: err}
 	}
-	fmt.Fprintf(stderr, "sluice: %v\n", ee.err)
+	// Package prefixes mean nothing to a user; the rest of a message names
+	// the flag, file or record.
+	fmt.Fprintf(stderr, "sluice: %s\n", strings.ReplaceAll(ee.err.Error(), "dataio: ", ""))
 	if ee.code == exitUsage && !errors.Is(err, errConfig) {
 		fmt.Fprintln(stderr, "Run 'sluice --help' for usage.")
 	}

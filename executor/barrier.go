@@ -202,6 +202,7 @@ func (r *stageRun) onAll(ctx context.Context, actors []*actorHandle, m runtime.M
 			if err != nil {
 				if runtime.IsDied(err) {
 					r.deaths.Add(1)
+					r.e.logPanic(r.name(), h.id, in, err, &task.Attempt{})
 				}
 				errs[i] = fmt.Errorf("actor %s (rank %d): %s: %w", h.id, i, m, err)
 				cancel(errs[i])

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -242,5 +243,47 @@ func TestLSHBandIterations(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, r, "part.1")); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// panicOnce is a collective stage whose rank 1 panics on the first attempt.
+type panicOnce struct {
+	allReduce
+	done *atomic.Bool
+}
+
+func (s *panicOnce) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.Task, error) {
+	if s.w.Rank == 1 && s.done.CompareAndSwap(false, true) {
+		panic("rank 1 gives up")
+	}
+	return s.allReduce.ProcessBatch(ctx, ts)
+}
+
+// TestBarrierPanicLogged: a panic in a barrier stage is logged as one ERROR
+// line (stage, actor, value, site), the stack only at DEBUG; the stage is
+// retried with fresh actors and succeeds.
+func TestBarrierPanicLogged(t *testing.T) {
+	var seen []string
+	var log strings.Builder
+	s := &panicOnce{allReduce: allReduce{Base: stage.Base{StageName: "cc", StageKind: stage.Collective, Batch: 1}, mu: new(sync.Mutex), seen: &seen,
+		setups: new(atomic.Int64), teardns: new(atomic.Int64)}, done: new(atomic.Bool)}
+	ex := newExec(t, executor.Config{Logger: slog.New(slog.NewTextHandler(&syncWriter{w: &log, mu: new(sync.Mutex)}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if _, err := ex.Execute(context.Background(), []stage.Stage{s}, docs(10)); err != nil {
+		t.Fatal(err)
+	}
+	var errLines, stackLines int
+	for _, line := range strings.Split(log.String(), "\n") {
+		switch {
+		case strings.Contains(line, "level=ERROR") && strings.Contains(line, "stage panicked"):
+			errLines++
+			if !strings.Contains(line, "stage=cc") || !strings.Contains(line, `panic="rank 1 gives up"`) || !strings.Contains(line, "(*panicOnce).ProcessBatch (barrier_test.go:") {
+				t.Errorf("panic line %s", line)
+			}
+		case strings.Contains(line, "level=DEBUG") && strings.Contains(line, "panic stack"):
+			stackLines++
+		}
+	}
+	if errLines != 1 || stackLines != 1 {
+		t.Fatalf("want one ERROR line and one DEBUG stack, got %d and %d:\n%s", errLines, stackLines, log.String())
 	}
 }

@@ -87,9 +87,7 @@ func (f *faulty) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.Task,
 		}
 	}
 	out := make([]task.Task, len(ts))
-	for i, t := range ts {
-		out[i] = t
-	}
+	copy(out, ts)
 	return out, nil
 }
 

@@ -15,8 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -82,7 +84,15 @@ type TasksFailedError struct {
 }
 
 func (e *TasksFailedError) Error() string {
-	return fmt.Sprintf("%d tasks failed permanently (%v)", e.Failed, e.ByStage)
+	parts := make([]string, 0, len(e.ByStage))
+	for _, st := range slices.Sorted(maps.Keys(e.ByStage)) {
+		parts = append(parts, fmt.Sprintf("%d in stage %s", e.ByStage[st], st))
+	}
+	noun := "tasks"
+	if e.Failed == 1 {
+		noun = "task"
+	}
+	return fmt.Sprintf("%d %s failed permanently (%s)", e.Failed, noun, strings.Join(parts, ", "))
 }
 
 // ErrTooManyFailures is wrapped by the error that aborts a run whose failed
@@ -407,7 +417,8 @@ func (e *Executor) recordFailed(f *task.Failed) error {
 	e.mu.Lock()
 	e.failed = append(e.failed, f)
 	e.mu.Unlock()
-	e.log.Error("task failed permanently", "task", f.ID(), "stage", f.Stage, "attempts", len(f.Attempts), "err", f.Err)
+	srcs, _ := task.Sources(f)
+	e.log.Error("task failed permanently", "task", f.ID(), "stage", f.Stage, "records", task.DescribeSources(srcs), "attempts", len(f.Attempts), "err", f.Err)
 	return nil
 }
 
@@ -424,7 +435,11 @@ func (e *Executor) checkPolicy(r *stageRun, complete bool) error {
 		if e.cfg.MaxFailedFraction > 0 && float64(failed) <= e.cfg.MaxFailedFraction*float64(in) {
 			return nil
 		}
-		err := fmt.Errorf("stage %s: %d of %d tasks failed, more than max_failed_fraction=%g: %w", r.name(), failed, in, e.cfg.MaxFailedFraction, ErrTooManyFailures)
+		allowed := "none may fail"
+		if e.cfg.MaxFailedFraction > 0 {
+			allowed = fmt.Sprintf("at most %g of them may fail", e.cfg.MaxFailedFraction*float64(in))
+		}
+		err := fmt.Errorf("stage %s: %d of %d tasks failed and max_failed_fraction %g says %s: %w", r.name(), failed, in, e.cfg.MaxFailedFraction, allowed, ErrTooManyFailures)
 		e.mu.Lock()
 		if e.abortErr == nil {
 			e.abortErr = err

@@ -3,16 +3,24 @@ package executor
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/sluice-data/sluice/runtime"
+	"github.com/sluice-data/sluice/task"
 )
 
 // ManifestEntry is one line of the failed-task manifest.
 type ManifestEntry struct {
-	TaskID   string            `json:"task_id"`
-	Stage    string            `json:"stage"`
+	TaskID string `json:"task_id"`
+	Stage  string `json:"stage"`
+	// Sources says which records the task held: each file with its record
+	// range (task.MetaSourceFile and task.MetaSourceRows), or whole files
+	// for a file group.
+	Sources  []task.Source     `json:"sources,omitempty"`
 	Error    string            `json:"error"`
 	Attempts int               `json:"attempts"`
 	History  []ManifestAttempt `json:"history"`
@@ -24,6 +32,27 @@ type ManifestAttempt struct {
 	Outcome string    `json:"outcome"`
 	Error   string    `json:"error"`
 	At      time.Time `json:"at"`
+	// Stack is the goroutine stack of a panic (Error has its one-line
+	// message).
+	Stack string `json:"stack,omitempty"`
+}
+
+// logPanic logs a call that panicked as one ERROR line (stage, actor, panic
+// value and where it was raised) and its stack at DEBUG, and keeps the
+// stack in the attempt.
+func (e *Executor) logPanic(stageName, actor string, tasks []task.Task, err error, at *task.Attempt) {
+	var pe *runtime.PanicError
+	if !errors.As(err, &pe) {
+		return
+	}
+	at.Stack = pe.Stack
+	first := ""
+	if len(tasks) > 0 {
+		first = tasks[0].ID()
+	}
+	e.log.Error("stage panicked; the actor is replaced", "stage", stageName, "actor", actor,
+		"panic", fmt.Sprint(pe.Value), "at", pe.Site, "task", first)
+	e.log.Debug("panic stack", "stage", stageName, "actor", actor, "stack", pe.Stack)
 }
 
 // writeManifest writes every failed task to Config.FailedManifest, one JSON
@@ -47,8 +76,13 @@ func (e *Executor) writeManifest() error {
 	enc := json.NewEncoder(w)
 	for _, ft := range failed {
 		ent := ManifestEntry{TaskID: ft.ID(), Stage: ft.Stage, Error: ft.Err, Attempts: len(ft.Attempts)}
+		srcs, err := task.Sources(ft)
+		if err != nil {
+			e.log.Warn("failed-task manifest: the task's sources are unreadable", "task", ft.ID(), "err", err)
+		}
+		ent.Sources = srcs
 		for _, a := range ft.Attempts {
-			ent.History = append(ent.History, ManifestAttempt{Actor: a.Actor, Outcome: a.Outcome, Error: a.Error, At: a.At})
+			ent.History = append(ent.History, ManifestAttempt{Actor: a.Actor, Outcome: a.Outcome, Error: a.Error, At: a.At, Stack: a.Stack})
 		}
 		if err := enc.Encode(ent); err != nil {
 			f.Close()

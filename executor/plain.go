@@ -428,6 +428,7 @@ func (p *plainRunner) handle(res *callResult) error {
 	var died *runtime.DiedError
 	if errors.As(res.err, &died) {
 		at.Outcome = died.Reason
+		p.r.e.logPanic(p.r.name(), res.actor.id, b.tasks, res.err, &at)
 		if died.Reason == "timeout" {
 			// The abandoned call may still hold (and touch) the batch's tasks:
 			// retry on private copies.

@@ -274,6 +274,11 @@ func (r *JSONLReader) record(b *jsonlBatch, line []byte, overlong bool) error {
 	if !utf8.Valid(content) {
 		return r.bad(line, row, r.opts.TextField, "invalid UTF-8 in text", false)
 	}
+	if r.opts.RequireID || r.opts.RequireSingleLineID {
+		if reason := idProblem(parse, r.spans[1], r.opts.RequireSingleLineID); reason != "" {
+			return r.bad(line, row, r.opts.IDField, reason, false)
+		}
+	}
 	var text string
 	if ts.escaped {
 		r.scratch = appendUnescaped(r.scratch[:0], content)
@@ -329,4 +334,30 @@ func handleBad(o ReadOptions, st *ReadStats, rec *BadRecordError) error {
 		}
 	}
 	return nil
+}
+
+// idProblem says what makes the id at span s of line unusable as a
+// record's id, or "" when it is a non-empty string or a number.
+func idProblem(line []byte, s jsonSpan, singleLine bool) string {
+	if !s.found {
+		return "missing field"
+	}
+	raw := line[s.start:s.end]
+	switch raw[0] {
+	case '"':
+		if len(raw) == 2 {
+			return "empty string"
+		}
+		if singleLine && bytes.IndexByte(raw, '\\') >= 0 {
+			if id := appendUnescaped(nil, raw[1:len(raw)-1]); bytes.ContainsAny(id, "\n\r") {
+				return "contains a line break, which a list of one id per line cannot hold"
+			}
+		}
+		return ""
+	case 'n':
+		return "null"
+	case '{', '[', 't', 'f':
+		return "is a JSON " + jsonKind(raw[0]) + ", want a string or a number"
+	}
+	return ""
 }

@@ -512,3 +512,49 @@ func TestQuarantineFileConcurrentPuts(t *testing.T) {
 		t.Fatalf("%d records, count %d", len(recs), q.Count())
 	}
 }
+
+// TestJSONLRequireID: missing, null, empty and non-scalar ids are bad
+// records naming file:line and the id field; with RequireSingleLineID an
+// id holding a line break is too.
+func TestJSONLRequireID(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "ids.jsonl", []byte(`{"id":"a","text":"ok"}
+{"text":"no id"}
+{"id":null,"text":"null id"}
+
+{"id":"","text":"empty id"}
+{"id":{"k":1},"text":"object id"}
+{"id":"x\ny","text":"two-line id"}
+{"id":17,"text":"number id"}
+`))
+	q := &memQuarantine{}
+	r, err := NewJSONLReader([]string{path}, ReadOptions{RequireSingleLineID: true, OnBadRecord: Skip, Quarantine: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := mustReadAll(t, r, DefaultBatchRows)
+	r.Close()
+	if ids := col(t, b, "id").Strings; !slices.Equal(ids, []string{`"a"`, "17"}) {
+		t.Fatalf("good ids %v", ids)
+	}
+	want := map[int64]string{2: "missing field", 3: "null", 5: "empty string", 6: "is a JSON object", 7: "line break"}
+	if len(q.recs) != len(want) {
+		t.Fatalf("quarantined %d records, want %d: %+v", len(q.recs), len(want), q.recs)
+	}
+	for _, rec := range q.recs {
+		if rec.Field != "id" || !strings.Contains(rec.Reason, want[rec.Line]) {
+			t.Errorf("line %d: field %q reason %q, want id and %q", rec.Line, rec.Field, rec.Reason, want[rec.Line])
+		}
+	}
+	// Without RequireSingleLineID the two-line id is fine; under Fail the
+	// first bad id stops the read with file:line and the field.
+	r, _ = NewJSONLReader([]string{path}, ReadOptions{RequireID: true})
+	_, err = readAll(t, r, DefaultBatchRows)
+	r.Close()
+	if err == nil || !strings.Contains(err.Error(), "ids.jsonl:2: field \"id\": missing field") {
+		t.Fatalf("fail policy: %v", err)
+	}
+	if _, err := NewJSONLReader(nil, ReadOptions{IDField: "-", RequireID: true}); err == nil {
+		t.Fatal("RequireID without an id field accepted")
+	}
+}

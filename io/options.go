@@ -2,6 +2,7 @@ package dataio
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/sluice-data/sluice/task"
@@ -57,6 +58,13 @@ type ReadOptions struct {
 	// MaxLineBytes bounds a JSONL line; a longer line is a bad record.
 	// Default DefaultMaxLineBytes.
 	MaxLineBytes int
+	// RequireID, for JSONL, makes a record whose IDField is missing, null,
+	// an empty string, or neither a string nor a number a bad record
+	// (naming file:line and the field), for callers that report records by
+	// their ids. RequireSingleLineID also rejects an id string holding a
+	// line break ("\n" or "\r"), for lists of one id per line.
+	RequireID           bool
+	RequireSingleLineID bool
 	// Columns, for Parquet, lists the columns to read (the text column is
 	// always read). Nil reads all columns. Naming a column the file lacks is
 	// an error.
@@ -86,6 +94,9 @@ func (o ReadOptions) withDefaults() (ReadOptions, error) {
 		if n == FileColumn || n == RowColumn || n == RawColumn {
 			return o, fmt.Errorf("dataio: field name %q is reserved for provenance", n)
 		}
+	}
+	if (o.RequireID || o.RequireSingleLineID) && o.IDField == "" {
+		return o, errors.New("dataio: RequireID needs an IDField")
 	}
 	if o.OnBadRecord != Fail && o.OnBadRecord != Skip {
 		return o, fmt.Errorf("dataio: unknown bad-record policy %d", o.OnBadRecord)

@@ -71,7 +71,7 @@ func (o ParquetWriterOptions) writerOptions() ([]parquet.WriterOption, error) {
 type pqWriter struct {
 	af    *atomicFile
 	bw    *bufio.Writer
-	w     *parquet.Writer
+	w     *parquet.GenericWriter[any]
 	types []task.ColumnType
 	names []string
 	leaf  []int
@@ -103,7 +103,7 @@ func newPQWriter(af *atomicFile, cols []*task.Column, opts ParquetWriterOptions)
 		w.leaf = append(w.leaf, leaf)
 		leaf++ // every column type we write has exactly one leaf
 	}
-	w.w = parquet.NewWriter(w.bw, append(wopts, schema)...)
+	w.w = parquet.NewGenericWriter[any](w.bw, append(wopts, schema)...)
 	return w, nil
 }
 

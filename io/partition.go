@@ -13,12 +13,30 @@ import (
 	"github.com/sluice-data/sluice/task"
 )
 
-// defaultExtensions backs DefaultExtensions; it is never modified.
-var defaultExtensions = []string{".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".parquet"}
+// The file name endings picked up in directories, by format. A ".json"
+// file is read as JSON Lines, as NeMo Curator's JSONL reader does; every
+// JSONL ending may carry a compression suffix (".gz", ".zst", ".zstd").
+// These slices back the exported functions and are never modified.
+var (
+	jsonlExtensions = []string{
+		".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd",
+		".json", ".json.gz", ".json.zst", ".json.zstd",
+	}
+	parquetExtensions = []string{".parquet"}
+	defaultExtensions = append(slices.Clone(jsonlExtensions), parquetExtensions...)
+)
 
 // DefaultExtensions returns the file name endings FilePartitioning picks up
-// in directories when no Extensions are given.
+// in directories when no Extensions are given: JSONLExtensions and
+// ParquetExtensions.
 func DefaultExtensions() []string { return slices.Clone(defaultExtensions) }
+
+// JSONLExtensions returns the endings of JSON Lines files: .jsonl and .json,
+// each plain or compressed (.gz, .zst, .zstd).
+func JSONLExtensions() []string { return slices.Clone(jsonlExtensions) }
+
+// ParquetExtensions returns the endings of Parquet files: .parquet.
+func ParquetExtensions() []string { return slices.Clone(parquetExtensions) }
 
 // FilePartitioning lists input files and groups them into partitions.
 //
@@ -27,7 +45,8 @@ func DefaultExtensions() []string { return slices.Clone(defaultExtensions) }
 // them) whose names end with one of Extensions (case-insensitive) and
 // skipping names that start with "." or "_" (hidden files, temporary files
 // of this package's writers, "_SUCCESS" markers). The list is deduplicated
-// and sorted, so the grouping is deterministic.
+// and sorted, so the grouping is deterministic. List also reports what a
+// walk skipped, and why, so that callers can tell the user.
 //
 // Files are grouped in sorted order: by FilesPerPartition files per group,
 // or greedily into groups of at most BlockSize bytes of file size (a file
@@ -44,86 +63,165 @@ type FilePartitioning struct {
 	Exclude []string
 }
 
+// Skipped is an entry of a directory walk that List left out.
+type Skipped struct {
+	// Path is the file, or the directory whose whole subtree was skipped.
+	Path string
+	// Reason says why, in words for a log line.
+	Reason string
+}
+
+// Listing is what List found.
+type Listing struct {
+	// Files are the files to read, sorted and deduplicated.
+	Files []string
+	// Skipped lists, in walk order, the files (and directories) met in
+	// directory walks and left out.
+	Skipped []Skipped
+}
+
+// SkipSummary is one reason of a Listing's Skipped, for a log line.
+type SkipSummary struct {
+	Reason string
+	Count  int
+	// Paths lists the first few paths skipped for Reason, comma-separated,
+	// with " and N more" when there are more.
+	Paths string
+}
+
+// SummarizeSkipped groups skipped by reason, in order of first appearance,
+// showing at most maxPaths paths per reason.
+func SummarizeSkipped(skipped []Skipped, maxPaths int) []SkipSummary {
+	var out []SkipSummary
+	paths := make(map[string][]string)
+	for _, s := range skipped {
+		if _, seen := paths[s.Reason]; !seen {
+			out = append(out, SkipSummary{Reason: s.Reason})
+		}
+		paths[s.Reason] = append(paths[s.Reason], s.Path)
+	}
+	for i := range out {
+		ps := paths[out[i].Reason]
+		shown := ps[:min(len(ps), maxPaths)]
+		out[i].Count, out[i].Paths = len(ps), strings.Join(shown, ", ")
+		if len(ps) > len(shown) {
+			out[i].Paths += fmt.Sprintf(" and %d more", len(ps)-len(shown))
+		}
+	}
+	return out
+}
+
 // ListFiles returns the sorted, deduplicated files named by p.Paths.
 func (p FilePartitioning) ListFiles() ([]string, error) {
+	l, err := p.List()
+	return l.Files, err
+}
+
+// List returns the sorted, deduplicated files named by p.Paths and what the
+// directory walks skipped.
+func (p FilePartitioning) List() (Listing, error) {
 	exts := p.Extensions
 	if exts == nil {
 		exts = defaultExtensions
 	}
-	lower := make([]string, len(exts))
+	w := walker{exts: make([]string, len(exts)), excluded: make(map[string]bool, len(p.Exclude))}
 	for i, e := range exts {
-		lower[i] = strings.ToLower(e)
+		w.exts[i] = strings.ToLower(e)
 	}
-	match := func(name string) bool {
-		if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
-			return false
-		}
-		name = strings.ToLower(name)
-		for _, e := range lower {
-			if strings.HasSuffix(name, e) {
-				return true
-			}
-		}
-		return false
-	}
-	excluded := make(map[string]bool, len(p.Exclude))
 	for _, d := range p.Exclude {
 		if d == "" {
 			continue // not "the current directory"
 		}
 		if abs, err := filepath.Abs(d); err == nil {
-			excluded[abs] = true
+			w.excluded[abs] = true
 		}
 	}
-	var files []string
 	for _, root := range p.Paths {
 		fi, err := os.Stat(root)
 		if err != nil {
-			return nil, fmt.Errorf("dataio: list %s: %w", root, err)
+			return Listing{}, fmt.Errorf("dataio: list %s: %w", root, err)
 		}
 		if !fi.IsDir() {
-			files = append(files, filepath.Clean(root))
+			w.out.Files = append(w.out.Files, filepath.Clean(root))
 			continue
 		}
-		walkRoot := root
-		if lfi, err := os.Lstat(root); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
-			walkRoot = root + string(filepath.Separator) // make WalkDir follow the link
-		}
-		err = filepath.WalkDir(walkRoot, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if path != walkRoot && (strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_")) {
-					return filepath.SkipDir
-				}
-				if len(excluded) > 0 {
-					if abs, err := filepath.Abs(path); err == nil && excluded[abs] {
-						return filepath.SkipDir
-					}
-				}
-				return nil
-			}
-			if !match(d.Name()) {
-				return nil
-			}
-			if d.Type()&fs.ModeSymlink != 0 {
-				fi, err := os.Stat(path)
-				if err != nil || !fi.Mode().IsRegular() {
-					return nil // dangling or not a file
-				}
-			} else if !d.Type().IsRegular() {
-				return nil
-			}
-			files = append(files, path)
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("dataio: list %s: %w", root, err)
+		if err := w.walk(root); err != nil {
+			return Listing{}, fmt.Errorf("dataio: list %s: %w", root, err)
 		}
 	}
-	slices.Sort(files)
-	return slices.Compact(files), nil
+	slices.Sort(w.out.Files)
+	w.out.Files = slices.Compact(w.out.Files)
+	return w.out, nil
+}
+
+// walker walks input directories for List.
+type walker struct {
+	exts     []string // lower case
+	excluded map[string]bool
+	out      Listing
+}
+
+func (w *walker) skip(path, reason string) {
+	w.out.Skipped = append(w.out.Skipped, Skipped{Path: path, Reason: reason})
+}
+
+func (w *walker) walk(root string) error {
+	walkRoot := root
+	if lfi, err := os.Lstat(root); err == nil && lfi.Mode()&fs.ModeSymlink != 0 {
+		walkRoot = root + string(filepath.Separator) // make WalkDir follow the link
+	}
+	return filepath.WalkDir(walkRoot, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		hidden := strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_")
+		if d.IsDir() {
+			if path == walkRoot {
+				return nil
+			}
+			if hidden {
+				w.skip(path, "directory name starts with '.' or '_' (hidden, temporary or a cache)")
+				return filepath.SkipDir
+			}
+			if len(w.excluded) > 0 {
+				if abs, err := filepath.Abs(path); err == nil && w.excluded[abs] {
+					w.skip(path, "the job's own output or cache directory")
+					return filepath.SkipDir
+				}
+			}
+			return nil
+		}
+		switch {
+		case hidden:
+			w.skip(path, "name starts with '.' or '_' (hidden or temporary)")
+			return nil
+		case !w.match(d.Name()):
+			w.skip(path, "name does not end in "+strings.Join(w.exts, ", "))
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			fi, err := os.Stat(path)
+			if err != nil || !fi.Mode().IsRegular() {
+				w.skip(path, "symbolic link to nothing or to a non-file")
+				return nil
+			}
+		} else if !d.Type().IsRegular() {
+			w.skip(path, "not a regular file")
+			return nil
+		}
+		w.out.Files = append(w.out.Files, path)
+		return nil
+	})
+}
+
+func (w *walker) match(name string) bool {
+	name = strings.ToLower(name)
+	for _, e := range w.exts {
+		if strings.HasSuffix(name, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // Groups lists the files and groups them.
@@ -137,6 +235,18 @@ func (p FilePartitioning) Groups() ([][]string, error) {
 	files, err := p.ListFiles()
 	if err != nil {
 		return nil, err
+	}
+	return p.GroupFiles(files)
+}
+
+// GroupFiles groups files, already listed (by List) and sorted, by the
+// rules of p.
+func (p FilePartitioning) GroupFiles(files []string) ([][]string, error) {
+	if p.FilesPerPartition < 0 || p.BlockSize < 0 {
+		return nil, errors.New("dataio: FilesPerPartition and BlockSize must not be negative")
+	}
+	if p.FilesPerPartition > 0 && p.BlockSize > 0 {
+		return nil, errors.New("dataio: set FilesPerPartition or BlockSize, not both")
 	}
 	var groups [][]string
 	switch {

@@ -165,3 +165,47 @@ func TestFilePartitioningExclude(t *testing.T) {
 		t.Fatalf("Exclude [\"\"] from the current directory: %v, %v; want 5 files", all, err)
 	}
 }
+
+// TestFilePartitioningList: .json files are JSON Lines in every default
+// set, and List names every file a walk left out with its reason.
+func TestFilePartitioningList(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a.jsonl", "b.json", "c.json.gz", "d.parquet", "notes.txt", ".hidden.jsonl", "_SUCCESS", "_tmp/x.jsonl", "out/y.jsonl"} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("{}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := FilePartitioning{Paths: []string{dir}, Exclude: []string{filepath.Join(dir, "out")}}.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range l.Files {
+		got = append(got, filepath.Base(f))
+	}
+	if want := []string{"a.jsonl", "b.json", "c.json.gz", "d.parquet"}; !slices.Equal(got, want) {
+		t.Fatalf("files %v, want %v", got, want)
+	}
+	reasons := map[string]string{}
+	for _, s := range l.Skipped {
+		rel, _ := filepath.Rel(dir, s.Path)
+		reasons[rel] = s.Reason
+	}
+	for name, want := range map[string]string{"notes.txt": "does not end in .jsonl", ".hidden.jsonl": "hidden", "_SUCCESS": "hidden", "_tmp": "directory", "out": "output"} {
+		if !strings.Contains(reasons[name], want) {
+			t.Errorf("skipped %s: reason %q, want it to mention %q (all: %v)", name, reasons[name], want, reasons)
+		}
+	}
+	if len(reasons) != 5 {
+		t.Errorf("skipped %v, want 5 entries", reasons)
+	}
+	for _, e := range JSONLExtensions() {
+		if !slices.Contains(DefaultExtensions(), e) || FormatOf("x"+e) != JSONL {
+			t.Errorf("JSONL extension %s: not a default, or not read as JSONL", e)
+		}
+	}
+}

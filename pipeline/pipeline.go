@@ -285,6 +285,34 @@ func describeSpec(s stage.Spec) string {
 	return kinds
 }
 
+// Preflighter is implemented by stages that can check, before any work
+// starts, what would otherwise fail only once the run reaches them, such as
+// a reader whose input paths do not exist. Preflight must not write
+// anything.
+type Preflighter interface {
+	Preflight(ctx context.Context) error
+}
+
+// Preflight calls Preflight on every stage that implements Preflighter
+// (looking through stage.With wrappers), in order, and returns the first
+// error, naming its stage. Run does not call it: a caller that does can
+// tell a configuration error (say, exit code 2) from a failed run.
+func (p *Pipeline) Preflight(ctx context.Context) error {
+	if !p.built {
+		if err := p.Build(); err != nil {
+			return err
+		}
+	}
+	for _, st := range p.stages {
+		if pf, ok := stage.Unwrap(st).(Preflighter); ok {
+			if err := pf.Preflight(ctx); err != nil {
+				return fmt.Errorf("stage %s: %w", st.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
 // Run builds the pipeline if needed and executes it with exec. With no
 // initial tasks it starts from a single task.Empty, as source stages (such
 // as jsonl_reader) expect. The initial tasks are checked against the first

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -101,11 +100,12 @@ func Load(data []byte, path string, reg *stage.Registry) (*Spec, error) {
 	return l.load(data, reg)
 }
 
-// fileYAML is the top level of a pipeline file.
+// fileYAML is the top level of a pipeline file. The executor section is
+// decoded on its own, key by key (see decodeStruct).
 type fileYAML struct {
-	Name     string          `yaml:"name"`
-	Executor executor.Config `yaml:"executor"`
-	Stages   []yaml.Node     `yaml:"stages"`
+	Name     string      `yaml:"name"`
+	Executor yaml.Node   `yaml:"executor"`
+	Stages   []yaml.Node `yaml:"stages"`
 }
 
 // stageYAML is one entry of the stages list.
@@ -118,11 +118,6 @@ type stageYAML struct {
 	NumWorkers int               `yaml:"num_workers"`
 	Env        map[string]string `yaml:"env"`
 }
-
-var (
-	stageKeys     = []string{"type", "name", "config", "resources", "batch_size", "num_workers", "env"}
-	resourcesKeys = []string{"cpus", "gpus", "gpu_memory_gb"}
-)
 
 type loader struct {
 	path, dir string
@@ -139,7 +134,7 @@ func (l *loader) errorf(line int, format string, args ...any) error {
 func (l *loader) load(data []byte, reg *stage.Registry) (*Spec, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%s: %w", l.path, err)
+		return nil, l.syntaxError(data, err)
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
 		return nil, fmt.Errorf("%s: empty pipeline file", l.path)
@@ -148,13 +143,14 @@ func (l *loader) load(data []byte, reg *stage.Registry) (*Spec, error) {
 	if top.Kind != yaml.MappingNode {
 		return nil, l.errorf(top.Line, "the pipeline must be a mapping with name, executor and stages")
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var f fileYAML
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%s: %w", l.path, err)
+	if err := l.decodeStruct(top, &f, "pipeline"); err != nil {
+		return nil, err
 	}
-	spec := &Spec{Name: f.Name, Executor: f.Executor, Path: l.path, Dir: l.dir}
+	spec := &Spec{Name: f.Name, Path: l.path, Dir: l.dir}
+	if err := l.decodeStruct(valueOf(top, "executor"), &spec.Executor, "executor"); err != nil {
+		return nil, err
+	}
 	if spec.Name == "" {
 		base := filepath.Base(l.path)
 		spec.Name = strings.TrimSuffix(base, filepath.Ext(base))
@@ -227,25 +223,24 @@ func (l *loader) buildStage(n *yaml.Node, reg *stage.Registry) (stage.Descriptor
 	if n.Kind != yaml.MappingNode {
 		return d, nil, l.errorf(n.Line, "a stage must be a mapping with type, name and config")
 	}
-	if err := l.checkKeys(n, "stage", stageKeys); err != nil {
-		return d, nil, err
-	}
-	if r := valueOf(n, "resources"); r != nil && r.Kind == yaml.MappingNode {
-		if err := l.checkKeys(r, "resources", resourcesKeys); err != nil {
-			return d, nil, err
+	label := "stage"
+	for _, key := range []string{"name", "type"} {
+		if v := valueOf(n, key); v != nil && v.Kind == yaml.ScalarNode && v.Value != "" {
+			label += " " + v.Value
+			break
 		}
 	}
 	var y stageYAML
-	if err := n.Decode(&y); err != nil {
-		return d, nil, fmt.Errorf("%s: %w", l.path, err)
+	if err := l.decodeStruct(n, &y, label); err != nil {
+		return d, nil, err
 	}
 	if y.Type == "" {
 		return d, nil, l.errorf(n.Line, "stage %q has no type", y.Name)
 	}
 	d = stage.Descriptor{Type: y.Type, Name: y.Name, Resources: y.Resources, BatchSize: y.BatchSize, NumWorkers: y.NumWorkers, Env: y.Env}
-	label := y.Type
-	if y.Name != "" {
-		label = y.Name
+	label = y.Type
+	if y.Name != "" && y.Name != y.Type {
+		label = y.Name + " (" + y.Type + ")"
 	}
 	cfgNode := valueOf(n, "config")
 	if cfgNode != nil && !isNull(cfgNode) {
@@ -276,10 +271,11 @@ func (l *loader) buildStage(n *yaml.Node, reg *stage.Registry) (stage.Descriptor
 			line = kl
 		}
 		if cfgNode != nil {
+			if terr, ok := l.configTypeError(err, label, cfgNode); ok {
+				return d, nil, terr
+			}
 			if field := unknownField(err); field != "" {
-				if fl := findKey(cfgNode, field); fl > 0 {
-					line = fl
-				}
+				return d, nil, l.unknownConfigKey(cfgNode, field, label, reg.Types(), y.Type)
 			} else if strings.Contains(err.Error(), "config:") {
 				line = cfgNode.Line
 				if kl := mentionedKey(cfgNode, err.Error()); kl > 0 {
@@ -292,15 +288,20 @@ func (l *loader) buildStage(n *yaml.Node, reg *stage.Registry) (stage.Descriptor
 	return d, s, nil
 }
 
-// checkKeys reports the first key of mapping n that is not in allowed.
-func (l *loader) checkKeys(n *yaml.Node, what string, allowed []string) error {
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := n.Content[i]
-		if !slices.Contains(allowed, k.Value) {
-			return l.errorf(k.Line, "%s: unknown key %q (known keys: %s)", what, k.Value, strings.Join(allowed, ", "))
+// unknownConfigKey reports a key of a stage's config that its type does not
+// know, at the key's line, with the type's keys and the nearest one.
+func (l *loader) unknownConfigKey(cfgNode *yaml.Node, field, label string, types []stage.Type, typ string) error {
+	k := &yaml.Node{Value: field, Line: cfgNode.Line}
+	if fl := findKey(cfgNode, field); fl > 0 {
+		k.Line = fl
+	}
+	var known []string
+	if i := slices.IndexFunc(types, func(t stage.Type) bool { return t.Name == typ }); i >= 0 {
+		for _, f := range types[i].Fields {
+			known = append(known, f.Name)
 		}
 	}
-	return nil
+	return l.unknownKey(k, "stage "+label+": config", known)
 }
 
 // isPathKey reports whether a config key holds paths under the resolution rule.

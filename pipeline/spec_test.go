@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -147,15 +148,21 @@ func TestLoadErrors(t *testing.T) {
 		name, body string
 		want       []string
 	}{
-		{"unknown top-level key", "name: x\nstagez: []\n", []string{"line 2", "stagez"}},
-		{"unknown executor key", "executor:\n  mode: streaming\n  max_atempts: 3\nstages: [{type: chaos}]\n", []string{"line 3", "max_atempts"}},
-		{"executor duration as a number", "executor:\n  batch_timeout: 30\nstages: [{type: chaos}]\n", []string{"line 2", "time.Duration"}},
+		{"unknown top-level key", "name: x\nstagez: []\n", []string{"pipe.yaml:2:", `unknown key "stagez"`, "did you mean stages?"}},
+		{"unknown executor key", "executor:\n  mode: streaming\n  max_atempts: 3\nstages: [{type: chaos}]\n", []string{"pipe.yaml:3:", `unknown key "max_atempts"`, "did you mean max_attempts?", "known keys: mode, "}},
+		{"unknown stage override key", "executor:\n  stages:\n    chaos:\n      max_atempts: 2\nstages: [{type: chaos}]\n", []string{"pipe.yaml:4:", "executor: stages: chaos", "did you mean max_attempts?"}},
+		{"executor type error", "executor:\n  max_attempts: lots\nstages: [{type: chaos}]\n", []string{"pipe.yaml:2:", `executor: max_attempts: want a whole number, got "lots"`}},
+		{"stage type error", "stages:\n  - type: chaos\n    batch_size: [1]\n", []string{"pipe.yaml:3:", "batch_size: want a whole number, got a list"}},
+		{"config type error", "stages:\n  - type: chaos\n    config:\n      error_fraction: lots\n", []string{"pipe.yaml:4:", "stage chaos: config: error_fraction: want a number, got a string"}},
+		{"bad indentation in a list", "name: x\nexecutor:\n  max_attempts: 3\nstages:\n  - type: chaos\n   name: foo\n", []string{"pipe.yaml:6:", "indentation"}},
+		{"bad indentation in a mapping", "name: x\nstages:\n  - type: chaos\n    config:\n        seed: 1\n      error_fraction: 0.1\n", []string{"pipe.yaml:6:", "indentation"}},
+		{"executor duration as a number", "executor:\n  batch_timeout: 30\nstages: [{type: chaos}]\n", []string{"pipe.yaml:2:", "batch_timeout: 30 has no unit; write 30s"}},
 		{"bad mode", "executor:\n  mode: fast\nstages: [{type: chaos}]\n", []string{"pipe.yaml:2:", `mode "fast"`}},
 		{"bad fraction", "executor:\n  max_failed_fraction: 1.5\nstages: [{type: chaos}]\n", []string{"pipe.yaml:2:", "max_failed_fraction"}},
 		{"negative attempts", "executor:\n\n  max_attempts: -1\nstages: [{type: chaos}]\n", []string{"pipe.yaml:3:", "max_attempts must not be negative"}},
 		{"unknown stage key", "stages:\n  - type: chaos\n    name: c\n    confg: {}\n", []string{"pipe.yaml:4:", `unknown key "confg"`, "known keys: type"}},
 		{"unknown resources key", "stages:\n  - type: chaos\n    resources:\n      cpu: 1\n", []string{"pipe.yaml:4:", `resources: unknown key "cpu"`}},
-		{"unknown config key", "stages:\n  - type: chaos\n    name: c\n    config:\n      seed: 1\n      eror_fraction: 0.1\n", []string{"pipe.yaml:6:", "stage c (chaos)", `unknown field "eror_fraction"`}},
+		{"unknown config key", "stages:\n  - type: chaos\n    name: c\n    config:\n      seed: 1\n      eror_fraction: 0.1\n", []string{"pipe.yaml:6:", "stage c (chaos): config", `unknown key "eror_fraction"`, "did you mean error_fraction?"}},
 		{"invalid config value", "stages:\n  - type: chaos\n    config:\n      seed: 2\n      error_fraction: 3\n", []string{"pipe.yaml:5:", "outside [0, 1]"}},
 		{"config not a mapping", "stages:\n  - type: chaos\n    config: [1, 2]\n", []string{"pipe.yaml:3:", "config must be a mapping"}},
 		{"unknown type", "stages:\n  - name: x\n    type: chaoss\n", []string{"pipe.yaml:3:", `unknown stage type "chaoss"`, "known: chaos, needs_score, src"}},
@@ -165,7 +172,7 @@ func TestLoadErrors(t *testing.T) {
 		{"no stages", "name: x\nstages: []\n", []string{"pipe.yaml:2:", "no stages"}},
 		{"stage not a mapping", "stages:\n  - chaos\n", []string{"pipe.yaml:2:", "must be a mapping"}},
 		{"negative batch size", "stages:\n  - type: chaos\n    batch_size: -2\n", []string{"pipe.yaml:3:", "batch_size"}},
-		{"syntax error", "stages:\n  - {type: chaos\n", []string{"line"}},
+		{"syntax error", "stages:\n  - {type: chaos\n", []string{"pipe.yaml:2:", "did not find expected ',' or '}'"}},
 		{"empty file", "", []string{"empty pipeline file"}},
 		{"top level not a mapping", "- a\n- b\n", []string{"pipe.yaml:1:", "must be a mapping"}},
 	}
@@ -178,6 +185,12 @@ func TestLoadErrors(t *testing.T) {
 			for _, w := range c.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			// Messages speak YAML, not Go.
+			for _, bad := range []string{"Go struct", "executor.Config", "json:", "!!", "time.Duration", " yaml:", "unmarshal"} {
+				if strings.Contains(err.Error(), bad) {
+					t.Errorf("error %q shows %q", err, bad)
 				}
 			}
 		})
@@ -195,5 +208,22 @@ func TestSpecPipelineChecksColumns(t *testing.T) {
 	_, err = spec.Pipeline()
 	if err == nil || !strings.Contains(err.Error(), "pipe.yaml") || !strings.Contains(err.Error(), "stage needs_score requires columns score") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestPipelineDocListsExecutorKeys: docs/pipeline.md documents every key
+// of the executor section and of its per-stage overrides.
+func TestPipelineDocListsExecutorKeys(t *testing.T) {
+	doc, err := os.ReadFile("../docs/pipeline.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []reflect.Type{reflect.TypeFor[executor.Config](), reflect.TypeFor[executor.StageConfig]()} {
+		_, keys := yamlFields(typ)
+		for _, k := range keys {
+			if !strings.Contains(string(doc), "`"+k+"`") {
+				t.Errorf("docs/pipeline.md does not document executor key %s", k)
+			}
+		}
 	}
 }

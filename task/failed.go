@@ -8,8 +8,11 @@ type Attempt struct {
 	Actor string
 	// Outcome is "error", "panic" (the actor died) or "timeout".
 	Outcome string
-	Error   string
-	At      time.Time
+	// Error is the attempt's error message, one line for a panic.
+	Error string
+	At    time.Time
+	// Stack is the goroutine stack of a panic, kept out of Error.
+	Stack string
 }
 
 // Failed is the sentinel a task becomes when every attempt to process it

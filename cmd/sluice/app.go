@@ -74,7 +74,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// Errors cobra returns itself concern the command line.
 		ee = &exitError{code: exitUsage, err: err}
 	}
-	fmt.Fprintf(stderr, "sluice: %v\n", ee.err)
+	// Package prefixes mean nothing to a user; the rest of a message names
+	// the flag, file or record.
+	fmt.Fprintf(stderr, "sluice: %s\n", strings.ReplaceAll(ee.err.Error(), "dataio: ", ""))
 	if ee.code == exitUsage && !errors.Is(err, errConfig) {
 		fmt.Fprintln(stderr, "Run 'sluice --help' for usage.")
 	}
@@ -119,6 +121,9 @@ func (a *app) rootCmd() *cobra.Command {
 			return nil
 		},
 	}
+	// --version prints what `sluice version` prints.
+	root.Version = versionString()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })

@@ -3,8 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/sluice-data/sluice/dedup/fuzzy"
@@ -16,7 +19,17 @@ import (
 )
 
 func (a *app) dedupCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "dedup", Short: "Deduplicate a dataset (fuzzy)"}
+	cmd := &cobra.Command{Use: "dedup", Short: "Deduplicate a dataset (fuzzy)",
+		// `sluice dedup DIR` names no method: say what to type instead of
+		// cobra's "unknown command".
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErr(fmt.Errorf("sluice dedup needs a method first: sluice dedup fuzzy --input %s --output DIR", strings.Join(args, " ")))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
 	cmd.AddCommand(a.fuzzyCmd())
 	return cmd
 }
@@ -32,7 +45,7 @@ type fuzzyFlags struct {
 func (a *app) fuzzyCmd() *cobra.Command {
 	f := fuzzyFlags{cfg: fuzzy.DefaultConfig()}
 	cmd := &cobra.Command{
-		Use:   "fuzzy --input PATH... --output DIR",
+		Use:   "fuzzy [--input] PATH... --output DIR",
 		Short: "Fuzzy deduplication: MinHash → LSH → connected components → removal",
 		Long: `Find near-duplicate documents and write the dataset without them.
 
@@ -47,17 +60,21 @@ lines byte-identical), duplicates/*.parquet (removed ids, sorted), id_map.json
 --on-bad-record=skip. Intermediates are cached in --cache under a key of the
 parameters: a re-run resumes from finished phases; other parameters never reuse
 stale intermediates. See docs/fuzzy-dedup.md.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.runFuzzy(cmd, &f) },
+		// Positional arguments are inputs, as if given with --input.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.cfg.Inputs = append(f.cfg.Inputs, args...)
+			return a.runFuzzy(cmd, &f)
+		},
 	}
 	fl := cmd.Flags()
 	c := &f.cfg
-	fl.StringSliceVar(&c.Inputs, "input", nil, "input files or directories (repeatable; JSONL .jsonl/.jsonl.gz/.jsonl.zst or .parquet)")
+	fl.StringSliceVar(&c.Inputs, "input", nil, "input files or directories (repeatable, or given as arguments); directories are walked for JSON Lines (.jsonl, .json, plain or .gz/.zst/.zstd) and .parquet files, and the files skipped are logged")
 	fl.StringVar(&c.Output, "output", "", "output directory (required)")
 	fl.StringVar(&c.Cache, "cache", "", "cache directory for intermediates (default OUTPUT/_cache)")
 	fl.StringVar(&c.InputFormat, "input-format", "", "jsonl or parquet (default: by file extension)")
 	fl.StringVar(&c.TextField, "text-field", c.TextField, "field holding the document text")
-	fl.StringVar(&c.IDField, "id-field", c.IDField, "the input's own id field, used by --removed-ids-out")
+	fl.StringVar(&c.IDField, "id-field", c.IDField, "the input's own id field, used by --removed-ids-out: every record must then hold a non-empty string or a number there (else it is a bad record, see --on-bad-record)")
 	fl.StringVar(&c.OnBadRecord, "on-bad-record", c.OnBadRecord, "fail: stop at the first bad record (naming file:line and field); skip: quarantine it and count it")
 	fl.IntVar(&c.CharNgrams, "char-ngrams", c.CharNgrams, "shingle width in characters")
 	fl.IntVar(&c.Bands, "bands", c.Bands, "LSH bands (at most 65535)")
@@ -73,7 +90,7 @@ stale intermediates. See docs/fuzzy-dedup.md.`,
 	fl.IntVar(&f.workers, "workers", 0, "CPU budget for actors (default: the number of logical CPUs)")
 	fl.StringVar(&f.mode, "mode", string(executor.Streaming), "executor mode: streaming or stage-by-stage")
 	fl.BoolVar(&c.NoRemove, "no-remove", false, "find duplicates but do not write the deduplicated dataset (--removed-ids-out still lists the removed ids)")
-	fl.StringVar(&c.RemovedIDsOut, "removed-ids-out", "", "also write the --id-field values of removed documents, one per line")
+	fl.StringVar(&c.RemovedIDsOut, "removed-ids-out", "", "also list the --id-field values of removed documents in this file, by its extension: .jsonl or .json, one JSON value per line (each id exactly as in the input); .parquet, one string column named after --id-field; anything else, one id per line (then an id holding a line break is a bad record)")
 	return cmd
 }
 
@@ -83,20 +100,28 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 		return usageErr(errors.New("dedup fuzzy: --input and --output are required"))
 	}
 	var err error
-	if c.MemoryLimit, err = dataio.ParseByteSize(f.memoryLimit); err != nil {
+	if c.MemoryLimit, err = parseSize(f.memoryLimit); err != nil {
 		return usageErr(fmt.Errorf("--memory-limit: %w", err))
 	}
 	if f.blockSize != "" {
-		if c.BlockSize, err = dataio.ParseByteSize(f.blockSize); err != nil {
+		if c.BlockSize, err = parseSize(f.blockSize); err != nil {
 			return usageErr(fmt.Errorf("--blocksize: %w", err))
 		}
 	}
-	if f.workers < 0 {
-		return usageErr(fmt.Errorf("--workers %d must not be negative", f.workers))
+	if err := checkFuzzyFlags(cmd, f, c); err != nil {
+		return usageErr(err)
 	}
 	mode := executor.Mode(f.mode)
 	if mode != executor.Streaming && mode != executor.StageByStage {
 		return usageErr(fmt.Errorf("--mode %q: want streaming or stage-by-stage", f.mode))
+	}
+	// Inputs and parameters are checked before anything is written.
+	w := &fuzzy.Workflow{Cfg: c, Registry: builtin.Registry(), Logger: a.logger}
+	if err := w.Check(cmd.Context()); err != nil {
+		if errors.Is(err, fuzzy.ErrConfig) {
+			return usageErr(err)
+		}
+		return failedErr(err)
 	}
 	// Shuffle spills go under the cache directory, on the disk the user
 	// chose for intermediates, not the system temp dir (often a small tmpfs).
@@ -114,7 +139,7 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 	if isTerminal(a.stderr) {
 		exCfg.Progress = a.stderr
 	}
-	w := &fuzzy.Workflow{Cfg: c, Runtime: rt, Executor: exCfg, Registry: builtin.Registry(), Logger: a.logger}
+	w.Runtime, w.Executor = rt, exCfg
 	sum, err := w.Run(cmd.Context())
 	if err != nil {
 		if errors.Is(err, fuzzy.ErrConfig) {
@@ -148,7 +173,7 @@ func (a *app) printFuzzySummary(s *fuzzy.Summary) {
 		if i == 3 {
 			break
 		}
-		fmt.Fprintf(w, "largest group #%d\tid %d, %d documents\n", i+1, g.Group, g.Size)
+		fmt.Fprintf(w, "largest group #%d\tid %d, %d documents%s\n", i+1, g.Group, g.Size, describeMembers(g.Members))
 	}
 	for _, p := range s.Phases {
 		state := fmt.Sprintf("%.2fs wall, %.2fs CPU", p.WallSec, p.CPUSec)
@@ -160,4 +185,77 @@ func (a *app) printFuzzySummary(s *fuzzy.Summary) {
 	fmt.Fprintf(w, "total\t%.2fs wall, %.2fs CPU, peak RSS %.1f MiB\n", s.WallSec, s.CPUSec, float64(s.PeakRSSBytes)/(1<<20))
 	fmt.Fprintf(w, "summary\t%s\n", "summary.json in the output directory")
 	w.Flush()
+}
+
+// zeroMeansDefault lists the numeric flags of dedup fuzzy whose zero value
+// stands for "not given": given explicitly, 0 is an error rather than
+// silently the default.
+var zeroMeansDefault = map[string]string{
+	"char-ngrams":         "a shingle width of at least 1 character",
+	"bands":               "at least 1 band",
+	"rows":                "at least 1 row per band",
+	"bands-per-iteration": "at least 1 band per pass",
+	"hash-bits":           "32 or 64",
+	"workers":             "at least 1 CPU (leave the flag out for all logical CPUs)",
+	"files-per-partition": "at least 1 file per group (leave the flag out for one file per group)",
+	"blocksize":           "a positive size such as 1GiB (leave the flag out for one file per group)",
+}
+
+// checkFuzzyFlags rejects flag values a run must not silently reinterpret.
+func checkFuzzyFlags(cmd *cobra.Command, f *fuzzyFlags, c fuzzy.Config) error {
+	fl := cmd.Flags()
+	values := map[string]int64{
+		"char-ngrams": int64(c.CharNgrams), "bands": int64(c.Bands), "rows": int64(c.Rows),
+		"bands-per-iteration": int64(c.BandsPerIteration), "hash-bits": int64(c.HashBits),
+		"workers": int64(f.workers), "files-per-partition": int64(c.FilesPerPartition), "blocksize": c.BlockSize,
+	}
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		if v := values[name]; fl.Changed(name) && v <= 0 {
+			return fmt.Errorf("--%s %s: want %s", name, fl.Lookup(name).Value.String(), zeroMeansDefault[name])
+		}
+	}
+	if fl.Changed("files-per-partition") && fl.Changed("blocksize") {
+		return errors.New("--files-per-partition and --blocksize both group the input files: give one, not both")
+	}
+	return nil
+}
+
+// parseSize is dataio.ParseByteSize with its errors in the user's words.
+func parseSize(s string) (int64, error) {
+	n, err := dataio.ParseByteSize(s)
+	if err != nil {
+		return 0, errors.New(strings.TrimPrefix(err.Error(), "dataio: "))
+	}
+	return n, nil
+}
+
+// describeMembers is ": kept ID; removed ID, ID" for a group's named
+// members, by original id or else file:record.
+func describeMembers(ms []fuzzy.GroupMember) string {
+	var kept, removed []string
+	for _, m := range ms {
+		name := string(m.OriginalID)
+		if name == "" {
+			name = fmt.Sprintf("%s record %d", m.File, m.Record)
+		}
+		if m.Kept {
+			kept = append(kept, name)
+		} else {
+			removed = append(removed, name)
+		}
+	}
+	if len(kept)+len(removed) == 0 {
+		return ""
+	}
+	out := ":"
+	if len(kept) > 0 {
+		out += " kept " + strings.Join(kept, ", ")
+	}
+	if len(removed) > 0 {
+		if len(kept) > 0 {
+			out += ";"
+		}
+		out += " removed " + strings.Join(removed, ", ")
+	}
+	return out
 }

@@ -2,7 +2,8 @@
 //
 //	sluice run pipeline.yaml [flags]   run a pipeline and print its summary
 //	sluice stages [type...]            list the stage types and their config
-//	sluice version                     print the version
+//	sluice dedup fuzzy --input PATH --output DIR   fuzzy deduplication
+//	sluice version (or sluice --version)           print the version
 //
 // Exit codes: 0 success; 1 some tasks failed, or the run aborted or was
 // interrupted; 2 usage or configuration error.

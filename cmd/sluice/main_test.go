@@ -59,7 +59,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{[]string{"run", good, "--max-failed-fraction", "lots"}, "invalid argument"},
 		{[]string{"run", good, "--cpus", "2", "--workers", "2"}, "give one"},
 		{[]string{"run", filepath.Join(dir, "missing.yaml")}, "missing.yaml"},
-		{[]string{"run", badKey}, `bad.yaml:4: stage chaos: config: json: unknown field "panic_on_cal"`},
+		{[]string{"run", badKey}, `bad.yaml:4: stage chaos: config: unknown key "panic_on_cal" (did you mean panic_on_call?)`},
 		{[]string{"run", dup}, `dup.yaml:3: duplicate stage name "chaos"`},
 		{[]string{"--log-format", "xml", "version"}, `--log-format "xml"`},
 		{[]string{"--log-level", "loud", "version"}, `--log-level "loud"`},

@@ -8,11 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sluice-data/sluice/executor"
 	"github.com/sluice-data/sluice/pipeline"
 	"github.com/sluice-data/sluice/runtime/local"
 	"github.com/sluice-data/sluice/stages/builtin"
+	"github.com/sluice-data/sluice/task"
 	"github.com/spf13/cobra"
 )
 
@@ -105,6 +107,10 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 	if err != nil {
 		return configErr(err)
 	}
+	// What would fail once reached, such as a missing input, fails now.
+	if err := p.Preflight(ctx); err != nil {
+		return configErr(fmt.Errorf("%s: %w", path, err))
+	}
 	if f.dryRun {
 		fmt.Fprint(a.stdout, p.Describe())
 		return nil
@@ -140,17 +146,13 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 		a.logger.Info("pipeline finished", "pipeline", p.Name(), "output_tasks", len(out))
 	case errors.As(runErr, &tfe):
 		sum.Status = "tasks_failed"
-		msg := fmt.Sprintf("%v", runErr)
-		if cfg.FailedManifest != "" {
-			msg += "; see the failed-task manifest " + cfg.FailedManifest
-		}
-		result = failedErr(errors.New(msg))
+		result = failedErr(errors.New(runErr.Error() + describeFailed(exec.FailedTasks(), cfg.FailedManifest)))
 	case ctx.Err() != nil && errors.Is(runErr, context.Canceled):
 		sum.Status = "interrupted"
 		result = failedErr(fmt.Errorf("interrupted: %w", runErr))
 	default:
 		sum.Status = "aborted"
-		result = failedErr(fmt.Errorf("run aborted: %w", runErr))
+		result = failedErr(errors.New("run aborted: " + runErr.Error() + describeFailed(exec.FailedTasks(), cfg.FailedManifest)))
 	}
 	if result != nil {
 		sum.ExitCode, sum.Error = exitFailed, runErr.Error()
@@ -164,6 +166,38 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 		}
 	}
 	return result
+}
+
+// maxDescribedFailures bounds the failed tasks the last line names.
+const maxDescribedFailures = 3
+
+// describeFailed names the first failed tasks, with the records they held
+// and their error, and the manifest that lists them all: "" when none
+// failed.
+func describeFailed(failed []*task.Failed, manifest string) string {
+	if len(failed) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for i, ft := range failed[:min(len(failed), maxDescribedFailures)] {
+		if i == 0 {
+			b.WriteString("; failed: ")
+		} else {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "task %s", ft.ID())
+		if srcs, _ := task.Sources(ft); len(srcs) > 0 {
+			fmt.Fprintf(&b, " (%s)", task.DescribeSources(srcs))
+		}
+		fmt.Fprintf(&b, " in stage %s: %s", ft.Stage, ft.Err)
+	}
+	if n := len(failed) - maxDescribedFailures; n > 0 {
+		fmt.Fprintf(&b, "; and %d more", n)
+	}
+	if manifest != "" {
+		b.WriteString("; every failed task and its records are in the failed-task manifest " + manifest)
+	}
+	return b.String()
 }
 
 // writeJSON writes v, indented, to path, creating its directory.

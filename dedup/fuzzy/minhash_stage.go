@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/sluice-data/sluice/dedup/fuzzy/minhash"
@@ -88,6 +89,11 @@ type MinHashConfig struct {
 	// StoreShingles also writes every document's shingle hashes (32-bit
 	// signatures only), so that verification can use exact Jaccard.
 	StoreShingles bool `json:"store_shingles,omitempty"`
+	// IDField, when set, is the input's own id field, which every record
+	// must have (see checkID): a record without a usable id is a bad
+	// record. IDSingleLine also rejects ids holding a line break.
+	IDField      string `json:"id_field,omitempty"`
+	IDSingleLine bool   `json:"id_single_line,omitempty"`
 }
 
 func (c MinHashConfig) params() minhash.Params {
@@ -158,7 +164,12 @@ func (s *MinHashStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task
 		o, err := s.one(ctx, t)
 		var bad *dataio.BadRecordError
 		if errors.As(err, &bad) {
-			return nil, stage.Permanent(err) // the same record fails every retry
+			// The same record fails every retry.
+			hint := "--on-bad-record skip (on_bad_record: skip) quarantines bad records and counts them"
+			if bad.Field == s.cfg.IDField && strings.Contains(bad.Reason, "line break") {
+				hint = "--removed-ids-out FILE.jsonl or FILE.parquet keeps ids with line breaks; " + hint
+			}
+			return nil, stage.Permanent(fmt.Errorf("%w (%s)", err, hint))
 		}
 		if err != nil {
 			return nil, err
@@ -227,7 +238,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 			return nil, err
 		}
 	}
-	var rows, emptyDocs, bytes int64
+	var rows, emptyDocs, bytes, idBad int64
 	var stats dataio.ReadStats
 	fail := func(err error) (task.Task, error) {
 		w.Abort()
@@ -243,12 +254,9 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	var rec, norm []byte
 	var shingles []uint32
 	for _, f := range files {
-		opts := dataio.ReadOptions{Dataset: t.Dataset(), TextField: s.cfg.TextField, IDField: "-", BatchRows: s.cfg.BatchRows, OnBadRecord: policy, OmitRaw: true}
+		opts := s.readOptions(t.Dataset(), f.Path, policy)
 		if q != nil {
 			opts.Quarantine = q
-		}
-		if dataio.FormatOf(f.Path) == dataio.Parquet {
-			opts.Columns = []string{}
 		}
 		var r dataio.BatchReader
 		switch {
@@ -270,6 +278,13 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 			if err != nil {
 				r.Close()
 				return fail(err)
+			}
+			if s.cfg.IDField != "" && dataio.FormatOf(f.Path) == dataio.Parquet {
+				// The JSONL reader checks ids itself (RequireID).
+				if b, err = s.checkParquetIDs(b, f.Path, opts, &idBad); err != nil {
+					r.Close()
+					return fail(err)
+				}
 			}
 			texts := b.Texts()
 			rowCol := b.Column(dataio.RowColumn)
@@ -359,7 +374,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	o := &task.FileGroup{Header: task.HeaderOf(t), Paths: []string{sigPath}}
 	m := o.Meta()
 	m[metaRows] = strconv.FormatInt(rows, 10)
-	m[metaBad] = strconv.FormatInt(stats.BadRecords, 10)
+	m[metaBad] = strconv.FormatInt(stats.BadRecords+idBad, 10)
 	m[metaEmptyDocs] = strconv.FormatInt(emptyDocs, 10)
 	m[metaEmptyFiles] = strconv.FormatInt(stats.EmptyFiles, 10)
 	m[metaBytes] = strconv.FormatInt(bytes, 10)
@@ -376,4 +391,84 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 		}
 	}
 	return o, nil
+}
+
+// readOptions are the options the stage reads path with: the text only,
+// or, with IDField, the id too, which the JSONL reader then checks.
+func (s *MinHashStage) readOptions(dataset, path string, policy dataio.BadRecordPolicy) dataio.ReadOptions {
+	opts := dataio.ReadOptions{Dataset: dataset, TextField: s.cfg.TextField, IDField: "-", BatchRows: s.cfg.BatchRows, OnBadRecord: policy, OmitRaw: true}
+	if s.cfg.IDField != "" {
+		opts.IDField, opts.RequireID, opts.RequireSingleLineID = s.cfg.IDField, true, s.cfg.IDSingleLine
+	}
+	if dataio.FormatOf(path) == dataio.Parquet {
+		opts.Columns = []string{}
+		if s.cfg.IDField != "" {
+			opts.Columns = []string{s.cfg.IDField}
+		}
+	}
+	return opts
+}
+
+// checkParquetIDs applies the JSONL reader's RequireID rules to a Parquet
+// batch: an empty (or null) id, and with IDSingleLine one holding a line
+// break, make a bad record. Under Fail the first is returned as a
+// *dataio.BadRecordError; under Skip bad rows go to the quarantine, are
+// counted in *bad and are left out of the batch returned.
+func (s *MinHashStage) checkParquetIDs(b *task.DocumentBatch, path string, opts dataio.ReadOptions, bad *int64) (*task.DocumentBatch, error) {
+	idc, rowc := b.Column(s.cfg.IDField), b.Column(dataio.RowColumn)
+	if idc == nil || rowc == nil {
+		return nil, fmt.Errorf("minhash: %s: no %q column to check ids in", path, s.cfg.IDField)
+	}
+	var keep []bool
+	for i := range b.NumRows() {
+		reason := parquetIDProblem(idc, i, s.cfg.IDSingleLine)
+		if reason == "" {
+			continue
+		}
+		rec := &dataio.BadRecordError{File: path, Row: rowc.Ints[i], Field: s.cfg.IDField, Reason: reason}
+		if opts.OnBadRecord == dataio.Fail {
+			return nil, rec
+		}
+		if opts.Quarantine != nil {
+			if err := opts.Quarantine.Put(rec); err != nil {
+				return nil, err
+			}
+		}
+		*bad++
+		if keep == nil {
+			keep = make([]bool, b.NumRows())
+			for j := range keep {
+				keep[j] = true
+			}
+		}
+		keep[i] = false
+	}
+	if keep == nil {
+		return b, nil
+	}
+	return b.Filter(keep), nil
+}
+
+// parquetIDProblem says what makes row i's id unusable, or "". Parquet
+// NULLs read as zero values (task.Column has no validity yet), so a null
+// string id shows as empty and a null integer id as 0, which is accepted.
+func parquetIDProblem(c *task.Column, i int, singleLine bool) string {
+	var v string
+	switch c.Type {
+	case task.String:
+		v = c.Strings[i]
+	case task.Bytes:
+		v = string(c.Bytes[i])
+	case task.Int64:
+		return ""
+	default:
+		return "has type " + c.Type.String() + ", want a string or an integer"
+	}
+	switch {
+	case v == "":
+		return "empty or null"
+	case singleLine && strings.ContainsAny(v, "\n\r"):
+		return "contains a line break, which a list of one id per line cannot hold"
+	}
+	return ""
 }

@@ -18,6 +18,8 @@ func Register(r *stage.Registry) error {
 				{Name: "batch_rows", Type: "int", Default: "reader default", Doc: "rows per read batch"},
 				{Name: "normalize", Type: "bool", Default: "false", Doc: "shingle lower-cased text with punctuation and white space collapsed"},
 				{Name: "store_shingles", Type: "bool", Default: "false", Doc: "also keep every document's shingle hashes, for exact verification (32-bit only)"},
+				{Name: "id_field", Type: "string", Default: "none", Doc: "if set, every record must hold a non-empty string or a number in this field; others are bad records"},
+				{Name: "id_single_line", Type: "bool", Default: "false", Doc: "with id_field, an id holding a line break is a bad record too"},
 			},
 			New: func(config []byte) (stage.Stage, error) {
 				var c MinHashConfig
@@ -62,7 +64,7 @@ func Register(r *stage.Registry) error {
 				{Name: "output_dir", Type: "string", Doc: "where deduplicated files go (required)"},
 				{Name: "input_root", Type: "string", Doc: "inputs' common root; output paths mirror paths relative to it"},
 				{Name: "duplicates", Type: "list", Doc: "id-list Parquet files of ids to remove"},
-				{Name: "removed_ids_dir", Type: "string", Doc: "if set, writes the removed documents' own ids here"},
+				{Name: "removed_ids_dir", Type: "string", Doc: "if set, writes the removed documents' own ids here, part-<group>.jsonl, one JSON value per line"},
 				{Name: "id_field", Type: "string", Default: "id", Doc: "the input's id field"},
 				{Name: "text_field", Type: "string", Default: "text", Doc: "field holding the text"},
 			},

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/stage"
@@ -26,8 +27,10 @@ type RemoveConfig struct {
 	InputRoot string `json:"input_root"`
 	// Duplicates are the id-list files of ids to remove.
 	Duplicates []string `json:"duplicates"`
-	// RemovedIDsDir, if set, receives part-<group>.txt files listing the
-	// input's own ids (IDField) of the removed documents, one per line.
+	// RemovedIDsDir, if set, receives part-<group>.jsonl files listing the
+	// input's own ids (IDField) of the removed documents, one JSON value per
+	// line: a JSONL id exactly as in the input, a Parquet string as a JSON
+	// string and an integer as a number.
 	RemovedIDsDir string `json:"removed_ids_dir,omitempty"`
 	IDField       string `json:"id_field,omitempty"`
 	TextField     string `json:"text_field,omitempty"`
@@ -166,7 +169,7 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 			}
 		}
 		if s.cfg.RemovedIDsDir != "" {
-			if err := writeLines(filepath.Join(s.cfg.RemovedIDsDir, "part-"+t.Meta()[metaGroup]+".txt"), removedIDs); err != nil {
+			if err := writeLines(filepath.Join(s.cfg.RemovedIDsDir, "part-"+t.Meta()[metaGroup]+".jsonl"), removedIDs); err != nil {
 				return nil, err
 			}
 		}
@@ -179,13 +182,18 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 }
 
 // originalIDs re-reads path and returns the id field of the given rows
-// (sorted), unquoting JSON strings.
+// (sorted), as JSON values (see idJSON). Of a Parquet file it reads only
+// the id and text columns.
 func (s *RemoveStage) originalIDs(ctx context.Context, path string, rows []int64) ([]string, error) {
 	idField := s.cfg.IDField
 	if idField == "" {
 		idField = "id"
 	}
-	r, err := dataio.NewReader([]string{path}, dataio.ReadOptions{TextField: s.cfg.TextField, IDField: idField, OnBadRecord: dataio.Skip, OmitRaw: true})
+	opts := dataio.ReadOptions{TextField: s.cfg.TextField, IDField: idField, OnBadRecord: dataio.Skip, OmitRaw: true}
+	if dataio.FormatOf(path) == dataio.Parquet {
+		opts.Columns = []string{idField}
+	}
+	r, err := dataio.NewReader([]string{path}, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -209,31 +217,39 @@ func (s *RemoveStage) originalIDs(ctx context.Context, path string, rows []int64
 				next++
 			}
 			if next < len(rows) && rows[next] == row {
-				out = append(out, idText(idCol, i))
+				id, err := idJSON(idCol, i, dataio.FormatOf(path) == dataio.JSONL)
+				if err != nil {
+					return nil, fmt.Errorf("fuzzy_remove: %s: row %d: %w", path, row+1, err)
+				}
+				out = append(out, id)
 				next++
 			}
 		}
 	}
+	if len(out) != len(rows) {
+		// Every removed document was signed, so it has a usable id; a
+		// shortfall means the file changed since the ids phase.
+		return nil, fmt.Errorf("fuzzy_remove: %s: found the ids of %d of the %d removed records; did the file change during the run?", path, len(out), len(rows))
+	}
 	return out, nil
 }
 
-func idText(c *task.Column, i int) string {
+// idJSON returns row i's id as one line of JSON. A JSONL reader's id column
+// already holds the id's raw JSON (checked by the MinHash phase to be a
+// string or a number); Parquet strings and bytes become JSON strings.
+func idJSON(c *task.Column, i int, rawJSON bool) (string, error) {
 	switch c.Type {
 	case task.String:
-		v := c.Strings[i]
-		var s string
-		if len(v) > 0 && v[0] == '"' && json.Unmarshal([]byte(v), &s) == nil {
-			return s
+		if rawJSON {
+			return c.Strings[i], nil
 		}
-		return v
-	case task.Int64:
-		return strconv.FormatInt(c.Ints[i], 10)
-	case task.Float64:
-		return strconv.FormatFloat(c.Floats[i], 'g', -1, 64)
+		return jsonString(c.Strings[i])
 	case task.Bytes:
-		return string(c.Bytes[i])
+		return jsonString(string(c.Bytes[i]))
+	case task.Int64:
+		return strconv.FormatInt(c.Ints[i], 10), nil
 	}
-	return ""
+	return "", fmt.Errorf("id column %q has type %s, want a string or an integer", c.Name, c.Type)
 }
 
 func writeLines(path string, lines []string) error {
@@ -254,4 +270,15 @@ func writeLines(path string, lines []string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// jsonString encodes s as a JSON string, leaving <, > and & as they are.
+func jsonString(s string) (string, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/sluice-data/sluice/executor"
+	"github.com/sluice-data/sluice/internal/version"
 	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/runtime"
 	"github.com/sluice-data/sluice/stage"
@@ -38,38 +39,39 @@ var ErrConfig = errors.New("invalid configuration")
 
 // Config is everything `sluice dedup fuzzy` takes.
 type Config struct {
-	Inputs []string
-	Output string
+	Inputs []string `json:"inputs"`
+	Output string   `json:"output"`
 	// Cache holds intermediates; default Output/_cache.
-	Cache       string
-	InputFormat string // "", "jsonl" or "parquet"
-	TextField   string
-	IDField     string
-	OnBadRecord string // fail | skip
+	Cache       string `json:"cache"`
+	InputFormat string `json:"input_format"` // "", "jsonl" or "parquet"
+	TextField   string `json:"text_field"`
+	IDField     string `json:"id_field"`
+	OnBadRecord string `json:"on_bad_record"` // fail | skip
 
-	CharNgrams        int
-	Bands, Rows       int
-	BandsPerIteration int
-	Seed              uint64
-	HashBits          int
-	VerifyThreshold   float64
+	CharNgrams        int     `json:"char_ngrams"`
+	Bands             int     `json:"bands"`
+	Rows              int     `json:"rows"`
+	BandsPerIteration int     `json:"bands_per_iteration"`
+	Seed              uint64  `json:"seed"`
+	HashBits          int     `json:"hash_bits"`
+	VerifyThreshold   float64 `json:"verify_threshold"`
 	// Normalize shingles lower-cased text with punctuation and white space
 	// collapsed, instead of the raw text (NeMo Curator's scheme).
-	Normalize bool
+	Normalize bool `json:"normalize"`
 	// MemoryLimit bounds the rows the LSH shuffle buffers before spilling
 	// (bytes, 0 = unlimited; DefaultConfig sets DefaultMemoryLimit).
-	MemoryLimit int64
+	MemoryLimit int64 `json:"memory_limit"`
 
-	FilesPerPartition int
-	BlockSize         int64
+	FilesPerPartition int   `json:"files_per_partition"`
+	BlockSize         int64 `json:"block_size"`
 
-	NoRemove      bool
-	RemovedIDsOut string
+	NoRemove      bool   `json:"no_remove"`
+	RemovedIDsOut string `json:"removed_ids_out"`
 
 	// SplitBytes is the size above which an uncompressed JSONL file is read
 	// by several MinHash tasks, one per section of about this size, so that
 	// one large file still keeps every actor busy (default DefaultSplitBytes).
-	SplitBytes int64
+	SplitBytes int64 `json:"split_bytes"`
 }
 
 // CacheDir returns the directory for intermediates: Cache, or by default
@@ -119,7 +121,7 @@ type Summary struct {
 	Buckets        int64          `json:"buckets"`
 	RejectedPairs  int64          `json:"rejected_pairs,omitempty"`
 	NodesInGroups  int64          `json:"nodes_in_groups"`
-	LargestGroups  []GroupSize    `json:"largest_groups"`
+	LargestGroups  []LargestGroup `json:"largest_groups"`
 	Phases         []PhaseSummary `json:"phases"`
 	WallSec        float64        `json:"wall_seconds"`
 	CPUSec         float64        `json:"cpu_seconds"`
@@ -129,6 +131,11 @@ type Summary struct {
 	RemovedIDsOut  string         `json:"removed_ids_out,omitempty"`
 	OutputDir      string         `json:"deduplicated_dir,omitempty"`
 	Params         Config         `json:"params"`
+	// SluiceVersion is the build that ran (internal/version).
+	SluiceVersion string `json:"sluice_version"`
+	// StartedAt and FinishedAt are RFC 3339 times in UTC.
+	StartedAt  string `json:"started_at"`
+	FinishedAt string `json:"finished_at"`
 }
 
 // Workflow runs fuzzy deduplication on a runtime.
@@ -140,6 +147,7 @@ type Workflow struct {
 	Logger   *slog.Logger
 
 	lastStages []executor.StageReport
+	listed     *inputList // the inputs Check listed
 }
 
 // Run executes every phase and writes Output/summary.json.
@@ -153,14 +161,19 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	sum := &Summary{Params: c}
+	sum := &Summary{Params: c, SluiceVersion: strings.TrimPrefix(version.Short(), "sluice "), StartedAt: start.UTC().Format(time.RFC3339)}
 
-	files, groups, err := w.listInputs(c)
+	files, groups, err := w.prepare(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	fileKey := inputKey(files)
-	mhKey := hashKey("minhash/v4", fileKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands*c.Rows, c.Seed, c.HashBits, c.Normalize, storeShingles(c))
+	mhParts := []any{"minhash/v4", fileKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands * c.Rows, c.Seed, c.HashBits, c.Normalize, storeShingles(c)}
+	idField, idSingleLine := minhashIDConfig(c)
+	if idField != "" { // ids checked: other bad records, other signatures
+		mhParts = append(mhParts, "id", idField, idSingleLine)
+	}
+	mhKey := hashKey(mhParts...)
 	lshKey := hashKey("lsh/v4", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
 	root := filepath.Join(c.Cache, "mh-"+mhKey)
 	sum.CacheDir = root
@@ -184,7 +197,8 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	var mhOut []task.Task
 	err = w.phase(ctx, sum, log, "minhash", filepath.Join(root, "minhash"), &mhOut, func(string) ([]task.Task, error) {
 		st, err := w.build("fuzzy_minhash", MinHashConfig{CacheDir: root, TextField: c.TextField, OnBadRecord: c.OnBadRecord,
-			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits, Normalize: c.Normalize, StoreShingles: storeShingles(c)})
+			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits, Normalize: c.Normalize, StoreShingles: storeShingles(c),
+			IDField: idField, IDSingleLine: idSingleLine})
 		if err != nil {
 			return nil, err
 		}
@@ -277,6 +291,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		fg := t.(*task.FileGroup)
 		dupFiles = append(dupFiles, fg.Paths[1])
 	}
+	w.describeGroups(ctx, c, sum.LargestGroups, ccOut, idTasks)
 	sort.Strings(dupFiles)
 	outDup := filepath.Join(c.Output, "duplicates")
 	os.RemoveAll(outDup)
@@ -336,9 +351,9 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		if removedDir != "" {
 			var parts []string
 			for i := range groups {
-				parts = append(parts, filepath.Join(removedDir, "part-"+strconv.Itoa(i)+".txt"))
+				parts = append(parts, filepath.Join(removedDir, "part-"+strconv.Itoa(i)+".jsonl"))
 			}
-			if err := concatFiles(parts, c.RemovedIDsOut); err != nil {
+			if err := writeRemovedIDs(parts, c.RemovedIDsOut, c.IDField); err != nil {
 				return nil, err
 			}
 			os.RemoveAll(removedDir)
@@ -346,6 +361,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		}
 	}
 
+	sum.FinishedAt = time.Now().UTC().Format(time.RFC3339)
 	sum.WallSec = time.Since(start).Seconds()
 	sum.CPUSec = (executor.ProcessCPU() - cpu0).Seconds()
 	sum.PeakRSSBytes = executor.PeakRSS()
@@ -380,10 +396,8 @@ func (w *Workflow) normalize() (Config, error) {
 	if _, err := parsePolicy(c.OnBadRecord); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	for _, v := range []*int{&c.CharNgrams, &c.Bands, &c.Rows, &c.BandsPerIteration, &c.HashBits} {
-		if *v < 0 {
-			return c, fmt.Errorf("%w: fuzzy: negative parameter %d", ErrConfig, *v)
-		}
+	if err := checkCounts(c); err != nil {
+		return c, err
 	}
 	if c.CharNgrams == 0 {
 		c.CharNgrams = d.CharNgrams
@@ -403,6 +417,9 @@ func (w *Workflow) normalize() (Config, error) {
 	if c.HashBits == 0 {
 		c.HashBits = d.HashBits
 	}
+	if err := checkMinHashParams(c); err != nil {
+		return c, err
+	}
 	if c.Bands > MaxBands {
 		return c, fmt.Errorf("%w: fuzzy: --bands %d: at most %d (the bucket key stores the band in 16 bits)", ErrConfig, c.Bands, MaxBands)
 	}
@@ -421,32 +438,6 @@ func (w *Workflow) normalize() (Config, error) {
 		return c, fmt.Errorf("%w: fuzzy: no stage registry", ErrConfig)
 	}
 	return c, nil
-}
-
-// listInputs lists and groups the input files deterministically.
-func (w *Workflow) listInputs(c Config) ([]string, [][]string, error) {
-	// The output and cache directories may sit inside an input directory
-	// (--input data --output data/dedup): their files are never inputs.
-	fp := dataio.FilePartitioning{Paths: c.Inputs, FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize,
-		Exclude: []string{c.Output, c.Cache}}
-	switch c.InputFormat {
-	case "jsonl":
-		fp.Extensions = []string{".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst"}
-	case "parquet":
-		fp.Extensions = []string{".parquet"}
-	}
-	files, err := fp.ListFiles()
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(files) == 0 {
-		return nil, nil, fmt.Errorf("fuzzy: no input files found in %s", strings.Join(c.Inputs, ", "))
-	}
-	groups, err := fp.Groups()
-	if err != nil {
-		return nil, nil, err
-	}
-	return files, groups, nil
 }
 
 // phase runs fn unless dir holds a finished phase; outputs are kept in
@@ -510,10 +501,8 @@ func (w *Workflow) execute(ctx context.Context, st stage.Stage, in []task.Task) 
 	out, err := ex.Execute(ctx, []stage.Stage{st}, in)
 	w.lastStages = ex.Report().Stages
 	if err != nil {
-		// The executor's error only counts the failed tasks; add the first
-		// one's cause so that, say, a bad record's file:line reaches the user.
 		if failed := ex.FailedTasks(); len(failed) > 0 {
-			return nil, fmt.Errorf("%w: %s", err, failed[0].Err)
+			return nil, failedError(err, failed)
 		}
 		return nil, err
 	}

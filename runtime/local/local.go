@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -343,7 +342,7 @@ func (a *actor) run(ctx context.Context, m runtime.Method, tasks []task.Task) (o
 			a.mu.Lock()
 			a.dead = true
 			a.mu.Unlock()
-			err = &runtime.DiedError{ActorID: a.worker.ID, Reason: "panic", Err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
+			err = &runtime.DiedError{ActorID: a.worker.ID, Reason: "panic", Err: runtime.Recovered(p)}
 		}
 	}()
 	switch m {
@@ -414,7 +413,7 @@ func (a *actor) teardown(ctx context.Context) error {
 func protect(what string, fn func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%s panicked: %v\n%s", what, p, debug.Stack())
+			err = fmt.Errorf("%s panicked: %w", what, runtime.Recovered(p))
 		}
 	}()
 	return fn()

@@ -131,6 +131,14 @@ func TestReaderCompositeFromRegistry(t *testing.T) {
 	if len(ids) != 8 {
 		t.Errorf("%d batches, want 8", len(ids))
 	}
+	// Each batch records its files and record ranges; the third batch of
+	// group 0 spans p0.jsonl's last five records and p1.jsonl's first five.
+	b2 := runStage(t, parts[1], groups[0])[2]
+	srcs, err := task.Sources(b2)
+	want := []task.Source{{File: filepath.Join(dir, "in", "p0.jsonl"), Rows: "21-25"}, {File: filepath.Join(dir, "in", "p1.jsonl"), Rows: "1-5"}}
+	if err != nil || !slices.Equal(srcs, want) {
+		t.Errorf("batch 2 sources %v (%v), want %v", srcs, err, want)
+	}
 	if !slices.Equal(got, all) {
 		t.Fatalf("read %d raw lines, want the %d input lines in order", len(got), len(all))
 	}
@@ -313,5 +321,25 @@ func TestWriterRetryOverwrites(t *testing.T) {
 	}
 	if FileName("") != "_" || FileName(".hidden") != "_hidden" || FileName("a b/c") != "a_b_c" {
 		t.Fatal("FileName")
+	}
+}
+
+// TestPartitionPreflight: a missing path or a directory without data
+// files is found by Preflight, before any work, and is a permanent error
+// of the stage (never retried).
+func TestPartitionPreflight(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "empty", "notes.txt"), "x\n")
+	for _, path := range []string{filepath.Join(dir, "missing.jsonl"), filepath.Join(dir, "empty")} {
+		p, err := NewPartition(PartitionConfig{Paths: []string{path}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Preflight(ctx); err == nil || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), "dataio") {
+			t.Errorf("Preflight(%s) = %v", path, err)
+		}
+		if _, err := p.ProcessBatch(ctx, []task.Task{task.NewEmpty()}); !stage.IsPermanent(err) {
+			t.Errorf("ProcessBatch(%s) = %v, want a permanent error", path, err)
+		}
 	}
 }

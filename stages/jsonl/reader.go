@@ -23,9 +23,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	dataio "github.com/sluice-data/sluice/io"
@@ -137,6 +140,7 @@ func (c ReaderConfig) Split() (PartitionConfig, ReadFilesConfig) {
 type Partition struct {
 	stage.Base
 	cfg PartitionConfig
+	log *slog.Logger // set by Setup
 }
 
 // NewPartition returns a file_partitioning stage named "file_partitioning".
@@ -157,25 +161,79 @@ func NewPartition(cfg PartitionConfig) (*Partition, error) {
 	}, nil
 }
 
-// ProcessBatch implements stage.Stage.
-func (p *Partition) ProcessBatch(ctx context.Context, tasks []task.Task) ([]task.Task, error) {
+// Setup implements stage.Stage: it keeps the actor's logger.
+func (p *Partition) Setup(_ context.Context, w *stage.Worker) error {
+	if w != nil {
+		p.log = w.Logger
+	}
+	return nil
+}
+
+// list lists the input files, or says in the config's words why it cannot.
+func (p *Partition) list() (dataio.FilePartitioning, dataio.Listing, error) {
 	part := dataio.FilePartitioning{Paths: p.cfg.Paths, Extensions: p.cfg.Extensions,
 		FilesPerPartition: p.cfg.FilesPerPartition, BlockSize: int64(p.cfg.BlockSize)}
-	groups, err := part.FileGroups(p.cfg.Dataset)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p.Name(), err)
+	for _, path := range p.cfg.Paths {
+		if _, err := os.Stat(path); err != nil {
+			return part, dataio.Listing{}, fmt.Errorf("paths: %s: %w", path, pathProblem(err))
+		}
 	}
-	if len(groups) == 0 {
-		return nil, fmt.Errorf("%s: no input files in %v", p.Name(), p.cfg.Paths)
+	l, err := part.List()
+	if err != nil {
+		return part, l, fmt.Errorf("paths: %s", strings.TrimPrefix(err.Error(), "dataio: "))
+	}
+	if len(l.Files) == 0 {
+		exts := part.Extensions
+		if exts == nil {
+			exts = dataio.DefaultExtensions()
+		}
+		return part, l, fmt.Errorf("paths %s: no input files (names ending in %s; %d other paths skipped)",
+			strings.Join(p.cfg.Paths, ", "), strings.Join(exts, ", "), len(l.Skipped))
+	}
+	return part, l, nil
+}
+
+// Preflight implements pipeline.Preflighter: every input path exists and
+// they hold at least one file to read.
+func (p *Partition) Preflight(context.Context) error {
+	_, _, err := p.list()
+	return err
+}
+
+// ProcessBatch implements stage.Stage. Inputs that are missing or hold no
+// file are permanent errors: retrying cannot bring them back.
+func (p *Partition) ProcessBatch(ctx context.Context, tasks []task.Task) ([]task.Task, error) {
+	part, l, err := p.list()
+	if err != nil {
+		return nil, stage.Permanent(fmt.Errorf("%s: %w", p.Name(), err))
+	}
+	if p.log != nil {
+		for _, s := range dataio.SummarizeSkipped(l.Skipped, 10) {
+			p.log.Info("skipped input paths", "stage", p.Name(), "count", s.Count, "reason", s.Reason, "paths", s.Paths)
+		}
+	}
+	groups, err := part.GroupFiles(l.Files)
+	if err != nil {
+		return nil, stage.Permanent(fmt.Errorf("%s: %w", p.Name(), err))
 	}
 	if len(tasks) == 0 {
 		return nil, nil
 	}
-	out := make([]task.Task, len(groups))
-	for i, g := range groups {
+	fgs := dataio.NewFileGroups(p.cfg.Dataset, groups)
+	out := make([]task.Task, len(fgs))
+	for i, g := range fgs {
 		out[i] = g
 	}
 	return out, ctx.Err()
+}
+
+// pathProblem is the cause of a failed os.Stat, without the Go operation.
+func pathProblem(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // ---- jsonl_read_files --------------------------------------------------------
@@ -283,11 +341,35 @@ func (r *ReadFiles) read(ctx context.Context, g *task.FileGroup) (out []task.Tas
 	}
 	st := rd.Stats()
 	for _, b := range out {
+		setSources(b.(*task.DocumentBatch))
 		meta := b.Meta()
 		meta["jsonl.file_group"] = g.ID()
 		meta["jsonl.bad_records"] = strconv.FormatInt(st.BadRecords, 10)
 	}
 	return out, nil
+}
+
+// setSources records in b's metadata the files and record ranges its rows
+// came from (task.MetaSourceFile, task.MetaSourceRows), so that a failure
+// downstream can say which records it lost.
+func setSources(b *task.DocumentBatch) {
+	fc, rc := b.Column(dataio.FileColumn), b.Column(dataio.RowColumn)
+	if fc == nil || rc == nil {
+		return
+	}
+	var files []string
+	var first, last []int64
+	for i, f := range fc.Strings {
+		row := rc.Ints[i] + 1 // RowColumn counts from 0
+		if n := len(files); n > 0 && files[n-1] == f {
+			last[n-1] = row
+			continue
+		}
+		files, first, last = append(files, f), append(first, row), append(last, row)
+	}
+	if len(files) > 0 {
+		task.SetSources(b, files, first, last)
+	}
 }
 
 // lazyQuarantine creates its file on the first bad record, so that file

@@ -92,7 +92,7 @@ func Types(reg *stage.Registry) []stage.Type {
 
 var partitionFields = []stage.Field{
 	{Name: "paths", Type: "[string]", Default: "(required)", Doc: "input files and directories (walked recursively)"},
-	{Name: "extensions", Type: "[string]", Default: "jsonl, json and compressed forms", Doc: "file name endings picked up in directories"},
+	{Name: "extensions", Type: "[string]", Default: ".jsonl, .json (each also .gz, .zst, .zstd), .parquet", Doc: "file name endings picked up in directories (files named in paths are read whatever their names); skipped files are logged"},
 	{Name: "files_per_partition", Type: "int", Default: "0", Doc: "files per file group (0 with no block_size: one file per group)"},
 	{Name: "block_size", Type: "size", Default: "0", Doc: "group files up to this size, e.g. \"256MiB\" (exclusive with files_per_partition)"},
 	{Name: "dataset", Type: "string", Default: "", Doc: "dataset name set on the tasks"},

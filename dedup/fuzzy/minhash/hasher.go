@@ -68,7 +68,7 @@ func (p Params) Validate() error {
 		errs = append(errs, fmt.Errorf("CharNgrams %d out of range [1, %d]", p.CharNgrams, MaxCharNgrams))
 	}
 	if p.Seed > math.MaxUint32 {
-		errs = append(errs, fmt.Errorf("Seed %d exceeds 2^32-1 (numpy RandomState seed range)", p.Seed))
+		errs = append(errs, fmt.Errorf("seed %d exceeds 2^32-1 (numpy RandomState seed range)", p.Seed))
 	}
 	if p.HashBits != 32 && p.HashBits != 64 {
 		errs = append(errs, fmt.Errorf("HashBits %d is not 32 or 64", p.HashBits))

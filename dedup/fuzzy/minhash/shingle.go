@@ -135,9 +135,3 @@ func (w *windows) hash64(text []byte, out []uint64, seed uint64) int {
 	w.p, w.q = p, q
 	return k
 }
-
-// MurmurHash3_x86_32 multipliers, used by the vector window hasher.
-const (
-	m32c1 = 0xcc9e2d51
-	m32c2 = 0x1b873593
-)

@@ -39,7 +39,6 @@ type authenticator struct {
 	insecure *grant // what a connection with no token gets (loopback dev mode), or nil
 }
 
-
 func (a *authenticator) set(token string, g grant) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

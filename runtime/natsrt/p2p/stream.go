@@ -63,8 +63,16 @@ func (a *Ack) resolve(err error) {
 func (a *Ack) Done() <-chan struct{} { return a.done }
 
 // Err is the outcome once Done is closed: nil, the receiver's handler
-// error (a *HandlerError), or why the stream failed.
-func (a *Ack) Err() error { return a.err }
+// error (a *HandlerError), or why the stream failed. It is nil while the
+// message is pending.
+func (a *Ack) Err() error {
+	select {
+	case <-a.done:
+		return a.err
+	default:
+		return nil
+	}
+}
 
 // Wait waits for the outcome or for ctx.
 func (a *Ack) Wait(ctx context.Context) error {

@@ -44,6 +44,11 @@ type Options struct {
 	Gone <-chan struct{}
 	// GoneErr is the error Gone fails messages with (nil: ErrPeerGone).
 	GoneErr error
+	// NoResponders, when positive, fails the stream with GoneErr once a
+	// chunk has met nobody listening for this long. Zero retries until
+	// Gone or Close: right for peers that may subscribe late, wrong for a
+	// peer that must already be there (an RPC target).
+	NoResponders time.Duration
 }
 
 // Ack is the outcome of one message.
@@ -252,6 +257,7 @@ func (s *Stream) worker() {
 func (s *Stream) transmit(j chunkJob) {
 	msg := &nats.Msg{Subject: s.subject, Header: j.hdr.encode(), Data: j.data}
 	backoff := time.Millisecond
+	var lonely time.Time // when "no responders" began
 	for {
 		ctx, cancel := context.WithTimeout(s.ctx, s.opts.AckTimeout)
 		reply, err := s.nc.RequestMsgWithContext(ctx, msg)
@@ -270,7 +276,14 @@ func (s *Stream) transmit(j chunkJob) {
 			return
 		}
 		if !errors.Is(err, nats.ErrNoResponders) {
+			lonely = time.Time{}
 			continue // an ack timeout: send again at once
+		}
+		if lonely.IsZero() {
+			lonely = time.Now()
+		} else if s.opts.NoResponders > 0 && time.Since(lonely) >= s.opts.NoResponders {
+			s.fail(fmt.Errorf("p2p: send to %s: no one listening for %v: %w", s.subject, s.opts.NoResponders, s.opts.GoneErr))
+			return
 		}
 		// Nobody listens yet (a member that has not subscribed): back off.
 		select {

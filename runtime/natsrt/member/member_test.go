@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,40 +17,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// events records a monitor's events.
-type events struct {
-	mu  sync.Mutex
-	evs []member.Event
-}
-
-func record(m *member.Monitor) *events {
-	e := &events{}
-	m.Subscribe(func(ev member.Event) {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		e.evs = append(e.evs, ev)
-	})
-	return e
-}
-
-// wait returns the first event of kind for incarnation, waiting up to d.
-func (e *events) wait(t *testing.T, d time.Duration, kind member.EventKind, inc string) member.Event {
-	t.Helper()
-	var got member.Event
-	natstest.Eventually(t, d, kind.String()+" event of "+inc, func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		for _, ev := range e.evs {
-			if ev.Kind == kind && ev.Node.Incarnation == inc {
-				got = ev
-				return true
-			}
-		}
-		return false
-	})
-	return got
-}
 
 // join registers a worker incarnation over its own connection (through url
 // when set) and returns its lease.
@@ -77,9 +42,9 @@ func join(t *testing.T, c *natstest.Cluster, url string) (*member.Lease, member.
 func TestUpAndLeave(t *testing.T) {
 	c := natstest.Start(t)
 	m := c.Monitor(t)
-	evs := record(m)
+	evs := natstest.Record(m)
 	l, info, _ := join(t, c, "")
-	up := evs.wait(t, 5*time.Second, member.NodeUp, info.Incarnation)
+	up := evs.Wait(t, 5*time.Second, member.NodeUp, natstest.Of(info.Incarnation))
 	if up.Node.CPUs != 2 || up.Node.ScratchDir != info.ScratchDir {
 		t.Fatalf("node up with %+v, want %+v", up.Node, info)
 	}
@@ -94,7 +59,7 @@ func TestUpAndLeave(t *testing.T) {
 	if err := l.Release(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	lost := evs.wait(t, 5*time.Second, member.NodeLost, info.Incarnation)
+	lost := evs.Wait(t, 5*time.Second, member.NodeLost, natstest.Of(info.Incarnation))
 	if lost.Reason != "left" {
 		t.Fatalf("reason %q, want left", lost.Reason)
 	}
@@ -108,12 +73,12 @@ func TestUpAndLeave(t *testing.T) {
 func TestDisconnectIsLostAtOnce(t *testing.T) {
 	c := natstest.Start(t)
 	m := c.Monitor(t)
-	evs := record(m)
+	evs := natstest.Record(m)
 	l, info, nc := join(t, c, "")
-	evs.wait(t, 5*time.Second, member.NodeUp, info.Incarnation)
+	evs.Wait(t, 5*time.Second, member.NodeUp, natstest.Of(info.Incarnation))
 	closed := time.Now()
 	nc.Close()
-	lost := evs.wait(t, 5*time.Second, member.NodeLost, info.Incarnation)
+	lost := evs.Wait(t, 5*time.Second, member.NodeLost, natstest.Of(info.Incarnation))
 	if !strings.HasPrefix(lost.Reason, "disconnected") {
 		t.Fatalf("reason %q, want the disconnect advisory", lost.Reason)
 	}
@@ -137,13 +102,13 @@ func TestDisconnectIsLostAtOnce(t *testing.T) {
 func TestPartitionExpiresLeaseAndFences(t *testing.T) {
 	c := natstest.Start(t)
 	m := c.Monitor(t)
-	evs := record(m)
+	evs := natstest.Record(m)
 	p := natstest.NewProxy(t, c.Broker.Server().Addr().String())
 	l, info, nc := join(t, c, p.URL())
-	evs.wait(t, 5*time.Second, member.NodeUp, info.Incarnation)
+	evs.Wait(t, 5*time.Second, member.NodeUp, natstest.Of(info.Incarnation))
 
 	p.Pause(true, true)
-	lost := evs.wait(t, 5*time.Second, member.NodeLost, info.Incarnation)
+	lost := evs.Wait(t, 5*time.Second, member.NodeLost, natstest.Of(info.Incarnation))
 	if lost.Reason != "lease expired" && !strings.HasPrefix(lost.Reason, "disconnected") {
 		t.Fatalf("reason %q", lost.Reason)
 	}
@@ -177,7 +142,7 @@ func TestPartitionExpiresLeaseAndFences(t *testing.T) {
 	}
 	// A new incarnation of the same worker joins normally.
 	_, again, _ := join(t, c, p.URL())
-	evs.wait(t, 5*time.Second, member.NodeUp, again.Incarnation)
+	evs.Wait(t, 5*time.Second, member.NodeUp, natstest.Of(again.Incarnation))
 }
 
 func TestWatchKeySeesTheHeadGo(t *testing.T) {

@@ -46,6 +46,11 @@ func (c ClientConfig) Validate() error {
 			return fmt.Errorf("server URL %q: want nats://HOST:PORT or tls://HOST:PORT", u)
 		}
 	}
+	if c.CASHA256 != "" {
+		if _, err := PinnedTLS(c.CASHA256); err != nil {
+			return err
+		}
+	}
 	if c.CASHA256 != "" && c.TLSCAFile != "" {
 		return errors.New("--ca-sha256 and a CA file both say whom to trust: give one")
 	}

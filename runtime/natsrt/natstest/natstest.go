@@ -42,7 +42,13 @@ type Cluster struct {
 // Start starts a Cluster that the test's cleanup shuts down.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
-	b, err := broker.Start(broker.Config{})
+	return StartWith(t, broker.Config{})
+}
+
+// StartWith is Start with a broker configuration.
+func StartWith(t testing.TB, cfg broker.Config) *Cluster {
+	t.Helper()
+	b, err := broker.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

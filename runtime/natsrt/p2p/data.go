@@ -25,6 +25,9 @@ type DataOptions struct {
 	InFlight int
 	// PeerGone, when set, returns a channel closed when rank's node is lost.
 	PeerGone func(rank int) <-chan struct{}
+	// GoneErr is what sends to a lost rank fail with (wrapped; nil:
+	// ErrPeerGone). A shuffle sets its own peer-closed error here.
+	GoneErr error
 }
 
 // dataMember is the receiving subject token of a rank's data endpoint.
@@ -72,6 +75,9 @@ func (d *DataSender) stream(to int) *Stream {
 		o := d.opts.Stream
 		if d.opts.PeerGone != nil {
 			o.Gone = d.opts.PeerGone(to)
+		}
+		if d.opts.GoneErr != nil {
+			o.GoneErr = d.opts.GoneErr
 		}
 		d.streams[to] = NewStream(d.nc, d.run.P2P(d.group, dataMember(to)), strconv.Itoa(d.rank), o)
 	}

@@ -2,15 +2,19 @@
 // reply, addressed to an actor on an endpoint (a worker incarnation, or
 // the head), over p2p streams.
 //
-// A call is a message on the target endpoint's subject (run.RPC(target))
-// carrying a call id, the actor, the method, the attempt number and the
-// time left until the caller's deadline; its body is chunked like any p2p
-// message, so payloads larger than the server's max payload work. The
-// target runs the handler in its own goroutine with a context that has
-// that deadline, and sends the reply (output, or an error with its kind)
-// to the caller's endpoint. Because every message of one caller to one
-// target travels on one ordered stream, a cancel can never overtake its
-// call.
+// A call carries a call id, the actor, the method, the attempt number and
+// the time left until the caller's deadline. It takes one of two paths:
+//   - direct: a call whose body fits in one NATS message is one NATS
+//     request to run.RPC(target)+".d", and a reply that fits is the NATS
+//     reply: two messages per call, the cheapest NATS allows;
+//   - streamed: a larger body travels as a p2p message (chunked, acked,
+//     flow-controlled) on run.RPC(target), and a larger reply as a p2p
+//     message to the caller's endpoint.
+//
+// The target runs the handler in its own goroutine with a context that has
+// the caller's deadline, and replies with the output or an error with its
+// kind. A cancel travels the call's own path after it (one connection, one
+// subject, or one ordered stream), so it never overtakes its call.
 //
 // Failures:
 //   - the caller's context ends: the call returns at once and a cancel
@@ -30,6 +34,7 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -92,7 +97,10 @@ type Endpoint struct {
 	id   string
 	opts Options
 	recv *p2p.Receiver
-	seq  atomic.Uint64
+	dsub *nats.Subscription // direct calls and cancels
+	// single is the largest body that travels in one NATS message.
+	single int
+	seq    atomic.Uint64
 	// refused counts replies refused: from a lost target, or for a call
 	// that was abandoned or failed.
 	refused atomic.Uint64
@@ -116,8 +124,19 @@ type peer struct {
 type call struct {
 	target string
 	done   chan struct{}
+	abort  context.CancelFunc // ends a direct request in flight
 	out    []byte
 	err    error
+}
+
+// finish completes c (its caller holds the only reference after removal
+// from Endpoint.calls, so this runs once).
+func (c *call) finish(out []byte, err error) {
+	c.out, c.err = out, err
+	close(c.done)
+	if c.abort != nil {
+		c.abort()
+	}
 }
 
 // NewEndpoint listens as endpoint id of run (a subject token: a worker's
@@ -137,13 +156,28 @@ func NewEndpoint(nc *nats.Conn, run subject.Run, id string, opts Options) (*Endp
 	}
 	e := &Endpoint{nc: nc, run: run, id: id, opts: opts,
 		peers: make(map[string]*peer), calls: make(map[string]*call), running: make(map[string]context.CancelFunc)}
+	e.single = int(nc.MaxPayload()) - 8<<10
+	if c := opts.Stream.ChunkSize; c > 0 && c < e.single {
+		e.single = c
+	}
 	recv, err := p2p.Listen(nc, run.RPC(id), e.onMessage)
 	if err != nil {
 		return nil, err
 	}
 	e.recv = recv
+	if e.dsub, err = nc.Subscribe(directSubject(run, id), e.onDirect); err == nil {
+		if err = e.dsub.SetPendingLimits(-1, -1); err == nil {
+			err = nc.Flush()
+		}
+	}
+	if err != nil {
+		recv.Close()
+		return nil, fmt.Errorf("rpc: subscribe %s: %w", directSubject(run, id), err)
+	}
 	return e, nil
 }
+
+func directSubject(run subject.Run, id string) string { return run.RPC(id) + ".d" }
 
 // Refused is how many replies the endpoint refused (late replies of
 // abandoned calls, replies from lost targets).
@@ -193,8 +227,7 @@ func (e *Endpoint) PeerLost(target, reason string) {
 	}
 	e.mu.Unlock()
 	for _, c := range failed {
-		c.err = lostError(target, reason)
-		close(c.done)
+		c.finish(nil, lostError(target, reason))
 	}
 }
 
@@ -212,6 +245,9 @@ func isClosed(c <-chan struct{}) bool {
 func (e *Endpoint) Call(ctx context.Context, target string, req Request) ([]byte, error) {
 	id := strconv.FormatUint(e.seq.Add(1), 36)
 	c := &call{target: target, done: make(chan struct{})}
+	rctx, abort := context.WithCancel(ctx)
+	defer abort()
+	c.abort = abort
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -229,33 +265,126 @@ func (e *Endpoint) Call(ctx context.Context, target string, req Request) ([]byte
 	if dl, ok := ctx.Deadline(); ok {
 		m.timeout = max(time.Until(dl), time.Nanosecond)
 	}
-	ack := p.stream.Send(m.encode(), req.Body)
-	select {
-	case <-c.done:
-		return c.out, c.err
-	case <-ack.Done():
-		if err := ack.Err(); err != nil { // never delivered: the target is gone
-			e.PeerLost(target, err.Error())
-		}
-	case <-ctx.Done():
+	direct := len(req.Body) <= e.single
+	if direct {
+		e.callDirect(rctx, c, m, req.Body)
+	} else {
+		e.callStreamed(rctx, c, p, m, req.Body)
 	}
 	select {
 	case <-c.done:
 		return c.out, c.err
 	case <-ctx.Done():
-		e.abandon(id, p)
+		e.abandon(id, p, direct)
 		return nil, fmt.Errorf("rpc: call %s.%s on %s: %w", req.Actor, req.Method, target, ctx.Err())
 	}
 }
 
-// abandon forgets call id and tells the target to cancel it.
-func (e *Endpoint) abandon(id string, p *peer) {
+// callDirect sends a call as one NATS request and completes it from the
+// reply, unless the reply follows on the stream. It returns when the reply
+// came, the reply will come on the stream, or ctx ended (the caller
+// cancelled, or PeerLost aborted the call).
+func (e *Endpoint) callDirect(ctx context.Context, c *call, m meta, body []byte) {
+	msg := &nats.Msg{Subject: directSubject(e.run, c.target), Header: nats.Header{hMeta: []string{m.encode()}}, Data: body}
+	var lonely time.Time
+	backoff := time.Millisecond
+	for {
+		reply, err := e.nc.RequestMsgWithContext(ctx, msg)
+		if err == nil {
+			rm, derr := decodeMeta(reply.Header.Get(hMeta))
+			if derr != nil {
+				e.take(c.target, m.id, nil, derr)
+			} else if rm.kind == msgReply {
+				e.complete(c.target, rm, reply.Data)
+			}
+			return // msgReplyStream: the reply comes through onMessage
+		}
+		if !errors.Is(err, nats.ErrNoResponders) {
+			if ctx.Err() == nil { // the connection failed
+				e.take(c.target, m.id, nil, &Error{Kind: KindLost, Msg: "rpc: call to " + c.target + ": " + err.Error()})
+			}
+			return
+		}
+		if lonely.IsZero() {
+			lonely = time.Now()
+		} else if time.Since(lonely) >= e.opts.NoResponders {
+			e.PeerLost(c.target, "no one listening for "+e.opts.NoResponders.String())
+			return
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
+	}
+}
+
+// callStreamed sends a call too large for one message on the target's
+// stream, and returns once the target accepted it (or it failed).
+func (e *Endpoint) callStreamed(ctx context.Context, c *call, p *peer, m meta, body []byte) {
+	ack := p.stream.Send(m.encode(), body)
+	select {
+	case <-ack.Done():
+		if err := ack.Err(); err != nil { // never delivered: the target is gone
+			e.PeerLost(c.target, err.Error())
+		}
+	case <-c.done:
+	case <-ctx.Done():
+	}
+}
+
+// take removes call id (of target) and finishes it with out, err.
+func (e *Endpoint) take(target, id string, out []byte, err error) {
 	e.mu.Lock()
-	_, pending := e.calls[id]
+	c, ok := e.calls[id]
+	if ok && c.target == target {
+		delete(e.calls, id)
+	}
+	e.mu.Unlock()
+	if ok && c.target == target {
+		c.finish(out, err)
+	}
+}
+
+// abandon forgets call id and tells the target to cancel it, on the path
+// the call took.
+func (e *Endpoint) abandon(id string, p *peer, direct bool) {
+	e.mu.Lock()
+	c, pending := e.calls[id]
 	delete(e.calls, id)
 	e.mu.Unlock()
-	if pending {
-		p.stream.Send(meta{kind: msgCancel, id: id, caller: e.id}.encode(), nil)
+	if !pending {
+		return
+	}
+	cancel := meta{kind: msgCancel, id: id, caller: e.id}.encode()
+	if direct {
+		e.nc.PublishMsg(&nats.Msg{Subject: directSubject(e.run, c.target), Header: nats.Header{hMeta: []string{cancel}}})
+	} else {
+		p.stream.Send(cancel, nil)
+	}
+}
+
+// onDirect handles direct calls and cancels.
+func (e *Endpoint) onDirect(msg *nats.Msg) {
+	m, err := decodeMeta(msg.Header.Get(hMeta))
+	if err != nil {
+		return
+	}
+	switch m.kind {
+	case msgCall:
+		e.serve(m, msg.Data, msg.Reply)
+	case msgCancel:
+		e.cancelRunning(m)
+	}
+}
+
+func (e *Endpoint) cancelRunning(m meta) {
+	e.mu.Lock()
+	cancel := e.running[m.caller+"/"+m.id]
+	e.mu.Unlock()
+	if cancel != nil {
+		cancel()
 	}
 }
 
@@ -271,14 +400,9 @@ func (e *Endpoint) onMessage(msg p2p.Message) error {
 	}
 	switch m.kind {
 	case msgCall:
-		e.serve(m, msg.Data)
+		e.serve(m, msg.Data, "")
 	case msgCancel:
-		e.mu.Lock()
-		cancel := e.running[m.caller+"/"+m.id]
-		e.mu.Unlock()
-		if cancel != nil {
-			cancel()
-		}
+		e.cancelRunning(m)
 	case msgReply:
 		e.complete(msg.From, m, msg.Data)
 	default:
@@ -302,21 +426,21 @@ func (e *Endpoint) complete(from string, m meta, body []byte) {
 	delete(e.calls, m.id)
 	e.mu.Unlock()
 	if m.errKind != "" {
-		c.err = e.opts.Codec.Decode(m.errKind, m.errMsg, body)
+		c.finish(nil, e.opts.Codec.Decode(m.errKind, m.errMsg, body))
 	} else {
-		c.out = body
+		c.finish(body, nil)
 	}
-	close(c.done)
 }
 
-// serve starts an incoming call.
-func (e *Endpoint) serve(m meta, body []byte) {
+// serve starts an incoming call; direct is the reply subject of a direct
+// call ("" for a streamed one).
+func (e *Endpoint) serve(m meta, body []byte, direct string) {
 	in := &Incoming{Caller: m.caller, ID: m.id, Actor: m.actor, Method: m.method, Attempt: m.attempt, Body: body}
 	e.mu.Lock()
 	p := e.peerLocked(m.caller)
 	if e.closed || e.opts.Handler == nil || isClosed(p.gone) {
 		e.mu.Unlock()
-		e.reply(p, m, nil, &Error{Kind: KindNotFound, Msg: "rpc: endpoint " + e.id + " serves no calls"})
+		e.reply(p, m, direct, nil, &Error{Kind: KindNotFound, Msg: "rpc: endpoint " + e.id + " serves no calls"})
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -334,7 +458,7 @@ func (e *Endpoint) serve(m meta, body []byte) {
 		delete(e.running, key)
 		e.mu.Unlock()
 		cancel()
-		e.reply(p, m, out, err)
+		e.reply(p, m, direct, out, err)
 	}()
 }
 
@@ -348,14 +472,25 @@ func (e *Endpoint) handle(ctx context.Context, in *Incoming) (out []byte, err er
 	return e.opts.Handler(ctx, in)
 }
 
-func (e *Endpoint) reply(p *peer, m meta, out []byte, err error) {
+// reply sends a call's outcome: as the NATS reply of a direct call when
+// it fits, else on the stream to the caller (and, for a direct call, a
+// note that it does).
+func (e *Endpoint) reply(p *peer, m meta, direct string, out []byte, err error) {
 	r := meta{kind: msgReply, id: m.id}
 	if err != nil {
 		var data []byte
 		r.errKind, r.errMsg, data = e.opts.Codec.Encode(err)
 		out = data
 	}
+	if direct != "" && len(out)+len(r.errMsg) <= e.single {
+		e.nc.PublishMsg(&nats.Msg{Subject: direct, Header: nats.Header{hMeta: []string{r.encode()}}, Data: out})
+		return
+	}
 	p.stream.Send(r.encode(), out) // the caller acks; a lost caller fails the stream, harmlessly
+	if direct != "" {
+		note := meta{kind: msgReplyStream, id: m.id}
+		e.nc.PublishMsg(&nats.Msg{Subject: direct, Header: nats.Header{hMeta: []string{note.encode()}}})
+	}
 }
 
 // Close stops the endpoint: it unsubscribes, cancels the calls it serves
@@ -374,11 +509,11 @@ func (e *Endpoint) Close() {
 	calls := e.calls
 	e.calls = map[string]*call{}
 	e.mu.Unlock()
+	e.dsub.Unsubscribe()
 	e.recv.Close()
 	e.serving.Wait()
 	for _, c := range calls {
-		c.err = &Error{Kind: KindLost, Msg: "rpc: endpoint " + e.id + " closed"}
-		close(c.done)
+		c.finish(nil, &Error{Kind: KindLost, Msg: "rpc: endpoint " + e.id + " closed"})
 	}
 	e.mu.Lock()
 	peers := e.peers

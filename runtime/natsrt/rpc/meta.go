@@ -12,7 +12,13 @@ const (
 	msgCall   = "call"
 	msgCancel = "cancel"
 	msgReply  = "reply"
+	// msgReplyStream answers a direct call whose reply is too large for
+	// one message: the reply follows on the caller's stream.
+	msgReplyStream = "reply_stream"
 )
+
+// hMeta is the header that carries meta on direct messages.
+const hMeta = "S-RPC"
 
 // meta is what travels in a p2p message's metadata (URL-encoded).
 type meta struct {

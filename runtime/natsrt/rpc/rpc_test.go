@@ -14,7 +14,10 @@ import (
 	"github.com/sluice-data/sluice/runtime/natsrt/rpc"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	natstest.RunChild(natstest.Children{"echo": echoChild})
+	goleak.VerifyTestMain(m)
+}
 
 // pair makes a caller ("head") and a serving endpoint ("w1") on their own
 // connections.
@@ -50,6 +53,13 @@ func TestCallLargeBothWays(t *testing.T) {
 	want := append(append(bytes.Repeat([]byte("a1/process/"), 3), body...), body...)
 	if !bytes.Equal(out, want) {
 		t.Fatalf("reply of %d bytes, want %d", len(out), len(want))
+	}
+	// A direct call (small body) whose reply needs the stream.
+	small := bytes.Repeat([]byte("s"), 20<<10)
+	out, err = head.Call(ctx, "w1", rpc.Request{Actor: "a2", Method: "m", Body: small})
+	want = append(append(bytes.Repeat([]byte("a2/m/"), 3), small...), small...)
+	if err != nil || !bytes.Equal(out, want) {
+		t.Fatalf("direct call, large reply: %d bytes, %v", len(out), err)
 	}
 }
 
@@ -123,11 +133,11 @@ func TestCancelAndDeadlineReachTheHandler(t *testing.T) {
 	}
 }
 
-// A target declared lost fails its calls in flight at once; its late reply
-// is refused; later calls fail without waiting.
+// A target declared lost fails its calls in flight at once, on both
+// paths; its late reply is refused; later calls fail without waiting.
 func TestLostTarget(t *testing.T) {
 	release := make(chan struct{})
-	started := make(chan struct{}, 1)
+	started := make(chan struct{}, 2)
 	_, head, _ := pair(t, func(ctx context.Context, in *rpc.Incoming) ([]byte, error) {
 		started <- struct{}{}
 		<-release
@@ -135,26 +145,33 @@ func TestLostTarget(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res := make(chan error, 1)
-	go func() {
-		_, err := head.Call(ctx, "w1", rpc.Request{Method: "block"})
-		res <- err
-	}()
-	<-started
+	res := make(chan error, 2)
+	for _, body := range [][]byte{[]byte("small"), bytes.Repeat([]byte("b"), 100<<10)} { // direct, streamed
+		go func() {
+			_, err := head.Call(ctx, "w1", rpc.Request{Method: "block", Body: body})
+			res <- err
+		}()
+		<-started
+	}
 	lostAt := time.Now()
 	head.PeerLost("w1", "disconnected")
-	select {
-	case err := <-res:
-		if !errors.Is(err, rpc.ErrLost) || rpc.KindOf(err) != rpc.KindLost {
-			t.Fatalf("in-flight call: %v", err)
+	for range 2 {
+		select {
+		case err := <-res:
+			if !errors.Is(err, rpc.ErrLost) || rpc.KindOf(err) != rpc.KindLost {
+				t.Fatalf("in-flight call: %v", err)
+			}
+			if d := time.Since(lostAt); d > time.Second {
+				t.Fatalf("failed %v after the loss", d)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("an in-flight call did not fail")
 		}
-		if d := time.Since(lostAt); d > time.Second {
-			t.Fatalf("failed %v after the loss", d)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the in-flight call did not fail")
 	}
-	close(release) // the zombie replies now: refused
+	// The zombie replies now. The streamed call's reply reaches the
+	// endpoint and is refused; the direct one's goes to a reply inbox the
+	// caller no longer listens on.
+	close(release)
 	natstest.Eventually(t, 5*time.Second, "late reply refused", func() bool { return head.Refused() == 1 })
 	if _, err := head.Call(ctx, "w1", rpc.Request{Method: "x"}); !errors.Is(err, rpc.ErrLost) {
 		t.Fatalf("call after the loss: %v", err)

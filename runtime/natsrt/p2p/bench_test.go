@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -27,11 +28,14 @@ const benchMsg = 1 << 20
 // process: b.N messages. It reports MB/s and the CPU of both processes per
 // GB.
 func BenchmarkDataAcrossProcesses(b *testing.B) {
-	b.Run("tls", func(b *testing.B) { benchData(b, broker.Config{}) })
-	b.Run("plain", func(b *testing.B) { benchData(b, broker.Config{Insecure: true}) })
+	b.Run("tls", func(b *testing.B) { benchData(b, broker.Config{}, false) })
+	b.Run("raw-nats/tls", func(b *testing.B) { benchData(b, broker.Config{}, true) })
+	b.Run("plain", func(b *testing.B) { benchData(b, broker.Config{Insecure: true}, false) })
 }
 
-func benchData(b *testing.B, bc broker.Config) {
+// benchData runs the data benchmark; raw sends plain NATS requests (8 in
+// flight) to a plain subscriber that acks them: the baseline.
+func benchData(b *testing.B, bc broker.Config, raw bool) {
 	c := natstest.StartWith(b, bc)
 	var got atomic.Int64
 	done := make(chan struct{})
@@ -46,11 +50,18 @@ func benchData(b *testing.B, bc broker.Config) {
 		b.Fatal(err)
 	}
 	defer rc.Close()
+	rawSub, _ := c.Connect(b, "", "rawrecv").Subscribe(c.Run.Prefix()+".raw", func(m *nats.Msg) {
+		if got.Add(int64(len(m.Data))) == want {
+			close(done)
+		}
+		m.Respond(nil)
+	})
+	rawSub.SetPendingLimits(-1, -1)
 	ready := make(chan *nats.Msg, 1)
 	sub, _ := c.Head.ChanSubscribe(c.Run.Prefix()+".ready", ready)
 	defer sub.Unsubscribe()
 	kid := natstest.StartChild(b, "data-sender", "P2P_URL="+c.Worker.URL, "P2P_TOKEN="+c.Worker.Token,
-		"P2P_PIN="+c.Worker.CASHA256, "P2P_RUN="+c.Run.ID(), "P2P_N="+strconv.Itoa(b.N))
+		"P2P_PIN="+c.Worker.CASHA256, "P2P_RUN="+c.Run.ID(), "P2P_N="+strconv.Itoa(b.N), "P2P_RAW="+strconv.FormatBool(raw))
 	select {
 	case <-ready:
 	case <-time.After(30 * time.Second):
@@ -98,6 +109,9 @@ func dataSenderChild() int {
 	<-start
 	ctx := context.Background()
 	msg := make([]byte, benchMsg)
+	if os.Getenv("P2P_RAW") == "true" {
+		return rawSend(nc, run, n, msg)
+	}
 	for range n {
 		if err := d.Send(ctx, 0, msg); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -123,4 +137,30 @@ func childCPU(k *natstest.Child) time.Duration {
 		return 0
 	}
 	return ps.UserTime() + ps.SystemTime()
+}
+
+// rawSend sends n messages as plain NATS requests, 8 in flight.
+func rawSend(nc *nats.Conn, run subject.Run, n int, msg []byte) int {
+	jobs := make(chan struct{}, n)
+	for range n {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range jobs {
+				if _, err := nc.Request(run.Prefix()+".raw", msg, 30*time.Second); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					failed.Store(true)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() {
+		return 1
+	}
+	return 0
 }

@@ -167,8 +167,14 @@ func ListenData(nc *nats.Conn, run subject.Run, group string, rank int, handle f
 	})
 }
 
+// MaxMessage is the largest message that travels as one NATS message
+// (larger ones are chunked).
+func (d *DataSender) MaxMessage() int { return ChunkSize(d.nc, d.opts.Stream) }
+
 // ShuffleTransport adapts a DataSender to shuffle.Transport: a Batch is
-// sent as its encoding (copied, so the Sender may reuse it).
+// sent as its encoding (copied, so the Sender may reuse it). Its methods
+// are those of the acknowledged shuffle.Transport of issue 8 (Send, Flush,
+// MaxBatchBytes).
 type ShuffleTransport struct{ D *DataSender }
 
 var _ shuffle.Transport = ShuffleTransport{}
@@ -181,9 +187,17 @@ func (t ShuffleTransport) Send(ctx context.Context, toRank int, b *shuffle.Batch
 // Flush waits for every batch's ack.
 func (t ShuffleTransport) Flush(ctx context.Context) error { return t.D.Flush(ctx) }
 
+// MaxBatchBytes keeps every batch within one NATS message.
+func (t ShuffleTransport) MaxBatchBytes() int { return t.D.MaxMessage() }
+
+// BatchReceiver is what stores a rank's batches (a *shuffle.Engine is one).
+type BatchReceiver interface {
+	InsertBatch(b *shuffle.Batch) error
+}
+
 // InsertInto is a ListenData handler that decodes each message as a
-// shuffle.Batch and inserts it into e.
-func InsertInto(e *shuffle.Engine) func(from int, data []byte) error {
+// shuffle.Batch and inserts it into e; the sender's ack waits for it.
+func InsertInto(e BatchReceiver) func(from int, data []byte) error {
 	return func(from int, data []byte) error {
 		var b shuffle.Batch
 		if err := b.SetBytes(data); err != nil {

@@ -94,6 +94,17 @@ type HandlerError struct{ Msg string }
 
 func (e *HandlerError) Error() string { return "p2p: receiver: " + e.Msg }
 
+// ChunkSize is the largest chunk a stream on nc with opts sends: the
+// server's max payload less room for headers, or opts.ChunkSize if smaller.
+// A message up to this size travels as one NATS message.
+func ChunkSize(nc *nats.Conn, opts Options) int {
+	limit := int(nc.MaxPayload()) - headerRoom
+	if opts.ChunkSize > 0 && opts.ChunkSize < limit {
+		return opts.ChunkSize
+	}
+	return limit
+}
+
 // chunkJob is one chunk waiting to be sent; ack is set on a message's last chunk.
 type chunkJob struct {
 	hdr  chunkHeader
@@ -135,10 +146,7 @@ func NewStream(nc *nats.Conn, subject, from string, opts Options) *Stream {
 	if opts.GoneErr == nil {
 		opts.GoneErr = ErrPeerGone
 	}
-	chunk := opts.ChunkSize
-	if max := int(nc.MaxPayload()) - headerRoom; chunk <= 0 || chunk > max {
-		chunk = max
-	}
+	chunk := ChunkSize(nc, opts)
 	var id [8]byte
 	rand.Read(id[:])
 	ctx, cancel := context.WithCancel(context.Background())

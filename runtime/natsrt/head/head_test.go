@@ -34,6 +34,13 @@ func TestExternalDeployment(t *testing.T) {
 	client := broker.ClientConfig{URL: srv.ClientURL()}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	// The worker is there first, waiting for a head.
+	wctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- worker.Run(wctx, worker.Config{Client: client, Name: "ext", CPUs: 1, Scratch: t.TempDir(), Retry: 50 * time.Millisecond})
+	}()
+	time.Sleep(200 * time.Millisecond)
 	h, err := head.Start(ctx, head.Config{External: client, Beat: natstest.Beat, TTL: natstest.TTL})
 	if err != nil {
 		t.Fatal(err)
@@ -43,12 +50,14 @@ func TestExternalDeployment(t *testing.T) {
 		t.Fatalf("join line %q for an external deployment", h.JoinLine())
 	}
 	evs := natstest.Record(h.Members)
-	wctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- worker.Run(wctx, worker.Config{Client: client, Name: "ext", CPUs: 1, Scratch: t.TempDir(), Retry: 50 * time.Millisecond})
-	}()
-	up := evs.Wait(t, 10*time.Second, member.NodeUp, nil)
+	var up member.Event
+	natstest.Eventually(t, 10*time.Second, "worker joined", func() bool {
+		n := h.Members.Nodes()
+		if len(n) == 1 {
+			up.Node = n[0]
+		}
+		return len(n) == 1
+	})
 	if _, err := h.Endpoint.Call(ctx, up.Node.Incarnation, rpc.Request{Method: "echo", Body: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}

@@ -249,7 +249,8 @@ func (t *Transport) Recv(ctx context.Context, from int, tag uint64) ([]byte, err
 
 // Close delivers what this rank sent (waiting up to a few seconds), tells
 // every peer it is gone, and releases the endpoint: pending and later
-// Recv calls fail with collective.ErrClosed. Close is idempotent.
+// Recv calls fail with collective.ErrClosed. A peer that never joined and
+// is not known lost costs the full wait (closeDrain). Close is idempotent.
 func (t *Transport) Close() error {
 	t.closeOnce.Do(func() {
 		var acks []*Ack

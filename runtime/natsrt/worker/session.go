@@ -81,13 +81,12 @@ func (w *worker) session(ctx context.Context) error {
 
 // join asks for the run, opens the host and the endpoint, and registers.
 func (w *worker) join(ctx context.Context, inc string, l *live) error {
-	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	h, err := member.AskHello(hctx, l.s.Conn.Data, w.cfg.Client.TokenID(),
-		member.HelloRequest{Incarnation: inc, Name: w.cfg.Name, Version: w.cfg.Version})
+	h, err := w.hello(ctx, inc, l)
 	if err != nil {
 		return err
 	}
+	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	if err := member.CheckProbe(h.Probe); err != nil {
 		return err
 	}
@@ -112,6 +111,29 @@ func (w *worker) join(ctx context.Context, inc string, l *live) error {
 		return err
 	}
 	return w.serve(hctx, kv, l)
+}
+
+// hello asks which run to join, on the session's connections, until a
+// head answers: a worker waiting for the next job keeps its connections
+// instead of reconnecting every Retry.
+func (w *worker) hello(ctx context.Context, inc string, l *live) (member.Hello, error) {
+	req := member.HelloRequest{Incarnation: inc, Name: w.cfg.Name, Version: w.cfg.Version}
+	for {
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		h, err := member.AskHello(hctx, l.s.Conn.Data, w.cfg.Client.TokenID(), req)
+		cancel()
+		if !errors.Is(err, member.ErrNoHead) {
+			return h, err
+		}
+		w.note(err)
+		select {
+		case <-time.After(w.cfg.Retry):
+		case <-ctx.Done():
+			return h, ctx.Err()
+		case err := <-l.closed:
+			return h, err
+		}
+	}
 }
 
 // serve opens the host and the endpoint, then takes the lease: the node is

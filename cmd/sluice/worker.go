@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/sluice-data/sluice/internal/version"
 	"github.com/sluice-data/sluice/runtime/local"
 	"github.com/sluice-data/sluice/runtime/natsrt/broker"
+	"github.com/sluice-data/sluice/runtime/natsrt/logfwd"
 	"github.com/sluice-data/sluice/runtime/natsrt/worker"
 )
 
@@ -77,10 +79,13 @@ func (f *workerFlags) config(a *app) (worker.Config, error) {
 	if f.cpus < 0 {
 		return worker.Config{}, fmt.Errorf("--cpus %v: must not be negative", f.cpus)
 	}
+	// Records at info and above also reach the head's log while a job runs.
+	fwd := logfwd.NewHandler(a.logger.Handler(), slog.LevelInfo)
 	cfg := worker.Config{
 		Client: broker.ClientConfig{URL: f.join, Token: token, CASHA256: f.pin, CredsFile: f.creds,
 			TLSCAFile: f.tlsCA, TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey},
-		Name: f.name, CPUs: f.cpus, GPUs: f.gpus, Scratch: f.scratch, Logger: a.logger,
+		Name: f.name, CPUs: f.cpus, GPUs: f.gpus, Scratch: f.scratch,
+		Logger: slog.New(fwd), LogForward: fwd,
 	}
 	cfg.Version, _ = version.Module()
 	if f.gpus < 0 {

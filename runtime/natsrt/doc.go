@@ -19,6 +19,7 @@
 //	rpc       actor-addressed calls: ids, deadlines, cancel, error kinds,
 //	          lost targets failed at once; one request/reply when the call
 //	          fits one message, streams when it does not
+//	logfwd    workers' log records in the head's log, tagged node=<name>
 //	head      the head's side of a run, wired in the right order
 //	worker    the body of `sluice worker`: sessions, one per incarnation,
 //	          fenced on lease loss, ended when the head goes; a pluggable

@@ -1,8 +1,9 @@
 // Package head sets up the head's side of a run on NATS: the server (an
 // embedded one, or connections to an existing deployment), the run's
 // membership bucket and the head's lease in it, the answer to workers'
-// hellos, the membership monitor, and the head's RPC endpoint, wired so
-// that a node declared lost fails the calls in flight to it at once.
+// hellos, the membership monitor, the head's RPC endpoint, wired so that a
+// node declared lost fails the calls in flight to it at once, and the
+// forwarding of workers' logs into the head's logger.
 //
 // Order matters and is kept by Start: the bucket and the head's lease
 // exist before the first hello is answered (a worker that joins watches
@@ -26,6 +27,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sluice-data/sluice/runtime/natsrt/broker"
+	"github.com/sluice-data/sluice/runtime/natsrt/logfwd"
 	"github.com/sluice-data/sluice/runtime/natsrt/member"
 	"github.com/sluice-data/sluice/runtime/natsrt/p2p"
 	"github.com/sluice-data/sluice/runtime/natsrt/rpc"
@@ -74,6 +76,7 @@ type Head struct {
 	tokenID   string
 	lease     *member.Lease
 	hello     *nats.Subscription
+	logs      *nats.Subscription
 	unsub     func()
 	probePath string
 }
@@ -179,6 +182,10 @@ func (h *Head) setup(ctx context.Context) error {
 			h.Endpoint.PeerLost(ev.Node.Incarnation, ev.Reason)
 		}
 	})
+	// Workers' log records join the head's log, tagged with their node.
+	if h.logs, err = logfwd.Forward(h.Data, logfwd.Subject(h.Run), h.cfg.Logger); err != nil {
+		return err
+	}
 	hello := member.Hello{Run: h.Run.ID(), Head: "head", Beat: h.cfg.Beat, TTL: h.cfg.TTL, Version: h.cfg.Version}
 	if h.cfg.ProbeDir != "" {
 		if hello.Probe, err = h.writeProbe(); err != nil {
@@ -226,6 +233,9 @@ func (h *Head) WaitWorkers(ctx context.Context, n int) ([]member.NodeInfo, error
 func (h *Head) Close() {
 	if h.hello != nil {
 		h.hello.Unsubscribe()
+	}
+	if h.logs != nil {
+		h.logs.Unsubscribe()
 	}
 	if h.unsub != nil {
 		h.unsub()

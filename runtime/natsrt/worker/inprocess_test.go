@@ -2,6 +2,8 @@ package worker_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/sluice-data/sluice/runtime/natsrt/broker"
 	"github.com/sluice-data/sluice/runtime/natsrt/head"
+	"github.com/sluice-data/sluice/runtime/natsrt/logfwd"
 	"github.com/sluice-data/sluice/runtime/natsrt/member"
 	"github.com/sluice-data/sluice/runtime/natsrt/natstest"
 	"github.com/sluice-data/sluice/runtime/natsrt/worker"
@@ -28,6 +31,12 @@ func (l *lines) add(s string) {
 	l.b.WriteString(s + "\n")
 }
 
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
 func (l *lines) has(s string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -39,11 +48,12 @@ func runWorker(t *testing.T, h *head.Head, out *lines) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	fwd := logfwd.NewHandler(slog.NewTextHandler(io.Discard, nil), slog.LevelInfo)
 	go func() {
 		done <- worker.Run(ctx, worker.Config{
 			Client: broker.ClientConfig{URL: h.Broker.URL(), Token: h.Broker.Token(), CASHA256: h.Broker.Pin()},
 			Name:   "inproc", CPUs: 1, Scratch: t.TempDir(), Retry: 50 * time.Millisecond,
-			Host: &logHost{out: out.add},
+			Host: &logHost{out: out.add}, Logger: slog.New(fwd), LogForward: fwd,
 		})
 	}()
 	t.Cleanup(func() {
@@ -61,7 +71,9 @@ func TestHeadLeaseGoneStopsActors(t *testing.T) {
 	bc := broker.Config{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	h, err := head.Start(ctx, head.Config{Embedded: &bc, Beat: natstest.Beat, TTL: natstest.TTL, ProbeDir: probeDir})
+	headLog := &lines{}
+	h, err := head.Start(ctx, head.Config{Embedded: &bc, Beat: natstest.Beat, TTL: natstest.TTL, ProbeDir: probeDir,
+		Logger: slog.New(slog.NewTextHandler(headLog, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +86,9 @@ func TestHeadLeaseGoneStopsActors(t *testing.T) {
 	out := &lines{}
 	runWorker(t, h, out)
 	up := evs.Wait(t, 10*time.Second, member.NodeUp, nil)
+	natstest.Eventually(t, 5*time.Second, "the worker's log in the head's", func() bool {
+		return headLog.has("msg=joined node=inproc incarnation=" + up.Node.Incarnation)
+	})
 	go call(h, up.Node.Incarnation, "block", time.Minute)
 	natstest.Eventually(t, 5*time.Second, "block started", func() bool { return out.has("block started " + up.Node.Incarnation) })
 

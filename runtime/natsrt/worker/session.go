@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sluice-data/sluice/runtime/natsrt/logfwd"
 	"github.com/sluice-data/sluice/runtime/natsrt/member"
 	"github.com/sluice-data/sluice/runtime/natsrt/rpc"
 	"github.com/sluice-data/sluice/runtime/natsrt/subject"
@@ -62,6 +63,9 @@ func (w *worker) session(ctx context.Context) error {
 		return err
 	}
 	w.last = ""
+	if w.cfg.LogForward != nil {
+		w.cfg.LogForward.Attach(l.s.Conn.Data, logfwd.Subject(l.s.Run), w.cfg.Name, inc)
+	}
 	w.log.Info("joined", "run", l.s.Run.ID(), "incarnation", inc, "name", w.cfg.Name, "cpus", w.cfg.CPUs, "gpus", w.cfg.GPUs)
 	var why error
 	select {
@@ -179,6 +183,9 @@ func (w *worker) stop(l *live, why error) error {
 // teardown undoes whatever part of a session was set up.
 func (w *worker) teardown(l *live, why error) {
 	close(l.done)
+	if w.cfg.LogForward != nil {
+		w.cfg.LogForward.Detach()
+	}
 	if l.s.Endpoint != nil {
 		l.s.Endpoint.Close() // cancels running calls and waits for them
 	}

@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/sluice-data/sluice/runtime/natsrt/broker"
+	"github.com/sluice-data/sluice/runtime/natsrt/logfwd"
 	"github.com/sluice-data/sluice/runtime/natsrt/member"
 	"github.com/sluice-data/sluice/runtime/natsrt/rpc"
 	"github.com/sluice-data/sluice/runtime/natsrt/subject"
@@ -83,6 +84,9 @@ type Config struct {
 	// StopTimeout bounds stopping a session (default 10 s).
 	StopTimeout time.Duration
 	Logger      *slog.Logger
+	// LogForward, when set, is the handler under Logger (and the actors'
+	// loggers): while a session runs, its records also go to the head.
+	LogForward *logfwd.Handler
 }
 
 func (c *Config) defaults() error {

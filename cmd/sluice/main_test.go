@@ -12,9 +12,14 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/sluice-data/sluice/runtime/natsrt/natstest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	natstest.RunChild(natstest.Children{"sluice": sluiceChild})
+	goleak.VerifyTestMain(m)
+}
 
 // result is the outcome of one in-process run.
 type result struct {

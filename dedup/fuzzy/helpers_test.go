@@ -229,9 +229,7 @@ func readEdgeDir(t *testing.T, dir string) [][2]int64 {
 		if err != nil || d.IsDir() || filepath.Ext(p) != ".parquet" {
 			return err
 		}
-		for _, e := range readEdgeFile(t, p) {
-			edges = append(edges, e)
-		}
+		edges = append(edges, readEdgeFile(t, p)...)
 		return nil
 	})
 	if err != nil {

@@ -157,6 +157,9 @@ func NewPartition(cfg PartitionConfig) (*Partition, error) {
 	}, nil
 }
 
+// InputPaths implements dataio.InputStage: no output may overlap them.
+func (p *Partition) InputPaths() []string { return p.cfg.Paths }
+
 // ProcessBatch implements stage.Stage.
 func (p *Partition) ProcessBatch(ctx context.Context, tasks []task.Task) ([]task.Task, error) {
 	part := dataio.FilePartitioning{Paths: p.cfg.Paths, Extensions: p.cfg.Extensions,

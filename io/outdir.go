@@ -206,7 +206,7 @@ func PrepareOutput(dir string, o PrepareOptions) (*Prepared, error) {
 	where := NamedPath{Path: dir, Name: o.Name}
 	scan, err := ScanOutput(dir, o.Skip)
 	if err != nil {
-		return nil, rejectf("%s: cannot read the output directory: %s", where, describeFSError(err))
+		return nil, rejectf("%s: cannot read the output directory: %s", where, DescribeFSError(err))
 	}
 	if err := checkOccupied(where, scan, mode, o); err != nil {
 		return nil, err
@@ -217,7 +217,11 @@ func PrepareOutput(dir string, o PrepareOptions) (*Prepared, error) {
 			return nil, fmt.Errorf("%s: remove the output of an earlier run: %w", where, err)
 		}
 		if o.Logger != nil {
-			o.Logger.Info("removed the output of an earlier run", "dir", dir, "files", len(p.Removed), "size", FormatByteSize(p.RemovedBytes))
+			msg := "removed the output of an earlier run"
+			if mode == OutputError {
+				msg = "removed the partial output of an interrupted run; this run replaces it"
+			}
+			o.Logger.Info(msg, "dir", dir, "files", len(p.Removed), "size", FormatByteSize(p.RemovedBytes))
 		}
 	}
 	scan.removeLeftovers()
@@ -227,7 +231,7 @@ func PrepareOutput(dir string, o PrepareOptions) (*Prepared, error) {
 	}
 	run, err := startRun(dir, mode)
 	if err != nil {
-		return nil, rejectf("%s: cannot write to the output directory: %s", where, describeFSError(err))
+		return nil, rejectf("%s: cannot write to the output directory: %s", where, DescribeFSError(err))
 	}
 	p.Run = run
 	return p, nil
@@ -287,10 +291,10 @@ func examples(names []string, n int) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
-// describeFSError turns a file-system error into words without Go's
+// DescribeFSError turns a file-system error into words without Go's
 // operation names: "mkdir out/x: not a directory" becomes
 // "out/x: not a directory".
-func describeFSError(err error) string {
+func DescribeFSError(err error) string {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Path + ": " + pe.Err.Error()

@@ -375,7 +375,7 @@ func OpenOutput(dir string, mode OutputMode) (*Output, error) {
 		return nil, rejectf("output directory %s was not prepared for this run: call dataio.PrepareOutput before writing (pipeline.Run and the sluice commands do)", dir)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("output directory %s: %s", dir, describeFSError(err))
+		return nil, fmt.Errorf("output directory %s: %s", dir, DescribeFSError(err))
 	}
 	var info runInfo
 	if err := json.Unmarshal(b, &info); err != nil || info.Run == "" {
@@ -416,7 +416,7 @@ func (o *Output) Begin(name string) (string, error) {
 		}
 		fi, err := os.Lstat(full)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("output %s: %s", o.dir, describeFSError(err))
+			return "", fmt.Errorf("output %s: %s", o.dir, DescribeFSError(err))
 		}
 		exists := err == nil
 		mine := r != nil && r.Run == o.run
@@ -441,10 +441,10 @@ func (o *Output) Begin(name string) (string, error) {
 			rec.Prev = &st
 		}
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return "", fmt.Errorf("output %s: %s", o.dir, describeFSError(err))
+			return "", fmt.Errorf("output %s: %s", o.dir, DescribeFSError(err))
 		}
 		if err := writeRecord(o.dir, rec); err != nil {
-			return "", fmt.Errorf("output %s: record %s: %s", o.dir, cand, describeFSError(err))
+			return "", fmt.Errorf("output %s: record %s: %s", o.dir, cand, DescribeFSError(err))
 		}
 		return full, nil
 	}
@@ -468,12 +468,12 @@ func (o *Output) Commit(path string, rows int64) error {
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("output %s: %s", o.dir, describeFSError(err))
+		return fmt.Errorf("output %s: %s", o.dir, DescribeFSError(err))
 	}
 	st := stampOf(fi)
 	rec := fileRecord{Path: rel, Name: r.Name, Run: o.run, State: stateDone, Size: st.Size, MtimeNS: st.MtimeNS, Rows: rows}
 	if err := writeRecord(o.dir, rec); err != nil {
-		return fmt.Errorf("output %s: record %s: %s", o.dir, rel, describeFSError(err))
+		return fmt.Errorf("output %s: record %s: %s", o.dir, rel, DescribeFSError(err))
 	}
 	return nil
 }

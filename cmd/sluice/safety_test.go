@@ -185,9 +185,9 @@ func mustHold(t *testing.T, path, body string) {
 	}
 }
 
-// TestDedupUnwritableOutput: an output that cannot be created is reported
-// with the flag and the path, before any work, not as "mkdir out/_cache"
-// or "open out/id_map.json.tmp".
+// TestDedupUnwritableOutput: an output or cache that cannot be created is
+// reported with the flag and the path, before any work, not as
+// "mkdir out/_cache" or "open out/id_map.json.tmp".
 func TestDedupUnwritableOutput(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
@@ -198,6 +198,11 @@ func TestDedupUnwritableOutput(t *testing.T) {
 	if r.code != exitUsage || !strings.Contains(r.stderr, "--output "+out+": cannot") || !strings.Contains(r.stderr, "not a directory") ||
 		strings.Contains(r.stderr, "mkdir") || strings.Contains(r.stderr, ".tmp") {
 		t.Fatalf("unwritable output: want exit 2 naming --output\n%s", r)
+	}
+	cache := filepath.Join(blocker, "cache")
+	r = sluice("dedup", "fuzzy", "--input", data, "--output", filepath.Join(dir, "out"), "--cache", cache)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--cache "+cache+": cannot write the cache") || strings.Contains(r.stderr, "mkdir") {
+		t.Fatalf("unwritable cache: want exit 2 naming --cache\n%s", r)
 	}
 	unwritableReadOnly(t, data)
 }

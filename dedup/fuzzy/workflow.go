@@ -185,7 +185,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	}
 	pruneCache(c.Cache, root, log)
 	if err := writeCacheEntry(root, files); err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
+		return nil, dataio.RejectOutput("--cache %s: cannot write the cache: %s", c.Cache, dataio.DescribeFSError(err))
 	}
 
 	// Phase 1: ids. Each file group gets a contiguous id range, in group order.

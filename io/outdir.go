@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -240,9 +241,9 @@ func PrepareOutput(dir string, o PrepareOptions) (*Prepared, error) {
 // checkOccupied returns the refusal, if any, for a scanned directory.
 func checkOccupied(where NamedPath, scan *OutputScan, mode OutputMode, o PrepareOptions) error {
 	var blocked []string
-	for _, f := range scan.Foreign {
-		if slices.Contains(o.Reserved, f) {
-			blocked = append(blocked, f)
+	for _, rel := range o.Reserved {
+		if scan.foreignAt(rel) {
+			blocked = append(blocked, rel)
 		}
 	}
 	if len(blocked) > 0 {
@@ -274,7 +275,11 @@ func checkOccupied(where NamedPath, scan *OutputScan, mode OutputMode, o Prepare
 		parts = append(parts, fmt.Sprintf("%d file(s) written by %s (%s)", len(names), what, examples(names, 3)))
 	}
 	if len(scan.Foreign) > 0 {
-		parts = append(parts, fmt.Sprintf("%d file(s) that Sluice did not write (%s)", len(scan.Foreign), examples(scan.Foreign, 5)))
+		n := strconv.Itoa(len(scan.Foreign))
+		if scan.ForeignMore {
+			n = "more than " + n
+		}
+		parts = append(parts, fmt.Sprintf("%s file(s) that Sluice did not write (%s)", n, examples(scan.Foreign, 5)))
 	}
 	msg := fmt.Sprintf("%s already holds %s", where, strings.Join(parts, " and "))
 	if o.Remedy != "" {

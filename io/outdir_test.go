@@ -518,3 +518,32 @@ func TestOutputHelperProcess(t *testing.T) {
 	}
 	fmt.Println("ready")
 }
+
+// TestOutputSymlinkAndManyFiles: an output given as a symbolic link is
+// scanned through the link; a directory full of other files (a mistaken
+// --output) is refused after a bounded walk, saying there are more.
+func TestOutputSymlinkAndManyFiles(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	for i := range MaxForeignListed + 5 {
+		put(t, real, fmt.Sprintf("d%d/f%04d.txt", i%7, i), "x")
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	_, err := PrepareOutput(link, PrepareOptions{Name: "--output"})
+	if err == nil || !strings.Contains(err.Error(), "--output "+link+" already holds more than 1000 file(s) that Sluice did not write") {
+		t.Fatalf("symlinked, crowded output: %v", err)
+	}
+	// Reserved paths are checked directly, not through the bounded list
+	// (the walk visits d6/f1000.txt last).
+	scan, err := ScanOutput(link, nil)
+	if err != nil || !scan.ForeignMore || slices.Contains(scan.Foreign, "d6/f1000.txt") {
+		t.Fatalf("scan: more %v, listed d6/f1000.txt %v, %v", scan.ForeignMore, slices.Contains(scan.Foreign, "d6/f1000.txt"), err)
+	}
+	_, err = PrepareOutput(link, PrepareOptions{Mode: OutputOverwrite, Reserved: []string{"d6/f1000.txt"}})
+	if err == nil || !strings.Contains(err.Error(), "d6/f1000.txt") {
+		t.Fatalf("a reserved path beyond the listed files: %v", err)
+	}
+}

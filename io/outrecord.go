@@ -197,17 +197,25 @@ type OutputScan struct {
 	// Ours are the files Sluice wrote, as their records prove.
 	Ours []OutputFile
 	// Foreign are the data files (names not starting with "." or "_")
-	// Sluice did not write, relative to Dir.
-	Foreign []string
+	// Sluice did not write, relative to Dir: the first MaxForeignListed
+	// the walk found, ForeignMore set if there are more.
+	Foreign     []string
+	ForeignMore bool
 	// leftovers are Sluice's temporary files left by killed writers and
 	// records of files that are gone or no longer Sluice's.
 	leftovers []string
+	ourPaths  map[string]bool // Ours by path, built by foreignAt
 }
+
+// MaxForeignListed bounds the foreign files a scan lists, so that a
+// mistaken --output (a home directory) is refused quickly.
+const MaxForeignListed = 1000
 
 // ScanOutput lists what dir holds: the files Sluice wrote there (by their
 // records) and the data files it did not. Directories whose names start
 // with "." or "_" (the records, a default cache) and those in skip are not
-// data and are not listed. A directory that does not exist is empty.
+// data and are not listed. A directory that does not exist is empty; a
+// symbolic link to a directory is followed.
 func ScanOutput(dir string, skip []string) (*OutputScan, error) {
 	s := &OutputScan{Dir: dir}
 	fi, err := os.Stat(dir)
@@ -228,15 +236,23 @@ func ScanOutput(dir string, skip []string) (*OutputScan, error) {
 	for _, d := range skip {
 		skipped[canonicalPath(d)] = true
 	}
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, err
+	}
 	seen := make(map[string]bool)
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if p == dir {
+		if p == root {
 			return nil
 		}
-		rel, err := filepath.Rel(dir, p)
+		if len(s.Foreign) >= MaxForeignListed {
+			s.ForeignMore = true
+			return fs.SkipAll
+		}
+		rel, err := filepath.Rel(root, p)
 		if err != nil {
 			return err
 		}
@@ -286,6 +302,22 @@ func (s *OutputScan) classify(rel, full string, d fs.DirEntry, recs map[string]*
 		}
 	}
 	return nil
+}
+
+// foreignAt reports whether the file rel (relative to Dir) exists and is not
+// one of Sluice's: checked directly, not through the walk's bounded list.
+func (s *OutputScan) foreignAt(rel string) bool {
+	rel = path.Clean(rel)
+	if _, err := os.Lstat(filepath.Join(s.Dir, filepath.FromSlash(rel))); err != nil {
+		return false
+	}
+	if s.ourPaths == nil {
+		s.ourPaths = make(map[string]bool, len(s.Ours))
+		for _, f := range s.Ours {
+			s.ourPaths[f.Path] = true
+		}
+	}
+	return !s.ourPaths[rel]
 }
 
 // unvisited handles a record whose file the walk did not reach: gone, or

@@ -152,6 +152,10 @@ func writeFileAtomic(path string, b []byte) error {
 		os.Remove(f.Name())
 		return err
 	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil { // CreateTemp makes 0600
+		os.Remove(f.Name())
+		return err
+	}
 	if err := os.Rename(f.Name(), path); err != nil {
 		os.Remove(f.Name())
 		return err

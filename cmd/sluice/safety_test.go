@@ -163,6 +163,16 @@ func TestDedupForeignFiles(t *testing.T) {
 	}
 	mustHold(t, stale, "{\"id\":\"old\",\"text\":\"from elsewhere\"}\n")
 	mustHold(t, part, "not even parquet")
+	// Everything Sluice wrote is readable by others, as files made with
+	// os.Create are (temporary files start as 0600).
+	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && p != stale && p != part {
+			if fi, err := d.Info(); err != nil || fi.Mode().Perm() != 0o644 {
+				t.Errorf("%s: mode %v, want 0644", p, fi.Mode())
+			}
+		}
+		return nil
+	})
 	sum, _ := readSummary(t, out)
 	if got := countLines(t, filepath.Join(out, "deduplicated", "part-0.jsonl"), filepath.Join(out, "deduplicated", "part-1.jsonl")); int64(got) != sum.RecordsWritten {
 		t.Fatalf("written files hold %d records, summary says %d", got, sum.RecordsWritten)

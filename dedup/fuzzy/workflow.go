@@ -846,6 +846,10 @@ func concatFiles(srcs []string, dst string) error {
 		os.Remove(tmp)
 		return err
 	}
+	if err := os.Chmod(tmp, 0o644); err != nil { // CreateTemp makes 0600
+		os.Remove(tmp)
+		return err
+	}
 	if err := os.Rename(tmp, dst); err != nil {
 		os.Remove(tmp)
 		return err

@@ -135,6 +135,20 @@ func TestDedupOverlapRefused(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "o2")); !os.IsNotExist(err) {
 		t.Errorf("a refused run created its output: %v", err)
 	}
+
+	cache := filepath.Join(dir, "c")
+	r = sluice("dedup", "fuzzy", "--input", data, "--output", filepath.Join(cache, "o"), "--cache", cache)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "lies inside --cache "+cache) {
+		t.Errorf("output inside the cache: want exit 2\n%s", r)
+	}
+	victim := filepath.Join(data, "part-0.jsonl")
+	for _, extra := range [][]string{nil, {"--overwrite"}} {
+		r = sluice(append([]string{"dedup", "fuzzy", "--input", data, "--output", filepath.Join(dir, "o3"), "--removed-ids-out", victim}, extra...)...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "--removed-ids-out "+victim) {
+			t.Errorf("--removed-ids-out naming an input file %v: want exit 2\n%s", extra, r)
+		}
+	}
+	snap.check(t, "after the refused --removed-ids-out runs")
 }
 
 // TestDedupForeignFiles: files Sluice did not write in OUTPUT/deduplicated
@@ -219,8 +233,9 @@ func TestDedupUnwritableOutput(t *testing.T) {
 
 // TestDedupCache: a run keeps its cache entry (re-runs resume); when the
 // input changes, the entries keyed by the old input are pruned, logged with
-// their size, and nothing else in the cache directory is touched;
-// --remove-cache deletes the cache after success.
+// their size, while entries of other, unchanged inputs and everything else
+// in the cache directory stay; --remove-cache deletes the run's entry after
+// success.
 func TestDedupCache(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
@@ -232,9 +247,14 @@ func TestDedupCache(t *testing.T) {
 	if r := sluice(args...); r.code != 0 {
 		t.Fatal(r)
 	}
+	other := filepath.Join(dir, "other")
+	dedupInput(t, other, 1, 8)
+	if r := sluice("dedup", "fuzzy", "--input", other, "--output", filepath.Join(dir, "out-other"), "--cache", cache); r.code != 0 {
+		t.Fatal(r)
+	}
 	first, _ := filepath.Glob(filepath.Join(cache, "mh-*"))
-	if len(first) != 2 {
-		t.Fatalf("cache entries %v, want the legacy one and this run's", first)
+	if len(first) != 3 {
+		t.Fatalf("cache entries %v, want the legacy one and two runs'", first)
 	}
 
 	f, err := os.OpenFile(inputs[1], os.O_APPEND|os.O_WRONLY, 0)
@@ -249,8 +269,8 @@ func TestDedupCache(t *testing.T) {
 		t.Fatalf("changed input: want the stale entry pruned and logged\n%s", r)
 	}
 	now, _ := filepath.Glob(filepath.Join(cache, "mh-*"))
-	if len(now) != 2 || slices.Equal(now, first) {
-		t.Fatalf("cache entries after the change %v (before %v): want the legacy one and the new one", now, first)
+	if len(now) != 3 || slices.Equal(now, first) || strings.Count(r.stderr, "pruned a stale cache entry") != 1 {
+		t.Fatalf("cache entries after the change %v (before %v): want the legacy one, the other input's and the new one", now, first)
 	}
 	mustHold(t, foreign, "mine")
 	mustHold(t, legacy, "an entry without a marker")
@@ -272,8 +292,8 @@ func TestDedupCache(t *testing.T) {
 	if r.code != 0 {
 		t.Fatal(r)
 	}
-	if left, _ := filepath.Glob(filepath.Join(cache, "mh-*")); !slices.Equal(left, []string{filepath.Dir(legacy)}) {
-		t.Fatalf("after --remove-cache on a shared cache: %v", left)
+	if left, _ := filepath.Glob(filepath.Join(cache, "mh-*")); len(left) != 2 || !slices.Contains(left, filepath.Dir(legacy)) {
+		t.Fatalf("after --remove-cache on a shared cache: %v, want the legacy entry and the other input's", left)
 	}
 	mustHold(t, foreign, "mine")
 }

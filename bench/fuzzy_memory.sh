@@ -24,7 +24,7 @@ for n in $sizes; do
   # Signatures once; every measured run re-does LSH, components and the
   # duplicate list from the cached signatures (the MinHash cache key ignores
   # these settings).
-  "$work/sluice" dedup fuzzy --input "$work/corpus$n.jsonl" --output "$work/warm" --cache "$work/cache$n" --no-remove 2>/dev/null
+  "$work/sluice" dedup fuzzy --input "$work/corpus$n.jsonl" --output "$work/warm" --cache "$work/cache$n" --no-remove --overwrite 2>/dev/null
   for args in "--memory-limit 0 --bands-per-iteration 1" "--memory-limit 0 --bands-per-iteration 20" \
               "--memory-limit 256MiB --bands-per-iteration 20" "--memory-limit 32MiB --bands-per-iteration 20"; do
     label=$(echo "$args" | tr ' ' '_')

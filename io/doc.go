@@ -47,4 +47,15 @@
 // or is untouched. The compression of JSONL output follows the destination's
 // extension (".gz", ".zst" or ".zstd"); Parquet output is zstd compressed by
 // default.
+//
+// # Output safety
+//
+// Sluice never deletes or overwrites a file it did not write. Commands and
+// pipeline.Run check outputs before any work ([CheckOverlap],
+// [PrepareOutput], once per run and output directory); writers then go
+// through an [Output] ([OpenOutput] per actor, [Output.Begin] and
+// [Output.Commit] per file), which keeps a record of every file in the
+// directory's [RecordsDir]. An [OutputMode] says what happens to an
+// occupied directory: refuse (the default), overwrite only Sluice's earlier
+// files, or append. See docs/safety.md.
 package dataio

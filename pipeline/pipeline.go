@@ -47,6 +47,9 @@ type Pipeline struct {
 	items  []any
 	stages []stage.Stage
 	built  bool
+	// outputsPrepared is set by PrepareOutputs, so that Run does not
+	// prepare the outputs again.
+	outputsPrepared bool
 }
 
 // New returns a pipeline named name over stages, each a stage.Stage or a
@@ -62,7 +65,7 @@ func (p *Pipeline) Name() string { return p.name }
 // pipeline as needing a new Build.
 func (p *Pipeline) Add(stages ...any) *Pipeline {
 	p.items = append(p.items, stages...)
-	p.built, p.stages = false, nil
+	p.built, p.stages, p.outputsPrepared = false, nil, false
 	return p
 }
 
@@ -313,7 +316,8 @@ func (p *Pipeline) Preflight(ctx context.Context) error {
 	return nil
 }
 
-// Run builds the pipeline if needed and executes it with exec. With no
+// Run builds the pipeline if needed, prepares its outputs (PrepareOutputs)
+// unless that was done, and executes it with exec. With no
 // initial tasks it starts from a single task.Empty, as source stages (such
 // as jsonl_reader) expect. The initial tasks are checked against the first
 // stage's declared inputs. Run returns what exec.Execute returns; with an
@@ -322,6 +326,11 @@ func (p *Pipeline) Preflight(ctx context.Context) error {
 func (p *Pipeline) Run(ctx context.Context, exec Executor, initial []task.Task) ([]task.Task, error) {
 	if !p.built {
 		if err := p.Build(); err != nil {
+			return nil, err
+		}
+	}
+	if !p.outputsPrepared {
+		if err := p.PrepareOutputs(nil); err != nil {
 			return nil, err
 		}
 	}

@@ -59,7 +59,16 @@ lines byte-identical), duplicates/*.parquet (removed ids, sorted), id_map.json
 (id ranges per file), summary.json, and quarantine.jsonl with
 --on-bad-record=skip. Intermediates are cached in --cache under a key of the
 parameters: a re-run resumes from finished phases; other parameters never reuse
-stale intermediates. See docs/fuzzy-dedup.md.`,
+stale intermediates, and entries whose input files changed are pruned (logged,
+with their size). See docs/fuzzy-dedup.md.
+
+Sluice never deletes or overwrites a file it did not write (docs/safety.md).
+An --input that is, or lies inside, --output or --cache is refused before any
+work (exit 2). An --output that holds the result of an earlier finished run,
+or files Sluice did not write, is refused unless --overwrite is given;
+--overwrite removes only the files Sluice wrote there and keeps the others.
+The files of an interrupted run are replaced without --overwrite: the same
+command resumes it.`,
 		// Positional arguments are inputs, as if given with --input.
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -91,6 +100,8 @@ stale intermediates. See docs/fuzzy-dedup.md.`,
 	fl.StringVar(&f.mode, "mode", string(executor.Streaming), "executor mode: streaming or stage-by-stage")
 	fl.BoolVar(&c.NoRemove, "no-remove", false, "find duplicates but do not write the deduplicated dataset (--removed-ids-out still lists the removed ids)")
 	fl.StringVar(&c.RemovedIDsOut, "removed-ids-out", "", "also list the --id-field values of removed documents in this file, by its extension: .jsonl or .json, one JSON value per line (each id exactly as in the input); .parquet, one string column named after --id-field; anything else, one id per line (then an id holding a line break is a bad record)")
+	fl.BoolVar(&c.Overwrite, "overwrite", false, "replace the output of an earlier run in --output (only the files Sluice wrote there; others are kept) and an existing --removed-ids-out file")
+	fl.BoolVar(&c.RemoveCache, "remove-cache", false, "delete this run's cache entry after a successful run (and the cache directory, if that leaves it empty); a re-run then starts from scratch")
 	return cmd
 }
 
@@ -125,10 +136,9 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 	}
 	// Shuffle spills go under the cache directory, on the disk the user
 	// chose for intermediates, not the system temp dir (often a small tmpfs).
+	// The directory is created only when a shuffle starts, after the
+	// workflow has checked the paths.
 	scratch := filepath.Join(c.CacheDir(), "_spill")
-	if err := os.MkdirAll(scratch, 0o755); err != nil {
-		return failedErr(fmt.Errorf("dedup fuzzy: spill directory: %w", err))
-	}
 	defer os.Remove(scratch) // only when empty: every shuffle removes its own files
 	rt, err := local.New(local.Options{CPUs: float64(f.workers), Logger: a.logger, ScratchDir: scratch})
 	if err != nil {
@@ -144,6 +154,9 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 	if err != nil {
 		if errors.Is(err, fuzzy.ErrConfig) {
 			return usageErr(err)
+		}
+		if errors.Is(err, dataio.ErrOutputRejected) {
+			return configErr(err) // exit 2, refused before any work
 		}
 		if cmd.Context().Err() != nil {
 			return failedErr(fmt.Errorf("interrupted (%w); the same command resumes from the phases that finished", err))

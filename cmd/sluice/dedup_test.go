@@ -119,9 +119,14 @@ func TestDedupFuzzySample(t *testing.T) {
 		t.Fatalf("--memory-limit 4KiB removed other documents (%d vs %d bytes of ids)", len(b), len(a))
 	}
 
-	// The same command again resumes every phase from the cache and
-	// removes the same documents.
+	// The same command again is refused: the output holds a finished
+	// run's result. With --overwrite it resumes every phase from the cache
+	// and removes the same documents.
 	r2 := sluice(args...)
+	if r2.code != exitUsage || !strings.Contains(r2.stderr, "already") || !strings.Contains(r2.stderr, "--overwrite") {
+		t.Fatalf("second run into a finished output was not refused:\n%s", r2)
+	}
+	r2 = sluice(append(args, "--overwrite")...)
 	if r2.code != 0 || !strings.Contains(r2.stderr, "resuming") {
 		t.Fatalf("second run did not resume:\n%s", r2)
 	}
@@ -205,7 +210,7 @@ func TestDedupFuzzyOutputInsideInput(t *testing.T) {
 	}
 	want := int64(countLines(t, inputs...))
 	for run := range 2 {
-		r := sluice("dedup", "fuzzy", "--input", data, "--output", filepath.Join(data, "out"))
+		r := sluice("dedup", "fuzzy", "--input", data, "--output", filepath.Join(data, "out"), "--overwrite")
 		if r.code != 0 {
 			t.Fatalf("run %d: %s", run, r)
 		}

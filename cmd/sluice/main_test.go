@@ -170,7 +170,7 @@ func readJSON(t *testing.T, path string, v any) {
 	}
 }
 
-// readLines returns every line of every file in dir.
+// readLines returns every line of every JSONL file in dir.
 func readLines(t *testing.T, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
@@ -181,6 +181,9 @@ func readLines(t *testing.T, dir string) []string {
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".") {
 			t.Fatalf("temporary file left behind: %s", e.Name())
+		}
+		if e.IsDir() || !strings.Contains(e.Name(), ".json") {
+			continue // Sluice's records (_sluice/), a user's notes
 		}
 		f, err := os.Open(filepath.Join(dir, e.Name()))
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/sluice-data/sluice/executor"
+	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/pipeline"
 	"github.com/sluice-data/sluice/runtime/local"
 	"github.com/sluice-data/sluice/stages/builtin"
@@ -116,6 +117,15 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 		return nil
 	}
 	a.logger.Debug("pipeline", "description", p.Describe())
+
+	// Outputs are checked (and, with mode: overwrite, cleared of Sluice's
+	// earlier files) before any work; a refusal is a configuration error.
+	if err := p.PrepareOutputs(a.logger); err != nil {
+		if errors.Is(err, dataio.ErrOutputRejected) {
+			return configErr(err)
+		}
+		return failedErr(err)
+	}
 
 	rt, err := local.New(local.Options{CPUs: cpus, GPUs: f.gpus, Logger: a.logger})
 	if err != nil {

@@ -62,6 +62,8 @@ func Register(r *stage.Registry) error {
 		{Name: "fuzzy_remove", Doc: "Copies input files to the output without the documents in the removal list.",
 			Fields: []stage.Field{
 				{Name: "output_dir", Type: "string", Doc: "where deduplicated files go (required)"},
+				{Name: "output_root", Type: "string", Default: "output_dir", Doc: "the prepared output directory (output_dir or a parent) whose records list the written files"},
+				{Name: "output_mode", Type: "string", Default: "error", Doc: "the output's mode: error, overwrite or append (docs/safety.md)"},
 				{Name: "input_root", Type: "string", Doc: "inputs' common root; output paths mirror paths relative to it"},
 				{Name: "duplicates", Type: "list", Doc: "id-list Parquet files of ids to remove"},
 				{Name: "removed_ids_dir", Type: "string", Doc: "if set, writes the removed documents' own ids here, part-<group>.jsonl, one JSON value per line"},

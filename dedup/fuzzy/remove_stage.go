@@ -24,7 +24,12 @@ type RemoveConfig struct {
 	// OutputDir receives the deduplicated files, at the same paths relative
 	// to InputRoot as the inputs.
 	OutputDir string `json:"output_dir"`
-	InputRoot string `json:"input_root"`
+	// OutputRoot is the prepared output directory (dataio.PrepareOutput)
+	// whose records list the written files: OutputDir or a parent of it
+	// (default OutputDir). OutputMode is its dataio.OutputMode.
+	OutputRoot string `json:"output_root,omitempty"`
+	OutputMode string `json:"output_mode,omitempty"`
+	InputRoot  string `json:"input_root"`
 	// Duplicates are the id-list files of ids to remove.
 	Duplicates []string `json:"duplicates"`
 	// RemovedIDsDir, if set, receives part-<group>.jsonl files listing the
@@ -46,7 +51,8 @@ type RemoveConfig struct {
 type RemoveStage struct {
 	stage.Base
 	cfg  RemoveConfig
-	dups []int64 // the removal ids of the file group being copied
+	dups []int64        // the removal ids of the file group being copied
+	out  *dataio.Output // per actor, from Setup; nil with ListOnly
 }
 
 // NewRemoveStage returns the stage.
@@ -57,8 +63,29 @@ func NewRemoveStage(cfg RemoveConfig) (*RemoveStage, error) {
 	if cfg.ListOnly && cfg.RemovedIDsDir == "" {
 		return nil, errors.New("fuzzy_remove: list_only needs removed_ids_dir")
 	}
+	if cfg.OutputRoot == "" {
+		cfg.OutputRoot = cfg.OutputDir
+	}
+	if _, err := dataio.ParseOutputMode(cfg.OutputMode); err != nil {
+		return nil, fmt.Errorf("fuzzy_remove: output_mode %w", err)
+	}
 	return &RemoveStage{Base: stage.Base{StageName: "remove", Batch: 1,
 		In: stage.Spec{Kinds: []string{task.KindFileGroup}}, Out: stage.Spec{Kinds: []string{task.KindFileGroup}}}, cfg: cfg}, nil
+}
+
+// Setup implements stage.Stage: it opens the output directory, which the
+// workflow prepared for this run.
+func (s *RemoveStage) Setup(context.Context, *stage.Worker) error {
+	if s.cfg.ListOnly {
+		return nil
+	}
+	mode, _ := dataio.ParseOutputMode(s.cfg.OutputMode)
+	out, err := dataio.OpenOutput(s.cfg.OutputRoot, mode)
+	if err != nil {
+		return fmt.Errorf("fuzzy_remove: %w", err)
+	}
+	s.out = out
+	return nil
 }
 
 // loadDups reads the removal ids in [lo, hi) from every duplicates file,
@@ -121,11 +148,6 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 		var kept, dropped int64
 		var removedIDs []string
 		for _, f := range files {
-			rel, err := filepath.Rel(s.cfg.InputRoot, f.Path)
-			if err != nil || rel == ".." || filepath.IsAbs(rel) || len(rel) > 2 && rel[:3] == ".."+string(filepath.Separator) {
-				rel = filepath.Base(f.Path)
-			}
-			dst := filepath.Join(s.cfg.OutputDir, rel)
 			var droppedRows []int64
 			var st dataio.CopyStats
 			if s.cfg.ListOnly {
@@ -136,30 +158,16 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 					droppedRows = append(droppedRows, id-f.Base)
 				}
 				st = dataio.CopyStats{Kept: f.Count - int64(len(droppedRows)), Dropped: int64(len(droppedRows))}
-			} else if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return nil, err
-			} else if fi, serr := os.Stat(f.Path); serr == nil && fi.Size() == 0 {
-				// A zero-byte input (an empty file, counted as such) has no
-				// records, and a zero-byte Parquet file not even a schema to
-				// copy: mirror it as is.
-				err = os.WriteFile(dst, nil, 0o644)
 			} else {
-				st, err = dataio.CopyFiltered(ctx, f.Path, dst, func(row int64) bool {
-					if s.isDup(f.Base + row) {
-						droppedRows = append(droppedRows, row)
-						return true
-					}
-					return false
-				})
-			}
-			if err != nil {
-				return nil, fmt.Errorf("fuzzy_remove: %s: %w", f.Path, err)
+				dst, cst, err := s.copyFile(ctx, f, &droppedRows)
+				if err != nil {
+					return nil, fmt.Errorf("fuzzy_remove: %s: %w", f.Path, err)
+				}
+				st = cst
+				written = append(written, dst)
 			}
 			kept += st.Kept
 			dropped += st.Dropped
-			if !s.cfg.ListOnly {
-				written = append(written, dst)
-			}
 			if s.cfg.RemovedIDsDir != "" && len(droppedRows) > 0 {
 				ids, err := s.originalIDs(ctx, f.Path, droppedRows)
 				if err != nil {
@@ -179,6 +187,40 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// copyFile writes the input file f without its duplicates to its place
+// under OutputDir, through the output's records, appending the dropped row
+// indexes to dropped. Every error is returned: a write that fails (a full
+// disk) fails the task.
+func (s *RemoveStage) copyFile(ctx context.Context, f fileRange, dropped *[]int64) (string, dataio.CopyStats, error) {
+	var st dataio.CopyStats
+	rel, err := filepath.Rel(s.cfg.OutputRoot, filepath.Join(s.cfg.OutputDir, outputRel(s.cfg.InputRoot, f.Path)))
+	if err != nil {
+		return "", st, err
+	}
+	dst, err := s.out.Begin(rel)
+	if err != nil {
+		return "", st, err
+	}
+	if fi, serr := os.Stat(f.Path); serr == nil && fi.Size() == 0 {
+		// A zero-byte input (an empty file, counted as such) has no
+		// records, and a zero-byte Parquet file not even a schema to copy:
+		// mirror it as is.
+		err = os.WriteFile(dst, nil, 0o644)
+	} else {
+		st, err = dataio.CopyFiltered(ctx, f.Path, dst, func(row int64) bool {
+			if s.isDup(f.Base + row) {
+				*dropped = append(*dropped, row)
+				return true
+			}
+			return false
+		})
+	}
+	if err == nil {
+		err = s.out.Commit(dst, st.Kept)
+	}
+	return dst, st, err
 }
 
 // originalIDs re-reads path and returns the id field of the given rows

@@ -151,7 +151,7 @@ func firstRecordHasField(ctx context.Context, c Config, path string) (bool, stri
 
 // writeRemovedIDs writes the removed ids, listed as one JSON value per line
 // in parts (missing parts are skipped), to dst in its format.
-func writeRemovedIDs(parts []string, dst, idField string) error {
+func writeRemovedIDsTo(parts []string, dst, idField string) error {
 	format := removedIDsFormat(dst)
 	if format == idsJSONL {
 		return concatFiles(parts, dst)

@@ -68,6 +68,16 @@ type Config struct {
 	NoRemove      bool   `json:"no_remove"`
 	RemovedIDsOut string `json:"removed_ids_out"`
 
+	// Overwrite lets the run replace the output of an earlier finished run
+	// in Output — only the files Sluice wrote there; others are kept — and
+	// an existing RemovedIDsOut file. Without it such a run is refused; the
+	// files of an interrupted run are replaced either way (see
+	// docs/safety.md).
+	Overwrite bool
+	// RemoveCache deletes this run's cache entry after a successful run
+	// (and the cache directory, if that leaves it empty).
+	RemoveCache bool
+
 	// SplitBytes is the size above which an uncompressed JSONL file is read
 	// by several MinHash tasks, one per section of about this size, so that
 	// one large file still keeps every actor busy (default DefaultSplitBytes).
@@ -127,6 +137,7 @@ type Summary struct {
 	CPUSec         float64        `json:"cpu_seconds"`
 	PeakRSSBytes   int64          `json:"peak_rss_bytes"`
 	CacheDir       string         `json:"cache_dir"`
+	CacheRemoved   bool           `json:"cache_removed,omitempty"`
 	Quarantine     string         `json:"quarantine,omitempty"`
 	RemovedIDsOut  string         `json:"removed_ids_out,omitempty"`
 	OutputDir      string         `json:"deduplicated_dir,omitempty"`
@@ -163,6 +174,10 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	}
 	sum := &Summary{Params: c, SluiceVersion: strings.TrimPrefix(version.Short(), "sluice "), StartedAt: start.UTC().Format(time.RFC3339)}
 
+	// Nothing is created before the paths are known to be safe.
+	if err := checkPaths(c); err != nil {
+		return nil, err
+	}
 	files, groups, err := w.prepare(ctx, c)
 	if err != nil {
 		return nil, err
@@ -177,8 +192,13 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	lshKey := hashKey("lsh/v4", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
 	root := filepath.Join(c.Cache, "mh-"+mhKey)
 	sum.CacheDir = root
-	if err := os.MkdirAll(c.Output, 0o755); err != nil {
-		return nil, fmt.Errorf("output: %w", err)
+	dst, err := prepareOutput(c, files, log)
+	if err != nil {
+		return nil, err
+	}
+	pruneCache(c.Cache, root, log)
+	if err := writeCacheEntry(root, files); err != nil {
+		return nil, dataio.RejectOutput("--cache %s: cannot write the cache: %s", c.Cache, dataio.DescribeFSError(err))
 	}
 
 	// Phase 1: ids. Each file group gets a contiguous id range, in group order.
@@ -189,7 +209,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := copyFile(filepath.Join(root, "ids", "id_map.json"), filepath.Join(c.Output, "id_map.json")); err != nil {
+	if err := copyToOutput(dst, []string{filepath.Join(root, "ids", "id_map.json")}, "id_map.json"); err != nil {
 		return nil, err
 	}
 
@@ -221,7 +241,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	}
 	if len(quarantines) > 0 {
 		sum.Quarantine = filepath.Join(c.Output, "quarantine.jsonl")
-		if err := concatFiles(quarantines, sum.Quarantine); err != nil {
+		if err := copyToOutput(dst, quarantines, "quarantine.jsonl"); err != nil {
 			return nil, err
 		}
 	}
@@ -293,10 +313,8 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	}
 	w.describeGroups(ctx, c, sum.LargestGroups, ccOut, idTasks)
 	sort.Strings(dupFiles)
-	outDup := filepath.Join(c.Output, "duplicates")
-	os.RemoveAll(outDup)
 	for _, f := range dupFiles {
-		if err := copyFile(f, filepath.Join(outDup, filepath.Base(f))); err != nil {
+		if err := copyToOutput(dst, []string{f}, "duplicates/"+filepath.Base(f)); err != nil {
 			return nil, err
 		}
 	}
@@ -307,18 +325,19 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	// --no-remove it runs only to list the removed ids, if asked to.
 	if !c.NoRemove || c.RemovedIDsOut != "" {
 		outData := filepath.Join(c.Output, "deduplicated")
-		rc := RemoveConfig{OutputDir: outData, InputRoot: commonDir(files), Duplicates: dupFiles, IDField: c.IDField, TextField: c.TextField, ListOnly: c.NoRemove}
+		rc := RemoveConfig{OutputDir: outData, OutputRoot: c.Output, OutputMode: string(outputMode(c)), InputRoot: commonDir(files),
+			Duplicates: dupFiles, IDField: c.IDField, TextField: c.TextField, ListOnly: c.NoRemove}
 		if !c.NoRemove {
 			sum.OutputDir = outData
 		}
 		var removedDir string
 		if c.RemovedIDsOut != "" {
-			removedDir = filepath.Join(c.Output, "_removed_ids")
-			os.RemoveAll(removedDir)
+			// Per-group lists, inside the cache entry (Sluice's own).
+			removedDir = filepath.Join(lshRoot, "removed_ids")
+			if err := os.RemoveAll(removedDir); err != nil {
+				return nil, fmt.Errorf("cache: %w", err)
+			}
 			rc.RemovedIDsDir = removedDir
-		}
-		if !c.NoRemove {
-			os.RemoveAll(outData)
 		}
 		st, err := w.build("fuzzy_remove", rc)
 		if err != nil {
@@ -346,14 +365,22 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 			return nil, fmt.Errorf("record accounting: %d records read, %d kept + %d removed", sum.Records, kept, dropped)
 		}
 		if !c.NoRemove {
-			sum.RecordsWritten = kept
+			// The final word is what is on disk, not what the stage reported.
+			onDisk, err := countWritten(ctx, out)
+			if err != nil {
+				return nil, fmt.Errorf("record accounting: %w", err)
+			}
+			if onDisk != kept {
+				return nil, fmt.Errorf("record accounting: removal reported %d records kept, but the files in %s hold %d", kept, outData, onDisk)
+			}
+			sum.RecordsWritten = onDisk
 		}
 		if removedDir != "" {
 			var parts []string
 			for i := range groups {
 				parts = append(parts, filepath.Join(removedDir, "part-"+strconv.Itoa(i)+".jsonl"))
 			}
-			if err := writeRemovedIDs(parts, c.RemovedIDsOut, c.IDField); err != nil {
+			if err := writeRemovedIDs(c, dst, parts); err != nil {
 				return nil, err
 			}
 			os.RemoveAll(removedDir)
@@ -361,12 +388,19 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		}
 	}
 
+	if c.RemoveCache {
+		if err := removeCacheEntry(c.Cache, root, log); err != nil {
+			return nil, fmt.Errorf("--remove-cache: %w", err)
+		}
+		sum.CacheRemoved = true
+	}
 	sum.FinishedAt = time.Now().UTC().Format(time.RFC3339)
 	sum.WallSec = time.Since(start).Seconds()
 	sum.CPUSec = (executor.ProcessCPU() - cpu0).Seconds()
 	sum.PeakRSSBytes = executor.PeakRSS()
 	b, _ := json.MarshalIndent(sum, "", "  ")
-	if err := os.WriteFile(filepath.Join(c.Output, "summary.json"), append(b, '\n'), 0o644); err != nil {
+	// summary.json is written last: its presence marks a finished run.
+	if err := writeToOutput(dst, "summary.json", func(path string) error { return writeFileAtomic(path, append(b, '\n')) }); err != nil {
 		return nil, err
 	}
 	return sum, nil
@@ -768,22 +802,17 @@ func commonDir(files []string) string {
 	return dir
 }
 
-func copyFile(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	return concatFiles([]string{src}, dst)
-}
-
-// concatFiles writes the concatenation of srcs (missing ones skipped) to dst.
+// concatFiles writes the concatenation of srcs (missing ones skipped) to dst,
+// through a hidden temporary file renamed into place.
 func concatFiles(srcs []string, dst string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	out, err := os.Create(dst + ".tmp")
+	out, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
 	if err != nil {
 		return err
 	}
+	tmp := out.Name()
 	for _, s := range srcs {
 		in, err := os.Open(s)
 		if errors.Is(err, os.ErrNotExist) {
@@ -791,17 +820,28 @@ func concatFiles(srcs []string, dst string) error {
 		}
 		if err != nil {
 			out.Close()
+			os.Remove(tmp)
 			return err
 		}
 		_, err = io.Copy(out, in)
 		in.Close()
 		if err != nil {
 			out.Close()
+			os.Remove(tmp)
 			return err
 		}
 	}
 	if err := out.Close(); err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(dst+".tmp", dst)
+	if err := os.Chmod(tmp, 0o644); err != nil { // CreateTemp makes 0600
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

@@ -187,6 +187,7 @@ func TestRerunSafety(t *testing.T) {
 		t.Fatal("no duplicates: the corpus does not exercise the workflow")
 	}
 	lsh1 := lshRoot(t, first)
+	cfg.Overwrite = true // every later run replaces the first one's output
 
 	t.Run("second-run-resumes", func(t *testing.T) {
 		sum := mustRun(t, cfg)
@@ -304,6 +305,11 @@ func TestRerunSafety(t *testing.T) {
 		if sum.CacheDir == first.CacheDir || sum.Documents != first.Documents+1 || sum.Duplicates != first.Duplicates+1 {
 			t.Fatalf("after appending a copy: cache %s (was %s), %d documents, %d duplicates (were %d, %d)",
 				sum.CacheDir, first.CacheDir, sum.Documents, sum.Duplicates, first.Documents, first.Duplicates)
+		}
+		// The entries keyed by the old input can never be used again: pruned.
+		entries, _ := filepath.Glob(filepath.Join(filepath.Dir(sum.CacheDir), "mh-*"))
+		if !slices.Equal(entries, []string{sum.CacheDir}) {
+			t.Fatalf("cache entries after the input changed: %v, want only %s", entries, sum.CacheDir)
 		}
 	})
 }

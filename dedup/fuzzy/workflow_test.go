@@ -125,6 +125,7 @@ func TestWorkflowEndToEnd(t *testing.T) {
 		}
 	}
 	// Re-running resumes every cached phase and gives the same result.
+	cfg.Overwrite = true
 	sum2 := run(t, cfg)
 	if sum2.Duplicates != sum.Duplicates || !sum2.Phases[1].Resumed {
 		t.Fatalf("rerun: %+v", sum2.Phases)

@@ -52,6 +52,15 @@ func runStage(t *testing.T, s stage.Stage, in ...task.Task) []task.Task {
 	return out
 }
 
+// prepareOutput readies a writer's directory for a run, as pipeline.Run does.
+func prepareOutput(t *testing.T, s stage.Stage) {
+	t.Helper()
+	tg := stage.Unwrap(s).(dataio.OutputStage).OutputTarget()
+	if _, err := dataio.PrepareOutput(tg.Dir, dataio.PrepareOptions{Mode: tg.Mode}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // expand decomposes a registry-built jsonl_reader the way a pipeline does.
 func expand(t *testing.T, s stage.Stage) []stage.Stage {
 	t.Helper()
@@ -201,6 +210,7 @@ func TestWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	prepareOutput(t, w)
 	out := runStage(t, w, b)
 	fg, ok := out[0].(*task.FileGroup)
 	want := filepath.Join(dir, "out", "fg_1_.._x_0.jsonl")
@@ -216,10 +226,11 @@ func TestWriter(t *testing.T) {
 	}
 
 	// Columns mode serialises the columns; batches mode returns the batch.
-	w, err = NewWriter(WriterConfig{Dir: filepath.Join(dir, "cols"), Mode: "columns", Output: "batches", Extension: ".json.gz"})
+	w, err = NewWriter(WriterConfig{Dir: filepath.Join(dir, "cols"), Records: "columns", Output: "batches", Extension: ".json.gz"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	prepareOutput(t, w)
 	out = runStage(t, w, b)
 	if out[0] != task.Task(b) {
 		t.Fatalf("batches output returned %v", out[0])
@@ -238,7 +249,7 @@ func TestWriter(t *testing.T) {
 		t.Fatalf("serialised line %s: %v", b2.Column(dataio.RawColumn).Bytes[1], err)
 	}
 	entries, _ := os.ReadDir(filepath.Join(dir, "cols"))
-	if len(entries) != 1 {
+	if len(entries) != 2 || entries[0].Name() != dataio.RecordsDir { // the file and Sluice's records
 		t.Fatalf("files in output dir: %v", entries)
 	}
 }
@@ -253,7 +264,9 @@ func TestConfigErrors(t *testing.T) {
 		{ReaderType, `{"paths":["a"],"quarantine_dir":"q"}`, `needs on_bad_record "skip"`},
 		{ReaderType, `{"paths":["a"],"batchrows":3}`, `unknown field "batchrows"`},
 		{WriterType, `{}`, "no output directory"},
-		{WriterType, `{"dir":"o","mode":"fancy"}`, `mode "fancy"`},
+		{WriterType, `{"dir":"o","mode":"fancy"}`, `mode "fancy": want error, overwrite or append`},
+		{WriterType, `{"dir":"o","mode":"raw"}`, `line format is now set by records: raw`},
+		{WriterType, `{"dir":"o","records":"fancy"}`, `records "fancy"`},
 		{WriterType, `{"dir":"o","output":"both"}`, `output "both"`},
 		{WriterType, `{"dir":"o","extension":"/x"}`, "path separator"},
 	}
@@ -309,7 +322,8 @@ func lines(t *testing.T, path string) []string {
 
 func TestWriterRetryOverwrites(t *testing.T) {
 	dir := t.TempDir()
-	w, _ := NewWriter(WriterConfig{Dir: dir, Mode: "columns"})
+	w, _ := NewWriter(WriterConfig{Dir: dir, Records: "columns"})
+	prepareOutput(t, w)
 	b := task.NewDocumentBatch("ds", "text", []string{"one"})
 	b.TaskID = "t"
 	runStage(t, w, b)

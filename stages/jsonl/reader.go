@@ -161,6 +161,9 @@ func NewPartition(cfg PartitionConfig) (*Partition, error) {
 	}, nil
 }
 
+// InputPaths implements dataio.InputStage: no output may overlap them.
+func (p *Partition) InputPaths() []string { return p.cfg.Paths }
+
 // Setup implements stage.Stage: it keeps the actor's logger.
 func (p *Partition) Setup(_ context.Context, w *stage.Worker) error {
 	if w != nil {

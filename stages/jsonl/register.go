@@ -70,11 +70,13 @@ func Types(reg *stage.Registry) []stage.Type {
 		{
 			Name: WriterType,
 			Doc: "Writes each document batch to <dir>/<task id><extension>, atomically; lines read by jsonl_reader " +
-				"are copied byte for byte. Returns a file group of the written file per batch (or the batch, with output: batches).",
+				"are copied byte for byte. Returns a file group of the written file per batch (or the batch, with output: batches). " +
+				"Never deletes or overwrites a file Sluice did not write (docs/safety.md).",
 			Fields: []stage.Field{
 				{Name: "dir", Type: "string", Default: "(required)", Doc: "output directory"},
 				{Name: "extension", Type: "string", Default: ".jsonl", Doc: "file name ending; .jsonl.gz or .jsonl.zst compress"},
-				{Name: "mode", Type: "string", Default: "auto", Doc: "auto (raw lines when present, else columns), raw or columns"},
+				{Name: "mode", Type: "string", Default: "error", Doc: "if dir already holds files: error (refuse), overwrite (remove only the files Sluice wrote there, keep others) or append (keep them, add files)"},
+				{Name: "records", Type: "string", Default: "auto", Doc: "auto (raw lines when present, else columns), raw or columns"},
 				{Name: "raw_json_columns", Type: "[string]", Default: "[]", Doc: "string columns holding JSON text written verbatim"},
 				{Name: "append_columns", Type: "[string]", Default: "[]", Doc: "columns added as extra keys to raw lines"},
 				{Name: "output", Type: "string", Default: "files", Doc: "what the stage returns: files (a file group per batch) or batches"},

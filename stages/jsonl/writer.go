@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,10 +20,15 @@ type WriterConfig struct {
 	// Extension ends every file name (default ".jsonl"); ".jsonl.gz" and
 	// ".jsonl.zst" compress.
 	Extension string `json:"extension,omitempty"`
-	// Mode is "auto" (default: copy the raw lines of batches that carry the
-	// reader's raw-line column, serialise the columns of others), "raw"
-	// (require raw lines) or "columns" (always serialise the columns).
+	// Mode is what happens when Dir already holds files (see
+	// dataio.OutputMode and docs/safety.md): "error" (default: refuse),
+	// "overwrite" (remove only the files Sluice wrote there earlier) or
+	// "append" (keep them and add files, renaming colliding names).
 	Mode string `json:"mode,omitempty"`
+	// Records is "auto" (default: copy the raw lines of batches that carry
+	// the reader's raw-line column, serialise the columns of others), "raw"
+	// (require raw lines) or "columns" (always serialise the columns).
+	Records string `json:"records,omitempty"`
 	// RawJSONColumns names String columns holding JSON text to write verbatim.
 	RawJSONColumns []string `json:"raw_json_columns,omitempty"`
 	// AppendColumns names columns added to each raw line as extra keys.
@@ -39,11 +43,16 @@ type WriterConfig struct {
 // "_" and "-" in the id become "_"). Files are written under a temporary name
 // and renamed into place, so a retried or abandoned attempt never leaves a
 // partial file, and a retry overwrites the same name: each batch gives
-// exactly one file. A batch of zero rows gives an empty file.
+// exactly one file. A batch of zero rows gives an empty file. Every file is
+// written through dataio.Output, which records it and refuses to replace a
+// file Sluice did not write (see docs/safety.md); in append mode a name an
+// earlier run used gets a suffix ("-1").
 type Writer struct {
 	stage.Base
 	cfg  WriterConfig
+	mode dataio.OutputMode
 	opts dataio.JSONLWriterOptions
+	out  *dataio.Output // per actor, from Setup
 }
 
 // NewWriter returns a jsonl_writer stage named "jsonl_writer".
@@ -57,8 +66,15 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 	if strings.ContainsAny(cfg.Extension, `/\`) {
 		return nil, fmt.Errorf("extension %q must not contain a path separator", cfg.Extension)
 	}
+	mode, err := dataio.ParseOutputMode(cfg.Mode)
+	if err != nil {
+		if cfg.Mode == "auto" || cfg.Mode == "raw" || cfg.Mode == "columns" {
+			return nil, fmt.Errorf("mode %q: mode says what happens to an existing output (error, overwrite or append); the line format is now set by records: %s", cfg.Mode, cfg.Mode)
+		}
+		return nil, fmt.Errorf("mode %v", err)
+	}
 	opts := dataio.JSONLWriterOptions{RawJSONColumns: cfg.RawJSONColumns, AppendColumns: cfg.AppendColumns}
-	switch cfg.Mode {
+	switch cfg.Records {
 	case "", "auto":
 		opts.Mode = dataio.Auto
 	case "raw":
@@ -66,7 +82,7 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 	case "columns":
 		opts.Mode = dataio.ColumnObjects
 	default:
-		return nil, fmt.Errorf("mode %q: want auto, raw or columns", cfg.Mode)
+		return nil, fmt.Errorf("records %q: want auto, raw or columns", cfg.Records)
 	}
 	out := stage.Spec{Kinds: []string{task.KindFileGroup}}
 	switch cfg.Output {
@@ -82,21 +98,31 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 		in.Columns = []string{dataio.RawColumn}
 	}
 	in.Columns = append(in.Columns, cfg.AppendColumns...)
-	return &Writer{Base: stage.Base{StageName: WriterType, Batch: 1, In: in, Out: out}, cfg: cfg, opts: opts}, nil
+	return &Writer{Base: stage.Base{StageName: WriterType, Batch: 1, In: in, Out: out}, cfg: cfg, mode: mode, opts: opts}, nil
+}
+
+// OutputTarget implements dataio.OutputStage: pipeline.Run prepares the
+// directory once, before the run.
+func (w *Writer) OutputTarget() dataio.OutputTarget {
+	return dataio.OutputTarget{Dir: w.cfg.Dir, Mode: w.mode}
 }
 
 // Config returns the writer's configuration, defaults applied.
 func (w *Writer) Config() WriterConfig { return w.cfg }
 
-// Setup implements stage.Stage: it creates the output directory.
+// Setup implements stage.Stage: it opens the output directory, which
+// dataio.PrepareOutput must have prepared for this run.
 func (w *Writer) Setup(context.Context, *stage.Worker) error {
-	if err := os.MkdirAll(w.cfg.Dir, 0o755); err != nil {
+	out, err := dataio.OpenOutput(w.cfg.Dir, w.mode)
+	if err != nil {
 		return fmt.Errorf("%s: %w", w.Name(), err)
 	}
+	w.out = out
 	return nil
 }
 
-// PathFor returns the file a batch with id is written to.
+// PathFor returns the file a batch with id is written to (in append mode,
+// unless an earlier run used that name).
 func (w *Writer) PathFor(id string) string {
 	return filepath.Join(w.cfg.Dir, FileName(id)+w.cfg.Extension)
 }
@@ -127,8 +153,14 @@ func (w *Writer) ProcessBatch(ctx context.Context, tasks []task.Task) ([]task.Ta
 		if !ok {
 			return nil, fmt.Errorf("%s: task %s is a %s, want a document batch", w.Name(), t.ID(), t.Kind())
 		}
-		path := w.PathFor(b.ID())
+		path, err := w.out.Begin(FileName(b.ID()) + w.cfg.Extension)
+		if err != nil {
+			return nil, fmt.Errorf("%s: batch %s: %w", w.Name(), b.ID(), err)
+		}
 		rows, err := w.write(path, b)
+		if err == nil {
+			err = w.out.Commit(path, rows)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: batch %s: %w", w.Name(), b.ID(), err)
 		}

@@ -1,0 +1,147 @@
+package fuzzy
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	dataio "github.com/sluice-data/sluice/io"
+)
+
+// The cache holds one entry per input set and signature parameters,
+// CACHE/mh-KEY (with lsh-KEY2 entries inside). Each entry carries a marker,
+// entryMarker, listing the input files its key was computed from. The
+// marker is what makes an entry Sluice's: pruning and --remove-cache delete
+// only directories that hold one, and nothing else in the cache directory.
+
+// entryMarker is the marker file of a cache entry.
+const entryMarker = "_entry.json"
+
+// cacheEntry is the content of entryMarker.
+type cacheEntry struct {
+	// Inputs are the input files (absolute paths) with the size and
+	// modification time that went into the entry's key.
+	Inputs []cacheInput `json:"inputs"`
+}
+
+type cacheInput struct {
+	Path    string `json:"path"`
+	Size    int64  `json:"size"`
+	MtimeNS int64  `json:"mtime_ns"`
+}
+
+// writeCacheEntry creates the entry directory root with its marker, unless
+// the marker is there.
+func writeCacheEntry(root string, files []string) error {
+	marker := filepath.Join(root, entryMarker)
+	if _, err := os.Stat(marker); err == nil {
+		return nil
+	}
+	var e cacheEntry
+	for _, f := range files {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			return err
+		}
+		fi, err := os.Stat(f)
+		if err != nil {
+			return err
+		}
+		e.Inputs = append(e.Inputs, cacheInput{Path: abs, Size: fi.Size(), MtimeNS: fi.ModTime().UnixNano()})
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return err
+	}
+	return writeFileAtomic(marker, b)
+}
+
+// staleReason returns why the cache entry at dir can never be used again
+// (one of its input files changed or is gone), "" if it can, and false if
+// dir has no readable marker (not an entry Sluice can vouch for).
+func staleReason(dir string) (string, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, entryMarker))
+	if err != nil {
+		return "", false
+	}
+	var e cacheEntry
+	if err := json.Unmarshal(b, &e); err != nil || len(e.Inputs) == 0 {
+		return "", false
+	}
+	for _, in := range e.Inputs {
+		fi, err := os.Stat(in.Path)
+		switch {
+		case err != nil:
+			return in.Path + " is gone", true
+		case fi.Size() != in.Size || fi.ModTime().UnixNano() != in.MtimeNS:
+			return in.Path + " changed", true
+		}
+	}
+	return "", true
+}
+
+// pruneCache removes the entries of cache other than current whose input
+// files changed or are gone: their keys can never match again. Each removal
+// is logged with its size; entries without a marker are left alone.
+// Failures are logged, not fatal: pruning only saves space.
+func pruneCache(cache, current string, log *slog.Logger) {
+	entries, err := os.ReadDir(cache)
+	if err != nil {
+		return
+	}
+	for _, d := range entries {
+		dir := filepath.Join(cache, d.Name())
+		if !d.IsDir() || !strings.HasPrefix(d.Name(), "mh-") || dir == current {
+			continue
+		}
+		why, ours := staleReason(dir)
+		if !ours || why == "" {
+			continue
+		}
+		size := dirSize(dir)
+		if err := os.RemoveAll(dir); err != nil {
+			log.Warn("cannot prune a stale cache entry", "dir", dir, "err", err)
+			continue
+		}
+		log.Info("pruned a stale cache entry: its inputs changed, so no run can use it again", "dir", dir,
+			"size", dataio.FormatByteSize(size), "reason", why)
+	}
+}
+
+// removeCacheEntry deletes the run's cache entry (after a successful run,
+// --remove-cache), then the spill directory and the cache directory if
+// they are left empty.
+func removeCacheEntry(cache, root string, log *slog.Logger) error {
+	if _, ours := staleReason(root); !ours {
+		return errors.New("the cache entry " + root + " has no marker; not removing it")
+	}
+	size := dirSize(root)
+	if err := os.RemoveAll(root); err != nil {
+		return err
+	}
+	log.Info("removed the cache entry (--remove-cache)", "dir", root, "size", dataio.FormatByteSize(size))
+	os.Remove(filepath.Join(cache, "_spill")) // only if empty
+	os.Remove(cache)                          // only if empty
+	return nil
+}
+
+// dirSize is the total size of the regular files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}

@@ -1,0 +1,534 @@
+package dataio
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// A record is one small JSON file, RecordsDir/files/<hash of the path>.json,
+// describing one file Sluice wrote into the output directory. A writer
+// writes it twice: before the file exists (state "writing") and after the
+// file is in place (state "done", with its size and modification time).
+// Each record is replaced atomically (temporary file and rename), and
+// records of different files never share a file, so writers in any number
+// of processes need no coordination. A file counts as Sluice's only when its
+// record matches it:
+//
+//   - "done": same size and modification time;
+//   - "writing" (the writer was killed before Commit): the file was
+//     modified no earlier than the record was written, or it is the file
+//     an earlier attempt of this run committed (Prev).
+//
+// So a file someone else put in place or changed since is never taken for
+// Sluice's, and a killed writer never leaves a file Sluice forgets.
+type fileRecord struct {
+	Path    string     `json:"path"` // relative to the output directory, "/"-separated
+	Name    string     `json:"name"` // the name the writer asked for; append mode may add a suffix
+	Run     string     `json:"run"`
+	State   string     `json:"state"`
+	Size    int64      `json:"size,omitempty"`
+	MtimeNS int64      `json:"mtime_ns,omitempty"`
+	Rows    int64      `json:"rows,omitempty"`
+	Prev    *fileStamp `json:"prev,omitempty"`
+}
+
+type fileStamp struct {
+	Size    int64 `json:"size"`
+	MtimeNS int64 `json:"mtime_ns"`
+}
+
+func stampOf(fi fs.FileInfo) fileStamp { return fileStamp{fi.Size(), fi.ModTime().UnixNano()} }
+
+const (
+	stateWriting = "writing"
+	stateDone    = "done"
+)
+
+// loadedRecord is a record with where it was read from and when it was
+// written.
+type loadedRecord struct {
+	fileRecord
+	file    string
+	written time.Time
+}
+
+// owns reports whether the record proves that the file fi describes is the
+// one Sluice wrote.
+func (r *loadedRecord) owns(fi fs.FileInfo) bool {
+	if !fi.Mode().IsRegular() {
+		return false
+	}
+	st := stampOf(fi)
+	switch r.State {
+	case stateDone:
+		return st == fileStamp{r.Size, r.MtimeNS}
+	case stateWriting:
+		return r.Prev != nil && *r.Prev == st || !fi.ModTime().Before(r.written)
+	}
+	return false
+}
+
+func recordsPath(dir string) string { return filepath.Join(dir, RecordsDir, "files") }
+
+func recordFile(dir, rel string) string {
+	h := sha256.Sum256([]byte(rel))
+	return filepath.Join(recordsPath(dir), hex.EncodeToString(h[:12])+".json")
+}
+
+// readRecord reads one record file; a missing record is (nil, nil).
+func readRecord(file string) (*loadedRecord, error) {
+	f, err := os.Open(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	r := &loadedRecord{file: file, written: fi.ModTime()}
+	if err := json.Unmarshal(b, &r.fileRecord); err != nil {
+		return nil, fmt.Errorf("record %s: %w", file, err)
+	}
+	return r, nil
+}
+
+// loadRecords reads every record of dir, by path. Unreadable records are
+// left out: the files they describe then count as foreign, which is safe.
+func loadRecords(dir string) (map[string]*loadedRecord, error) {
+	entries, err := os.ReadDir(recordsPath(dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]*loadedRecord{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	recs := make(map[string]*loadedRecord, len(entries))
+	for _, e := range entries {
+		if hidden(e.Name()) || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		r, err := readRecord(filepath.Join(recordsPath(dir), e.Name()))
+		if err != nil || r == nil || r.Path == "" {
+			continue
+		}
+		recs[r.Path] = r
+	}
+	return recs, nil
+}
+
+// writeFileAtomic writes b to path through a temporary file and a rename.
+func writeFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil { // CreateTemp makes 0600
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
+func writeRecord(dir string, r fileRecord) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(recordFile(dir, r.Path), b)
+}
+
+// hidden reports whether readers skip name ("_" or "." first).
+func hidden(name string) bool { return strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") }
+
+// tempBase returns the final name of a temporary file of this package's
+// writers (".NAME.tmp-RANDOM").
+func tempBase(name string) (string, bool) {
+	i := strings.LastIndex(name, ".tmp-")
+	if !strings.HasPrefix(name, ".") || i <= 1 {
+		return "", false
+	}
+	return name[1:i], true
+}
+
+// OutputFile is a file an earlier run of Sluice wrote into an output
+// directory.
+type OutputFile struct {
+	// Path is relative to the directory, "/"-separated.
+	Path string
+	Size int64
+	// Rows is the record count the writer reported (0 if none).
+	Rows   int64
+	record string
+}
+
+// OutputScan is what an output directory holds (see ScanOutput).
+type OutputScan struct {
+	Dir string
+	// Ours are the files Sluice wrote, as their records prove.
+	Ours []OutputFile
+	// Foreign are the data files (names not starting with "." or "_")
+	// Sluice did not write, relative to Dir: the first MaxForeignListed
+	// the walk found, ForeignMore set if there are more.
+	Foreign     []string
+	ForeignMore bool
+	// leftovers are Sluice's temporary files left by killed writers and
+	// records of files that are gone or no longer Sluice's.
+	leftovers []string
+	ourPaths  map[string]bool // Ours by path, built by foreignAt
+}
+
+// MaxForeignListed bounds the foreign files a scan lists, so that a
+// mistaken --output (a home directory) is refused quickly.
+const MaxForeignListed = 1000
+
+// ScanOutput lists what dir holds: the files Sluice wrote there (by their
+// records) and the data files it did not. Directories whose names start
+// with "." or "_" (the records, a default cache) and those in skip are not
+// data and are not listed. A directory that does not exist is empty; a
+// symbolic link to a directory is followed.
+func ScanOutput(dir string, skip []string) (*OutputScan, error) {
+	s := &OutputScan{Dir: dir}
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, &fs.PathError{Op: "scan", Path: dir, Err: errors.New("not a directory")}
+	}
+	recs, err := loadRecords(dir)
+	if err != nil {
+		return nil, err
+	}
+	skipped := make(map[string]bool, len(skip))
+	for _, d := range skip {
+		skipped[canonicalPath(d)] = true
+	}
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]bool)
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == root {
+			return nil
+		}
+		if len(s.Foreign) >= MaxForeignListed {
+			s.ForeignMore = true
+			return fs.SkipAll
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if hidden(d.Name()) || skipped[canonicalPath(p)] {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		seen[rel] = true
+		return s.classify(rel, p, d, recs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for rel, r := range recs {
+		if !seen[rel] {
+			s.unvisited(rel, r, skipped)
+		}
+	}
+	slices.Sort(s.Foreign)
+	slices.SortFunc(s.Ours, func(a, b OutputFile) int { return strings.Compare(a.Path, b.Path) })
+	return s, nil
+}
+
+// classify files one file found by the walk.
+func (s *OutputScan) classify(rel, full string, d fs.DirEntry, recs map[string]*loadedRecord) error {
+	if r := recs[rel]; r != nil {
+		fi, err := os.Lstat(full)
+		if err != nil {
+			return err
+		}
+		if r.owns(fi) {
+			s.Ours = append(s.Ours, OutputFile{Path: rel, Size: fi.Size(), Rows: r.Rows, record: r.file})
+			return nil
+		}
+		s.leftovers = append(s.leftovers, r.file) // the file is no longer the one Sluice wrote
+	}
+	if !hidden(d.Name()) {
+		s.Foreign = append(s.Foreign, rel)
+		return nil
+	}
+	if base, ok := tempBase(d.Name()); ok {
+		if _, ours := recs[path.Join(path.Dir(rel), base)]; ours {
+			s.leftovers = append(s.leftovers, full)
+		}
+	}
+	return nil
+}
+
+// foreignAt reports whether the file rel (relative to Dir) exists and is not
+// one of Sluice's: checked directly, not through the walk's bounded list.
+func (s *OutputScan) foreignAt(rel string) bool {
+	rel = path.Clean(rel)
+	if _, err := os.Lstat(filepath.Join(s.Dir, filepath.FromSlash(rel))); err != nil {
+		return false
+	}
+	if s.ourPaths == nil {
+		s.ourPaths = make(map[string]bool, len(s.Ours))
+		for _, f := range s.Ours {
+			s.ourPaths[f.Path] = true
+		}
+	}
+	return !s.ourPaths[rel]
+}
+
+// unvisited handles a record whose file the walk did not reach: gone, or
+// inside a directory the walk skips.
+func (s *OutputScan) unvisited(rel string, r *loadedRecord, skipped map[string]bool) {
+	full := filepath.Join(s.Dir, filepath.FromSlash(rel))
+	for d := filepath.Dir(full); d != s.Dir && d != filepath.Dir(d); d = filepath.Dir(d) {
+		if skipped[canonicalPath(d)] {
+			return
+		}
+	}
+	fi, err := os.Lstat(full)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		s.leftovers = append(s.leftovers, r.file)
+	case err == nil && r.owns(fi):
+		s.Ours = append(s.Ours, OutputFile{Path: rel, Size: fi.Size(), Rows: r.Rows, record: r.file})
+	case err == nil:
+		s.leftovers = append(s.leftovers, r.file)
+	}
+}
+
+// removeOurs removes Sluice's files, each before its record (a kill in
+// between leaves a record of a missing file, which the next scan clears).
+func (s *OutputScan) removeOurs(p *Prepared) error {
+	for _, f := range s.Ours {
+		full := filepath.Join(s.Dir, filepath.FromSlash(f.Path))
+		if err := os.Remove(full); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err := os.Remove(f.record); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		p.Removed = append(p.Removed, f)
+		p.RemovedBytes += f.Size
+	}
+	s.Ours = nil
+	return nil
+}
+
+// removeLeftovers removes killed writers' temporary files and stale records.
+func (s *OutputScan) removeLeftovers() {
+	for _, f := range s.leftovers {
+		os.Remove(f)
+	}
+	s.leftovers = nil
+}
+
+// runInfo is RecordsDir/run.json: the run that last prepared the directory.
+type runInfo struct {
+	Run     string     `json:"run"`
+	Mode    OutputMode `json:"mode"`
+	Started time.Time  `json:"started"`
+}
+
+func startRun(dir string, mode OutputMode) (string, error) {
+	if err := os.MkdirAll(recordsPath(dir), 0o755); err != nil {
+		return "", err
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	info := runInfo{Run: hex.EncodeToString(b[:]), Mode: mode, Started: time.Now().UTC()}
+	js, err := json.Marshal(info)
+	if err != nil {
+		return "", err
+	}
+	return info.Run, writeFileAtomic(filepath.Join(dir, RecordsDir, "run.json"), js)
+}
+
+// Output writes files into an output directory that PrepareOutput readied
+// for this run, keeping a record of each. Each actor (in any process) opens
+// its own; an Output is safe for use by one goroutine at a time.
+type Output struct {
+	dir  string
+	mode OutputMode
+	run  string
+}
+
+// OpenOutput opens dir, prepared for this run by PrepareOutput, for writing
+// in mode (append may rename files; see Begin). It fails if dir was never
+// prepared.
+func OpenOutput(dir string, mode OutputMode) (*Output, error) {
+	b, err := os.ReadFile(filepath.Join(dir, RecordsDir, "run.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, rejectf("output directory %s was not prepared for this run: call dataio.PrepareOutput before writing (pipeline.Run and the sluice commands do)", dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("output directory %s: %s", dir, DescribeFSError(err))
+	}
+	var info runInfo
+	if err := json.Unmarshal(b, &info); err != nil || info.Run == "" {
+		return nil, fmt.Errorf("output directory %s: unreadable run record %s", dir, filepath.Join(dir, RecordsDir, "run.json"))
+	}
+	return &Output{dir: dir, mode: mode, run: info.Run}, nil
+}
+
+// Dir returns the output directory.
+func (o *Output) Dir() string { return o.dir }
+
+// Begin records that this run is about to write the file name (relative to
+// the directory; subdirectories are created) and returns the path to write
+// it to. Write it with this package's writers (temporary file, renamed into
+// place on Close), then call Commit.
+//
+// Begin replaces only a file this run wrote (a retry, possibly on another
+// actor while an abandoned attempt still runs: the last Commit describes
+// the last file renamed into place). A file Sluice did
+// not write, or one an earlier run wrote, is refused — except in append
+// mode, where the name gets the first free suffix ("part.jsonl" →
+// "part-1.jsonl"): a retry of the same name in the same run gets the same
+// path again.
+func (o *Output) Begin(name string) (string, error) {
+	rel := filepath.ToSlash(filepath.Clean(name))
+	if !filepath.IsLocal(name) || rel == RecordsDir || strings.HasPrefix(rel, RecordsDir+"/") {
+		return "", fmt.Errorf("output %s: %q is not a file name inside the directory", o.dir, name)
+	}
+	for k := 0; k < 10000; k++ {
+		cand := rel
+		if k > 0 {
+			cand = withSuffix(rel, k)
+		}
+		full := filepath.Join(o.dir, filepath.FromSlash(cand))
+		r, err := readRecord(recordFile(o.dir, cand))
+		if err != nil {
+			return "", fmt.Errorf("output %s: %w", o.dir, err)
+		}
+		fi, err := os.Lstat(full)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("output %s: %s", o.dir, DescribeFSError(err))
+		}
+		exists := err == nil
+		mine := r != nil && r.Run == o.run
+		var conflict error
+		switch {
+		case mine && r.Name != rel:
+			conflict = fmt.Errorf("output %s: %s is written twice by this run (as %s and %s)", o.dir, cand, r.Name, rel)
+		case exists && !mine && r != nil && r.owns(fi):
+			conflict = rejectf("%s was written by an earlier run; refusing to overwrite it in %s mode", full, o.mode)
+		case exists && !mine:
+			conflict = rejectf("%s exists and was not written by Sluice; refusing to overwrite it", full)
+		}
+		if conflict != nil {
+			if o.mode == OutputAppend {
+				continue
+			}
+			return "", conflict
+		}
+		rec := fileRecord{Path: cand, Name: rel, Run: o.run, State: stateWriting}
+		if exists {
+			st := stampOf(fi)
+			rec.Prev = &st
+		}
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			return "", fmt.Errorf("output %s: %s", o.dir, DescribeFSError(err))
+		}
+		if err := writeRecord(o.dir, rec); err != nil {
+			return "", fmt.Errorf("output %s: record %s: %s", o.dir, cand, DescribeFSError(err))
+		}
+		return full, nil
+	}
+	return "", fmt.Errorf("output %s: no free name for %s", o.dir, rel)
+}
+
+// Commit records that the file at path, which Begin returned, is complete
+// and holds rows records.
+func (o *Output) Commit(path string, rows int64) error {
+	rel, err := filepath.Rel(o.dir, path)
+	if err != nil || !filepath.IsLocal(rel) {
+		return fmt.Errorf("output %s: %s is not inside the directory", o.dir, path)
+	}
+	rel = filepath.ToSlash(rel)
+	r, err := readRecord(recordFile(o.dir, rel))
+	if err != nil {
+		return fmt.Errorf("output %s: %w", o.dir, err)
+	}
+	if r == nil || r.Run != o.run {
+		return fmt.Errorf("output %s: commit of %s, which this run did not begin", o.dir, rel)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("output %s: %s", o.dir, DescribeFSError(err))
+	}
+	st := stampOf(fi)
+	rec := fileRecord{Path: rel, Name: r.Name, Run: o.run, State: stateDone, Size: st.Size, MtimeNS: st.MtimeNS, Rows: rows}
+	if err := writeRecord(o.dir, rec); err != nil {
+		return fmt.Errorf("output %s: record %s: %s", o.dir, rel, DescribeFSError(err))
+	}
+	return nil
+}
+
+// withSuffix inserts "-k" before a file name's data extensions:
+// "a/part.jsonl.gz" → "a/part-1.jsonl.gz".
+func withSuffix(rel string, k int) string {
+	dir, base := path.Split(rel)
+	stem, ext := base, ""
+	for {
+		e := path.Ext(stem)
+		if e == "" || e == stem || !slices.Contains([]string{".gz", ".zst", ".zstd", ".jsonl", ".json", ".parquet", ".txt"}, strings.ToLower(e)) {
+			break
+		}
+		stem, ext = strings.TrimSuffix(stem, e), e+ext
+	}
+	if ext == "" {
+		ext = path.Ext(stem)
+		stem = strings.TrimSuffix(stem, ext)
+	}
+	return dir + stem + "-" + strconv.Itoa(k) + ext
+}

@@ -1,0 +1,66 @@
+package pipeline
+
+import (
+	"fmt"
+	"log/slog"
+
+	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/stage"
+)
+
+// PrepareOutputs checks the pipeline's outputs before any work and readies
+// them for a run (see docs/safety.md). Every stage that writes files
+// (dataio.OutputStage) has its directory checked: it must not overlap a
+// path a reading stage (dataio.InputStage) reads, nor another writer's
+// directory; then dataio.PrepareOutput applies the writer's mode (error:
+// refuse a directory that holds files; overwrite: remove only the files
+// Sluice wrote there; append: keep them). Errors wrap
+// dataio.ErrOutputRejected and name the stage, the path and its YAML key.
+// Run calls PrepareOutputs unless it was called since the last Build.
+func (p *Pipeline) PrepareOutputs(logger *slog.Logger) error {
+	if !p.built {
+		if err := p.Build(); err != nil {
+			return err
+		}
+	}
+	var inputs []dataio.NamedPath
+	type writer struct {
+		name string
+		dir  dataio.NamedPath
+		mode dataio.OutputMode
+	}
+	var writers []writer
+	for _, s := range p.stages {
+		u := stage.Unwrap(s)
+		if in, ok := u.(dataio.InputStage); ok {
+			for _, path := range in.InputPaths() {
+				inputs = append(inputs, dataio.NamedPath{Path: path, Name: "paths of stage " + s.Name()})
+			}
+		}
+		if o, ok := u.(dataio.OutputStage); ok {
+			t := o.OutputTarget()
+			writers = append(writers, writer{s.Name(), dataio.NamedPath{Path: t.Dir, Name: "dir of stage " + s.Name()}, t.Mode})
+		}
+	}
+	for i, w := range writers {
+		for _, in := range inputs {
+			if err := dataio.CheckOverlap(in, w.dir, false); err != nil {
+				return fmt.Errorf("pipeline %s: %w", p.name, err)
+			}
+		}
+		for _, o := range writers[:i] {
+			if dataio.PathsOverlap(o.dir.Path, w.dir.Path) {
+				return dataio.RejectOutput("pipeline %s: %s and %s overlap: give each writer a directory of its own", p.name, o.dir, w.dir)
+			}
+		}
+	}
+	for _, w := range writers {
+		_, err := dataio.PrepareOutput(w.dir.Path, dataio.PrepareOptions{Name: w.dir.Name, Mode: w.mode, Logger: logger,
+			Remedy: fmt.Sprintf("set mode: overwrite (or mode: append, to keep them and add files) in the config of stage %s", w.name)})
+		if err != nil {
+			return fmt.Errorf("pipeline %s: %w", p.name, err)
+		}
+	}
+	p.outputsPrepared = true
+	return nil
+}

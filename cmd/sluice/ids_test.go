@@ -155,7 +155,7 @@ func TestRemovedIDsParquetNested(t *testing.T) {
 	}
 	docs[1].ID = ""
 	in = filepath.Dir(writeParquet(t, filepath.Join(dir, "in2", "a.parquet"), docs))
-	r = sluice("dedup", "fuzzy", "--input", in, "--output", filepath.Join(dir, "out2"), "--removed-ids-out", ids, "--no-remove")
+	r = sluice("dedup", "fuzzy", "--input", in, "--output", filepath.Join(dir, "out2"), "--removed-ids-out", filepath.Join(dir, "ids2.txt"), "--no-remove")
 	if r.code != exitFailed || !strings.Contains(r.stderr, "a.parquet") || !strings.Contains(r.stderr, `field "id": empty`) {
 		t.Fatalf("empty Parquet id: want exit 1 naming the file, row and field\n%s", r)
 	}

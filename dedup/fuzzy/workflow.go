@@ -73,10 +73,10 @@ type Config struct {
 	// an existing RemovedIDsOut file. Without it such a run is refused; the
 	// files of an interrupted run are replaced either way (see
 	// docs/safety.md).
-	Overwrite bool
+	Overwrite bool `json:"overwrite"`
 	// RemoveCache deletes this run's cache entry after a successful run
 	// (and the cache directory, if that leaves it empty).
-	RemoveCache bool
+	RemoveCache bool `json:"remove_cache"`
 
 	// SplitBytes is the size above which an uncompressed JSONL file is read
 	// by several MinHash tasks, one per section of about this size, so that

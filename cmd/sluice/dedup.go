@@ -37,7 +37,7 @@ func (a *app) fuzzyCmd() *cobra.Command {
 		Long: `Find near-duplicate documents and write the dataset without them.
 
 Phases: ids (a contiguous id range per file group, in input order), MinHash
-(NeMo Curator's scheme), LSH (band ranges over shuffle actors), connected
+(NeMo Curator's scheme, or --scheme oph), LSH (band ranges over shuffle actors), connected
 components (a collective group), and removal. In each group of near-duplicates
 the earliest document in input order is kept.
 
@@ -65,6 +65,7 @@ stale intermediates. See docs/fuzzy-dedup.md.`,
 	fl.IntVar(&c.BandsPerIteration, "bands-per-iteration", c.BandsPerIteration, "bands per LSH shuffle pass: fewer bounds memory, more takes fewer passes")
 	fl.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the MinHash permutation parameters")
 	fl.IntVar(&c.HashBits, "hash-bits", c.HashBits, "32 or 64")
+	fl.StringVar(&c.Scheme, "scheme", c.Scheme, "MinHash signature scheme: nemo (NeMo Curator's 260 permutations, signatures identical to NeMo's) or oph (one-permutation hashing with optimal densification: about 3x faster signatures, the same LSH candidate curve and estimate quality, but signatures not comparable with NeMo's; 32-bit only)")
 	fl.BoolVar(&c.Normalize, "normalize", false, "shingle lower-cased text with punctuation and white space collapsed, so case, punctuation and spacing edits do not count (default: raw text, NeMo Curator's scheme)")
 	fl.Float64Var(&c.VerifyThreshold, "verify-threshold", 0, "keep only candidate pairs whose shingle Jaccard is ≥ this (0: off); exact, from shingle hashes the MinHash phase then keeps (estimated from signatures with --hash-bits 64)")
 	fl.StringVar(&f.memoryLimit, "memory-limit", "4GiB", "memory for buffered LSH shuffle rows, shared by the LSH actors, before they spill sorted runs to the cache directory, e.g. 256MiB, 16GiB (0: unlimited)")

@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-data/sluice/dedup/fuzzy/minhash"
 	"github.com/sluice-data/sluice/executor"
 	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/runtime"
@@ -52,7 +53,11 @@ type Config struct {
 	BandsPerIteration int
 	Seed              uint64
 	HashBits          int
-	VerifyThreshold   float64
+	// Scheme is the MinHash signature scheme: "nemo" (NeMo Curator's,
+	// the default) or "oph" (one-permutation hashing, faster, not
+	// comparable with NeMo's signatures); see docs/fuzzy-dedup.md.
+	Scheme          string
+	VerifyThreshold float64
 	// Normalize shingles lower-cased text with punctuation and white space
 	// collapsed, instead of the raw text (NeMo Curator's scheme).
 	Normalize bool
@@ -87,7 +92,7 @@ func (c Config) CacheDir() string {
 // (DefaultMemoryLimit).
 func DefaultConfig() Config {
 	return Config{TextField: "text", IDField: "id", OnBadRecord: "fail", CharNgrams: 24, Bands: 20, Rows: 13,
-		BandsPerIteration: 5, Seed: 42, HashBits: 32, MemoryLimit: DefaultMemoryLimit}
+		BandsPerIteration: 5, Seed: 42, HashBits: 32, Scheme: string(minhash.SchemeNeMo), MemoryLimit: DefaultMemoryLimit}
 }
 
 // PhaseSummary is what one phase did.
@@ -161,6 +166,9 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	}
 	fileKey := inputKey(files)
 	mhKey := hashKey("minhash/v4", fileKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands*c.Rows, c.Seed, c.HashBits, c.Normalize, storeShingles(c))
+	if c.Scheme != string(minhash.SchemeNeMo) { // NeMo's keys stay as they were
+		mhKey = hashKey(mhKey, "scheme", c.Scheme)
+	}
 	lshKey := hashKey("lsh/v4", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
 	root := filepath.Join(c.Cache, "mh-"+mhKey)
 	sum.CacheDir = root
@@ -184,7 +192,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	var mhOut []task.Task
 	err = w.phase(ctx, sum, log, "minhash", filepath.Join(root, "minhash"), &mhOut, func(string) ([]task.Task, error) {
 		st, err := w.build("fuzzy_minhash", MinHashConfig{CacheDir: root, TextField: c.TextField, OnBadRecord: c.OnBadRecord,
-			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits, Normalize: c.Normalize, StoreShingles: storeShingles(c)})
+			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits, Scheme: c.Scheme, Normalize: c.Normalize, StoreShingles: storeShingles(c)})
 		if err != nil {
 			return nil, err
 		}
@@ -408,6 +416,13 @@ func (w *Workflow) normalize() (Config, error) {
 	}
 	if c.HashBits != 32 && c.HashBits != 64 {
 		return c, fmt.Errorf("%w: fuzzy: --hash-bits %d: want 32 or 64", ErrConfig, c.HashBits)
+	}
+	scheme, err := minhash.ParseScheme(c.Scheme)
+	if err != nil {
+		return c, fmt.Errorf("%w: fuzzy: --%w", ErrConfig, err)
+	}
+	if c.Scheme = string(scheme); scheme == minhash.SchemeOPH && c.HashBits != 32 {
+		return c, fmt.Errorf("%w: fuzzy: --scheme oph computes 32-bit signatures; --hash-bits %d is not supported", ErrConfig, c.HashBits)
 	}
 	if c.VerifyThreshold < 0 || c.VerifyThreshold > 1 {
 		return c, fmt.Errorf("%w: fuzzy: --verify-threshold %g: want a value in [0, 1]", ErrConfig, c.VerifyThreshold)

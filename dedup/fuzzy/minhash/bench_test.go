@@ -256,8 +256,9 @@ func BenchmarkSignature32Parallel(b *testing.B) {
 }
 
 // BenchmarkScheme compares the two signature schemes on the same documents
-// in one run (the default build's kernels: AVX2 for NeMo's where the CPU has
-// it, the inlined XXH3 loops for OPH). Run it several times in a loop, e.g.
+// in one run: NeMo's with the default build's kernels (AVX2 where the CPU
+// has it), OPH with its AVX-512 window kernel (where the CPU has it) and
+// with the pure-Go loop. Run it several times in a loop, e.g.
 //
 //	for i in 1 2 3 4 5; do GOMAXPROCS=1 go test -run '^$' -bench Scheme -count 1 ./dedup/fuzzy/minhash/; done
 //
@@ -271,15 +272,23 @@ func BenchmarkScheme(b *testing.B) {
 		{"synthetic", func(*testing.B) [][]byte { return syntheticEnglish(400, 3000) }},
 	}
 	for _, in := range inputs {
-		for _, scheme := range []Scheme{SchemeNeMo, SchemeOPH} {
-			b.Run(in.name+"/"+string(scheme), func(b *testing.B) {
+		for _, v := range []struct {
+			name   string
+			scheme Scheme
+			vec    bool
+		}{{"nemo", SchemeNeMo, false}, {"oph", SchemeOPH, true}, {"oph-purego", SchemeOPH, false}} {
+			b.Run(in.name+"/"+v.name, func(b *testing.B) {
 				docs := in.docs(b)
 				p := DefaultParams()
-				p.Scheme = scheme
+				p.Scheme = v.scheme
 				h, err := NewHasher(p)
 				if err != nil {
 					b.Fatal(err)
 				}
+				if v.vec && !h.vec {
+					b.Skip("no OPH vector kernel in this build or on this CPU")
+				}
+				h.vec = v.vec
 				total := 0
 				for _, d := range docs {
 					total += len(d)

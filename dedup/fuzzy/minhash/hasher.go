@@ -128,6 +128,9 @@ type Hasher struct {
 	oph    *ophTables
 	filled []uint16
 	opt    bool
+	// vec selects OPH's AVX-512 window kernel (false when the build or
+	// the CPU lacks it; tests clear it to compare with the pure-Go loop).
+	vec bool
 }
 
 // NewHasher draws the permutation parameters for p and returns a Hasher.
@@ -141,6 +144,7 @@ func NewHasher(p Params) (*Hasher, error) {
 		h.acc32 = make([]uint32, p.NumPerm)
 		h.filled = make([]uint16, p.NumPerm)
 		h.opt = true
+		h.vec = ophVectorAvailable()
 		return h, nil
 	}
 	rs := nprand.New(uint32(p.Seed))

@@ -152,7 +152,7 @@ func (h *Hasher) ophSignature(text []byte, dst, shingles []uint32, keep bool) []
 	for i := range acc {
 		acc[i] = ophEmpty
 	}
-	shingles = o.accumulate(text, acc, shingles, keep, h.opt)
+	shingles = o.accumulate(text, acc, shingles, keep, h.opt, h.vec)
 	o.densify(acc, dst, h.filled)
 	return shingles
 }
@@ -160,8 +160,9 @@ func (h *Hasher) ophSignature(text []byte, dst, shingles []uint32, keep bool) []
 // accumulate folds every shingle of text (not empty) into the bins acc.
 // Windows are walked as in the NeMo scheme (windows type); runs of
 // windows of pure ASCII are hashed by the inlined XXH3 loops when the width
-// is 17–32 bytes and opt is set.
-func (o *ophTables) accumulate(text []byte, acc, shingles []uint32, keep, opt bool) []uint32 {
+// is 17–32 bytes and opt is set, and by the vector kernel where vec is set
+// and the width is 24.
+func (o *ophTables) accumulate(text []byte, acc, shingles []uint32, keep, opt, vec bool) []uint32 {
 	n, width := len(text), o.width
 	k := uint64(o.k)
 	fast := opt && width >= 17 && width <= 32
@@ -187,7 +188,7 @@ func (o *ophTables) accumulate(text []byte, acc, shingles []uint32, keep, opt bo
 			if keep {
 				shingles = o.asciiKeep(text, p, e-width+1, acc, shingles)
 			} else {
-				o.ascii(text, p, e-width+1, acc)
+				o.ascii(text, p, e-width+1, acc, vec)
 			}
 			if e == n {
 				return shingles
@@ -255,13 +256,18 @@ func xxh3Window(w []byte, key *[4]uint64) uint64 {
 // ascii folds the windows text[j : j+width], from ≤ j < to, into acc; the
 // caller guarantees they are in bounds. This loop is most of the OPH
 // scheme's time.
-func (o *ophTables) ascii(text []byte, from, to int, acc []uint32) {
+func (o *ophTables) ascii(text []byte, from, to int, acc []uint32, vec bool) {
 	if from >= to {
 		return
 	}
 	if o.width == 24 {
 		_ = text[to+23-1] // the last window's last byte
-		ascii24(unsafe.Pointer(&text[from]), to-from, &o.key, unsafe.Pointer(&acc[0]), uint64(len(acc)))
+		src, n, dst, k := unsafe.Pointer(&text[from]), to-from, unsafe.Pointer(&acc[0]), uint64(len(acc))
+		if vec {
+			done := ascii24Vector(src, n, &o.key, dst, k)
+			src, n = unsafe.Add(src, done), n-done
+		}
+		ascii24(src, n, &o.key, dst, k)
 		return
 	}
 	k := uint64(o.k)

@@ -54,12 +54,14 @@ func newOPH(t testing.TB, k, width int, seed uint64) *Hasher {
 // and densification by probing only (no first-hit table).
 func ophVariants(h *Hasher) map[string]*Hasher {
 	generic := h.Clone()
-	generic.opt = false
+	generic.opt, generic.vec = false, false
+	purego := h.Clone()
+	purego.vec = false
 	probing := h.Clone()
 	t := *h.oph
 	t.first = nil
 	probing.oph = &t
-	return map[string]*Hasher{"fast": h, "generic": generic, "probing": probing}
+	return map[string]*Hasher{"default": h, "pure Go": purego, "generic": generic, "probing": probing}
 }
 
 // TestOPHVectors compares with testdata/minhash/gen_oph_vectors.py, an
@@ -546,5 +548,43 @@ func TestOPHClonesConcurrently(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Fatal(e)
+	}
+}
+
+// TestOPHVectorKernel compares the AVX-512 window kernel with the pure-Go
+// loop, bin by bin, on ASCII texts of every length up to 100 windows and on
+// long ones, with bin counts that make several windows of one group of
+// eight share a bin (k = 1, 2, 3).
+func TestOPHVectorKernel(t *testing.T) {
+	if !ophVectorAvailable() {
+		t.Skip("no AVX-512 (F, DQ, VBMI) OPH kernel in this build or on this CPU; the pure-Go loop is the only one")
+	}
+	r := rand.New(rand.NewPCG(61, 62))
+	for iter := range 400 {
+		n := 1 + iter%100
+		if iter%10 == 0 {
+			n = 1 + r.IntN(5000)
+		}
+		text := make([]byte, n+23)
+		for i := range text {
+			text[i] = byte(r.IntN(128))
+		}
+		k := []int{1, 2, 3, 7, 260, 1000}[r.IntN(6)]
+		o := newOPHTables(ophParams(k, 24, r.Uint64N(1<<32)))
+		want, got := make([]uint32, k), make([]uint32, k)
+		for i := range want {
+			want[i] = ophEmpty
+			if r.IntN(3) == 0 {
+				want[i] = r.Uint32()
+			}
+		}
+		copy(got, want)
+		o.ascii(text, 0, n, want, false)
+		o.ascii(text, 0, n, got, true)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("n %d k %d: bin %d vector %d, pure Go %d", n, k, i, got[i], want[i])
+			}
+		}
 	}
 }

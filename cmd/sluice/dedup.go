@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/sluice-data/sluice/dedup/fuzzy"
@@ -23,6 +24,7 @@ func (a *app) dedupCmd() *cobra.Command {
 
 type fuzzyFlags struct {
 	cfg         fuzzy.Config
+	preset      string
 	memoryLimit string
 	blockSize   string
 	workers     int
@@ -48,7 +50,16 @@ lines byte-identical), duplicates/*.parquet (removed ids, sorted), id_map.json
 parameters: a re-run resumes from finished phases; other parameters never reuse
 stale intermediates. See docs/fuzzy-dedup.md.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return a.runFuzzy(cmd, &f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.preset != "" {
+				p, err := fuzzy.LookupPreset(f.preset)
+				if err != nil {
+					return usageErr(err)
+				}
+				p.Apply(&f.cfg, cmd.Flags().Changed) // explicit flags win
+			}
+			return a.runFuzzy(cmd, &f)
+		},
 	}
 	fl := cmd.Flags()
 	c := &f.cfg
@@ -65,6 +76,7 @@ stale intermediates. See docs/fuzzy-dedup.md.`,
 	fl.IntVar(&c.BandsPerIteration, "bands-per-iteration", c.BandsPerIteration, "bands per LSH shuffle pass: fewer bounds memory, more takes fewer passes")
 	fl.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the MinHash permutation parameters")
 	fl.IntVar(&c.HashBits, "hash-bits", c.HashBits, "32 or 64")
+	fl.StringVar(&f.preset, "preset", "", presetHelp())
 	fl.StringVar(&c.Scheme, "scheme", c.Scheme, "MinHash signature scheme: nemo (NeMo Curator's 260 permutations, signatures identical to NeMo's) or oph (one-permutation hashing with optimal densification: about 3x faster signatures, the same LSH candidate curve and estimate quality, but signatures not comparable with NeMo's; 32-bit only)")
 	fl.BoolVar(&c.Normalize, "normalize", false, "shingle lower-cased text with punctuation and white space collapsed, so case, punctuation and spacing edits do not count (default: raw text, NeMo Curator's scheme)")
 	fl.Float64Var(&c.VerifyThreshold, "verify-threshold", 0, "keep only candidate pairs whose shingle Jaccard is ≥ this (0: off); exact, from shingle hashes the MinHash phase then keeps (estimated from signatures with --hash-bits 64)")
@@ -161,4 +173,14 @@ func (a *app) printFuzzySummary(s *fuzzy.Summary) {
 	fmt.Fprintf(w, "total\t%.2fs wall, %.2fs CPU, peak RSS %.1f MiB\n", s.WallSec, s.CPUSec, float64(s.PeakRSSBytes)/(1<<20))
 	fmt.Fprintf(w, "summary\t%s\n", "summary.json in the output directory")
 	w.Flush()
+}
+
+// presetHelp describes --preset and every preset.
+func presetHelp() string {
+	var sb strings.Builder
+	sb.WriteString("set scheme, bands, rows and verification for a purpose (flags given explicitly win):")
+	for _, p := range fuzzy.Presets() {
+		fmt.Fprintf(&sb, " %s = %s: %s.", p.Name, p.Flags(), p.Summary)
+	}
+	return sb.String()
 }

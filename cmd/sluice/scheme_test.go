@@ -40,3 +40,42 @@ func TestDedupFuzzyScheme(t *testing.T) {
 		}
 	}
 }
+
+// TestDedupFuzzyPreset: --preset high-recall sets scheme, bands, rows and
+// verification (recorded in summary.json), flags given explicitly win, and
+// an unknown preset is a usage error.
+func TestDedupFuzzyPreset(t *testing.T) {
+	in := "../../examples/fuzzy/data"
+	type params struct {
+		Scheme          string
+		Bands, Rows     int
+		VerifyThreshold float64
+	}
+	run := func(extra ...string) params {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "out")
+		r := sluice(append([]string{"dedup", "fuzzy", "--input", in, "--output", out, "--no-remove"}, extra...)...)
+		if r.code != 0 {
+			t.Fatal(r)
+		}
+		sum, b := readSummary(t, out)
+		var s struct{ Params params }
+		if err := json.Unmarshal(b, &s); err != nil {
+			t.Fatal(err)
+		}
+		if sum.Duplicates == 0 {
+			t.Fatalf("%v: no duplicates found: %s", extra, b)
+		}
+		return s.Params
+	}
+	if got := run("--preset", "high-recall"); got != (params{"oph", 30, 10, 0.8}) {
+		t.Fatalf("--preset high-recall ran with %+v", got)
+	}
+	if got := run("--preset", "high-recall", "--bands", "20", "--verify-threshold", "0.7"); got != (params{"oph", 20, 10, 0.7}) {
+		t.Fatalf("--preset high-recall --bands 20 --verify-threshold 0.7 ran with %+v", got)
+	}
+	r := sluice("dedup", "fuzzy", "--input", in, "--output", filepath.Join(t.TempDir(), "o"), "--preset", "fast")
+	if r.code != exitUsage || !strings.Contains(r.stderr, `--preset "fast"`) || !strings.Contains(r.stderr, "high-recall") {
+		t.Fatalf("unknown preset: want exit 2 naming it and the presets\n%s", r)
+	}
+}

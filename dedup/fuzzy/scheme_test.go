@@ -97,3 +97,24 @@ func TestSchemeConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestPresets(t *testing.T) {
+	p, err := fuzzy.LookupPreset("high-recall")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := fuzzy.DefaultConfig()
+	p.Apply(&c, func(flag string) bool { return flag == "rows" })
+	if c.Scheme != p.Scheme || c.Bands != p.Bands || c.Rows != fuzzy.DefaultConfig().Rows || c.VerifyThreshold != p.VerifyThreshold {
+		t.Fatalf("Apply keeping rows: %+v", c)
+	}
+	if p.Scheme != "oph" || p.VerifyThreshold <= 0 || p.Bands*p.Rows < 1 {
+		t.Fatalf("high-recall preset %+v", p)
+	}
+	if _, err := fuzzy.LookupPreset("nope"); !errors.Is(err, fuzzy.ErrConfig) {
+		t.Fatalf("unknown preset: %v", err)
+	}
+	if len(fuzzy.Presets()) == 0 {
+		t.Fatal("no presets")
+	}
+}

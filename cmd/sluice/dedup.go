@@ -178,7 +178,7 @@ func (a *app) printFuzzySummary(s *fuzzy.Summary) {
 // presetHelp describes --preset and every preset.
 func presetHelp() string {
 	var sb strings.Builder
-	sb.WriteString("set scheme, bands, rows and verification for a purpose (flags given explicitly win):")
+	sb.WriteString("set scheme, bands, rows, verification and normalization for a purpose (flags given explicitly win):")
 	for _, p := range fuzzy.Presets() {
 		fmt.Fprintf(&sb, " %s = %s: %s.", p.Name, p.Flags(), p.Summary)
 	}

@@ -50,6 +50,7 @@ func TestDedupFuzzyPreset(t *testing.T) {
 		Scheme          string
 		Bands, Rows     int
 		VerifyThreshold float64
+		Normalize       bool
 	}
 	run := func(extra ...string) params {
 		t.Helper()
@@ -68,10 +69,13 @@ func TestDedupFuzzyPreset(t *testing.T) {
 		}
 		return s.Params
 	}
-	if got := run("--preset", "high-recall"); got != (params{"oph", 30, 10, 0.8}) {
+	if got := run("--preset", "high-recall"); got != (params{"oph", 25, 10, 0.8, false}) {
 		t.Fatalf("--preset high-recall ran with %+v", got)
 	}
-	if got := run("--preset", "high-recall", "--bands", "20", "--verify-threshold", "0.7"); got != (params{"oph", 20, 10, 0.7}) {
+	if got := run("--preset", "high-recall-normalized"); got != (params{"oph", 25, 10, 0.8, true}) {
+		t.Fatalf("--preset high-recall-normalized ran with %+v", got)
+	}
+	if got := run("--preset", "high-recall", "--bands", "20", "--verify-threshold", "0.7"); got != (params{"oph", 20, 10, 0.7, false}) {
 		t.Fatalf("--preset high-recall --bands 20 --verify-threshold 0.7 ran with %+v", got)
 	}
 	r := sluice("dedup", "fuzzy", "--input", in, "--output", filepath.Join(t.TempDir(), "o"), "--preset", "fast")

@@ -114,7 +114,16 @@ func TestPresets(t *testing.T) {
 	if _, err := fuzzy.LookupPreset("nope"); !errors.Is(err, fuzzy.ErrConfig) {
 		t.Fatalf("unknown preset: %v", err)
 	}
-	if len(fuzzy.Presets()) == 0 {
-		t.Fatal("no presets")
+	n, err := fuzzy.LookupPreset("high-recall-normalized")
+	if err != nil || !n.Normalize || n.Scheme != "oph" || n.VerifyThreshold <= 0 {
+		t.Fatalf("high-recall-normalized preset %+v, %v", n, err)
+	}
+	c = fuzzy.DefaultConfig()
+	n.Apply(&c, func(flag string) bool { return flag == "normalize" })
+	if c.Normalize {
+		t.Fatal("Apply set normalize although the flag was given explicitly")
+	}
+	if len(fuzzy.Presets()) != 2 {
+		t.Fatalf("%d presets, want 2", len(fuzzy.Presets()))
 	}
 }

@@ -10,8 +10,8 @@
 #   bench/fuzzy_schemes.sh [CORPUS_DIR] [ROUNDS] [VARIANT...]
 #
 # A variant is a label and flags, "label:flag,flag,...", e.g.
-# "oph:--scheme,oph". Default: nemo (defaults), oph (--scheme oph) and
-# high-recall (--preset high-recall). Fresh output and cache every run.
+# "oph:--scheme,oph". Default: nemo (defaults), oph (--scheme oph) and the
+# two presets. Fresh output and cache every run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=${1:-../shared/bench/corpus}
@@ -19,7 +19,7 @@ rounds=${2:-5}
 shift 2 || shift $#
 variants=("$@")
 if [ ${#variants[@]} -eq 0 ]; then
-  variants=("nemo:" "oph:--scheme,oph" "high-recall:--preset,high-recall")
+  variants=("nemo:" "oph:--scheme,oph" "high-recall:--preset,high-recall" "high-recall-normalized:--preset,high-recall-normalized")
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -170,38 +170,16 @@ func (o *ophTables) accumulate(text []byte, acc, shingles []uint32, keep, opt, v
 	p, q := w.p, w.q
 	// lastNA is the offset of the last byte ≥ 0x80 in text[:q]: the window
 	// [p, q) is pure ASCII when p > lastNA.
-	lastNA := -1
-	if fast {
-		if i := lastNonASCII(text[:q]); i >= 0 {
-			lastNA = i
-		}
-	}
+	lastNA := lastNonASCII(text[:q])
 	for {
 		if fast && p > lastNA && q-p == width {
-			// Windows starting at p .. e−width are pure ASCII, width bytes.
-			e := q + asciiPrefix(text[q:])
-			if e < n && text[e]&0xc0 == 0x80 {
-				// Invalid UTF-8: a stray continuation byte belongs to the
-				// character before it (e > q: q is a character start).
-				e--
-			}
-			if keep {
-				shingles = o.asciiKeep(text, p, e-width+1, acc, shingles)
-			} else {
-				o.ascii(text, p, e-width+1, acc, vec)
-			}
-			if e == n {
+			var done bool
+			if p, q, shingles, done = o.asciiRun(text, p, q, acc, shingles, keep, vec); done {
 				return shingles
 			}
-			p, q = e-width+1, nextStart(text, e)
 			lastNA = q - 1
 		}
-		var x uint64
-		if l := q - p; opt && l >= 17 && l <= 32 {
-			x = xxh3Window(text[p:q], &o.key) // e.g. Latin text with accents
-		} else {
-			x = xxh3.HashSeed(text[p:q], o.seed)
-		}
+		x := o.windowHash(text[p:q], opt)
 		if v, b := ophValue(x), ophBin(x, k); v < acc[b] {
 			acc[b] = v
 		}
@@ -220,6 +198,39 @@ func (o *ophTables) accumulate(text []byte, acc, shingles []uint32, keep, opt, v
 			lastNA = q - 1
 		}
 	}
+}
+
+// asciiRun folds the pure-ASCII windows that start at p (whose window
+// [p, q) is pure ASCII, width bytes) into acc: the windows starting at
+// p … e−width, where e ends the run of ASCII bytes. It returns the next
+// window, which holds the non-ASCII character at e, or done at the end of
+// the text.
+func (o *ophTables) asciiRun(text []byte, p, q int, acc, shingles []uint32, keep, vec bool) (np, nq int, _ []uint32, done bool) {
+	n, width := len(text), o.width
+	e := q + asciiPrefix(text[q:])
+	if e < n && text[e]&0xc0 == 0x80 {
+		// Invalid UTF-8: a stray continuation byte belongs to the
+		// character before it (e > q: q is a character start).
+		e--
+	}
+	if keep {
+		shingles = o.asciiKeep(text, p, e-width+1, acc, shingles)
+	} else {
+		o.ascii(text, p, e-width+1, acc, vec)
+	}
+	if e == n {
+		return 0, 0, shingles, true
+	}
+	return e - width + 1, nextStart(text, e), shingles, false
+}
+
+// windowHash is XXH3_64(w, seed): inlined for 17–32 bytes when opt is set
+// (e.g. Latin text with accents), otherwise the library's.
+func (o *ophTables) windowHash(w []byte, opt bool) uint64 {
+	if l := len(w); opt && l >= 17 && l <= 32 {
+		return xxh3Window(w, &o.key)
+	}
+	return xxh3.HashSeed(w, o.seed)
 }
 
 // asciiPrefix returns the length of the longest prefix of b without a byte

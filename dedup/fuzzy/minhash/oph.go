@@ -65,8 +65,9 @@ type ophTables struct {
 	k     int
 	width int
 	seed  uint64
-	// key holds XXH3's secret words with the seed applied, as its 17–128
-	// byte path uses them: key[0]+seed, key[1]−seed, key[2]+seed, key[3]−seed.
+	// key holds XXH3's first four secret words with the seed applied, as
+	// its path for 17–32 bytes uses them: secret[0]+seed, secret[1]−seed,
+	// secret[2]+seed, secret[3]−seed.
 	key   [4]uint64
 	dseed uint64
 	// first[i*k+j] is the first attempt t ≥ 1 at which bin i's probe

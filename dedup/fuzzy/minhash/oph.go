@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"unsafe"
 
 	"github.com/zeebo/xxh3"
@@ -311,17 +312,45 @@ func ascii24(src unsafe.Pointer, n int, key *[4]uint64, acc unsafe.Pointer, k ui
 	}
 }
 
-// asciiKeep is ascii that also appends every window's verification hash.
+// asciiKeep is ascii that also appends every window's verification hash
+// (the high 32 bits of its XXH3 hash), in window order.
 func (o *ophTables) asciiKeep(text []byte, from, to int, acc, shingles []uint32) []uint32 {
+	if from >= to {
+		return shingles
+	}
 	k := uint64(o.k)
+	if o.width == 24 {
+		_ = text[to+23-1] // the last window's last byte
+		n := len(shingles)
+		shingles = slices.Grow(shingles, to-from)[:n+to-from]
+		ascii24Keep(unsafe.Pointer(&text[from]), &o.key, unsafe.Pointer(&acc[0]), k, shingles[n:])
+		return shingles
+	}
 	for j := from; j < to; j++ {
 		x := xxh3Window(text[j:j+o.width], &o.key)
-		if v, bin := ophValue(x), ophBin(x, k); v < acc[bin] {
-			acc[bin] = v
-		}
+		bin := ophBin(x, k)
+		acc[bin] = min(acc[bin], ophValue(x))
 		shingles = append(shingles, uint32(x>>32))
 	}
 	return shingles
+}
+
+// ascii24Keep is ascii24 for len(out) windows that also writes each
+// window's verification hash to out.
+func ascii24Keep(src unsafe.Pointer, key *[4]uint64, acc unsafe.Pointer, k uint64, out []uint32) {
+	k0, k1, k2, k3 := key[0], key[1], key[2], key[3]
+	nn, p1 := uint64(24), uint64(xxhPrime64_1)
+	base := nn * p1
+	for i := range out {
+		a, b, c := *(*uint64)(src), *(*uint64)(unsafe.Add(src, 8)), *(*uint64)(unsafe.Add(src, 16))
+		h1, l1 := bits.Mul64(a^k0, b^k1)
+		h2, l2 := bits.Mul64(b^k2, c^k3)
+		x := xxh3Avalanche(base + (h1 ^ l1) + (h2 ^ l2))
+		slot := (*uint32)(unsafe.Add(acc, ophBin(x, k)*4))
+		*slot = min(*slot, ophValue(x))
+		out[i] = uint32(x >> 32)
+		src = unsafe.Add(src, 1)
+	}
 }
 
 // densify writes acc to dst, filling each empty bin i with the value of the

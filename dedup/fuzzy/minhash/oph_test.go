@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -296,12 +297,24 @@ func TestOPHMatchesReference(t *testing.T) {
 		}
 		seed := r.Uint64N(1 << 32)
 		want := referenceOPH(text, width, seed, k)
+		var wantSh []uint32 // verification hashes, window by window
+		for _, w := range refWindows(text, width) {
+			if len(text) > 0 {
+				wantSh = append(wantSh, uint32(xxh3.HashSeed(w, seed)>>32))
+			}
+		}
 		for name, h := range ophVariants(newOPH(t, k, width, seed)) {
 			got := h.Signature32(text, nil)
 			for i := range want {
 				if got[i] != want[i] {
 					t.Fatalf("%s k %d width %d seed %d text %q: sig[%d] = %d, want %d", name, k, width, seed, text, i, got[i], want[i])
 				}
+			}
+			// With the shingle hashes: the same signature, and the hashes
+			// appended after what the slice held.
+			got, sh := h.Signature32Shingles(text, nil, []uint32{7})
+			if !slices.Equal(got, want) || !slices.Equal(sh, append([]uint32{7}, wantSh...)) {
+				t.Fatalf("%s k %d width %d text %q: Signature32Shingles differs from the reference", name, k, width, text)
 			}
 		}
 	}

@@ -14,6 +14,7 @@
 // next to the spread and the default seed's own rate:
 //
 //	go run ./bench/lshcurve -corpus ../shared/bench/corpus -seeds 1-8,42 -sim Jc24
+//	go run ./bench/lshcurve -corpus ../shared/bench/corpus -seeds 1-20,42 -scheme oph
 //
 // With -sigs it instead reads the signatures a `sluice dedup fuzzy` run
 // stored in its cache (minhash/part-*.parquet; one seed). The corpus must
@@ -45,6 +46,7 @@ import (
 
 type config struct {
 	corpus, sigDir, sim string
+	scheme              minhash.Scheme
 	bands, rows, bits   int
 	charNgrams          int
 	seeds               []uint64
@@ -60,11 +62,15 @@ func main() {
 	flag.IntVar(&c.rows, "rows", 13, "rows per band")
 	flag.IntVar(&c.bits, "hash-bits", 32, "signature hash bits, 32 or 64")
 	flag.IntVar(&c.charNgrams, "char-ngrams", minhash.DefaultCharNgrams, "shingle width in characters (computed signatures only)")
+	var scheme string
+	flag.StringVar(&scheme, "scheme", "nemo", "signature scheme, nemo or oph (computed signatures only)")
 	flag.StringVar(&seeds, "seeds", "42", "seeds to compute signatures with: a list of numbers and ranges, e.g. 1-8,42")
 	flag.Parse()
 	var err error
-	if c.seeds, err = parseSeeds(seeds); err == nil {
-		err = run(c)
+	if c.scheme, err = minhash.ParseScheme(scheme); err == nil {
+		if c.seeds, err = parseSeeds(seeds); err == nil {
+			err = run(c)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lshcurve:", err)
@@ -219,6 +225,7 @@ func computedSignatures(texts map[int64]string, seed uint64, c config) (signatur
 	p.CharNgrams = c.charNgrams
 	p.Seed = seed
 	p.HashBits = c.bits
+	p.Scheme = c.scheme
 	h, err := minhash.NewHasher(p)
 	if err != nil {
 		return nil, err
@@ -331,7 +338,11 @@ func run(c config) error {
 	}
 	sort.Ints(keys)
 	draws := max(1, len(seeds))
-	fmt.Printf("%s, %d-bit, %d bands × %d rows, %d seed(s)%s\n\n", c.sim, c.bits, c.bands, c.rows, draws, seedNote(c, seeds))
+	scheme := string(c.scheme)
+	if c.sigDir != "" {
+		scheme = "stored"
+	}
+	fmt.Printf("%s, %s scheme, %d-bit, %d bands × %d rows, %d seed(s)%s\n\n", c.sim, scheme, c.bits, c.bands, c.rows, draws, seedNote(c, seeds))
 	if draws == 1 {
 		fmt.Printf("| %s bucket | pairs | measured | theory | difference |\n|---|---|---|---|---|\n", c.sim)
 	} else {

@@ -36,6 +36,7 @@ func (a *app) dedupCmd() *cobra.Command {
 
 type fuzzyFlags struct {
 	cfg         fuzzy.Config
+	preset      string
 	memoryLimit string
 	blockSize   string
 	workers     int
@@ -50,7 +51,7 @@ func (a *app) fuzzyCmd() *cobra.Command {
 		Long: `Find near-duplicate documents and write the dataset without them.
 
 Phases: ids (a contiguous id range per file group, in input order), MinHash
-(NeMo Curator's scheme), LSH (band ranges over shuffle actors), connected
+(NeMo Curator's scheme, or --scheme oph), LSH (band ranges over shuffle actors), connected
 components (a collective group), and removal. In each group of near-duplicates
 the earliest document in input order is kept.
 
@@ -73,6 +74,13 @@ command resumes it.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.cfg.Inputs = append(f.cfg.Inputs, args...)
+			if f.preset != "" {
+				p, err := fuzzy.LookupPreset(f.preset)
+				if err != nil {
+					return usageErr(err)
+				}
+				p.Apply(&f.cfg, cmd.Flags().Changed) // explicit flags win
+			}
 			return a.runFuzzy(cmd, &f)
 		},
 	}
@@ -89,8 +97,10 @@ command resumes it.`,
 	fl.IntVar(&c.Bands, "bands", c.Bands, "LSH bands (at most 65535)")
 	fl.IntVar(&c.Rows, "rows", c.Rows, "rows (hashes) per band; permutations = bands × rows")
 	fl.IntVar(&c.BandsPerIteration, "bands-per-iteration", c.BandsPerIteration, "bands per LSH shuffle pass: fewer bounds memory, more takes fewer passes")
-	fl.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the MinHash permutation parameters")
+	fl.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the MinHash permutation parameters (with --scheme oph: of the shingle hash)")
 	fl.IntVar(&c.HashBits, "hash-bits", c.HashBits, "32 or 64")
+	fl.StringVar(&f.preset, "preset", "", presetHelp())
+	fl.StringVar(&c.Scheme, "scheme", c.Scheme, "MinHash signature scheme: nemo (NeMo Curator's permutations, signatures identical to NeMo's) or oph (one-permutation hashing with optimal densification: signatures 3-6x faster, the whole run about 1.4x, the same LSH candidate curve and duplicates found; Jaccard estimates noisier only for documents with fewer shingles than bands x rows; signatures not comparable with NeMo's; 32-bit only)")
 	fl.BoolVar(&c.Normalize, "normalize", false, "shingle lower-cased text with punctuation and white space collapsed, so case, punctuation and spacing edits do not count (default: raw text, NeMo Curator's scheme)")
 	fl.Float64Var(&c.VerifyThreshold, "verify-threshold", 0, "keep only candidate pairs whose shingle Jaccard is ≥ this (0: off); exact, from shingle hashes the MinHash phase then keeps (estimated from signatures with --hash-bits 64)")
 	fl.StringVar(&f.memoryLimit, "memory-limit", "4GiB", "memory for buffered LSH shuffle rows, shared by the LSH actors, before they spill sorted runs to the cache directory, e.g. 256MiB, 16GiB (0: unlimited)")
@@ -271,4 +281,14 @@ func describeMembers(ms []fuzzy.GroupMember) string {
 		out += " removed " + strings.Join(removed, ", ")
 	}
 	return out
+}
+
+// presetHelp describes --preset and every preset.
+func presetHelp() string {
+	var sb strings.Builder
+	sb.WriteString("set scheme, bands, rows, verification and normalization for a purpose (flags given explicitly win):")
+	for _, p := range fuzzy.Presets() {
+		fmt.Fprintf(&sb, " %s = %s: %s.", p.Name, p.Flags(), p.Summary)
+	}
+	return sb.String()
 }

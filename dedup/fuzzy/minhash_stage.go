@@ -83,6 +83,8 @@ type MinHashConfig struct {
 	Seed        uint64 `json:"seed,omitempty"`
 	HashBits    int    `json:"hash_bits,omitempty"`
 	BatchRows   int    `json:"batch_rows,omitempty"`
+	// Scheme is the signature scheme, "nemo" (default) or "oph".
+	Scheme string `json:"scheme,omitempty"`
 	// Normalize shingles the text lower-cased with punctuation and white
 	// space collapsed (see normalizeText) instead of the raw text.
 	Normalize bool `json:"normalize,omitempty"`
@@ -107,6 +109,9 @@ func (c MinHashConfig) params() minhash.Params {
 	p.Seed = c.Seed
 	if c.HashBits > 0 {
 		p.HashBits = c.HashBits
+	}
+	if c.Scheme != "" {
+		p.Scheme = minhash.Scheme(c.Scheme)
 	}
 	return p
 }

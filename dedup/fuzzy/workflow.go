@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-data/sluice/dedup/fuzzy/minhash"
 	"github.com/sluice-data/sluice/executor"
 	"github.com/sluice-data/sluice/internal/version"
 	dataio "github.com/sluice-data/sluice/io"
@@ -48,13 +49,17 @@ type Config struct {
 	IDField     string `json:"id_field"`
 	OnBadRecord string `json:"on_bad_record"` // fail | skip
 
-	CharNgrams        int     `json:"char_ngrams"`
-	Bands             int     `json:"bands"`
-	Rows              int     `json:"rows"`
-	BandsPerIteration int     `json:"bands_per_iteration"`
-	Seed              uint64  `json:"seed"`
-	HashBits          int     `json:"hash_bits"`
-	VerifyThreshold   float64 `json:"verify_threshold"`
+	CharNgrams        int    `json:"char_ngrams"`
+	Bands             int    `json:"bands"`
+	Rows              int    `json:"rows"`
+	BandsPerIteration int    `json:"bands_per_iteration"`
+	Seed              uint64 `json:"seed"`
+	HashBits          int    `json:"hash_bits"`
+	// Scheme is the MinHash signature scheme: "nemo" (NeMo Curator's,
+	// the default) or "oph" (one-permutation hashing, faster, not
+	// comparable with NeMo's signatures); see docs/fuzzy-dedup.md.
+	Scheme          string  `json:"scheme"`
+	VerifyThreshold float64 `json:"verify_threshold"`
 	// Normalize shingles lower-cased text with punctuation and white space
 	// collapsed, instead of the raw text (NeMo Curator's scheme).
 	Normalize bool `json:"normalize"`
@@ -99,7 +104,7 @@ func (c Config) CacheDir() string {
 // (DefaultMemoryLimit).
 func DefaultConfig() Config {
 	return Config{TextField: "text", IDField: "id", OnBadRecord: "fail", CharNgrams: 24, Bands: 20, Rows: 13,
-		BandsPerIteration: 5, Seed: 42, HashBits: 32, MemoryLimit: DefaultMemoryLimit}
+		BandsPerIteration: 5, Seed: 42, HashBits: 32, Scheme: string(minhash.SchemeNeMo), MemoryLimit: DefaultMemoryLimit}
 }
 
 // PhaseSummary is what one phase did.
@@ -189,6 +194,9 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		mhParts = append(mhParts, "id", idField, idSingleLine)
 	}
 	mhKey := hashKey(mhParts...)
+	if c.Scheme != string(minhash.SchemeNeMo) { // NeMo's keys stay as they were
+		mhKey = hashKey(mhKey, "scheme", c.Scheme)
+	}
 	lshKey := hashKey("lsh/v4", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
 	root := filepath.Join(c.Cache, "mh-"+mhKey)
 	sum.CacheDir = root
@@ -217,7 +225,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	var mhOut []task.Task
 	err = w.phase(ctx, sum, log, "minhash", filepath.Join(root, "minhash"), &mhOut, func(string) ([]task.Task, error) {
 		st, err := w.build("fuzzy_minhash", MinHashConfig{CacheDir: root, TextField: c.TextField, OnBadRecord: c.OnBadRecord,
-			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits, Normalize: c.Normalize, StoreShingles: storeShingles(c),
+			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits, Scheme: c.Scheme, Normalize: c.Normalize, StoreShingles: storeShingles(c),
 			IDField: idField, IDSingleLine: idSingleLine})
 		if err != nil {
 			return nil, err
@@ -459,6 +467,13 @@ func (w *Workflow) normalize() (Config, error) {
 	}
 	if c.HashBits != 32 && c.HashBits != 64 {
 		return c, fmt.Errorf("%w: fuzzy: --hash-bits %d: want 32 or 64", ErrConfig, c.HashBits)
+	}
+	scheme, err := minhash.ParseScheme(c.Scheme)
+	if err != nil {
+		return c, fmt.Errorf("%w: fuzzy: --%w", ErrConfig, err)
+	}
+	if c.Scheme = string(scheme); scheme == minhash.SchemeOPH && c.HashBits != 32 {
+		return c, fmt.Errorf("%w: fuzzy: --scheme oph computes 32-bit signatures; --hash-bits %d is not supported", ErrConfig, c.HashBits)
 	}
 	if c.VerifyThreshold < 0 || c.VerifyThreshold > 1 {
 		return c, fmt.Errorf("%w: fuzzy: --verify-threshold %g: want a value in [0, 1]", ErrConfig, c.VerifyThreshold)

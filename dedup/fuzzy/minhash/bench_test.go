@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"compress/gzip"
 	"encoding/json"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // benchCorpusPath is the shared benchmark corpus (JSON lines with a "text"
@@ -247,6 +249,96 @@ func BenchmarkSignature32Parallel(b *testing.B) {
 				for pb.Next() {
 					dst = hc.Signature32(docs[i%len(docs)], dst)
 					i++
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkScheme compares the two signature schemes on the same documents
+// in one run: NeMo's with the default build's kernels (AVX2 where the CPU
+// has it), OPH with its AVX-512 window kernel (where the CPU has it) and
+// with the pure-Go loop. Run it several times in a loop, e.g.
+//
+//	for i in 1 2 3 4 5; do GOMAXPROCS=1 go test -run '^$' -bench Scheme -count 1 ./dedup/fuzzy/minhash/; done
+//
+// so that machine noise hits both schemes alike.
+func BenchmarkScheme(b *testing.B) {
+	inputs := []struct {
+		name string
+		docs func(b *testing.B) [][]byte
+	}{
+		{"corpus", func(b *testing.B) [][]byte { return loadBenchCorpus(b, 4<<20) }},
+		{"synthetic", func(*testing.B) [][]byte { return syntheticEnglish(400, 3000) }},
+	}
+	for _, in := range inputs {
+		for _, v := range []struct {
+			name   string
+			scheme Scheme
+			vec    bool
+		}{{"nemo", SchemeNeMo, false}, {"oph", SchemeOPH, true}, {"oph-purego", SchemeOPH, false}} {
+			b.Run(in.name+"/"+v.name, func(b *testing.B) {
+				docs := in.docs(b)
+				p := DefaultParams()
+				p.Scheme = v.scheme
+				h, err := NewHasher(p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if v.vec && !h.vec {
+					b.Skip("no OPH vector kernel in this build or on this CPU")
+				}
+				h.vec = v.vec
+				total := 0
+				for _, d := range docs {
+					total += len(d)
+				}
+				dst := make([]uint32, DefaultNumPerm)
+				measureCPU(b, total, func() {
+					for _, d := range docs {
+						dst = h.Signature32(d, dst)
+					}
+				})
+			})
+		}
+	}
+}
+
+// wy24 is ascii24 with a cheaper window hash, two dependent 64×64→128-bit
+// multiplies folded wyhash-style, instead of XXH3's two independent ones
+// plus its avalanche multiply. It is not used: BenchmarkOPHWindowHash
+// measures what XXH3, a standard hash with reference implementations,
+// costs against it.
+func wy24(src unsafe.Pointer, n int, key *[4]uint64, acc unsafe.Pointer, k uint64) {
+	mum := func(a, b uint64) uint64 { hi, lo := bits.Mul64(a, b); return hi ^ lo }
+	k0, k1, k2 := key[0], key[1], key[2]
+	for range n {
+		a, b, c := *(*uint64)(src), *(*uint64)(unsafe.Add(src, 8)), *(*uint64)(unsafe.Add(src, 16))
+		x := mum(mum(a^k0, b^k1)^c, k2)
+		slot := (*uint32)(unsafe.Add(acc, ophBin(x, k)*4))
+		*slot = min(*slot, ophValue(x))
+		src = unsafe.Add(src, 1)
+	}
+}
+
+// BenchmarkOPHWindowHash isolates OPH's ASCII window loop (hash, bin,
+// minimum; no densification), with XXH3 and with the cheaper wy24 mix.
+func BenchmarkOPHWindowHash(b *testing.B) {
+	docs := syntheticEnglish(400, 3000)
+	total := 0
+	for _, d := range docs {
+		total += len(d)
+	}
+	o := newOPHTables(ophParams(DefaultNumPerm, 24, DefaultSeed))
+	acc := make([]uint32, DefaultNumPerm)
+	for name, loop := range map[string]func(unsafe.Pointer, int, *[4]uint64, unsafe.Pointer, uint64){"xxh3": ascii24, "wy": wy24} {
+		b.Run(name, func(b *testing.B) {
+			measureCPU(b, total, func() {
+				for _, d := range docs {
+					for i := range acc {
+						acc[i] = ophEmpty
+					}
+					loop(unsafe.Pointer(&d[0]), len(d)-23, &o.key, unsafe.Pointer(&acc[0]), uint64(len(acc)))
 				}
 			})
 		})

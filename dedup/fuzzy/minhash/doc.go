@@ -26,6 +26,17 @@
 // docs/fuzzy-dedup.md ("MinHash scheme") records where this reference
 // behaviour was established and where it differs from other descriptions.
 //
+// # OPH scheme
+//
+// With Params.Scheme = [SchemeOPH] a Hasher computes instead a signature of
+// the same shape by one-permutation hashing with optimal densification
+// (Shrivastava, ICML 2017): the same shingles, one XXH3-64 hash per
+// shingle whose low half picks one of NumPerm bins and whose high 31 bits
+// plus one are the value, a minimum per bin, and empty bins filled along a
+// fixed random probe sequence. It is several times faster and follows the
+// same LSH curve, but its signatures are not NeMo Curator's; see
+// docs/fuzzy-dedup.md ("The OPH scheme").
+//
 // # Performance
 //
 // The cost is dominated by step 3: NumPerm multiply-add-min operations per

@@ -43,18 +43,22 @@ type Params struct {
 	// parameters. numpy accepts seeds in [0, 2³²−1], and so does Validate.
 	Seed uint64
 	// HashBits is 32 (MurmurHash3_x86_32, uint32 signatures) or 64
-	// (MurmurHash3_x64_128 first half, uint64 signatures).
+	// (MurmurHash3_x64_128 first half, uint64 signatures). SchemeOPH needs 32.
 	HashBits int
+	// Scheme is SchemeNeMo (also when empty) or SchemeOPH. With SchemeOPH,
+	// NumPerm is the number of bins and Seed seeds the shingle hash.
+	Scheme Scheme
 }
 
 // DefaultParams returns NeMo Curator's defaults: 260 permutations,
-// 24-character shingles, seed 42, 32-bit hashes.
+// 24-character shingles, seed 42, 32-bit hashes, NeMo's scheme.
 func DefaultParams() Params {
 	return Params{
 		NumPerm:    DefaultNumPerm,
 		CharNgrams: DefaultCharNgrams,
 		Seed:       DefaultSeed,
 		HashBits:   DefaultHashBits,
+		Scheme:     SchemeNeMo,
 	}
 }
 
@@ -72,6 +76,11 @@ func (p Params) Validate() error {
 	}
 	if p.HashBits != 32 && p.HashBits != 64 {
 		errs = append(errs, fmt.Errorf("HashBits %d is not 32 or 64", p.HashBits))
+	}
+	if s, err := ParseScheme(string(p.Scheme)); err != nil {
+		errs = append(errs, err)
+	} else if s == SchemeOPH && p.HashBits != 32 {
+		errs = append(errs, fmt.Errorf("scheme %s computes 32-bit signatures; HashBits %d is not supported", s, p.HashBits))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("minhash: invalid params: %w", err)
@@ -112,6 +121,16 @@ type Hasher struct {
 	// build or the CPU lacks them, and tests clear them to exercise the
 	// scalar kernels.
 	simd, simd64 bool
+
+	// OPH scheme (nil for NeMo's): immutable tables, scratch for
+	// densification, and opt, which selects the inlined ASCII loops (tests
+	// clear it to compare them with the generic per-window path).
+	oph    *ophTables
+	filled []uint16
+	opt    bool
+	// vec selects OPH's AVX-512 window kernel (false when the build or
+	// the CPU lacks it; tests clear it to compare with the pure-Go loop).
+	vec bool
 }
 
 // NewHasher draws the permutation parameters for p and returns a Hasher.
@@ -120,6 +139,14 @@ func NewHasher(p Params) (*Hasher, error) {
 		return nil, err
 	}
 	h := &Hasher{p: p}
+	if p.Scheme == SchemeOPH {
+		h.oph = newOPHTables(p)
+		h.acc32 = make([]uint32, p.NumPerm)
+		h.filled = make([]uint16, p.NumPerm)
+		h.opt = true
+		h.vec = ophVectorAvailable()
+		return h, nil
+	}
 	rs := nprand.New(uint32(p.Seed))
 	switch p.HashBits {
 	case 32:
@@ -158,6 +185,9 @@ func (h *Hasher) Clone() *Hasher {
 		c.acc32 = make([]uint32, len(h.acc32))
 		c.hs32 = make([]uint32, blockLen)
 	}
+	if h.filled != nil {
+		c.filled = make([]uint16, len(h.filled))
+	}
 	if h.hs64 != nil {
 		c.hs64 = make([]uint64, blockLen)
 	}
@@ -168,9 +198,13 @@ func (h *Hasher) Clone() *Hasher {
 func (h *Hasher) Params() Params { return h.p }
 
 // Coefficients32 returns copies of the 32-bit permutation parameters (a, b)
-// and the MurmurHash3 seed (a[0]). It panics unless HashBits is 32.
+// and the MurmurHash3 seed (a[0]). It panics unless HashBits is 32 and the
+// scheme is NeMo's.
 func (h *Hasher) Coefficients32() (a, b []uint32, murmurSeed uint32) {
 	h.mustBits(32)
+	if h.oph != nil {
+		panic("minhash: Coefficients32 of an OPH Hasher (OPH has no permutations)")
+	}
 	n := h.p.NumPerm
 	return append([]uint32(nil), h.a32[:n]...), append([]uint32(nil), h.b32[:n]...), h.seed32
 }
@@ -210,7 +244,8 @@ func (h *Hasher) Signature32(text []byte, dst []uint32) []uint32 {
 // Signature32Shingles is Signature32 that also appends the hash of every
 // shingle (MurmurHash3_x86_32 with 0 mapped to 1, the values the
 // permutations are applied to; in no particular order, repeats included) to
-// shingles and returns it. Two texts' sets of shingle hashes give their
+// shingles and returns it; with SchemeOPH the hash is the high 32 bits of
+// the shingle's XXH3 hash. Two texts' sets of shingle hashes give their
 // exact shingle Jaccard, up to 32-bit hash collisions.
 func (h *Hasher) Signature32Shingles(text []byte, dst, shingles []uint32) ([]uint32, []uint32) {
 	return h.signature32(text, dst, shingles, true)
@@ -219,6 +254,9 @@ func (h *Hasher) Signature32Shingles(text []byte, dst, shingles []uint32) ([]uin
 func (h *Hasher) signature32(text []byte, dst, shingles []uint32, keep bool) ([]uint32, []uint32) {
 	h.mustBits(32)
 	dst = grow(dst, h.p.NumPerm)
+	if h.oph != nil {
+		return dst, h.ophSignature(text, dst, shingles, keep)
+	}
 	if len(text) == 0 {
 		clear(dst)
 		return dst, shingles

@@ -47,10 +47,11 @@ func TestDedupFuzzyScheme(t *testing.T) {
 func TestDedupFuzzyPreset(t *testing.T) {
 	in := "../../examples/fuzzy/data"
 	type params struct {
-		Scheme          string
-		Bands, Rows     int
-		VerifyThreshold float64
-		Normalize       bool
+		Scheme          string  `json:"scheme"`
+		Bands           int     `json:"bands"`
+		Rows            int     `json:"rows"`
+		VerifyThreshold float64 `json:"verify_threshold"`
+		Normalize       bool    `json:"normalize"`
 	}
 	run := func(extra ...string) params {
 		t.Helper()

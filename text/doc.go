@@ -1,0 +1,166 @@
+package text
+
+import (
+	"strings"
+)
+
+// Doc is one document's text with the views filters share, computed on
+// first use and cached: the character count, NeMo Curator's words, lines
+// and paragraphs, and word ids for n-gram counting. A Doc is reused across
+// documents with Reset, so that a pass over many documents allocates
+// little. A Doc is not safe for concurrent use.
+type Doc struct {
+	text string
+
+	nchar               int
+	words, lines, paras []string
+	ids                 []uint32
+	have                uint8
+
+	idMap map[string]uint32
+	set   map[string]struct{}
+	table ngramTable
+	buf   []byte
+	strs  []string
+}
+
+const (
+	haveChars uint8 = 1 << iota
+	haveWords
+	haveLines
+	haveParas
+	haveIDs
+)
+
+// NewDoc returns a Doc holding text.
+func NewDoc(text string) *Doc {
+	d := &Doc{}
+	d.Reset(text)
+	return d
+}
+
+// Reset makes d hold text, dropping the views of the previous text.
+func (d *Doc) Reset(text string) {
+	d.text = text
+	d.have = 0
+}
+
+// Text returns the document text.
+func (d *Doc) Text() string { return d.text }
+
+// Chars is the number of code points of the text (Python's len(text)).
+func (d *Doc) Chars() int {
+	if d.have&haveChars == 0 {
+		d.nchar = Len(d.text)
+		d.have |= haveChars
+	}
+	return d.nchar
+}
+
+// Words returns NeMo Curator's words: text.strip().split(), the runs of
+// non-white-space characters (see IsSpace). The slice is owned by d.
+func (d *Doc) Words() []string {
+	if d.have&haveWords == 0 {
+		d.words = AppendWords(d.words[:0], d.text)
+		d.have |= haveWords
+	}
+	return d.words
+}
+
+// Lines returns what NeMo Curator calls sentences (get_sentences): the
+// pieces of the text between "\n" characters that are not blank, unstripped.
+// The slice is owned by d.
+func (d *Doc) Lines() []string {
+	if d.have&haveLines == 0 {
+		d.lines = d.lines[:0]
+		s := d.text
+		for {
+			i := strings.IndexByte(s, '\n')
+			line := s
+			if i >= 0 {
+				line = s[:i]
+			}
+			if !IsBlank(line) {
+				d.lines = append(d.lines, line)
+			}
+			if i < 0 {
+				break
+			}
+			s = s[i+1:]
+		}
+		d.have |= haveLines
+	}
+	return d.lines
+}
+
+// Paragraphs returns NeMo Curator's paragraphs (get_paragraphs): the text
+// split at every "\n\n", empty pieces included. The slice is owned by d.
+func (d *Doc) Paragraphs() []string {
+	if d.have&haveParas == 0 {
+		d.paras = appendSplit(d.paras[:0], d.text, "\n\n")
+		d.have |= haveParas
+	}
+	return d.paras
+}
+
+// appendSplit appends the pieces of s between non-overlapping occurrences of
+// sep, left to right (Python's str.split(sep)).
+func appendSplit(dst []string, s, sep string) []string {
+	for {
+		i := strings.Index(s, sep)
+		if i < 0 {
+			return append(dst, s)
+		}
+		dst = append(dst, s[:i])
+		s = s[i+len(sep):]
+	}
+}
+
+// wordIDs returns one id per word; equal words get equal ids.
+func (d *Doc) wordIDs() []uint32 {
+	if d.have&haveIDs == 0 {
+		words := d.Words()
+		if d.idMap == nil {
+			d.idMap = make(map[string]uint32)
+		} else {
+			clear(d.idMap)
+		}
+		d.ids = d.ids[:0]
+		for _, w := range words {
+			id, ok := d.idMap[w]
+			if !ok {
+				id = uint32(len(d.idMap))
+				d.idMap[w] = id
+			}
+			d.ids = append(d.ids, id)
+		}
+		d.have |= haveIDs
+	}
+	return d.ids
+}
+
+// scratchSet returns an empty string set owned by d.
+func (d *Doc) scratchSet() map[string]struct{} {
+	if d.set == nil {
+		d.set = make(map[string]struct{})
+	} else {
+		clear(d.set)
+	}
+	return d.set
+}
+
+// uniqueStats returns how many distinct strings xs holds and the summed
+// code-point length of the distinct ones and of all.
+func (d *Doc) uniqueStats(xs []string) (unique, uniqueChars, allChars int) {
+	set := d.scratchSet()
+	for _, x := range xs {
+		n := Len(x)
+		allChars += n
+		if _, ok := set[x]; !ok {
+			set[x] = struct{}{}
+			unique++
+			uniqueChars += n
+		}
+	}
+	return unique, uniqueChars, allChars
+}

@@ -274,7 +274,9 @@ func (a *app) printFilterSummary(s *filterSummary) {
 	for r := range s.ByRule {
 		rules = append(rules, r)
 	}
-	sort.Slice(rules, func(i, j int) bool { return s.ByRule[rules[i]] > s.ByRule[rules[j]] || s.ByRule[rules[i]] == s.ByRule[rules[j]] && rules[i] < rules[j] })
+	sort.Slice(rules, func(i, j int) bool {
+		return s.ByRule[rules[i]] > s.ByRule[rules[j]] || s.ByRule[rules[i]] == s.ByRule[rules[j]] && rules[i] < rules[j]
+	})
 	for _, r := range rules {
 		fmt.Fprintf(w, "  dropped by %s\t%d\n", r, s.ByRule[r])
 	}

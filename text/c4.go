@@ -3,6 +3,7 @@ package text
 import (
 	"bytes"
 	"strings"
+	"unicode/utf8"
 )
 
 // Rewriter is a rule that may change the text of a document it keeps, or
@@ -211,7 +212,7 @@ func CountSentences(line string) int {
 		for k < len(line) && strings.IndexByte(`"')]}`, line[k]) >= 0 {
 			k++
 		}
-		if k == len(line) || asciiSpace[line[k]] || strings.HasPrefix(line[k:], "”") || strings.HasPrefix(line[k:], "’") {
+		if k == len(line) || line[k] < utf8.RuneSelf && asciiSpace[line[k]] || strings.HasPrefix(line[k:], "”") || strings.HasPrefix(line[k:], "’") {
 			n++
 		}
 		i = j - 1

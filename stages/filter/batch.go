@@ -14,6 +14,12 @@ type scoreColumn struct {
 	values []float64
 }
 
+// labelColumn is a string field a stage writes.
+type labelColumn struct {
+	name   string
+	values []string
+}
+
 // edits are the changes a stage makes to a batch: rows to drop, new texts,
 // score columns. The input batch is never modified: the executor may retry
 // it.
@@ -24,13 +30,14 @@ type edits struct {
 	texts     []string // new texts, nil when no text changed
 	changed   []bool   // rows whose text changed
 	scores    []scoreColumn
+	labels    []labelColumn
 }
 
 // apply returns the batch with the edits made, sharing what is unchanged
 // with b. Raw lines (dataio.RawColumn) of changed rows are rewritten so that
 // writers copying them carry the new text and the score fields.
 func (e *edits) apply(b *task.DocumentBatch) (*task.DocumentBatch, error) {
-	if e.texts == nil && len(e.scores) == 0 {
+	if e.texts == nil && len(e.scores) == 0 && len(e.labels) == 0 {
 		if e.keep == nil {
 			return b, nil
 		}
@@ -42,6 +49,9 @@ func (e *edits) apply(b *task.DocumentBatch) (*task.DocumentBatch, error) {
 	}
 	for _, s := range e.scores {
 		out.SetColumn(&task.Column{Name: s.name, Type: task.Float64, Floats: s.values})
+	}
+	for _, l := range e.labels {
+		out.SetColumn(&task.Column{Name: l.name, Type: task.String, Strings: l.values})
 	}
 	if raw := b.Column(dataio.RawColumn); raw != nil && raw.Type == task.Bytes {
 		lines, err := e.rawLines(raw.Bytes)
@@ -66,7 +76,7 @@ func (e *edits) rawLines(raw [][]byte) ([][]byte, error) {
 			continue
 		}
 		textChanged := e.changed != nil && e.changed[i]
-		if !textChanged && len(e.scores) == 0 {
+		if !textChanged && len(e.scores) == 0 && len(e.labels) == 0 {
 			continue
 		}
 		var err error
@@ -74,6 +84,12 @@ func (e *edits) rawLines(raw [][]byte) ([][]byte, error) {
 		if textChanged {
 			val = dataio.AppendJSONString(val[:0], e.texts[i])
 			if cur, err = dataio.SetJSONField(nil, cur, e.textField, val); err != nil {
+				return nil, fmt.Errorf("row %d: %w", i, err)
+			}
+		}
+		for _, l := range e.labels {
+			val = dataio.AppendJSONString(val[:0], l.values[i])
+			if cur, err = dataio.SetJSONField(nil, cur, l.name, val); err != nil {
 				return nil, fmt.Errorf("row %d: %w", i, err)
 			}
 		}

@@ -228,8 +228,7 @@ func (l *LanguageID) batch(ctx context.Context, b *task.DocumentBatch, counts ma
 			return nil, err
 		}
 	}
-	if len(rej) == n && n > 0 {
-		return nil, nil
-	}
+	// A batch whose rows are all dropped goes on empty, as in NeMo
+	// Curator: later stages (a writer) still see it.
 	return e.apply(b)
 }

@@ -215,7 +215,7 @@ func (q *QualityFilter) ProcessBatch(ctx context.Context, tasks []task.Task) ([]
 	return out, nil
 }
 
-// filterBatch filters one batch; it returns nil when no row is kept.
+// filterBatch filters one batch.
 func (q *QualityFilter) filterBatch(b *task.DocumentBatch, counts map[string]int64) (*task.DocumentBatch, error) {
 	texts, field, err := textColumn(b, q.cfg.TextField)
 	if err != nil {
@@ -259,9 +259,8 @@ func (q *QualityFilter) filterBatch(b *task.DocumentBatch, counts map[string]int
 			return nil, err
 		}
 	}
-	if len(rej) == n && n > 0 {
-		return nil, nil
-	}
+	// A batch whose rows are all dropped goes on empty, as in NeMo
+	// Curator: later stages (a writer) still see it.
 	return e.apply(b)
 }
 

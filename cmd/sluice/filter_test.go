@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestFilterGopher runs `sluice filter --preset gopher` on the shipped
+// test data: every record is kept byte for byte or rejected with the rule
+// its "expect" field names, and the summary adds up.
+func TestFilterGopher(t *testing.T) {
+	in := "../../testdata/filter/docs.jsonl"
+	dir := t.TempDir()
+	out, rej, sumPath := filepath.Join(dir, "out"), filepath.Join(dir, "rejected"), filepath.Join(dir, "summary.json")
+	r := sluice("filter", "--preset", "gopher", "--input", in, "--output", out, "--rejected", rej, "--summary-json", sumPath)
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	inputs := map[string]string{} // raw line -> expect
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	wantDropped := map[string]int64{}
+	for sc.Scan() {
+		var rec struct{ Expect string }
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		inputs[sc.Text()] = rec.Expect
+		if rec.Expect != "keep" {
+			wantDropped[rec.Expect]++
+		}
+	}
+	kept := readLines(t, out)
+	for _, line := range kept {
+		if inputs[line] != "keep" {
+			t.Errorf("output line not a kept input line, byte for byte: %s", line)
+		}
+	}
+	rejected := readLines(t, rej)
+	for _, line := range rejected {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec["rejected_by"] != rec["expect"] {
+			t.Errorf("rejected_by %v, want %v", rec["rejected_by"], rec["expect"])
+		}
+	}
+	var sum filterSummary
+	readJSON(t, sumPath, &sum)
+	if sum.Read != int64(len(inputs)) || sum.Kept != int64(len(kept)) || sum.Dropped != int64(len(rejected)) || sum.Read != sum.Kept+sum.Dropped {
+		t.Errorf("summary read %d kept %d dropped %d; files: %d inputs, %d kept, %d rejected", sum.Read, sum.Kept, sum.Dropped, len(inputs), len(kept), len(rejected))
+	}
+	for rule, n := range wantDropped {
+		if sum.ByRule[rule] != n {
+			t.Errorf("dropped by %s: %d, want %d", rule, sum.ByRule[rule], n)
+		}
+	}
+	if len(sum.ByRule) != len(wantDropped) {
+		t.Errorf("dropped by rule %v, want %v", sum.ByRule, wantDropped)
+	}
+	for _, want := range []string{"records read", "dropped by gopher_stop_words", "records kept"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	// Running again into the same, now non-empty, output is refused.
+	if r := sluice("filter", "--preset", "gopher", "--input", in, "--output", out); r.code != exitUsage || !strings.Contains(r.stderr, "not empty") {
+		t.Errorf("re-run into a non-empty output: %v", r)
+	}
+}
+
+func TestFilterErrorsAndList(t *testing.T) {
+	dir := t.TempDir()
+	in := writeFile(t, filepath.Join(dir, "in", "a.jsonl"), `{"text":"x"}`+"\n"+`{"txt":"y"}`+"\n")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"filter", "--input", in, "--output", filepath.Join(dir, "o")}, "--preset is required"},
+		{[]string{"filter", "--preset", "dolma", "--input", in, "--output", filepath.Join(dir, "o")}, `unknown preset "dolma"`},
+		{[]string{"filter", "--preset", "c4", "--output", filepath.Join(dir, "o")}, "--input and --output are required"},
+		{[]string{"filter", "--preset", "c4", "--input", filepath.Dir(in), "--output", filepath.Join(dir, "in", "o")}, "inside the input"},
+		{[]string{"filter", "--preset", "c4", "--input", in, "--output", filepath.Join(dir, "o"), "--on-bad-record", "skip"}, "needs --quarantine"},
+		{[]string{"filter", "--preset", "c4", "--input", in, "--output", filepath.Join(dir, "o"), "--blocksize", "lots"}, "--blocksize"},
+	} {
+		if r := sluice(c.args...); r.code != exitUsage || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: want exit 2 with %q, got %v", c.args, c.want, r)
+		}
+	}
+	// A bad record fails the run (exit 1) naming the file and the field.
+	r := sluice("filter", "--preset", "c4", "--input", in, "--output", filepath.Join(dir, "o1"))
+	if r.code != exitFailed || !strings.Contains(r.stderr, "a.jsonl") || !strings.Contains(r.stderr, "text") {
+		t.Errorf("bad record: %v", r)
+	}
+	// With skip, it is quarantined and counted.
+	q := filepath.Join(dir, "q")
+	r = sluice("filter", "--preset", "c4", "--input", in, "--output", filepath.Join(dir, "o2"), "--on-bad-record", "skip", "--quarantine", q)
+	if r.code != 0 || !strings.Contains(r.stderr, "bad records (quarantined, not read)  1") {
+		t.Errorf("skip: %v", r)
+	}
+	r = sluice("filter", "--list")
+	for _, want := range []string{"preset gopher", "preset fineweb", "gopher_dup_10_gram", "filter repeating_top_ngrams", "NeMo RepeatingTopNGramsFilter"} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("--list lacks %q: %v", want, r)
+		}
+	}
+}

@@ -15,6 +15,8 @@ type Doc struct {
 	nchar               int
 	words, lines, paras []string
 	ids                 []uint32
+	pre                 []uint64
+	lens                []int32
 	have                uint8
 
 	idMap map[string]uint32
@@ -30,6 +32,8 @@ const (
 	haveLines
 	haveParas
 	haveIDs
+	havePre
+	haveLens
 )
 
 // NewDoc returns a Doc holding text.
@@ -137,6 +141,36 @@ func (d *Doc) wordIDs() []uint32 {
 		d.have |= haveIDs
 	}
 	return d.ids
+}
+
+// wordLens returns the length in code points of each word.
+func (d *Doc) wordLens() []int32 {
+	if d.have&haveLens == 0 {
+		words := d.Words()
+		d.lens = d.lens[:0]
+		for _, w := range words {
+			d.lens = append(d.lens, int32(Len(w)))
+		}
+		d.have |= haveLens
+	}
+	return d.lens
+}
+
+// prefixHashes returns the rolling hashes of the word-id prefixes:
+// pre[i+1] = pre[i]·hashBase + mix(ids[i]), so that the hash of the n ids
+// from i is pre[i+n] − pre[i]·hashBaseⁿ (mod 2⁶⁴).
+func (d *Doc) prefixHashes() []uint64 {
+	if d.have&havePre == 0 {
+		ids := d.wordIDs()
+		d.pre = append(d.pre[:0], 0)
+		h := uint64(0)
+		for _, id := range ids {
+			h = h*hashBase + (uint64(id)+1)*0x9e3779b97f4a7c15
+			d.pre = append(d.pre, h)
+		}
+		d.have |= havePre
+	}
+	return d.pre
 }
 
 // scratchSet returns an empty string set owned by d.

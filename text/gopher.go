@@ -326,8 +326,8 @@ func (f *GopherTopNGram) Score(d *Doc) float64 {
 	}
 	pos, count := d.topNGram(f.N)
 	chars := f.N - 1
-	for _, w := range words[pos : pos+f.N] {
-		chars += Len(w)
+	for _, l := range d.wordLens()[pos : pos+f.N] {
+		chars += int(l)
 	}
 	return ratio(chars*count, d.Chars(), 0)
 }
@@ -349,15 +349,15 @@ func (f *GopherDupNGram) Score(d *Doc) float64 {
 	if len(words) < n {
 		return 0
 	}
-	ids := d.wordIDs()
+	ids, lens := d.wordIDs(), d.wordLens()
 	t := &d.table
-	t.reset(ids, n)
+	t.reset(ids, d.prefixHashes(), n)
 	chars := 0
 	for p := 0; p+n <= len(ids); {
 		s := t.slot(p)
 		if int(s.pos)-1 != p { // seen before
-			for _, w := range words[p : p+n] {
-				chars += Len(w)
+			for _, l := range lens[p : p+n] {
+				chars += int(l)
 			}
 			p += n
 			continue

@@ -189,10 +189,10 @@ type SymbolsToWords struct {
 
 func (f *SymbolsToWords) Name() string { return "symbol_to_word" }
 func (f *SymbolsToWords) Score(d *Doc) float64 {
-	words := d.Words()
+	words, lens := d.Words(), d.wordLens()
 	n := 0
-	for _, w := range words {
-		if isEllipsisWord(w) || 2*hashRuns(w) > Len(w) {
+	for i, w := range words {
+		if isEllipsisWord(w) || 2*hashRuns(w) > int(lens[i]) {
 			n++
 		}
 	}
@@ -224,13 +224,9 @@ func (f *LongWord) Score(d *Doc) float64 {
 	if len(words) == 0 {
 		return float64(f.MaxLength + 1)
 	}
-	m := 0
-	for _, w := range words {
-		if len(w) > m { // a word's code points never exceed its bytes
-			if n := Len(w); n > m {
-				m = n
-			}
-		}
+	m := int32(0)
+	for _, n := range d.wordLens() {
+		m = max(m, n)
 	}
 	return float64(m)
 }
@@ -256,12 +252,12 @@ type MeanWordLength struct {
 
 func (f *MeanWordLength) Name() string { return "mean_word_length" }
 func (f *MeanWordLength) Score(d *Doc) float64 {
-	words := d.Words()
+	lens := d.wordLens()
 	total := 0
-	for _, w := range words {
-		total += Len(w)
+	for _, n := range lens {
+		total += int(n)
 	}
-	return ratio(total, len(words), 0)
+	return ratio(total, len(lens), 0)
 }
 func (f *MeanWordLength) Keep(s float64) bool { return f.Min <= s && s <= f.Max }
 
@@ -571,16 +567,16 @@ func (f *RepeatingDuplicateNGrams) Score(d *Doc) float64 {
 	if len(words) < n {
 		return 1
 	}
-	ids := d.wordIDs()
+	ids, lens := d.wordIDs(), d.wordLens()
 	t := &d.table
-	t.reset(ids, n)
+	t.reset(ids, d.prefixHashes(), n)
 	dup, overlap := 0, 0
 	for p := 0; p+n <= len(ids); p++ {
 		s := t.slot(p)
 		s.count++
 		if s.count > 1 {
-			for _, w := range words[p+overlap : p+n] {
-				dup += Len(w)
+			for _, l := range lens[p+overlap : p+n] {
+				dup += int(l)
 			}
 			dup += min(n-overlap, n-1)
 			overlap = n

@@ -11,7 +11,12 @@ type ngramTable struct {
 	mask  int
 	ids   []uint32
 	n     int
+	pre   []uint64 // rolling prefix hashes of ids
+	pow   uint64   // hashBase^n
 }
+
+// hashBase is the base of the polynomial rolling hash over word ids.
+const hashBase = 0x100000001b3
 
 type ngramSlot struct {
 	hash  uint64
@@ -19,8 +24,9 @@ type ngramSlot struct {
 	count int32
 }
 
-// reset prepares the table for the n-grams of ids.
-func (t *ngramTable) reset(ids []uint32, n int) {
+// reset prepares the table for the n-grams of ids, whose rolling prefix
+// hashes are pre (see Doc.prefixHashes).
+func (t *ngramTable) reset(ids []uint32, pre []uint64, n int) {
 	size := 16
 	for size < 2*len(ids) {
 		size <<= 1
@@ -32,17 +38,20 @@ func (t *ngramTable) reset(ids []uint32, n int) {
 		clear(t.slots)
 	}
 	t.mask = size - 1
-	t.ids, t.n = ids, n
+	t.ids, t.pre, t.n = ids, pre, n
+	t.pow = 1
+	for range n {
+		t.pow *= hashBase
+	}
 }
 
-// hash returns the hash of the n-gram starting at pos.
+// hash returns the hash of the n-gram starting at pos, in constant time
+// from the prefix hashes.
 func (t *ngramTable) hash(pos int) uint64 {
-	h := uint64(0x9e3779b97f4a7c15)
-	for _, id := range t.ids[pos : pos+t.n] {
-		h ^= uint64(id) + 0x9e3779b97f4a7c15 + h<<6 + h>>2
-		h *= 0xbf58476d1ce4e5b9
-	}
-	return h ^ h>>31
+	h := t.pre[pos+t.n] - t.pre[pos]*t.pow
+	h ^= h >> 31
+	h *= 0xbf58476d1ce4e5b9
+	return h ^ h>>29
 }
 
 // slot returns the slot of the n-gram starting at pos, claiming an empty
@@ -66,9 +75,9 @@ func (t *ngramTable) slot(pos int) *ngramSlot {
 // frequent n-gram of ids (the earliest such n-gram on ties) and its count.
 // ids must hold at least n ids.
 func (d *Doc) topNGram(n int) (pos, count int) {
-	ids := d.wordIDs()
+	ids, pre := d.wordIDs(), d.prefixHashes()
 	t := &d.table
-	t.reset(ids, n)
+	t.reset(ids, pre, n)
 	best, bestCount := 0, 0
 	for p := 0; p+n <= len(ids); p++ {
 		s := t.slot(p)

@@ -68,10 +68,9 @@ func (f *C4Lines) Name() string {
 // Rewrite implements Rewriter.
 func (f *C4Lines) Rewrite(d *Doc) (string, bool, string) {
 	src := d.Text()
-	d.strs = pyLines(d.strs[:0], src)
 	var out []byte
 	sentences, kept := 0, 0
-	for _, line := range d.strs {
+	for _, line := range d.pyLines() {
 		line = Strip(line)
 		if f.MaxWordLength >= 0 && hasLongWord(line, f.MaxWordLength) {
 			continue

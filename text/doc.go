@@ -17,7 +17,12 @@ type Doc struct {
 	ids                 []uint32
 	pre                 []uint64
 	lens                []int32
-	have                uint8
+	pyl                 []string
+	gwords, gchars      int
+	have                uint16
+	// noRepeatFrom, when positive, is an n for which no word n-gram
+	// occurs twice; then no longer n-gram does either.
+	noRepeatFrom int
 
 	idMap map[string]uint32
 	set   map[string]struct{}
@@ -27,13 +32,15 @@ type Doc struct {
 }
 
 const (
-	haveChars uint8 = 1 << iota
+	haveChars uint16 = 1 << iota
 	haveWords
 	haveLines
 	haveParas
 	haveIDs
 	havePre
 	haveLens
+	havePyLines
+	haveGopherWords
 )
 
 // NewDoc returns a Doc holding text.
@@ -47,6 +54,17 @@ func NewDoc(text string) *Doc {
 func (d *Doc) Reset(text string) {
 	d.text = text
 	d.have = 0
+	d.noRepeatFrom = 0
+}
+
+// knownUnique reports whether no word n-gram is known to occur twice.
+func (d *Doc) knownUnique(n int) bool { return d.noRepeatFrom > 0 && n >= d.noRepeatFrom }
+
+// markUnique records that no word n-gram occurs twice.
+func (d *Doc) markUnique(n int) {
+	if d.noRepeatFrom == 0 || n < d.noRepeatFrom {
+		d.noRepeatFrom = n
+	}
 }
 
 // Text returns the document text.
@@ -154,6 +172,31 @@ func (d *Doc) wordLens() []int32 {
 		d.have |= haveLens
 	}
 	return d.lens
+}
+
+// pyLines returns the lines of the text split as Python's splitlines().
+func (d *Doc) pyLines() []string {
+	if d.have&havePyLines == 0 {
+		d.pyl = pyLines(d.pyl[:0], d.text)
+		d.have |= havePyLines
+	}
+	return d.pyl
+}
+
+// gopherWords returns the number of words not made only of punctuation
+// and symbols, and their summed length without edge punctuation.
+func (d *Doc) gopherWords() (n, chars int) {
+	if d.have&haveGopherWords == 0 {
+		d.gwords, d.gchars = 0, 0
+		for _, w := range d.Words() {
+			if t := trimPunct(w); t != "" {
+				d.gwords++
+				d.gchars += Len(t)
+			}
+		}
+		d.have |= haveGopherWords
+	}
+	return d.gwords, d.gchars
 }
 
 // prefixHashes returns the rolling hashes of the word-id prefixes:

@@ -13,17 +13,19 @@ import (
 // and duplicate n-grams are compared word by word (datatrove compares the
 // words concatenated without separator).
 
-// gopherStopWords is the Gopher paper's stop-word list.
-var gopherStopWords = map[string]bool{"the": true, "be": true, "to": true, "of": true, "and": true, "that": true, "have": true, "with": true}
-
-// isSymbolWord reports whether w consists only of punctuation and symbols.
-func isSymbolWord(w string) bool {
-	for _, r := range w {
-		if !IsPunctOrSymbol(r) {
-			return false
-		}
+// isStopWord reports whether w is one of the Gopher paper's stop words
+// (the same list as NeMo's common English words): the, be, to, of, and,
+// that, have, with.
+func isStopWord(w string) bool {
+	switch len(w) {
+	case 2:
+		return w == "be" || w == "to" || w == "of"
+	case 3:
+		return w == "the" || w == "and"
+	case 4:
+		return w == "that" || w == "have" || w == "with"
 	}
-	return true
+	return false
 }
 
 // trimPunct strips leading and trailing punctuation and symbols from w.
@@ -54,12 +56,7 @@ type GopherWordCount struct {
 
 func (f *GopherWordCount) Name() string { return "gopher_word_count" }
 func (f *GopherWordCount) Score(d *Doc) float64 {
-	n := 0
-	for _, w := range d.Words() {
-		if !isSymbolWord(w) {
-			n++
-		}
-	}
+	n, _ := d.gopherWords()
 	return float64(n)
 }
 func (f *GopherWordCount) Keep(s float64) bool { return float64(f.Min) <= s && s <= float64(f.Max) }
@@ -75,13 +72,7 @@ type GopherMeanWordLength struct {
 
 func (f *GopherMeanWordLength) Name() string { return "gopher_mean_word_length" }
 func (f *GopherMeanWordLength) Score(d *Doc) float64 {
-	n, total := 0, 0
-	for _, w := range d.Words() {
-		if t := trimPunct(w); t != "" {
-			n++
-			total += Len(t)
-		}
-	}
+	n, total := d.gopherWords()
 	return ratio(total, n, 0)
 }
 func (f *GopherMeanWordLength) Keep(s float64) bool { return f.Min <= s && s <= f.Max }
@@ -152,15 +143,15 @@ type GopherBulletLines struct {
 
 func (f *GopherBulletLines) Name() string { return "gopher_bullet_lines" }
 func (f *GopherBulletLines) Score(d *Doc) float64 {
-	d.strs = pyLines(d.strs[:0], d.Text())
+	lines := d.pyLines()
 	n := 0
-	for _, l := range d.strs {
+	for _, l := range lines {
 		l = StripLeft(l)
 		if strings.HasPrefix(l, "•") || strings.HasPrefix(l, "-") {
 			n++
 		}
 	}
-	return ratio(n, len(d.strs), 0)
+	return ratio(n, len(lines), 0)
 }
 func (f *GopherBulletLines) Keep(s float64) bool { return s <= f.Max }
 
@@ -173,15 +164,15 @@ type GopherEllipsisLines struct {
 
 func (f *GopherEllipsisLines) Name() string { return "gopher_ellipsis_lines" }
 func (f *GopherEllipsisLines) Score(d *Doc) float64 {
-	d.strs = pyLines(d.strs[:0], d.Text())
+	lines := d.pyLines()
 	n := 0
-	for _, l := range d.strs {
+	for _, l := range lines {
 		l = StripRight(l)
 		if strings.HasSuffix(l, "...") || strings.HasSuffix(l, "…") {
 			n++
 		}
 	}
-	return ratio(n, len(d.strs), 0)
+	return ratio(n, len(lines), 0)
 }
 func (f *GopherEllipsisLines) Keep(s float64) bool { return s <= f.Max }
 
@@ -217,7 +208,7 @@ func (f *GopherStopWords) Name() string { return "gopher_stop_words" }
 func (f *GopherStopWords) Score(d *Doc) float64 {
 	n := 0
 	for _, w := range d.Words() {
-		if gopherStopWords[w] {
+		if isStopWord(w) {
 			n++
 		}
 	}
@@ -349,6 +340,9 @@ func (f *GopherDupNGram) Score(d *Doc) float64 {
 	if len(words) < n {
 		return 0
 	}
+	if d.knownUnique(n) {
+		return 0
+	}
 	ids, lens := d.wordIDs(), d.wordLens()
 	t := &d.table
 	t.reset(ids, d.prefixHashes(), n)
@@ -363,6 +357,9 @@ func (f *GopherDupNGram) Score(d *Doc) float64 {
 			continue
 		}
 		p++
+	}
+	if chars == 0 { // every n-gram was inserted: none occurs twice
+		d.markUnique(n)
 	}
 	return ratio(chars, d.Chars(), 0)
 }

@@ -261,9 +261,6 @@ func (f *MeanWordLength) Score(d *Doc) float64 {
 }
 func (f *MeanWordLength) Keep(s float64) bool { return f.Min <= s && s <= f.Max }
 
-// commonEnglishWords is NeMo's common_english_words.
-var commonEnglishWords = map[string]bool{"the": true, "be": true, "to": true, "of": true, "and": true, "that": true, "have": true, "with": true}
-
 // CommonEnglishWords scores the number of words that are exactly (case
 // included) one of the, be, to, of, and, that, have, with; with StopAtFalse
 // (default true) counting stops once it reaches MinCount. Kept when the
@@ -277,7 +274,7 @@ func (f *CommonEnglishWords) Name() string { return "common_english_words" }
 func (f *CommonEnglishWords) Score(d *Doc) float64 {
 	n := 0
 	for _, w := range d.Words() {
-		if commonEnglishWords[w] {
+		if isStopWord(w) { // NeMo's common_english_words
 			n++
 		}
 		if f.StopAtFalse && n >= f.MinCount {
@@ -567,14 +564,18 @@ func (f *RepeatingDuplicateNGrams) Score(d *Doc) float64 {
 	if len(words) < n {
 		return 1
 	}
+	if d.knownUnique(n) {
+		return 0
+	}
 	ids, lens := d.wordIDs(), d.wordLens()
 	t := &d.table
 	t.reset(ids, d.prefixHashes(), n)
-	dup, overlap := 0, 0
+	dup, overlap, repeats := 0, 0, false
 	for p := 0; p+n <= len(ids); p++ {
 		s := t.slot(p)
 		s.count++
 		if s.count > 1 {
+			repeats = true
 			for _, l := range lens[p+overlap : p+n] {
 				dup += int(l)
 			}
@@ -582,6 +583,9 @@ func (f *RepeatingDuplicateNGrams) Score(d *Doc) float64 {
 			overlap = n
 		}
 		overlap = max(overlap-1, 0)
+	}
+	if !repeats {
+		d.markUnique(n)
 	}
 	return ratio(dup, d.Chars(), 1)
 }

@@ -75,6 +75,9 @@ func (t *ngramTable) slot(pos int) *ngramSlot {
 // frequent n-gram of ids (the earliest such n-gram on ties) and its count.
 // ids must hold at least n ids.
 func (d *Doc) topNGram(n int) (pos, count int) {
+	if d.knownUnique(n) {
+		return 0, 1
+	}
 	ids, pre := d.wordIDs(), d.prefixHashes()
 	t := &d.table
 	t.reset(ids, pre, n)
@@ -87,6 +90,9 @@ func (d *Doc) topNGram(n int) (pos, count int) {
 		if c > bestCount || c == bestCount && first < best {
 			best, bestCount = first, c
 		}
+	}
+	if bestCount == 1 {
+		d.markUnique(n)
 	}
 	return best, bestCount
 }

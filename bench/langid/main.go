@@ -1,3 +1,5 @@
+//go:build !nolangid
+
 // Command langid measures the language_id stage's detector on labelled
 // JSONL: accuracy per language, documents per CPU-second and peak RSS.
 // Each record needs a text field and a label field holding a language tag

@@ -1,3 +1,5 @@
+//go:build !nolangid
+
 package filter
 
 import (
@@ -231,4 +233,31 @@ func (l *LanguageID) batch(ctx context.Context, b *task.DocumentBatch, counts ma
 	// A batch whose rows are all dropped goes on empty, as in NeMo
 	// Curator: later stages (a writer) still see it.
 	return e.apply(b)
+}
+
+// languageIDType returns the registry entry of language_id.
+func languageIDType(textField, rejected stage.Field) stage.Type {
+	return stage.Type{
+		Name: LanguageIDType,
+		Doc: "Identifies each document's language with lingua-go (models embedded in the binary) and writes its ISO 639-1 code and confidence; " +
+			"optionally drops documents by language and minimum confidence. Counts documents per language (language.<code>) and drops (dropped.<reason>).",
+		Fields: []stage.Field{
+			textField,
+			{Name: "language_field", Type: "string", Default: "language", Doc: "field receiving the ISO 639-1 code (\"unknown\" when none is detected)"},
+			{Name: "score_field", Type: "string", Default: "language_score", Doc: "field receiving the confidence, in [0, 1]"},
+			{Name: "languages", Type: "[string]", Default: "(all 75)", Doc: "candidate languages, ISO 639-1 codes; fewer cost less memory and time"},
+			{Name: "keep", Type: "[string]", Default: "[]", Doc: "keep only documents in these languages (empty: keep all)"},
+			{Name: "min_score", Type: "float", Default: "0", Doc: "drop documents whose confidence is below this"},
+			{Name: "accuracy", Type: "string", Default: "low", Doc: "low (trigram models, ~75 MiB for all languages) or high (1- to 5-grams, ~1.2 GiB for all)"},
+			{Name: "max_chars", Type: "int", Default: "500", Doc: "characters examined per document, from its start (-1: all; lingua slows down with length)"},
+			rejected,
+		},
+		New: func(config []byte) (stage.Stage, error) {
+			var c LanguageIDConfig
+			if err := stage.DecodeConfig(config, &c); err != nil {
+				return nil, err
+			}
+			return NewLanguageID(c)
+		},
+	}
 }

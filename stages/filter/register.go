@@ -13,7 +13,7 @@ func Types() []stage.Type {
 	rejected := stage.Field{Name: "rejected_dir", Type: "string", Default: "", Doc: "directory receiving dropped documents as JSONL (one file per batch), each with rejected_by and rejected_score added"}
 	textField := stage.Field{Name: "text_field", Type: "string", Default: "(the batch's text column)", Doc: "column holding the text"}
 	scoreOnly := stage.Field{Name: "score_only", Type: "bool", Default: "false", Doc: "compute and write scores, drop and rewrite nothing"}
-	return []stage.Type{
+	types := []stage.Type{
 		{
 			Name: QualityFilterType,
 			Doc: "Runs heuristic filters over each document in one pass: a preset (" + presetNames() + ") and/or a list of filters. " +
@@ -70,29 +70,6 @@ func Types() []stage.Type {
 			},
 		},
 		{
-			Name: LanguageIDType,
-			Doc: "Identifies each document's language with lingua-go (models embedded in the binary) and writes its ISO 639-1 code and confidence; " +
-				"optionally drops documents by language and minimum confidence. Counts documents per language (language.<code>) and drops (dropped.<reason>).",
-			Fields: []stage.Field{
-				textField,
-				{Name: "language_field", Type: "string", Default: "language", Doc: "field receiving the ISO 639-1 code (\"unknown\" when none is detected)"},
-				{Name: "score_field", Type: "string", Default: "language_score", Doc: "field receiving the confidence, in [0, 1]"},
-				{Name: "languages", Type: "[string]", Default: "(all 75)", Doc: "candidate languages, ISO 639-1 codes; fewer cost less memory and time"},
-				{Name: "keep", Type: "[string]", Default: "[]", Doc: "keep only documents in these languages (empty: keep all)"},
-				{Name: "min_score", Type: "float", Default: "0", Doc: "drop documents whose confidence is below this"},
-				{Name: "accuracy", Type: "string", Default: "low", Doc: "low (trigram models, ~75 MiB for all languages) or high (1- to 5-grams, ~1.2 GiB for all)"},
-				{Name: "max_chars", Type: "int", Default: "500", Doc: "characters examined per document, from its start (-1: all; lingua slows down with length)"},
-				rejected,
-			},
-			New: func(config []byte) (stage.Stage, error) {
-				var c LanguageIDConfig
-				if err := stage.DecodeConfig(config, &c); err != nil {
-					return nil, err
-				}
-				return NewLanguageID(c)
-			},
-		},
-		{
 			Name:   URLRemoverType,
 			Doc:    "Removes URLs (http://, https:// or www. up to the next white space, as NeMo Curator's UrlRemover). Raw lines are rewritten with the new text.",
 			Fields: []stage.Field{textField},
@@ -105,6 +82,7 @@ func Types() []stage.Type {
 			},
 		},
 	}
+	return append(types, languageIDType(textField, rejected))
 }
 
 // Register adds the stages of this package to reg.

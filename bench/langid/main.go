@@ -33,6 +33,7 @@ func main() {
 	langs := flag.String("languages", "", "comma-separated candidate languages (default: all)")
 	maxChars := flag.Int("max-chars", 0, "characters examined per document (0: the stage's default)")
 	skipEN := flag.Bool("skip-en", false, "leave out documents labelled en (the corpus is mostly English)")
+	maxEN := flag.Float64("max-english-share", 0, "leave out documents not labelled en whose first 500 characters are at least this share of English function words (0: keep all)")
 	flag.Parse()
 	cfg := filter.LanguageIDConfig{Accuracy: *accuracy, MaxChars: *maxChars}
 	if *langs != "" {
@@ -45,6 +46,16 @@ func main() {
 	docs, err := load(*input, *label, *skipEN)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *maxEN > 0 {
+		kept := docs[:0]
+		for _, d := range docs {
+			if strings.HasPrefix(d.label, "en") || englishShare(d.text) < *maxEN {
+				kept = append(kept, d)
+			}
+		}
+		fmt.Printf("left out %d documents with an English function-word share of %.2f or more\n\n", len(docs)-len(kept), *maxEN)
+		docs = kept
 	}
 	cpu0, t0 := executor.ProcessCPU(), time.Now()
 	type tally struct{ n, ok int }
@@ -132,4 +143,29 @@ func load(path, label string, skipEN bool) ([]doc, error) {
 		out = append(out, doc{t, l})
 	}
 	return out, sc.Err()
+}
+
+// englishWords are frequent English function words.
+var englishWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields("the and of to is in that for with this are be by as on it or you can") {
+		englishWords[w] = true
+	}
+}
+
+// englishShare is the share of the white-space words of text's first 500
+// characters that are English function words.
+func englishShare(text string) float64 {
+	if r := []rune(text); len(r) > 500 {
+		text = string(r[:500])
+	}
+	words := strings.Fields(text)
+	n := 0
+	for _, w := range words {
+		if englishWords[strings.Trim(strings.ToLower(w), `.,;:()"`)] {
+			n++
+		}
+	}
+	return float64(n) / float64(max(len(words), 1))
 }

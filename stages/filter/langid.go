@@ -40,7 +40,9 @@ type LanguageIDConfig struct {
 	// MinScore drops documents whose confidence is below it (0: off).
 	MinScore float64 `json:"min_score,omitempty"`
 	// Accuracy is "low" (default: trigram models only, ~75 MiB for all
-	// languages) or "high" (1- to 5-gram models, ~1.2 GiB for all).
+	// languages) or "high" (1- to 5-gram models for texts under 120
+	// characters, up to ~1.2 GiB for all; lingua uses trigrams alone on
+	// longer texts).
 	Accuracy string `json:"accuracy,omitempty"`
 	// MaxChars bounds the characters examined per document (default 500;
 	// -1: the whole text).
@@ -248,7 +250,7 @@ func languageIDType(textField, rejected stage.Field) stage.Type {
 			{Name: "languages", Type: "[string]", Default: "(all 75)", Doc: "candidate languages, ISO 639-1 codes; fewer cost less memory and time"},
 			{Name: "keep", Type: "[string]", Default: "[]", Doc: "keep only documents in these languages (empty: keep all)"},
 			{Name: "min_score", Type: "float", Default: "0", Doc: "drop documents whose confidence is below this"},
-			{Name: "accuracy", Type: "string", Default: "low", Doc: "low (trigram models, ~75 MiB for all languages) or high (1- to 5-grams, ~1.2 GiB for all)"},
+			{Name: "accuracy", Type: "string", Default: "low", Doc: "low (trigram models, ~75 MiB for all languages) or high (1- to 5-grams for texts under 120 characters, up to ~1.2 GiB for all)"},
 			{Name: "max_chars", Type: "int", Default: "500", Doc: "characters examined per document, from its start (-1: all; lingua slows down with length)"},
 			rejected,
 		},

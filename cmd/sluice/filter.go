@@ -56,12 +56,15 @@ Presets (rules and thresholds in docs/filters.md; list them with --list):
   nemo     NeMo Curator's English heuristic pipeline (28 filters)
 
 Input is JSONL (.jsonl, .json, .gz, .zst) or Parquet; --output receives one
-JSONL file per input batch. A kept record is written byte for byte as read,
-unless a rule rewrote its text, in which case only its text field changes.
---rejected receives every dropped record with "rejected_by" (the rule) and
-"rejected_score" added. The summary accounts for every record: read = kept +
-dropped per rule (+ bad records skipped with --on-bad-record skip).
-The output and rejected directories must be new or empty.`,
+JSONL file per input batch (empty when the batch lost every record). A kept
+JSONL record is written byte for byte as read, unless a rule rewrote its
+text, in which case only its text field changes; Parquet records are written
+as JSON objects of their columns. --rejected receives every dropped record
+with "rejected_by" (the rule) and "rejected_score" added. The summary
+accounts for every record: read = kept + dropped per rule, plus the bad
+records --on-bad-record skip quarantines; the command exits 1 if they do not
+add up. The output, rejected and quarantine directories must be new or empty
+and outside the inputs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runFilter(cmd, &f) },
 	}

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/task"
 )
 
 // TestFilterGopher runs `sluice filter --preset gopher` on the shipped
@@ -112,5 +115,38 @@ func TestFilterErrorsAndList(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
 			t.Errorf("--list lacks %q: %v", want, r)
 		}
+	}
+}
+
+// TestFilterParquetInput filters Parquet input: kept records come out as
+// JSON objects of their columns, with the score-free preset's rewrite.
+func TestFilterParquetInput(t *testing.T) {
+	dir := t.TempDir()
+	good := "This line has five words."
+	b := task.NewDocumentBatch("ds", "text", []string{good + "\n" + good + "\nmenu\n" + good, "Lorem ipsum dolor sit amet."})
+	b.SetColumn(&task.Column{Name: "n", Type: task.Int64, Ints: []int64{7, 8}})
+	in := filepath.Join(dir, "in.parquet")
+	w, err := dataio.CreateParquet(in, dataio.ParquetWriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	r := sluice("filter", "--preset", "c4", "--input", in, "--output", out, "--id-field", "-")
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	lines := readLines(t, out)
+	want := `{"text":"` + good + `\n` + good + `\n` + good + `","n":7}`
+	if len(lines) != 1 || lines[0] != want {
+		t.Errorf("output %q, want %q", lines, want)
+	}
+	if !strings.Contains(r.stderr, "dropped by c4_lorem_ipsum  1") || !strings.Contains(r.stderr, "texts rewritten (kept)") {
+		t.Errorf("summary:\n%s", r.stderr)
 	}
 }

@@ -24,6 +24,10 @@ func TestGopherThresholds(t *testing.T) {
 		// "..." and "…" per word: "...." holds one "...".
 		{"ellipsis at", &GopherSymbolRatio{"...", 0.1}, "wait...." + rep(" word", 9), 0.1, true},
 		{"ellipsis above", &GopherSymbolRatio{"...", 0.1}, "wait… so..." + rep(" word", 8), 0.2, false},
+		{"ellipsis below", &GopherSymbolRatio{"...", 0.1}, "wait…" + rep(" word", 10), 1.0 / 11, true},
+		{"at max", &GopherWordCount{50, 100000}, rep("w ", 100000), 100000, true},
+		{"above max", &GopherWordCount{50, 100000}, rep("w ", 100001), 100001, false},
+		{"at max", &GopherMeanWordLength{3, 10}, rep("a", 10) + "!", 10, true},
 		// lines starting with • or -, at most 0.9 of 20.
 		{"bullets at", &GopherBulletLines{0.9}, nLines("- item", 18, "text", 2), 0.9, true},
 		{"bullets below", &GopherBulletLines{0.9}, nLines(" • item", 17, "text", 3), 0.85, true},
@@ -63,6 +67,13 @@ func TestGopherThresholds(t *testing.T) {
 		// top 3-gram "a b c" (5 characters) × 2 = 10 over 55 characters: 0.1818 > 0.18.
 		{"top3 above", &GopherTopNGram{3, 0.18}, "a b c " + rep("x", 43) + " a b c", 10.0 / 55, false},
 		{"top3 below", &GopherTopNGram{3, 0.18}, "a b c " + rep("x", 45) + " a b c", 10.0 / 57, true},
+		// top 4-gram "a b c d" (7 characters) × 2 = 14 over 87.5 would be
+		// 0.16: over 88 characters 0.159 (kept), over 87 0.161 (dropped).
+		{"top4 below", &GopherTopNGram{4, 0.16}, "a b c d " + rep("x", 72) + " a b c d", 14.0 / 88, true},
+		{"top4 above", &GopherTopNGram{4, 0.16}, "a b c d " + rep("x", 71) + " a b c d", 14.0 / 87, false},
+		// "a b c d" 4 times, with three distinct 47-letter words between:
+		// 4 × 7 = 28 over 28 + 3 × 49 = 175 characters: exactly 0.16.
+		{"top4 at", &GopherTopNGram{4, 0.16}, "a b c d " + rep("x", 47) + " a b c d " + rep("y", 47) + " a b c d " + rep("z", 47) + " a b c d", 0.16, true},
 		// duplicate 5-gram (a b c d ee) repeats: 6 characters without spaces
 		// over 40, 41, 39 characters.
 		{"dup5 at", &GopherDupNGram{5, 0.15}, "a b c d ee a b c d ee " + rep("f", 18), 0.15, true},

@@ -28,13 +28,34 @@ for preset in gopher c4 fineweb nemo; do
     --before "rm -rf $work/out-$preset $work/rej-$preset" -- \
     "$work/sluice" filter --preset "$preset" --input "$work/corpus.jsonl" --output "$work/out-$preset" --rejected "$work/rej-$preset"
 done
-python3 - "$out" "$text_mb" <<'PY'
+# Baseline in the same session: the same read and write with no filter.
+cat > "$work/baseline.yaml" <<YAML
+stages:
+  - {type: jsonl_reader, name: read, config: {paths: [$work/corpus.jsonl]}}
+  - {type: jsonl_writer, name: write, config: {dir: $work/out-baseline}}
+YAML
+python3 bench/measure.py --runs "$runs" --label "sluice-filter/baseline-read-write" --json "$out" \
+  --before "rm -rf $work/out-baseline" -- "$work/sluice" run "$work/baseline.yaml"
+# The 28 scores of NeMo's English pipeline, all computed for every document,
+# by Sluice (bench/filterscores) and by a pure-Python rendering of NeMo's
+# definitions (bench/nemo_crosscheck.py; needs Python's regex module), on
+# the first 3,000 documents.
+head -3000 "$work/corpus.jsonl" > "$work/c3k.jsonl"
+go build -o "$work/filterscores" ./bench/filterscores
+python3 bench/measure.py --runs "$runs" --label "nemo-scores/sluice-3k" --json "$out" -- sh -c "$work/filterscores -preset nemo < $work/c3k.jsonl > /dev/null"
+if python3 -c "import regex" 2>/dev/null; then
+  python3 bench/measure.py --runs 1 --label "nemo-scores/python-3k" --json "$out" -- sh -c "python3 bench/nemo_crosscheck.py < $work/c3k.jsonl > /dev/null"
+fi
+mb3k=$(python3 -c "import json,sys; print(sum(len(json.loads(l)['text'].encode()) for l in open(sys.argv[1]))/1e6)" "$work/c3k.jsonl")
+python3 - "$out" "$text_mb" "$mb3k" <<'PY'
 import json, sys
-path, mb = sys.argv[1], float(sys.argv[2])
+path, mb, mb3k = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 for line in open(path):
     r = json.loads(line)
-    if r.get("label", "").startswith("sluice-filter/"):
+    label = r.get("label", "")
+    if label.startswith(("sluice-filter/", "nemo-scores/")):
         m = r["median"]
-        print(f'{r["label"]:24s} median wall {m["wall_s"]:6.2f}s  cpu {m["cpu_s"]:6.2f}s  rss {m["peak_rss_mib"]:6.1f} MiB  {mb / m["cpu_s"]:5.1f} MB/cpu-s')
+        size = mb3k if label.startswith("nemo-scores/") else mb
+        print(f'{label:36s} median wall {m["wall_s"]:6.2f}s  cpu {m["cpu_s"]:6.2f}s  rss {m["peak_rss_mib"]:6.1f} MiB  {size / m["cpu_s"]:6.2f} MB/cpu-s')
 PY
 SLUICE_BENCH_CORPUS="$work/corpus.jsonl" go test -run '^$' -bench Presets -benchtime 1x -count "$runs" ./text/ | tee -a "$out.bench.txt"

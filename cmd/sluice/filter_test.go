@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-data/sluice/executor"
 	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/task"
 )
@@ -148,5 +149,22 @@ func TestFilterParquetInput(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "dropped by c4_lorem_ipsum  1") || !strings.Contains(r.stderr, "texts rewritten (kept)") {
 		t.Errorf("summary:\n%s", r.stderr)
+	}
+}
+
+// TestFilterSummaryAccounting checks the check that makes the command exit
+// 1 when the records read are not all kept or dropped.
+func TestFilterSummaryAccounting(t *testing.T) {
+	rep := executor.Report{Stages: []executor.StageReport{
+		{Name: "read", ItemsOut: 10},
+		{Name: "gopher", ItemsIn: 10, ItemsOut: 6, Counters: map[string]int64{"dropped.gopher_word_count": 3, "dropped.gopher_stop_words": 1, "rewritten": 2}},
+	}}
+	s := newFilterSummary(&filterFlags{preset: "gopher"}, rep, 0, 0)
+	if !s.accounted() || s.Dropped != 4 || s.Rewritten != 2 || s.ByRule["gopher_word_count"] != 3 {
+		t.Errorf("summary %+v", s)
+	}
+	rep.Stages[1].Counters["dropped.gopher_stop_words"] = 0 // one record unaccounted for
+	if s := newFilterSummary(&filterFlags{preset: "gopher"}, rep, 0, 0); s.accounted() {
+		t.Errorf("a lost record passed the check: %+v", s)
 	}
 }

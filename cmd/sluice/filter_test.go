@@ -168,3 +168,60 @@ func TestFilterSummaryAccounting(t *testing.T) {
 		t.Errorf("a lost record passed the check: %+v", s)
 	}
 }
+
+// TestFilterPipelineYAML runs examples/filter.yaml (text_fix, language_id,
+// the Gopher preset) and checks that the report accounts for every record:
+// read = written + the drops each stage counted, and each drop is in a
+// rejected file naming its rule.
+func TestFilterPipelineYAML(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile("../../examples/filter.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs("../../testdata/filter")
+	yaml := strings.ReplaceAll(string(data), "../testdata/filter", abs)
+	yaml = strings.ReplaceAll(yaml, "out/filter", filepath.Join(dir, "out"))
+	path := writeFile(t, filepath.Join(dir, "filter.yaml"), yaml)
+	sum := filepath.Join(dir, "summary.json")
+	r := sluice("run", path, "--summary-json", sum)
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	var s runSummary
+	readJSON(t, sum, &s)
+	by := map[string]executor.StageReport{}
+	for _, st := range s.Report.Stages {
+		by[st.Name] = st
+	}
+	read, written := by["read"].ItemsOut, by["write"].ItemsIn
+	var dropped int64
+	for _, name := range []string{"fix", "language", "gopher"} {
+		st := by[name]
+		var d int64
+		for k, v := range st.Counters {
+			if strings.HasPrefix(k, "dropped.") {
+				d += v
+			}
+		}
+		if st.ItemsIn != st.ItemsOut+d {
+			t.Errorf("stage %s: %d in, %d out, %d dropped", name, st.ItemsIn, st.ItemsOut, d)
+		}
+		dropped += d
+	}
+	if read != 25 || read != written+dropped || by["language"].Counters["dropped.language_not_kept"] < 15 {
+		t.Errorf("read %d, written %d, dropped %d; language counters %v", read, written, dropped, by["language"].Counters)
+	}
+	rejected := append(readLines(t, filepath.Join(dir, "out", "rejected", "language")), readLines(t, filepath.Join(dir, "out", "rejected", "gopher"))...)
+	if int64(len(rejected)) != dropped || int64(len(readLines(t, filepath.Join(dir, "out", "kept")))) != written {
+		t.Errorf("%d rejected lines for %d drops", len(rejected), dropped)
+	}
+	for _, line := range rejected {
+		if !strings.Contains(line, `"rejected_by":"`) {
+			t.Errorf("rejected record without rejected_by: %s", line)
+		}
+	}
+	if !strings.Contains(r.stderr, "gopher: dropped.gopher_stop_words = ") {
+		t.Errorf("the report does not print the drops per rule:\n%s", r.stderr)
+	}
+}

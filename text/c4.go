@@ -112,22 +112,20 @@ func (f *C4Lines) Rewrite(d *Doc) (string, bool, string) {
 	return text, text != src, ""
 }
 
+// hasLongWord reports whether a word of line has more than max characters.
 func hasLongWord(line string, max int) bool {
 	if len(line) <= max {
-		return false
+		return false // a word's characters never outnumber its bytes
 	}
-	var buf [64]string
-	for _, w := range AppendWords(buf[:0], line) {
-		if len(w) > max && Len(w) > max {
+	for len(line) > max {
+		line = StripLeft(line)
+		end := len(line) - len(skipNonSpace(line))
+		if end > max && Len(line[:end]) > max {
 			return true
 		}
+		line = line[end:]
 	}
 	return false
-}
-
-func countWords(s string) int {
-	var buf [64]string
-	return len(AppendWords(buf[:0], s))
 }
 
 func hasAnySuffix(s string, suffixes []string) bool {

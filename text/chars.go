@@ -24,18 +24,33 @@ func IsSpace(r rune) bool {
 	return r >= 0x2000 && r <= 0x200a
 }
 
+// byteClass classifies bytes for AppendWords: 0 a byte of a word, 1 ASCII
+// white space, 2 the lead byte of a multi-byte character that may be white
+// space (U+0085, U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F,
+// U+205F, U+3000 start with 0xC2, 0xE1, 0xE2 or 0xE3). Every other byte,
+// continuation bytes included, belongs to a word.
+var byteClass = func() (t [256]uint8) {
+	for c := range utf8.RuneSelf {
+		if asciiSpace[c] {
+			t[c] = 1
+		}
+	}
+	t[0xc2], t[0xe1], t[0xe2], t[0xe3] = 2, 2, 2, 2
+	return t
+}()
+
 // AppendWords appends the white-space-separated words of s to dst, as
 // Python's s.split() does, and returns the extended slice. The words are
 // substrings of s.
 func AppendWords(dst []string, s string) []string {
 	start := -1
 	for i := 0; i < len(s); {
-		c := s[i]
 		size := 1
-		var sp bool
-		if c < utf8.RuneSelf {
-			sp = asciiSpace[c]
-		} else {
+		sp := false
+		switch byteClass[s[i]] {
+		case 1:
+			sp = true
+		case 2:
 			var r rune
 			r, size = utf8.DecodeRuneInString(s[i:])
 			sp = IsSpace(r)
@@ -54,6 +69,29 @@ func AppendWords(dst []string, s string) []string {
 		dst = append(dst, s[start:])
 	}
 	return dst
+}
+
+// countWords counts the words of s (AppendWords) without collecting them.
+func countWords(s string) int {
+	n, in := 0, false
+	for i := 0; i < len(s); {
+		size := 1
+		sp := false
+		switch byteClass[s[i]] {
+		case 1:
+			sp = true
+		case 2:
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			sp = IsSpace(r)
+		}
+		if !sp && !in {
+			n++
+		}
+		in = !sp
+		i += size
+	}
+	return n
 }
 
 // Strip removes leading and trailing white space (IsSpace), as Python's

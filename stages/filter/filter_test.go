@@ -309,3 +309,19 @@ func TestRejectedDirUnwritable(t *testing.T) {
 		t.Fatalf("writing rejected records under a file: %v", err)
 	}
 }
+
+// TestBadRawLine checks that a raw line a stage cannot rewrite fails the
+// batch permanently, naming the row, rather than writing a stale record.
+func TestBadRawLine(t *testing.T) {
+	b := task.NewDocumentBatch("ds", "text", []string{"see https://x.org now", "plain"})
+	b.TaskID = "bad"
+	b.SetColumn(&task.Column{Name: dataio.RawColumn, Type: task.Bytes, Bytes: [][]byte{[]byte(`{"text": truncated`), []byte(`{"text":"plain"}`)}})
+	_, err := NewURLRemover(URLRemoverConfig{}).ProcessBatch(context.Background(), []task.Task{b})
+	if err == nil || !stage.IsPermanent(err) || !strings.Contains(err.Error(), "row 0") {
+		t.Fatalf("bad raw line: %v", err)
+	}
+	q, _ := New(Config{Filters: []RuleConfig{{Filter: "word_count", Params: json.RawMessage(`{"min_words": 1}`), ScoreField: "n"}}})
+	if _, err := q.ProcessBatch(context.Background(), []task.Task{b}); err == nil || !stage.IsPermanent(err) || !strings.Contains(err.Error(), "row 0") {
+		t.Fatalf("score field into a bad raw line: %v", err)
+	}
+}

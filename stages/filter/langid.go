@@ -234,7 +234,11 @@ func (l *LanguageID) batch(ctx context.Context, b *task.DocumentBatch, counts ma
 	}
 	// A batch whose rows are all dropped goes on empty, as in NeMo
 	// Curator: later stages (a writer) still see it.
-	return e.apply(b)
+	out, err := e.apply(b)
+	if err != nil {
+		return nil, stage.Permanent(err) // the same raw lines fail every attempt
+	}
+	return out, nil
 }
 
 // languageIDType returns the registry entry of language_id.

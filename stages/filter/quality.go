@@ -261,7 +261,11 @@ func (q *QualityFilter) filterBatch(b *task.DocumentBatch, counts map[string]int
 	}
 	// A batch whose rows are all dropped goes on empty, as in NeMo
 	// Curator: later stages (a writer) still see it.
-	return e.apply(b)
+	out, err := e.apply(b)
+	if err != nil {
+		return nil, stage.Permanent(err) // the same raw lines fail every attempt
+	}
+	return out, nil
 }
 
 // row runs the rules over the document in d (row i). It reports whether

@@ -1,6 +1,11 @@
 # Independent re-implementation of NeMo Curator's heuristic filter scores,
 # written from the definitions (words = str.split(), lines = non-blank
-# pieces between \n, paragraphs = split("\n\n"), regexes as NeMo defines them).
+# pieces between \n, paragraphs = split("\n\n"), regexes and word lists as
+# NeMo defines them in utils/constants.py, Apache-2.0). Reads JSONL on stdin,
+# prints one tab-separated line of the 28 scores of NeMo's English pipeline
+# per document, in bench/filterscores' order; needs Python's regex module.
+#
+#   python3 bench/nemo_crosscheck.py < corpus.jsonl > py.tsv
 import sys, json, re, regex
 from collections import Counter
 alpha = regex.compile("[[:alpha:]]")
@@ -10,7 +15,13 @@ paren = re.compile(r"{|}|⟨|⟩|\[|\]|\(|\)")
 ell = {"...", "[...]", "…", "(...)", "[…]", "-»", "read more..", "read more"}
 bul = {"•","‣","⁃","⁌","⁍","∙","○","●","◘","◦","⦾","⦿"}
 common = {"the","be","to","of","and","that","have","with"}
-policy = ["terms of use","privacy policy","cookie policy","uses cookies","privacy overview","use of cookies","use cookies","privacy & cookies policy","privacy and cookies policy"]
+policy = ["terms of use","privacy policy","cookie policy","uses cookies","privacy overview","use of cookies","use cookies","privacy & cookies policy","privacy and cookies policy",
+  # NeMo's five long cookie notices (constants.py), lower case
+  "this website uses cookies to improve your experience while you navigate through the website. out of these cookies, the cookies that are categorized as necessary are stored on your browser as they are essential for the working of basic functionalities of the website. we also use third-party cookies that help us analyze and understand how you use this website. these cookies will be stored in your browser only with your consent. you also have the option to opt-out of these cookies. but opting out of some of these cookies may have an effect on your browsing experience.",
+  "necessary cookies are absolutely essential for the website to function properly. this category only includes cookies that ensures basic functionalities and security features of the website. these cookies do not store any personal information.",
+  "any cookies that may not be particularly necessary for the website to function and is used specifically to collect user personal data via analytics, ads, other embedded contents are termed as non-necessary cookies. it is mandatory to procure user consent prior to running these cookies on your website.",
+  "this site uses cookies, including for analytics, personalization, and advertising purposes. for more information or to change your cookie settings, click here.",
+  "if you continue to browse this site without changing your cookie settings, you agree to this use. acceptread more"]
 def r(a,b,e): return a/b if b else e
 def lines(t): return [x for x in t.split("\n") if x.strip()]
 def scores(t):

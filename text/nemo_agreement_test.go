@@ -43,6 +43,10 @@ func TestNeMoAgreement(t *testing.T) {
 		// Python's lower(): İ becomes "i̇" (no match), the Kelvin sign K becomes k (match).
 		{"dotted capital I", &BoilerplateString{MaxRatio: 0.4}, "PRİVACY POLICY", 0, true},
 		{"kelvin sign", &BoilerplateString{MaxRatio: 0.4}, "COOKIE POLICY", 1, false},
+		// One of NeMo's long cookie notices, which holds none of the short phrases.
+		{"long notice", &BoilerplateString{MaxRatio: 0.4}, "Intro.\n\nNecessary cookies are absolutely essential for the website to function properly. " +
+			"This category only includes cookies that ensures basic functionalities and security features of the website. " +
+			"These cookies do not store any personal information.", 0.5, false},
 		// The top n-gram is counted in the text with str.replace, so it is
 		// also found inside other words: "ab cd" twice in 13 characters.
 		{"top n-gram inside words", &RepeatingTopNGrams{2, 0.2}, "ab cd xab cdx", 10.0 / 13, false},

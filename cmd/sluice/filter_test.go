@@ -49,6 +49,9 @@ func TestFilterGopher(t *testing.T) {
 		}
 	}
 	rejected := readLines(t, rej)
+	if files, _ := filepath.Glob(filepath.Join(rej, "gopher_*.jsonl")); len(files) != 1 {
+		t.Errorf("rejected files %v, want one named after the stage (gopher_<batch id>.jsonl)", files)
+	}
 	for _, line := range rejected {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {

@@ -60,6 +60,7 @@ type LanguageID struct {
 	builder  lingua.LanguageDetectorBuilder
 	keep     map[string]bool
 	detector lingua.LanguageDetector
+	label    string // the stage's name in its pipeline, set by Setup
 }
 
 // NewLanguageID returns a language_id stage named "language_id".
@@ -128,8 +129,11 @@ func parseLanguages(codes []string) ([]lingua.Language, error) {
 
 // Setup implements stage.Stage: it builds the detector (models load on
 // first use and are shared by the actors of a process).
-func (l *LanguageID) Setup(context.Context, *stage.Worker) error {
+func (l *LanguageID) Setup(_ context.Context, w *stage.Worker) error {
 	l.detector = l.builder.Build()
+	if w != nil && w.StageName != "" {
+		l.label = w.StageName
+	}
 	if l.cfg.RejectedDir != "" {
 		if err := os.MkdirAll(l.cfg.RejectedDir, 0o755); err != nil {
 			return fmt.Errorf("%s: rejected_dir: %w", l.Name(), err)
@@ -228,7 +232,7 @@ func (l *LanguageID) batch(ctx context.Context, b *task.DocumentBatch, counts ma
 		rej = append(rej, rejection{row: i, rule: reason + ":" + langs[i], score: scores[i], hasScore: true})
 	}
 	if l.cfg.RejectedDir != "" {
-		if err := writeRejected(l.cfg.RejectedDir, l.Name(), b, rej); err != nil {
+		if err := writeRejected(l.cfg.RejectedDir, stageLabel(l.label, l.Name()), b, rej); err != nil {
 			return nil, err
 		}
 	}

@@ -91,6 +91,7 @@ type QualityFilter struct {
 	cfg   Config
 	rules []rule
 	doc   *text.Doc
+	label string // the stage's name in its pipeline, set by Setup
 }
 
 // New returns a quality_filter stage named "quality_filter".
@@ -141,6 +142,14 @@ func New(cfg Config) (*QualityFilter, error) {
 	}, nil
 }
 
+// stageLabel returns label, or name when label is empty.
+func stageLabel(label, name string) string {
+	if label != "" {
+		return label
+	}
+	return name
+}
+
 func newRule(r text.Rule, rc RuleConfig) rule {
 	rl := rule{name: r.Name(), scoreField: rc.ScoreField, invert: rc.Invert}
 	if rc.Name != "" {
@@ -175,8 +184,11 @@ func (q *QualityFilter) RuleNames() []string {
 }
 
 // Setup implements stage.Stage: it creates the rejected-output directory.
-func (q *QualityFilter) Setup(context.Context, *stage.Worker) error {
+func (q *QualityFilter) Setup(_ context.Context, w *stage.Worker) error {
 	q.doc = text.NewDoc("")
+	if w != nil && w.StageName != "" {
+		q.label = w.StageName
+	}
 	if q.cfg.RejectedDir != "" {
 		if err := os.MkdirAll(q.cfg.RejectedDir, 0o755); err != nil {
 			return fmt.Errorf("%s: rejected_dir: %w", q.Name(), err)
@@ -255,7 +267,7 @@ func (q *QualityFilter) filterBatch(b *task.DocumentBatch, counts map[string]int
 		}
 	}
 	if q.cfg.RejectedDir != "" {
-		if err := writeRejected(q.cfg.RejectedDir, q.Name(), b, rej); err != nil {
+		if err := writeRejected(q.cfg.RejectedDir, stageLabel(q.label, q.Name()), b, rej); err != nil {
 			return nil, err
 		}
 	}

@@ -26,7 +26,7 @@ type rejection struct {
 }
 
 // writeRejected writes the rejected rows of b to
-// dir/<stage>_<batch id>.jsonl, atomically: each record as it came into
+// dir/<stage>_<batch id>.jsonl (the stage's name in its pipeline), atomically: each record as it came into
 // the stage, with rejected_by and rejected_score added. A retried batch
 // rewrites the same file.
 func writeRejected(dir, stageName string, b *task.DocumentBatch, rej []rejection) error {

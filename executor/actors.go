@@ -42,6 +42,7 @@ type stageRun struct {
 	nodeSetup sync.Map // node id -> *nodeOnce
 	seq       atomic.Int64
 	bar       stageBar
+	counters  counters // from task.Stats sentinels
 }
 
 type nodeOnce struct {
@@ -308,6 +309,7 @@ func (r *stageRun) report(cpuShare time.Duration) StageReport {
 		TasksIn: r.tasksIn.Load(), TasksOut: r.tasksOut.Load(), ItemsIn: r.itemsIn.Load(), ItemsOut: r.itemsOut.Load(),
 		Wall: wall, CPU: cpuShare, Busy: time.Duration(r.busy.Load()),
 		Retries: r.retries.Load(), ActorDeaths: r.deaths.Load(), SetupFailures: r.setupFailures.Load(), Failed: r.failed.Load(),
+		Counters: r.counters.snapshot(),
 	}
 }
 

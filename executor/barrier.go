@@ -168,6 +168,7 @@ func (e *Executor) runCollective(ctx context.Context, r *stageRun, tasks []task.
 	}
 	var out []task.Task
 	for i, o := range outs {
+		r.counters.add(o)
 		o = dropSentinels(o)
 		task.DeriveIDs(chunks[i], o)
 		out = append(out, o...)

@@ -394,6 +394,7 @@ func (p *plainRunner) handle(res *callResult) error {
 		p.sinceOK.Store(0)
 		out := res.out
 		if slices.ContainsFunc(out, func(t task.Task) bool { return t == nil || task.IsSentinel(t) }) {
+			p.r.counters.add(out)
 			out = dropSentinels(out)
 		}
 		task.DeriveIDs(b.tasks, out)

@@ -33,6 +33,9 @@ type StageReport struct {
 	SetupFailures int64 `json:"setup_failures"`
 	// Failed counts tasks that became task.Failed.
 	Failed int64 `json:"failed"`
+	// Counters sums the counters the stage reported with task.Stats
+	// sentinels, such as documents dropped per filter rule.
+	Counters map[string]int64 `json:"counters,omitempty"`
 }
 
 // Throughput is tasks out per second of wall time.
@@ -63,5 +66,8 @@ func (r Report) WriteTable(w io.Writer) error {
 			s.Retries, s.ActorDeaths, s.Failed)
 	}
 	fmt.Fprintf(tw, "total (%s)\t\t\t\t\t\t\t%s\t%s\t\t\t\t%d\t\n", r.Mode, r.Wall.Round(time.Millisecond), r.CPU.Round(time.Millisecond), r.Failed)
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeCounters(w, r.Stages)
 }

@@ -30,7 +30,7 @@ type Codecs struct {
 // NewCodecs returns a codec set holding the codecs of the built-in task types.
 func NewCodecs() *Codecs {
 	c := &Codecs{byKind: make(map[string]Codec)}
-	for _, codec := range []Codec{emptyCodec, fileGroupCodec, documentBatchCodec} {
+	for _, codec := range []Codec{emptyCodec, fileGroupCodec, documentBatchCodec, statsCodec} {
 		c.Register(codec)
 	}
 	c.Register(Codec{Kind: KindFailed, Encode: c.encodeFailed, Decode: c.decodeFailed})

@@ -55,8 +55,12 @@ func NewFailed(t Task, stage string, attempts []Attempt) *Failed {
 	return f
 }
 
-// IsSentinel reports whether t is a sentinel that must not reach the next stage.
+// IsSentinel reports whether t is a sentinel that must not reach the next
+// stage: a Failed or a Stats.
 func IsSentinel(t Task) bool {
-	_, failed := t.(*Failed)
-	return failed
+	switch t.(type) {
+	case *Failed, *Stats:
+		return true
+	}
+	return false
 }

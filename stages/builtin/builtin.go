@@ -7,6 +7,7 @@ import (
 	"github.com/sluice-data/sluice/dedup/fuzzy"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/stages/chaos"
+	"github.com/sluice-data/sluice/stages/filter"
 	"github.com/sluice-data/sluice/stages/jsonl"
 	"github.com/sluice-data/sluice/stages/synthetic"
 )
@@ -14,7 +15,9 @@ import (
 // Registry returns a new registry holding every built-in stage type (list
 // them with `sluice stages`): chaos, text_filter, the jsonl source and sink
 // (jsonl_reader with its parts file_partitioning and jsonl_read_files, and
-// jsonl_writer), the synthetic stages and the fuzzy-deduplication stages.
+// jsonl_writer), the synthetic stages, the fuzzy-deduplication stages, and the filtering
+// and text-fixing stages (quality_filter, score_filter, text_fix,
+// url_remover).
 func Registry() *stage.Registry {
 	reg := stage.NewRegistry()
 	reg.MustRegister(chaos.Type())
@@ -26,6 +29,9 @@ func Registry() *stage.Registry {
 		panic(err)
 	}
 	if err := fuzzy.Register(reg); err != nil {
+		panic(err)
+	}
+	if err := filter.Register(reg); err != nil {
 		panic(err)
 	}
 	return reg

@@ -187,31 +187,35 @@ func TestCollectiveStage(t *testing.T) {
 	}
 }
 
-// lshProbe is an LSH stage that records each actor's band range.
+// lshProbe is a multi-pass (LSH kind) stage that records each actor's pass;
+// pass i writes under dir/pass-i: the stage, not the executor, decides.
 type lshProbe struct {
 	wordCount
-	bands, per int
-	dir        string
-	mu         *sync.Mutex
-	ranges     map[string]int // "s-e:outdir" -> actors
+	passes int
+	dir    string
+	mu     *sync.Mutex
+	seen   map[int]int // pass -> actors
 }
 
-func (s *lshProbe) NumBands() int          { return s.bands }
-func (s *lshProbe) BandsPerIteration() int { return s.per }
-func (s *lshProbe) OutputDir() string      { return s.dir }
+func (s *lshProbe) Iterations() int            { return s.passes }
+func (s *lshProbe) IterationName(i int) string { return fmt.Sprintf("pass %d", i) }
+func (s *lshProbe) passDir(w *stage.Worker) string {
+	return filepath.Join(s.dir, fmt.Sprintf("pass-%d", w.Iteration))
+}
 
 func (s *lshProbe) Setup(ctx context.Context, w *stage.Worker) error {
 	s.mu.Lock()
-	s.ranges[fmt.Sprintf("%d-%d:%s", w.BandStart, w.BandEnd, filepath.Base(w.OutputDir))]++
+	s.seen[w.Iteration]++
 	s.mu.Unlock()
 	return s.wordCount.Setup(ctx, w)
 }
 
 func (s *lshProbe) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
-	if err := os.MkdirAll(s.w.OutputDir, 0o755); err != nil {
+	dir := s.passDir(s.w)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	name := filepath.Join(s.w.OutputDir, "part."+strconv.Itoa(s.w.Rank))
+	name := filepath.Join(dir, "part."+strconv.Itoa(s.w.Rank))
 	if err := os.WriteFile(name, []byte("x"), 0o644); err != nil {
 		return nil, err
 	}
@@ -223,22 +227,22 @@ func TestLSHBandIterations(t *testing.T) {
 	s := &lshProbe{
 		wordCount: wordCount{Base: stage.Base{StageName: "lsh", StageKind: stage.LSH, Batch: 1, Workers: 2},
 			setups: new(atomic.Int64), teardns: new(atomic.Int64), inserts: new(atomic.Int64)},
-		bands: 5, per: 2, dir: dir, mu: new(sync.Mutex), ranges: map[string]int{},
+		passes: 3, dir: dir, mu: new(sync.Mutex), seen: map[int]int{},
 	}
 	ex := newExec(t, executor.Config{})
 	out, err := ex.Execute(context.Background(), []stage.Stage{s}, docs(6))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{"0-2:band_0-band_2": 2, "2-4:band_2-band_4": 2, "4-5:band_4-band_5": 2}
-	if fmt.Sprint(s.ranges) != fmt.Sprint(want) {
-		t.Fatalf("ranges = %v, want %v", s.ranges, want)
+	want := map[int]int{0: 2, 1: 2, 2: 2}
+	if fmt.Sprint(s.seen) != fmt.Sprint(want) {
+		t.Fatalf("actors per pass = %v, want %v", s.seen, want)
 	}
 	// Each iteration re-reads the original 6 inputs: 3 × 6 inserts.
 	if s.inserts.Load() != 18 || len(out) != 6 || s.teardns.Load() != 6 {
 		t.Fatalf("inserts=%d outputs=%d teardowns=%d", s.inserts.Load(), len(out), s.teardns.Load())
 	}
-	for _, r := range []string{"band_0-band_2", "band_2-band_4", "band_4-band_5"} {
+	for _, r := range []string{"pass-0", "pass-1", "pass-2"} {
 		if _, err := os.Stat(filepath.Join(dir, r, "part.1")); err != nil {
 			t.Fatal(err)
 		}

@@ -31,6 +31,8 @@ type callResult struct {
 	out   []task.Task
 	err   error
 	dur   time.Duration
+	usage runtime.Usage
+	count map[string]int64
 }
 
 // plainRunner dispatches the batches of a plain or fan-out stage through an
@@ -72,6 +74,8 @@ func (e *Executor) runPlain(ctx context.Context, r *stageRun, pre []task.Task, i
 		MaxPending: max(e.cfg.MaxPending, 1),
 		IsDead:     runtime.IsDied,
 	})
+	r.runner.Store(p)
+	defer r.runner.Store(nil)
 	// Wake waiters when the stage is cancelled.
 	stopWake := context.AfterFunc(ctx, func() {
 		p.mu.Lock()
@@ -242,7 +246,7 @@ func (p *plainRunner) grow() {
 
 func (p *plainRunner) growLocked(want int) {
 	want = min(want, max(p.outstanding, 1))
-	for len(p.actors)+p.spawning < want && p.ctx.Err() == nil {
+	for len(p.actors)+p.spawning < want && p.ctx.Err() == nil && !p.closing {
 		p.spawning++
 		go func() {
 			h, err := p.r.spawn(p.ctx)
@@ -277,6 +281,60 @@ func (p *plainRunner) shrink(want int) {
 	p.stops.Go(func() { p.r.stop(p.ctx, h) })
 }
 
+// numActors is the number of live actors of the stage.
+func (p *plainRunner) numActors() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.actors)
+}
+
+// retireIdle stops one idle actor, if one is idle (to free its GPU device
+// for another stage). It runs in another stage's goroutine.
+func (p *plainRunner) retireIdle() {
+	h, ok := p.pool.PopIdle()
+	if !ok {
+		return
+	}
+	p.retireOutOfPool(h)
+}
+
+// retireOutOfPool stops h, which was just taken out of the pool, unless the
+// stage is ending (runPlain then stops it with the others).
+func (p *plainRunner) retireOutOfPool(h *actorHandle) {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		return
+	}
+	p.removeActorLocked(h)
+	p.stops.Add(1)
+	p.mu.Unlock()
+	p.r.retire(h)
+	go func() { defer p.stops.Done(); p.r.stop(p.ctx, h) }()
+}
+
+// evictNode stops the idle actors on a lost node and spawns replacements
+// on the other nodes. Busy actors there die in their calls. It runs in the
+// runtime's event goroutine, possibly while the stage ends.
+func (p *plainRunner) evictNode(id string) {
+	p.mu.Lock()
+	var victims []*actorHandle
+	for _, h := range p.actors {
+		if h.pl.node.ID == id {
+			victims = append(victims, h)
+		}
+	}
+	p.mu.Unlock()
+	for _, h := range victims {
+		if p.pool.Remove(h) {
+			p.retireOutOfPool(h)
+		}
+	}
+	if len(victims) > 0 {
+		p.grow()
+	}
+}
+
 func (p *plainRunner) addActor(h *actorHandle) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -294,13 +352,17 @@ func (p *plainRunner) addActor(h *actorHandle) {
 
 func (p *plainRunner) removeActor(h *actorHandle) {
 	p.mu.Lock()
+	p.removeActorLocked(h)
+	p.mu.Unlock()
+}
+
+func (p *plainRunner) removeActorLocked(h *actorHandle) {
 	for i, a := range p.actors {
 		if a == h {
 			p.actors = append(p.actors[:i], p.actors[i+1:]...)
 			break
 		}
 	}
-	p.mu.Unlock()
 }
 
 // call runs one batch on one actor.
@@ -312,9 +374,9 @@ func (p *plainRunner) call(ctx context.Context, h *actorHandle, b *batch) (*call
 		defer cancel()
 	}
 	start := time.Now()
-	out, err := h.a.Call(cctx, runtime.Process, b.tasks)
+	res, err := h.a.Call(cctx, runtime.Call{Method: runtime.Process, Tasks: b.tasks, Attempt: len(b.attempts) + 1})
 	// A batch is in one call at a time, so its result can live in it.
-	b.res = callResult{b: b, actor: h, out: out, err: err, dur: time.Since(start)}
+	b.res = callResult{b: b, actor: h, out: res.Tasks, err: err, dur: time.Since(start), usage: res.Usage, count: res.Counts}
 	return &b.res, err
 }
 
@@ -356,7 +418,7 @@ func (p *plainRunner) collect() error {
 			return fmt.Errorf("stage %s: collect: %w", p.r.name(), err)
 		}
 		collected = true
-		p.r.busy.Add(int64(res.dur))
+		p.r.account(res.actor, res.dur, res.usage, res.count)
 		if err := p.handle(res); err != nil {
 			return err
 		}
@@ -428,11 +490,6 @@ func (p *plainRunner) handle(res *callResult) error {
 	var died *runtime.DiedError
 	if errors.As(res.err, &died) {
 		at.Outcome = died.Reason
-		if died.Reason == "timeout" {
-			// The abandoned call may still hold (and touch) the batch's tasks:
-			// retry on private copies.
-			b.tasks = p.r.e.copyTasks(b.tasks)
-		}
 		b.deaths++
 		p.r.deaths.Add(1)
 		p.removeActor(res.actor)

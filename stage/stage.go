@@ -116,31 +116,49 @@ type Node struct {
 	ScratchDir string
 }
 
-// Worker is what an actor knows about itself. The executor and runtime fill it
-// before SetupOnNode and Setup.
-type Worker struct {
+// WorkerSpec is the plain-data part of what an actor knows about itself: the
+// part that crosses to the process that runs the actor (JSON-encoded). The
+// executor fills it, except ScratchDir, which the runtime sets on the
+// actor's node. Each actor has its own copy (see Clone): nothing in it is
+// shared between actors.
+type WorkerSpec struct {
 	// ID is the actor's id, unique within a run.
-	ID string
+	ID string `json:"id"`
 	// NodeID is the node the actor runs on.
-	NodeID string
+	NodeID string `json:"node_id"`
 	// StageName is the name of the stage the actor runs.
-	StageName string
+	StageName string `json:"stage_name"`
 	// Rank and Size place the actor in its group (collective and shuffle stages); 0 and 1 otherwise.
-	Rank, Size int
-	// DeviceIDs are the GPUs assigned to the actor (the CUDA_VISIBLE_DEVICES counterpart).
-	DeviceIDs []int
+	Rank int `json:"rank"`
+	Size int `json:"size"`
+	// Iteration is the pass an actor of a multi-pass stage (kind LSH, see
+	// LSHStage) belongs to, counted from 0; 0 for every other stage.
+	Iteration int `json:"iteration,omitempty"`
+	// DeviceIDs are the GPUs of the actor's node assigned to the actor (the
+	// CUDA_VISIBLE_DEVICES counterpart).
+	DeviceIDs []int `json:"device_ids,omitempty"`
 	// Env is the merged environment of the executor config and the stage.
-	Env map[string]string
+	Env map[string]string `json:"env,omitempty"`
+	// ScratchDir is local disk on the actor's node that the actor may use.
+	ScratchDir string `json:"scratch_dir,omitempty"`
+}
+
+// Clone returns a deep copy of w (its own Env map and DeviceIDs slice).
+func (w WorkerSpec) Clone() WorkerSpec {
+	w.Env = maps.Clone(w.Env)
+	w.DeviceIDs = slices.Clone(w.DeviceIDs)
+	return w
+}
+
+// Worker is what an actor knows about itself: its WorkerSpec plus the live
+// handles the runtime makes on the actor's side. The handles never cross a
+// process boundary. The runtime fills Worker before SetupOnNode and Setup.
+type Worker struct {
+	WorkerSpec
 	// Comm is the group communicator of a collective stage; nil otherwise.
 	Comm collective.Communicator
 	// Shuffle is the actor's endpoint of a shuffle stage; nil otherwise.
 	Shuffle *ShuffleEndpoint
-	// BandStart and BandEnd are the band range of an LSH iteration, [start, end).
-	BandStart, BandEnd int
-	// OutputDir, when set, is where the actor writes its output (per band range for LSH).
-	OutputDir string
-	// ScratchDir is local disk the actor may use.
-	ScratchDir string
 	// Logger logs with the actor's attributes.
 	Logger *slog.Logger
 }

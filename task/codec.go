@@ -40,6 +40,12 @@ func NewCodecs() *Codecs {
 // Register adds or replaces the codec for codec.Kind.
 func (c *Codecs) Register(codec Codec) { c.byKind[codec.Kind] = codec }
 
+// Has reports whether a codec is registered for kind.
+func (c *Codecs) Has(kind string) bool {
+	_, ok := c.byKind[kind]
+	return ok
+}
+
 const wireVersion = 1
 
 // Marshal encodes t, header and body, tagged with its kind.

@@ -38,8 +38,8 @@ type stageRun struct {
 	_                              [48]byte
 	tasksOut, itemsOut             atomic.Int64
 	busy                           atomic.Int64 // ns
-	cpu                            atomic.Int64 // ns, as the calls reported it (wall time when not measured)
-	_                              [32]byte
+	_                              [40]byte
+	use                            usageSum
 	retries, deaths, setupFailures atomic.Int64
 	failed, started                atomic.Int64
 	live, peak                     atomic.Int64
@@ -77,17 +77,12 @@ func (e *Executor) newStageRun(idx int, st stage.Stage) *stageRun {
 }
 
 // account adds one finished call to the stage's and its node's figures: its
-// wall time (busy), its CPU time (the wall time when the runtime did not
-// measure it), its node's peak RSS, and its counters.
+// wall time (busy), its CPU time, its node's peak RSS, and its counters.
 func (r *stageRun) account(h *actorHandle, wall time.Duration, u runtime.Usage, counts map[string]int64) {
 	r.busy.Add(int64(wall))
-	cpu := u.CPU
-	if cpu <= 0 {
-		cpu = wall
-	}
-	r.cpu.Add(int64(cpu))
+	r.use.add(wall, u.CPU)
 	if h != nil {
-		r.e.ledger.record(h.pl.node.ID, cpu, u.PeakRSS)
+		r.e.ledger.record(h.pl.node.ID, wall, u)
 	}
 	if len(counts) > 0 {
 		r.countMu.Lock()
@@ -109,6 +104,35 @@ func (r *stageRun) markStart() {
 
 func (r *stageRun) markEnd() { r.end.Store(time.Now().UnixNano()) }
 
+// usageSum adds up the CPU time of calls. A call the runtime measured
+// counts its CPU time; one it did not (runtime.Usage.CPU == 0: too short to
+// be worth measuring) is estimated as its wall time times the ratio of CPU
+// to wall time of the measured calls (its wall time when none was
+// measured).
+type usageSum struct {
+	measuredCPU, measuredWall, unmeasuredWall atomic.Int64 // ns
+}
+
+func (u *usageSum) add(wall, cpu time.Duration) {
+	if cpu > 0 {
+		u.measuredCPU.Add(int64(cpu))
+		u.measuredWall.Add(int64(wall))
+	} else {
+		u.unmeasuredWall.Add(int64(wall))
+	}
+}
+
+func (u *usageSum) cpu() time.Duration {
+	mc, mw, uw := u.measuredCPU.Load(), u.measuredWall.Load(), u.unmeasuredWall.Load()
+	if uw == 0 {
+		return time.Duration(mc)
+	}
+	if mw <= 0 {
+		return time.Duration(mc + uw)
+	}
+	return time.Duration(mc + int64(float64(uw)*min(float64(mc)/float64(mw), 1)))
+}
+
 // actorHandle is one actor of a stage and its booking in the ledger.
 type actorHandle struct {
 	a       runtime.Actor
@@ -126,10 +150,16 @@ func (r *stageRun) retire(h *actorHandle) {
 }
 
 // spawn creates, places and sets up one actor of a plain stage, retrying
-// failed set-ups up to the configured limit.
-func (r *stageRun) spawn(ctx context.Context) (*actorHandle, error) {
+// failed set-ups up to the configured limit. An essential actor (the
+// stage's first, or a replacement for its last) is placed even if it must
+// share a GPU device; otherwise spawn fails with errNoRoom when no device is
+// free.
+func (r *stageRun) spawn(ctx context.Context, essential bool) (*actorHandle, error) {
 	for {
-		h, err := r.place(ctx, 0, 1, 0)
+		h, err := r.place(ctx, 0, 1, 0, essential)
+		if errors.Is(err, errNoRoom) {
+			return nil, err
+		}
 		if err == nil {
 			err = r.setup(ctx, h, nil)
 		}
@@ -181,7 +211,7 @@ func (r *stageRun) spawnGroupOnce(ctx context.Context, n int, g runtime.Group, i
 		}
 	}
 	for rank := range n {
-		h, err := r.place(ctx, rank, n, iter)
+		h, err := r.place(ctx, rank, n, iter, true)
 		if err != nil {
 			discardAll()
 			return nil, err
@@ -225,9 +255,9 @@ const maxPlacements = 8
 // place books a node for one actor, runs SetupOnNode once per node and
 // spawns the actor there (not yet set up). A node that turns out to be lost
 // is given up and the actor placed elsewhere.
-func (r *stageRun) place(ctx context.Context, rank, size, iter int) (*actorHandle, error) {
+func (r *stageRun) place(ctx context.Context, rank, size, iter int, essential bool) (*actorHandle, error) {
 	for try := 1; ; try++ {
-		pl, err := r.e.book(ctx, r)
+		pl, err := r.e.book(ctx, r, essential)
 		if err != nil {
 			return nil, err
 		}
@@ -362,7 +392,7 @@ func (r *stageRun) report() StageReport {
 		Name: r.name(), Kind: r.st.Kind().String(),
 		Actors: int(r.peak.Load()), ActorsStarted: int(r.started.Load()),
 		TasksIn: r.tasksIn.Load(), TasksOut: r.tasksOut.Load(), ItemsIn: r.itemsIn.Load(), ItemsOut: r.itemsOut.Load(),
-		Wall: wall, CPU: time.Duration(r.cpu.Load()), Busy: time.Duration(r.busy.Load()),
+		Wall: wall, CPU: r.use.cpu(), Busy: time.Duration(r.busy.Load()),
 		Retries: r.retries.Load(), ActorDeaths: r.deaths.Load(), SetupFailures: r.setupFailures.Load(), Failed: r.failed.Load(),
 		Counters: counts,
 	}

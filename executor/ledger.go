@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-data/sluice/runtime"
 	"github.com/sluice-data/sluice/stage"
 )
 
@@ -43,7 +44,7 @@ type nodeBook struct {
 
 // nodeUsage is what the calls run on a node reported.
 type nodeUsage struct {
-	cpu     time.Duration
+	cpu     usageSum
 	peakRSS int64
 	calls   int64
 }
@@ -308,13 +309,13 @@ func (l *ledger) release(p placement) {
 }
 
 // record adds a call's usage to its node.
-func (l *ledger) record(nodeID string, cpu time.Duration, peakRSS int64) {
+func (l *ledger) record(nodeID string, wall time.Duration, u runtime.Usage) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, b := range l.nodes {
 		if b.node.ID == nodeID {
-			b.usage.cpu += cpu
-			b.usage.peakRSS = max(b.usage.peakRSS, peakRSS)
+			b.usage.cpu.add(wall, u.CPU)
+			b.usage.peakRSS = max(b.usage.peakRSS, u.PeakRSS)
 			b.usage.calls++
 			return
 		}
@@ -328,7 +329,7 @@ func (l *ledger) report() []NodeReport {
 	out := make([]NodeReport, 0, len(l.nodes))
 	for _, b := range l.nodes {
 		out = append(out, NodeReport{ID: b.node.ID, Lost: b.lost, ActorsStarted: b.started, Calls: b.usage.calls,
-			CPU: b.usage.cpu, PeakRSS: b.usage.peakRSS})
+			CPU: b.usage.cpu.cpu(), PeakRSS: b.usage.peakRSS})
 	}
 	return out
 }

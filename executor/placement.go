@@ -9,16 +9,24 @@ import (
 	"github.com/sluice-data/sluice/runtime"
 )
 
+// errNoRoom: a growth spawn found no free GPU device and nothing to reclaim.
+var errNoRoom = errors.New("no free GPU device for another actor")
+
+// noRoomBackoff is how long a stage waits before trying to grow again after
+// errNoRoom.
+const noRoomBackoff = 50 * time.Millisecond
+
 // reclaimPoll is how often a placement that waits for a GPU device looks
 // again for idle actors to retire.
 const reclaimPoll = 10 * time.Millisecond
 
 // book reserves a node (and GPU devices) for one actor of r. When the actor
 // needs GPUs and none is free, it asks the stages holding more actors than
-// their share to retire idle ones and waits for a device; it shares a device
-// only when no stage is above its share, that is when the pipeline has more
-// GPU actors than devices (every running stage gets one actor).
-func (e *Executor) book(ctx context.Context, r *stageRun) (placement, error) {
+// their share to retire idle ones and waits for a device. When no stage is
+// above its share, an essential actor (a stage's only one: the pipeline has
+// more GPU stages than devices) shares a device, and any other fails with
+// errNoRoom.
+func (e *Executor) book(ctx context.Context, r *stageRun, essential bool) (placement, error) {
 	res := r.st.Resources()
 	start := time.Now()
 	warned := false
@@ -32,6 +40,9 @@ func (e *Executor) book(ctx context.Context, r *stageRun) (placement, error) {
 			return placement{}, fmt.Errorf("stage %s: place actor: %w", r.name(), err)
 		}
 		if !e.reclaimGPUs(r) {
+			if !essential {
+				return placement{}, errNoRoom
+			}
 			pl, err := e.ledger.overcommit(res)
 			if err != nil {
 				return placement{}, fmt.Errorf("stage %s: place actor: %w", r.name(), err)

@@ -58,6 +58,7 @@ type plainRunner struct {
 	closing     bool // runPlain has taken the actor list to stop it
 	actors      []*actorHandle
 	sinceOK     atomic.Int64   // actor deaths since the last successful batch
+	noRoomUntil atomic.Int64   // unix ns: no growth spawn before (no GPU device was free)
 	lastWant    atomic.Int64   // the target last acted on
 	stops       sync.WaitGroup // teardowns of dead actors
 }
@@ -193,7 +194,7 @@ func (p *plainRunner) submit(b *batch) error {
 		return nil // the collector reports the cause
 	}
 	if first { // the stage's first actor: set it up before anything else
-		h, err := p.r.spawn(p.ctx)
+		h, err := p.r.spawn(p.ctx, true)
 		if err != nil {
 			return err
 		}
@@ -246,13 +247,22 @@ func (p *plainRunner) grow() {
 
 func (p *plainRunner) growLocked(want int) {
 	want = min(want, max(p.outstanding, 1))
-	for len(p.actors)+p.spawning < want && p.ctx.Err() == nil && !p.closing {
+	if len(p.actors)+p.spawning >= want || p.closing || p.ctx.Err() != nil {
+		return
+	}
+	if until := p.noRoomUntil.Load(); until != 0 && time.Now().UnixNano() < until {
+		return // a growth spawn found no room a moment ago
+	}
+	for len(p.actors)+p.spawning < want {
 		p.spawning++
 		go func() {
-			h, err := p.r.spawn(p.ctx)
-			if err == nil {
+			h, err := p.r.spawn(p.ctx, false)
+			switch {
+			case err == nil:
 				p.addActor(h)
-			} else if p.ctx.Err() == nil {
+			case errors.Is(err, errNoRoom):
+				p.noRoomUntil.Store(time.Now().Add(noRoomBackoff).UnixNano())
+			case p.ctx.Err() == nil:
 				p.cancel(err)
 			}
 			p.mu.Lock()
@@ -436,7 +446,7 @@ func (p *plainRunner) replaceLost() error {
 	if p.pool.NumActors() > 0 {
 		return nil
 	}
-	h, err := p.r.spawn(p.ctx)
+	h, err := p.r.spawn(p.ctx, true)
 	if err != nil {
 		return fmt.Errorf("stage %s: work is queued but no actor can run it: %w", p.r.name(), err)
 	}

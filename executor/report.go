@@ -23,9 +23,10 @@ type StageReport struct {
 	ItemsOut int64 `json:"items_out"`
 	// Wall is the time from the stage's first batch to its end. CPU is the
 	// CPU time of the stage's calls as the nodes that ran them reported it
-	// (runtime.Usage; a call the runtime did not measure counts its wall
-	// time), summed over all nodes. Busy is the summed wall time of the
-	// calls, as the executor saw them.
+	// (runtime.Usage), summed over all nodes; a call the runtime did not
+	// measure (too short to be worth it) is estimated as its wall time times
+	// the CPU-to-wall ratio of the stage's measured calls. Busy is the summed
+	// wall time of the calls, as the executor saw them.
 	Wall time.Duration `json:"wall_ns"`
 	CPU  time.Duration `json:"cpu_ns"`
 	Busy time.Duration `json:"busy_ns"`

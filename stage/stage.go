@@ -105,15 +105,17 @@ func (in Spec) Check(stageName string, tasks []task.Task) error {
 	return nil
 }
 
-// Node describes one machine that runs actors.
+// Node describes one machine (or worker process) that runs actors. It is
+// JSON-encodable: a networked runtime's workers advertise themselves with it.
 type Node struct {
-	ID   string
-	CPUs float64
-	GPUs float64
+	ID   string  `json:"id"`
+	CPUs float64 `json:"cpus"`
+	// GPUs is the number of GPU devices, numbered from 0 on the node.
+	GPUs float64 `json:"gpus,omitempty"`
 	// GPUMemoryGB is the memory of one GPU, used to turn GPUMemoryGB requests into fractions.
-	GPUMemoryGB float64
+	GPUMemoryGB float64 `json:"gpu_memory_gb,omitempty"`
 	// ScratchDir is local disk for spills and intermediates.
-	ScratchDir string
+	ScratchDir string `json:"scratch_dir,omitempty"`
 }
 
 // WorkerSpec is the plain-data part of what an actor knows about itself: the

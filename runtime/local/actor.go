@@ -197,7 +197,7 @@ func (a *actor) callWire(ctx context.Context, c runtime.Call, abandonable bool) 
 	req, err := w.MarshalCall(msg)
 	if err != nil {
 		a.finishCall(ctx)
-		return runtime.Result{}, err
+		return runtime.Result{}, stage.Permanent(err) // no retry can encode it
 	}
 	serve := func(cctx context.Context) []byte { // the actor's side
 		m, err := w.UnmarshalCall(req)
@@ -208,7 +208,7 @@ func (a *actor) callWire(ctx context.Context, c runtime.Call, abandonable bool) 
 		}
 		reply, merr := w.MarshalReply(runtime.ReplyMsg{ID: m.ID, Result: res, Err: err})
 		if merr != nil {
-			reply, _ = w.MarshalReply(runtime.ReplyMsg{ID: m.ID, Err: merr})
+			reply, _ = w.MarshalReply(runtime.ReplyMsg{ID: m.ID, Err: stage.Permanent(merr)})
 		}
 		return reply
 	}
@@ -345,12 +345,13 @@ type meter struct {
 }
 
 // startMeasure starts measuring the call's CPU time, when it is worth it:
-// the actor's last measured call took at least measureThreshold, or this is
-// one call in sampleEvery. Measuring locks the goroutine to its thread and
+// the actor's first warmupCalls calls, every call while the measured ones
+// take at least measureThreshold, and one call in sampleEvery (to notice
+// calls that became long). Measuring locks the goroutine to its thread and
 // reads the thread's CPU clock.
 func (a *actor) startMeasure() meter {
 	a.calls++
-	if !a.measureNext && a.calls%sampleEvery != 0 {
+	if !a.measureNext && a.calls > warmupCalls && a.calls%sampleEvery != 0 {
 		return meter{}
 	}
 	goruntime.LockOSThread()
@@ -372,7 +373,7 @@ func (a *actor) endMeasure(m meter) runtime.Usage {
 	t1, _ := threadCPU()
 	goruntime.UnlockOSThread()
 	cpu := max(t1-m.t0, 1)
-	a.measureNext = cpu >= int64(measureThreshold)
+	a.measureNext = cpu >= int64(measureThreshold) || a.calls < warmupCalls
 	return runtime.Usage{CPU: timeNS(cpu), PeakRSS: peakRSS()}
 }
 

@@ -54,7 +54,7 @@ type Options struct {
 	ScratchDir string
 	// Nodes, when not empty, replaces the one node (this process, with CPUs,
 	// GPUs and GPUMemoryGB) with these virtual nodes, all in this process. A
-	// node without a ScratchDir gets ScratchDir/<node id>. With virtual
+	// node without a ScratchDir gets ScratchDir/<node id> (created). With virtual
 	// nodes every call runs in a goroutine of its own, so that LoseNode can
 	// abandon the calls of a lost node.
 	Nodes []stage.Node
@@ -144,6 +144,9 @@ func New(opts Options) (*Runtime, error) {
 		seen[n.ID] = true
 		if n.ScratchDir == "" {
 			n.ScratchDir = filepath.Join(opts.ScratchDir, n.ID)
+		}
+		if err := os.MkdirAll(n.ScratchDir, 0o755); err != nil {
+			return nil, fmt.Errorf("local runtime: node %s: %w", n.ID, err)
 		}
 		r.nodes = append(r.nodes, &nodeState{node: n})
 	}
@@ -272,6 +275,9 @@ func (r *Runtime) AddNode(n stage.Node) error {
 	}
 	if n.ScratchDir == "" {
 		n.ScratchDir = filepath.Join(r.opts.ScratchDir, n.ID)
+	}
+	if err := os.MkdirAll(n.ScratchDir, 0o755); err != nil {
+		return fmt.Errorf("local runtime: AddNode %s: %w", n.ID, err)
 	}
 	r.mu.Lock()
 	for _, s := range r.nodes {
@@ -430,3 +436,6 @@ const measureThreshold = 100 * time.Microsecond
 // sampleEvery: an actor whose calls are too short to measure still measures
 // one call in this many, to notice when they become long.
 const sampleEvery = 64
+
+// warmupCalls: an actor measures its first calls whatever their length.
+const warmupCalls = 8

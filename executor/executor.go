@@ -112,6 +112,10 @@ func (e *Executor) FailedTasks() []*task.Failed {
 // stage. With no stages it returns nothing; with no initial tasks the first
 // stage receives one task.Empty. On cancellation it stops dispatch, tears
 // every actor down and returns what finished along with the context's error.
+//
+// Like runtime.Actor.Call, Execute takes ownership of initial: its tasks go
+// to the actors (which may modify and return them), so a caller that needs
+// them afterwards passes copies.
 func (e *Executor) Execute(ctx context.Context, stages []stage.Stage, initial []task.Task) (out []task.Task, err error) {
 	if len(stages) == 0 {
 		return nil, nil

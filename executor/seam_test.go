@@ -578,3 +578,88 @@ func TestCPUAccountedPerStageAndNode(t *testing.T) {
 		t.Fatalf("nodes %+v sum %s, stage %s, report CPU %s head %s rss %d", rep.Nodes, sum, st.CPU, rep.CPU, rep.HeadCPU, rep.PeakRSS)
 	}
 }
+
+// lossyWordCount is wordCount that records its actors' nodes and calls
+// lose on the third Insert call.
+type lossyWordCount struct {
+	wordCount
+	rec   *nodeRecorder
+	calls *atomic.Int64
+	lose  func()
+}
+
+func (s *lossyWordCount) Setup(ctx context.Context, w *stage.Worker) error {
+	s.rec.mu.Lock()
+	s.rec.setups = append(s.rec.setups, w.NodeID)
+	s.rec.mu.Unlock()
+	return s.wordCount.Setup(ctx, w)
+}
+
+func (s *lossyWordCount) Insert(ctx context.Context, ts []task.Task) error {
+	if s.calls.Add(1) == 3 {
+		s.lose()
+	}
+	return s.wordCount.Insert(ctx, ts)
+}
+
+// TestLostNodeRestartsBarrier (issue 8, item 6): losing a node in the middle
+// of a shuffle fails that attempt; the stage restarts with fresh actors on
+// the remaining node and its output is exact.
+func TestLostNodeRestartsBarrier(t *testing.T) {
+	rt, err := local.New(local.Options{ScratchDir: t.TempDir(), Isolate: true, Nodes: []stage.Node{{ID: "n1", CPUs: 4}, {ID: "n2", CPUs: 4}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	rec := &nodeRecorder{}
+	lost := make(chan struct{})
+	var once sync.Once
+	s := &lossyWordCount{
+		wordCount: wordCount{Base: stage.Base{StageName: "wc", Batch: 1, StageKind: stage.Shuffle, Workers: 4}, parts: 5,
+			setups: new(atomic.Int64), teardns: new(atomic.Int64), inserts: new(atomic.Int64)},
+		rec: rec, calls: new(atomic.Int64),
+	}
+	s.lose = func() {
+		once.Do(func() {
+			go func() {
+				rec.mark()
+				if err := rt.LoseNode("n2"); err != nil {
+					t.Error(err)
+				}
+				close(lost)
+			}()
+			<-lost // the Insert that triggered the loss returns only after it
+		})
+	}
+	var input []task.Task
+	want := map[string]int{}
+	for i := range 40 {
+		w := "w" + strconv.Itoa(i%9)
+		want[w]++
+		input = append(input, task.NewDocumentBatch("ds", "text", []string{w}))
+	}
+	ex := executor.New(rt, executor.Config{RetryBackoff: time.Millisecond})
+	out, err := ex.Execute(context.Background(), []stage.Stage{s}, input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, l := range texts(out) {
+		k, v, _ := strings.Cut(l, "=")
+		n, _ := strconv.Atoi(v)
+		got[k] += n
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("counts %v, want %v", got, want)
+	}
+	rec.mu.Lock()
+	setups := slices.Clone(rec.setups)
+	rec.mu.Unlock()
+	cut := slices.Index(setups, "|")
+	if cut < 0 || !slices.Contains(setups[:cut], "n2") || slices.Contains(setups[cut:], "n2") || len(setups[cut+1:]) != 4 {
+		t.Fatalf("actor nodes %v: want n2 before the loss and four fresh actors on n1 after", setups)
+	}
+	if r := ex.Report().Stages[0].Retries; r != 1 {
+		t.Fatalf("retries = %d, want the one barrier restart", r)
+	}
+}

@@ -4,9 +4,11 @@
 // Registry that builds a stage from a type name and a config.
 //
 // A stage value is a prototype. The executor never calls its methods that do
-// work; each actor gets its own instance (see NewInstance), set up once with
+// work; each actor gets its own instance (NewInstance in this process, or
+// Registry.Build from the stage's Descriptor in another), set up once with
 // Setup, fed batches with ProcessBatch, and torn down with Teardown. Keep
-// per-actor state in fields that Setup assigns.
+// per-actor state in fields that Setup assigns; actors share nothing, so a
+// stage reports what it did with Count and learns of retries with Attempt.
 package stage
 
 import (

@@ -81,8 +81,9 @@ type Config struct {
 	HangIDs []string `json:"hang_ids,omitempty"`
 	// HangOnCall makes each actor hang on its Nth call (1-based); 0 means never.
 	HangOnCall int `json:"hang_on_call,omitempty"`
-	// SetupFailTimes makes the first N Setup calls of the stage fail,
-	// counted across all of its actors.
+	// SetupFailTimes makes the set-up of the stage's first N actors fail:
+	// those whose id ends in a number below N (the executor numbers a
+	// stage's actors from 0, replacements included).
 	SetupFailTimes int `json:"setup_fail_times,omitempty"`
 	// SetupFailAlways makes every Setup fail.
 	SetupFailAlways bool `json:"setup_fail_always,omitempty"`
@@ -122,7 +123,7 @@ var Fields = []stage.Field{
 	{Name: "panic_every", Type: "int", Default: "0", Doc: "each actor panics on every Nth call (0 = never); a batch is hit at most once"},
 	{Name: "hang_ids", Type: "[string]", Default: "[]", Doc: "task ids whose batches block until cancelled (use with batch_timeout)"},
 	{Name: "hang_on_call", Type: "int", Default: "0", Doc: "each actor blocks on its Nth call until cancelled (0 = never); a batch is hit at most once"},
-	{Name: "setup_fail_times", Type: "int", Default: "0", Doc: "the first N actor set-ups of the stage fail"},
+	{Name: "setup_fail_times", Type: "int", Default: "0", Doc: "the stage's first N actors (ids ending in 0 to N-1; replacements count) fail to set up"},
 	{Name: "setup_fail_always", Type: "bool", Default: "false", Doc: "every actor set-up fails"},
 	{Name: "sleep", Type: "duration", Default: "0s", Doc: "time slept at the start of every call, e.g. \"10ms\""},
 }

@@ -82,7 +82,7 @@ func (r *stageRun) account(h *actorHandle, wall time.Duration, u runtime.Usage, 
 	r.busy.Add(int64(wall))
 	r.use.add(wall, u.CPU)
 	if h != nil {
-		r.e.ledger.record(h.pl.node.ID, wall, u)
+		h.pl.record(wall, u)
 	}
 	if len(counts) > 0 {
 		r.countMu.Lock()

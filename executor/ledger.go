@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-data/sluice/runtime"
@@ -42,16 +43,18 @@ type nodeBook struct {
 	usage   nodeUsage
 }
 
-// nodeUsage is what the calls run on a node reported.
+// nodeUsage is what the calls run on a node reported. Its fields are
+// updated without the ledger's lock, once per call.
 type nodeUsage struct {
 	cpu     usageSum
-	peakRSS int64
-	calls   int64
+	peakRSS atomic.Int64
+	calls   atomic.Int64
 }
 
 // placement is one actor's booking.
 type placement struct {
 	node    stage.Node
+	book    *nodeBook
 	cpus    float64
 	devices []int
 	shares  []float64 // fraction of each device taken
@@ -286,7 +289,7 @@ func (l *ledger) bookLocked(b *nodeBook, cpus float64, devs []int, shares []floa
 	}
 	b.actors++
 	b.started++
-	return placement{node: b.node, cpus: cpus, devices: devs, shares: shares}
+	return placement{node: b.node, book: b, cpus: cpus, devices: devs, shares: shares}
 }
 
 // release gives back p's booking.
@@ -308,15 +311,17 @@ func (l *ledger) release(p placement) {
 	l.signalLocked()
 }
 
-// record adds a call's usage to its node.
-func (l *ledger) record(nodeID string, wall time.Duration, u runtime.Usage) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, b := range l.nodes {
-		if b.node.ID == nodeID {
-			b.usage.cpu.add(wall, u.CPU)
-			b.usage.peakRSS = max(b.usage.peakRSS, u.PeakRSS)
-			b.usage.calls++
+// record adds a call's usage to the node of p.
+func (p placement) record(wall time.Duration, u runtime.Usage) {
+	b := p.book
+	if b == nil {
+		return
+	}
+	b.usage.cpu.add(wall, u.CPU)
+	b.usage.calls.Add(1)
+	for {
+		old := b.usage.peakRSS.Load()
+		if u.PeakRSS <= old || b.usage.peakRSS.CompareAndSwap(old, u.PeakRSS) {
 			return
 		}
 	}
@@ -328,8 +333,8 @@ func (l *ledger) report() []NodeReport {
 	defer l.mu.Unlock()
 	out := make([]NodeReport, 0, len(l.nodes))
 	for _, b := range l.nodes {
-		out = append(out, NodeReport{ID: b.node.ID, Lost: b.lost, ActorsStarted: b.started, Calls: b.usage.calls,
-			CPU: b.usage.cpu.cpu(), PeakRSS: b.usage.peakRSS})
+		out = append(out, NodeReport{ID: b.node.ID, Lost: b.lost, ActorsStarted: b.started, Calls: b.usage.calls.Load(),
+			CPU: b.usage.cpu.cpu(), PeakRSS: b.usage.peakRSS.Load()})
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package stage
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // CallInfo is what the runtime tells a stage about the call it is running.
@@ -59,8 +60,9 @@ func Count(ctx context.Context, name string, delta int64) {
 // that was abandoned may still count while its caller reads). The zero value
 // is empty and ready to use.
 type Counts struct {
-	mu sync.Mutex
-	m  map[string]int64
+	mu    sync.Mutex
+	m     map[string]int64
+	dirty atomic.Bool // m is not nil: Take must lock
 }
 
 // Add adds delta to the counter name.
@@ -68,6 +70,7 @@ func (c *Counts) Add(name string, delta int64) {
 	c.mu.Lock()
 	if c.m == nil {
 		c.m = make(map[string]int64)
+		c.dirty.Store(true)
 	}
 	c.m[name] += delta
 	c.mu.Unlock()
@@ -76,9 +79,13 @@ func (c *Counts) Add(name string, delta int64) {
 // Take returns the counters and empties c. It returns nil when nothing was
 // counted.
 func (c *Counts) Take() map[string]int64 {
+	if !c.dirty.Load() {
+		return nil
+	}
 	c.mu.Lock()
 	m := c.m
 	c.m = nil
+	c.dirty.Store(false)
 	c.mu.Unlock()
 	return m
 }

@@ -38,8 +38,7 @@ type stageRun struct {
 	_                              [48]byte
 	tasksOut, itemsOut             atomic.Int64
 	busy                           atomic.Int64 // ns
-	_                              [40]byte
-	use                            usageSum
+	_                              [48]byte
 	retries, deaths, setupFailures atomic.Int64
 	failed, started                atomic.Int64
 	live, peak                     atomic.Int64
@@ -51,6 +50,9 @@ type stageRun struct {
 
 	countMu sync.Mutex
 	counts  map[string]int64 // summed stage.Count counters
+
+	handlesMu sync.Mutex
+	handles   []*actorHandle // every actor placed, for the report's CPU sums
 }
 
 type nodeOnce struct {
@@ -76,13 +78,21 @@ func (e *Executor) newStageRun(idx int, st stage.Stage) *stageRun {
 	return r
 }
 
-// account adds one finished call to the stage's and its node's figures: its
-// wall time (busy), its CPU time, its node's peak RSS, and its counters.
+// account adds one finished call to the stage's figures: its wall time
+// (busy), its CPU time and peak RSS (kept on the actor's handle, so that the
+// hot path touches no shared cache line; the report sums the handles per
+// stage and per node), and its counters.
 func (r *stageRun) account(h *actorHandle, wall time.Duration, u runtime.Usage, counts map[string]int64) {
 	r.busy.Add(int64(wall))
-	r.use.add(wall, u.CPU)
 	if h != nil {
-		h.pl.record(wall, u)
+		h.use.add(wall, u.CPU)
+		h.calls.Add(1)
+		for {
+			old := h.peakRSS.Load()
+			if u.PeakRSS <= old || h.peakRSS.CompareAndSwap(old, u.PeakRSS) {
+				break
+			}
+		}
 	}
 	if len(counts) > 0 {
 		r.countMu.Lock()
@@ -122,6 +132,13 @@ func (u *usageSum) add(wall, cpu time.Duration) {
 	}
 }
 
+// merge adds o's sums to u.
+func (u *usageSum) merge(o *usageSum) {
+	u.measuredCPU.Add(o.measuredCPU.Load())
+	u.measuredWall.Add(o.measuredWall.Load())
+	u.unmeasuredWall.Add(o.unmeasuredWall.Load())
+}
+
 func (u *usageSum) cpu() time.Duration {
 	mc, mw, uw := u.measuredCPU.Load(), u.measuredWall.Load(), u.unmeasuredWall.Load()
 	if uw == 0 {
@@ -133,13 +150,17 @@ func (u *usageSum) cpu() time.Duration {
 	return time.Duration(mc + int64(float64(uw)*min(float64(mc)/float64(mw), 1)))
 }
 
-// actorHandle is one actor of a stage and its booking in the ledger.
+// actorHandle is one actor of a stage, its booking in the ledger and what
+// its calls cost.
 type actorHandle struct {
 	a       runtime.Actor
 	id      string
 	pl      placement
 	stopped atomic.Bool
 	retired atomic.Bool
+	use     usageSum
+	calls   atomic.Int64
+	peakRSS atomic.Int64
 }
 
 // retire stops counting h as a live actor (once).
@@ -263,7 +284,11 @@ func (r *stageRun) place(ctx context.Context, rank, size, iter int, essential bo
 		}
 		a, err := r.spawnOn(ctx, pl, rank, size, iter)
 		if err == nil {
-			return &actorHandle{a: a, id: a.ID(), pl: pl}, nil
+			h := &actorHandle{a: a, id: a.ID(), pl: pl}
+			r.handlesMu.Lock()
+			r.handles = append(r.handles, h)
+			r.handlesMu.Unlock()
+			return h, nil
 		}
 		r.e.ledger.release(pl)
 		if !errors.Is(err, runtime.ErrNodeLost) || try >= maxPlacements {
@@ -388,11 +413,17 @@ func (r *stageRun) report() StageReport {
 	r.countMu.Lock()
 	counts := maps.Clone(r.counts)
 	r.countMu.Unlock()
+	var use usageSum
+	r.handlesMu.Lock()
+	for _, h := range r.handles {
+		use.merge(&h.use)
+	}
+	r.handlesMu.Unlock()
 	return StageReport{
 		Name: r.name(), Kind: r.st.Kind().String(),
 		Actors: int(r.peak.Load()), ActorsStarted: int(r.started.Load()),
 		TasksIn: r.tasksIn.Load(), TasksOut: r.tasksOut.Load(), ItemsIn: r.itemsIn.Load(), ItemsOut: r.itemsOut.Load(),
-		Wall: wall, CPU: r.use.cpu(), Busy: time.Duration(r.busy.Load()),
+		Wall: wall, CPU: use.cpu(), Busy: time.Duration(r.busy.Load()),
 		Retries: r.retries.Load(), ActorDeaths: r.deaths.Load(), SetupFailures: r.setupFailures.Load(), Failed: r.failed.Load(),
 		Counters: counts,
 	}

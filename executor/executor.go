@@ -476,7 +476,13 @@ func (e *Executor) failedSummary() error {
 }
 
 func (e *Executor) finishReport(runs []*stageRun, wall, headCPU time.Duration) {
-	rep := Report{Mode: e.cfg.Mode, Wall: wall, HeadCPU: headCPU, Nodes: e.ledger.report()}
+	var handles []*actorHandle
+	for _, r := range runs {
+		r.handlesMu.Lock()
+		handles = append(handles, r.handles...)
+		r.handlesMu.Unlock()
+	}
+	rep := Report{Mode: e.cfg.Mode, Wall: wall, HeadCPU: headCPU, Nodes: e.ledger.report(handles)}
 	for _, r := range runs {
 		sr := r.report()
 		rep.Failed += sr.Failed

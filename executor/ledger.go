@@ -6,10 +6,7 @@ import (
 	"math"
 	"slices"
 	"sync"
-	"sync/atomic"
-	"time"
 
-	"github.com/sluice-data/sluice/runtime"
 	"github.com/sluice-data/sluice/stage"
 )
 
@@ -40,21 +37,11 @@ type nodeBook struct {
 	gpuUsed []float64 // per device
 	actors  int       // live actors placed here
 	started int       // every actor placed here
-	usage   nodeUsage
-}
-
-// nodeUsage is what the calls run on a node reported. Its fields are
-// updated without the ledger's lock, once per call.
-type nodeUsage struct {
-	cpu     usageSum
-	peakRSS atomic.Int64
-	calls   atomic.Int64
 }
 
 // placement is one actor's booking.
 type placement struct {
 	node    stage.Node
-	book    *nodeBook
 	cpus    float64
 	devices []int
 	shares  []float64 // fraction of each device taken
@@ -289,7 +276,7 @@ func (l *ledger) bookLocked(b *nodeBook, cpus float64, devs []int, shares []floa
 	}
 	b.actors++
 	b.started++
-	return placement{node: b.node, book: b, cpus: cpus, devices: devs, shares: shares}
+	return placement{node: b.node, cpus: cpus, devices: devs, shares: shares}
 }
 
 // release gives back p's booking.
@@ -311,30 +298,30 @@ func (l *ledger) release(p placement) {
 	l.signalLocked()
 }
 
-// record adds a call's usage to the node of p.
-func (p placement) record(wall time.Duration, u runtime.Usage) {
-	b := p.book
-	if b == nil {
-		return
-	}
-	b.usage.cpu.add(wall, u.CPU)
-	b.usage.calls.Add(1)
-	for {
-		old := b.usage.peakRSS.Load()
-		if u.PeakRSS <= old || b.usage.peakRSS.CompareAndSwap(old, u.PeakRSS) {
-			return
+// report lists every node that was part of the run with the usage of the
+// actors in handles.
+func (l *ledger) report(handles []*actorHandle) []NodeReport {
+	use := make(map[string]*usageSum)
+	calls := make(map[string]int64)
+	peak := make(map[string]int64)
+	for _, h := range handles {
+		id := h.pl.node.ID
+		if use[id] == nil {
+			use[id] = &usageSum{}
 		}
+		use[id].merge(&h.use)
+		calls[id] += h.calls.Load()
+		peak[id] = max(peak[id], h.peakRSS.Load())
 	}
-}
-
-// report lists every node that was part of the run with its usage.
-func (l *ledger) report() []NodeReport {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := make([]NodeReport, 0, len(l.nodes))
 	for _, b := range l.nodes {
-		out = append(out, NodeReport{ID: b.node.ID, Lost: b.lost, ActorsStarted: b.started, Calls: b.usage.calls.Load(),
-			CPU: b.usage.cpu.cpu(), PeakRSS: b.usage.peakRSS.Load()})
+		n := NodeReport{ID: b.node.ID, Lost: b.lost, ActorsStarted: b.started, Calls: calls[b.node.ID], PeakRSS: peak[b.node.ID]}
+		if u := use[b.node.ID]; u != nil {
+			n.CPU = u.cpu()
+		}
+		out = append(out, n)
 	}
 	return out
 }

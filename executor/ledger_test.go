@@ -101,7 +101,7 @@ func TestLedgerPlacesByNode(t *testing.T) {
 	if _, err := l.acquire(stage.Resources{CPUs: 1}); err == nil {
 		t.Fatal("placed on no live node")
 	}
-	rep := l.report()
+	rep := l.report(nil)
 	if len(rep) != 2 || !rep[0].Lost || !rep[1].Lost || rep[0].ActorsStarted == 0 {
 		t.Fatalf("report %+v", rep)
 	}

@@ -114,11 +114,11 @@ func (r *stageRun) markStart() {
 
 func (r *stageRun) markEnd() { r.end.Store(time.Now().UnixNano()) }
 
-// usageSum adds up the CPU time of calls. A call the runtime measured
-// counts its CPU time; one it did not (runtime.Usage.CPU == 0: too short to
-// be worth measuring) is estimated as its wall time times the ratio of CPU
-// to wall time of the measured calls (its wall time when none was
-// measured).
+// usageSum adds up the CPU time of one actor's calls. A call the runtime
+// measured counts its CPU time; one it did not (runtime.Usage.CPU == 0: too
+// short to be worth measuring) is estimated as its wall time times the
+// ratio of CPU to wall time of the actor's measured calls (its wall time
+// when none was measured). Stage and node figures sum the actors'.
 type usageSum struct {
 	measuredCPU, measuredWall, unmeasuredWall atomic.Int64 // ns
 }
@@ -130,13 +130,6 @@ func (u *usageSum) add(wall, cpu time.Duration) {
 	} else {
 		u.unmeasuredWall.Add(int64(wall))
 	}
-}
-
-// merge adds o's sums to u.
-func (u *usageSum) merge(o *usageSum) {
-	u.measuredCPU.Add(o.measuredCPU.Load())
-	u.measuredWall.Add(o.measuredWall.Load())
-	u.unmeasuredWall.Add(o.unmeasuredWall.Load())
 }
 
 func (u *usageSum) cpu() time.Duration {
@@ -413,17 +406,17 @@ func (r *stageRun) report() StageReport {
 	r.countMu.Lock()
 	counts := maps.Clone(r.counts)
 	r.countMu.Unlock()
-	var use usageSum
+	var cpu time.Duration
 	r.handlesMu.Lock()
 	for _, h := range r.handles {
-		use.merge(&h.use)
+		cpu += h.use.cpu()
 	}
 	r.handlesMu.Unlock()
 	return StageReport{
 		Name: r.name(), Kind: r.st.Kind().String(),
 		Actors: int(r.peak.Load()), ActorsStarted: int(r.started.Load()),
 		TasksIn: r.tasksIn.Load(), TasksOut: r.tasksOut.Load(), ItemsIn: r.itemsIn.Load(), ItemsOut: r.itemsOut.Load(),
-		Wall: wall, CPU: use.cpu(), Busy: time.Duration(r.busy.Load()),
+		Wall: wall, CPU: cpu, Busy: time.Duration(r.busy.Load()),
 		Retries: r.retries.Load(), ActorDeaths: r.deaths.Load(), SetupFailures: r.setupFailures.Load(), Failed: r.failed.Load(),
 		Counters: counts,
 	}

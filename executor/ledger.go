@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/sluice-data/sluice/stage"
 )
@@ -301,15 +302,12 @@ func (l *ledger) release(p placement) {
 // report lists every node that was part of the run with the usage of the
 // actors in handles.
 func (l *ledger) report(handles []*actorHandle) []NodeReport {
-	use := make(map[string]*usageSum)
+	cpu := make(map[string]time.Duration)
 	calls := make(map[string]int64)
 	peak := make(map[string]int64)
 	for _, h := range handles {
 		id := h.pl.node.ID
-		if use[id] == nil {
-			use[id] = &usageSum{}
-		}
-		use[id].merge(&h.use)
+		cpu[id] += h.use.cpu()
 		calls[id] += h.calls.Load()
 		peak[id] = max(peak[id], h.peakRSS.Load())
 	}
@@ -317,11 +315,8 @@ func (l *ledger) report(handles []*actorHandle) []NodeReport {
 	defer l.mu.Unlock()
 	out := make([]NodeReport, 0, len(l.nodes))
 	for _, b := range l.nodes {
-		n := NodeReport{ID: b.node.ID, Lost: b.lost, ActorsStarted: b.started, Calls: calls[b.node.ID], PeakRSS: peak[b.node.ID]}
-		if u := use[b.node.ID]; u != nil {
-			n.CPU = u.cpu()
-		}
-		out = append(out, n)
+		out = append(out, NodeReport{ID: b.node.ID, Lost: b.lost, ActorsStarted: b.started, Calls: calls[b.node.ID],
+			CPU: cpu[b.node.ID], PeakRSS: peak[b.node.ID]})
 	}
 	return out
 }

@@ -25,7 +25,7 @@ type StageReport struct {
 	// CPU time of the stage's calls as the nodes that ran them reported it
 	// (runtime.Usage), summed over all nodes; a call the runtime did not
 	// measure (too short to be worth it) is estimated as its wall time times
-	// the CPU-to-wall ratio of the stage's measured calls. Busy is the summed
+	// the CPU-to-wall ratio of its actor's measured calls. Busy is the summed
 	// wall time of the calls, as the executor saw them.
 	Wall time.Duration `json:"wall_ns"`
 	CPU  time.Duration `json:"cpu_ns"`

@@ -79,20 +79,22 @@ func (e *Executor) newStageRun(idx int, st stage.Stage) *stageRun {
 }
 
 // account adds one finished call to the stage's figures: its wall time
-// (busy), its CPU time and peak RSS (kept on the actor's handle, so that the
-// hot path touches no shared cache line; the report sums the handles per
-// stage and per node), and its counters.
+// (busy), and its usage and counters (see usage).
 func (r *stageRun) account(h *actorHandle, wall time.Duration, u runtime.Usage, counts map[string]int64) {
 	r.busy.Add(int64(wall))
-	if h != nil {
-		h.use.add(wall, u.CPU)
-		h.calls.Add(1)
-		for {
-			old := h.peakRSS.Load()
-			if u.PeakRSS <= old || h.peakRSS.CompareAndSwap(old, u.PeakRSS) {
-				break
-			}
-		}
+	r.usage(h, wall, u, counts)
+}
+
+// usage adds a call's CPU time and peak RSS to its actor's handle (so that
+// the hot path touches no cache line shared with other actors; the report
+// sums the handles per stage and per node) and its counters to the stage's.
+// Calls on one actor are sequential, so the handle's figures are never
+// contended.
+func (r *stageRun) usage(h *actorHandle, wall time.Duration, u runtime.Usage, counts map[string]int64) {
+	h.use.add(wall, u.CPU)
+	h.calls.Add(1)
+	if u.PeakRSS > h.peakRSS.Load() {
+		h.peakRSS.Store(u.PeakRSS)
 	}
 	if len(counts) > 0 {
 		r.countMu.Lock()

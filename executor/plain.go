@@ -31,8 +31,6 @@ type callResult struct {
 	out   []task.Task
 	err   error
 	dur   time.Duration
-	usage runtime.Usage
-	count map[string]int64
 }
 
 // plainRunner dispatches the batches of a plain or fan-out stage through an
@@ -385,8 +383,10 @@ func (p *plainRunner) call(ctx context.Context, h *actorHandle, b *batch) (*call
 	}
 	start := time.Now()
 	res, err := h.a.Call(cctx, runtime.Call{Method: runtime.Process, Tasks: b.tasks, Attempt: len(b.attempts) + 1})
+	dur := time.Since(start)
+	p.r.usage(h, dur, res.Usage, res.Counts)
 	// A batch is in one call at a time, so its result can live in it.
-	b.res = callResult{b: b, actor: h, out: res.Tasks, err: err, dur: time.Since(start), usage: res.Usage, count: res.Counts}
+	b.res = callResult{b: b, actor: h, out: res.Tasks, err: err, dur: dur}
 	return &b.res, err
 }
 
@@ -428,7 +428,7 @@ func (p *plainRunner) collect() error {
 			return fmt.Errorf("stage %s: collect: %w", p.r.name(), err)
 		}
 		collected = true
-		p.r.account(res.actor, res.dur, res.usage, res.count)
+		p.r.busy.Add(int64(res.dur))
 		if err := p.handle(res); err != nil {
 			return err
 		}

@@ -274,14 +274,7 @@ func (e *Executor) runStreaming(ctx context.Context, runs []*stageRun, initial [
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	b := newBudget(e.free)
-	e.mu.Lock()
-	e.budget = b
-	e.mu.Unlock()
-	defer func() {
-		e.mu.Lock()
-		e.budget = nil
-		e.mu.Unlock()
-	}()
+	defer e.useBudget(b)()
 	chans := make([]chan task.Task, len(runs)+1)
 	for i := range chans {
 		size := e.cfg.QueueSize
@@ -366,6 +359,19 @@ func (e *Executor) runStreaming(ctx context.Context, runs []*stageRun, initial [
 		return out, context.Cause(ctx)
 	}
 	return out, nil
+}
+
+// useBudget makes b the budget that GPU reclaims consult, until the
+// returned function is called.
+func (e *Executor) useBudget(b *budget) func() {
+	e.mu.Lock()
+	e.budget = b
+	e.mu.Unlock()
+	return func() {
+		e.mu.Lock()
+		e.budget = nil
+		e.mu.Unlock()
+	}
 }
 
 // streamPlain runs a plain stage in streaming mode, sharing the CPU budget

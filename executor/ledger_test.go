@@ -85,7 +85,14 @@ func TestLedgerPlacesByNode(t *testing.T) {
 		t.Fatalf("2 GPUs: %+v %v", p, err)
 	}
 
-	// A lost node takes nothing, even if listed again later.
+}
+
+// TestLedgerLostNodes: a lost node takes nothing, even if listed again
+// later, and leaves the totals.
+func TestLedgerLostNodes(t *testing.T) {
+	l := newLedger()
+	l.join(stage.Node{ID: "a", CPUs: 4, GPUs: 2, GPUMemoryGB: 16})
+	l.join(stage.Node{ID: "b", CPUs: 2})
 	l.lose("b")
 	l.join(stage.Node{ID: "b", CPUs: 2})
 	for range 5 {

@@ -32,6 +32,16 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
+	s, rt := isolated(t, cfg)
+	t.Cleanup(func() { rt.Close() })
+	return &harness{t: t, rt: rt, proto: s, counts: map[string]int64{}}
+}
+
+// isolated builds a chaos stage from cfg through a registry, and a local
+// runtime that builds every actor from the stage's descriptor and sends
+// every call through its wire form.
+func isolated(t *testing.T, cfg Config) (stage.Stage, *local.Runtime) {
+	t.Helper()
 	reg := stage.NewRegistry()
 	reg.MustRegister(Type())
 	if err := reg.RegisterError(ErrorName, ErrInjected); err != nil {
@@ -49,8 +59,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { rt.Close() })
-	return &harness{t: t, rt: rt, proto: s, counts: map[string]int64{}}
+	return s, rt
 }
 
 // spawn starts and sets up a new actor; a set-up failure is returned.

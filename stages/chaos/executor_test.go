@@ -2,7 +2,6 @@ package chaos
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sluice-data/sluice/executor"
-	"github.com/sluice-data/sluice/runtime/local"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/task"
 )
@@ -21,23 +19,7 @@ import (
 // nothing). It returns the stage's summed counters.
 func execute(t *testing.T, cfg Config, ecfg executor.Config, ids ...string) (*executor.Executor, map[string]int64, []task.Task, error) {
 	t.Helper()
-	reg := stage.NewRegistry()
-	reg.MustRegister(Type())
-	if err := reg.RegisterError(ErrorName, ErrInjected); err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := reg.Build(stage.Descriptor{Type: TypeName, Config: b})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := local.New(local.Options{CPUs: 2, ScratchDir: t.TempDir(), Isolate: true, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, rt := isolated(t, cfg)
 	defer rt.Close()
 	if ecfg.RetryBackoff == 0 {
 		ecfg.RetryBackoff = time.Millisecond

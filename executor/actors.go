@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 	"sync"
@@ -22,6 +23,10 @@ type stageRun struct {
 	idx  int
 	desc stage.Descriptor
 	env  map[string]string
+	// runner is the stage's plain runner while one runs (streaming and
+	// stage-by-stage plain stages), so that node events and GPU reclaims
+	// reach its actors.
+	runner atomic.Pointer[plainRunner]
 
 	maxAttempts, maxDeaths int
 	timeout                time.Duration
@@ -33,7 +38,7 @@ type stageRun struct {
 	_                              [48]byte
 	tasksOut, itemsOut             atomic.Int64
 	busy                           atomic.Int64 // ns
-	_                              [40]byte
+	_                              [48]byte
 	retries, deaths, setupFailures atomic.Int64
 	failed, started                atomic.Int64
 	live, peak                     atomic.Int64
@@ -42,7 +47,12 @@ type stageRun struct {
 	nodeSetup sync.Map // node id -> *nodeOnce
 	seq       atomic.Int64
 	bar       stageBar
-	counters  counters // from task.Stats sentinels
+
+	countMu sync.Mutex
+	counts  map[string]int64 // summed stage.Count counters
+
+	handlesMu sync.Mutex
+	handles   []*actorHandle // every actor placed, for the report's CPU sums
 }
 
 type nodeOnce struct {
@@ -68,6 +78,36 @@ func (e *Executor) newStageRun(idx int, st stage.Stage) *stageRun {
 	return r
 }
 
+// account adds one finished call to the stage's figures: its wall time
+// (busy), and its usage and counters (see usage).
+func (r *stageRun) account(h *actorHandle, wall time.Duration, u runtime.Usage, counts map[string]int64) {
+	r.busy.Add(int64(wall))
+	r.usage(h, wall, u, counts)
+}
+
+// usage adds a call's CPU time and peak RSS to its actor's handle (so that
+// the hot path touches no cache line shared with other actors; the report
+// sums the handles per stage and per node) and its counters to the stage's.
+// Calls on one actor are sequential, so the handle's figures are never
+// contended.
+func (r *stageRun) usage(h *actorHandle, wall time.Duration, u runtime.Usage, counts map[string]int64) {
+	h.use.add(wall, u.CPU)
+	h.calls.Add(1)
+	if u.PeakRSS > h.peakRSS.Load() {
+		h.peakRSS.Store(u.PeakRSS)
+	}
+	if len(counts) > 0 {
+		r.countMu.Lock()
+		if r.counts == nil {
+			r.counts = make(map[string]int64, len(counts))
+		}
+		for k, v := range counts {
+			r.counts[k] += v
+		}
+		r.countMu.Unlock()
+	}
+}
+
 func (r *stageRun) name() string { return r.st.Name() }
 
 func (r *stageRun) markStart() {
@@ -76,12 +116,46 @@ func (r *stageRun) markStart() {
 
 func (r *stageRun) markEnd() { r.end.Store(time.Now().UnixNano()) }
 
-// actorHandle is one live actor of a stage.
+// usageSum adds up the CPU time of one actor's calls. A call the runtime
+// measured counts its CPU time; one it did not (runtime.Usage.CPU == 0: too
+// short to be worth measuring) is estimated as its wall time times the
+// ratio of CPU to wall time of the actor's measured calls (its wall time
+// when none was measured). Stage and node figures sum the actors'.
+type usageSum struct {
+	measuredCPU, measuredWall, unmeasuredWall atomic.Int64 // ns
+}
+
+func (u *usageSum) add(wall, cpu time.Duration) {
+	if cpu > 0 {
+		u.measuredCPU.Add(int64(cpu))
+		u.measuredWall.Add(int64(wall))
+	} else {
+		u.unmeasuredWall.Add(int64(wall))
+	}
+}
+
+func (u *usageSum) cpu() time.Duration {
+	mc, mw, uw := u.measuredCPU.Load(), u.measuredWall.Load(), u.unmeasuredWall.Load()
+	if uw == 0 {
+		return time.Duration(mc)
+	}
+	if mw <= 0 {
+		return time.Duration(mc + uw)
+	}
+	return time.Duration(mc + int64(float64(uw)*min(float64(mc)/float64(mw), 1)))
+}
+
+// actorHandle is one actor of a stage, its booking in the ledger and what
+// its calls cost.
 type actorHandle struct {
 	a       runtime.Actor
 	id      string
+	pl      placement
 	stopped atomic.Bool
 	retired atomic.Bool
+	use     usageSum
+	calls   atomic.Int64
+	peakRSS atomic.Int64
 }
 
 // retire stops counting h as a live actor (once).
@@ -92,15 +166,21 @@ func (r *stageRun) retire(h *actorHandle) {
 }
 
 // spawn creates, places and sets up one actor of a plain stage, retrying
-// failed set-ups up to the configured limit.
-func (r *stageRun) spawn(ctx context.Context) (*actorHandle, error) {
+// failed set-ups up to the configured limit. An essential actor (the
+// stage's first, or a replacement for its last) is placed even if it must
+// share a GPU device; otherwise spawn fails with errNoRoom when no device is
+// free.
+func (r *stageRun) spawn(ctx context.Context, essential bool) (*actorHandle, error) {
 	for {
-		a, err := r.place(ctx, 0, 1, [2]int{}, "")
-		if err == nil {
-			err = r.setup(ctx, a, nil)
+		h, err := r.place(ctx, 0, 1, 0, essential)
+		if errors.Is(err, errNoRoom) {
+			return nil, err
 		}
 		if err == nil {
-			return r.track(a), nil
+			err = r.setup(ctx, h, nil)
+		}
+		if err == nil {
+			return r.track(h), nil
 		}
 		if err := r.setupFailed(ctx, err); err != nil {
 			return nil, err
@@ -126,10 +206,10 @@ func (r *stageRun) setupFailed(ctx context.Context, err error) error {
 // root (rank 0) is created first and makes the group's rendezvous; then every
 // actor sets up with it, concurrently, since set-up may already talk to the
 // group. If any set-up fails the whole group is torn down and started again,
-// up to the set-up failure limit.
-func (r *stageRun) spawnGroup(ctx context.Context, n int, g runtime.Group, band [2]int, outDir string) ([]*actorHandle, error) {
+// up to the set-up failure limit. iter is the pass of a multi-pass stage.
+func (r *stageRun) spawnGroup(ctx context.Context, n int, g runtime.Group, iter int) ([]*actorHandle, error) {
 	for {
-		hs, err := r.spawnGroupOnce(ctx, n, g, band, outDir)
+		hs, err := r.spawnGroupOnce(ctx, n, g, iter)
 		if err == nil {
 			return hs, nil
 		}
@@ -139,95 +219,106 @@ func (r *stageRun) spawnGroup(ctx context.Context, n int, g runtime.Group, band 
 	}
 }
 
-func (r *stageRun) spawnGroupOnce(ctx context.Context, n int, g runtime.Group, band [2]int, outDir string) ([]*actorHandle, error) {
-	actors := make([]runtime.Actor, 0, n)
-	stopAll := func() {
-		for _, a := range actors {
-			if err := a.Stop(context.WithoutCancel(ctx)); err != nil {
-				r.e.log.Warn("stopping an actor of a failed group", "actor", a.ID(), "err", err)
-			}
+func (r *stageRun) spawnGroupOnce(ctx context.Context, n int, g runtime.Group, iter int) ([]*actorHandle, error) {
+	hs := make([]*actorHandle, 0, n)
+	discardAll := func() {
+		for _, h := range hs {
+			r.discard(ctx, h)
 		}
 	}
 	for rank := range n {
-		a, err := r.place(ctx, rank, n, band, outDir)
+		h, err := r.place(ctx, rank, n, iter, true)
 		if err != nil {
-			stopAll()
+			discardAll()
 			return nil, err
 		}
-		actors = append(actors, a)
+		hs = append(hs, h)
 	}
-	id, err := actors[0].CreateRendezvous(ctx)
+	id, err := hs[0].a.CreateRendezvous(ctx)
 	if err != nil {
-		stopAll()
-		return nil, fmt.Errorf("stage %s: root actor %s: create rendezvous: %w", r.name(), actors[0].ID(), err)
+		discardAll()
+		return nil, fmt.Errorf("stage %s: root actor %s: create rendezvous: %w", r.name(), hs[0].id, err)
 	}
 	gctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for rank, a := range actors {
+	for rank, h := range hs {
 		gr := g
 		gr.Rendezvous, gr.Rank, gr.Size = id, rank, n
 		wg.Go(func() {
-			if err := r.setup(gctx, a, &gr); err != nil {
-				errs[rank] = err
-				cancel(err)
+			if err := h.a.Setup(gctx, &gr); err != nil {
+				errs[rank] = fmt.Errorf("stage %s: actor %s setup: %w", r.name(), h.id, err)
+				cancel(errs[rank])
 			}
 		})
 	}
 	wg.Wait()
 	if err := firstError(errs); err != nil {
-		stopAll()
+		discardAll()
 		return nil, err
 	}
-	hs := make([]*actorHandle, n)
-	for i, a := range actors {
-		hs[i] = r.track(a)
+	for _, h := range hs {
+		r.track(h)
 	}
 	return hs, nil
 }
 
-// place runs SetupOnNode once per node and spawns an actor (not yet set up).
-func (r *stageRun) place(ctx context.Context, rank, size int, band [2]int, outDir string) (runtime.Actor, error) {
+// maxPlacements bounds the nodes one actor is offered when spawns fail
+// because the node was lost meanwhile.
+const maxPlacements = 8
+
+// place books a node for one actor, runs SetupOnNode once per node and
+// spawns the actor there (not yet set up). A node that turns out to be lost
+// is given up and the actor placed elsewhere.
+func (r *stageRun) place(ctx context.Context, rank, size, iter int, essential bool) (*actorHandle, error) {
+	for try := 1; ; try++ {
+		pl, err := r.e.book(ctx, r, essential)
+		if err != nil {
+			return nil, err
+		}
+		a, err := r.spawnOn(ctx, pl, rank, size, iter)
+		if err == nil {
+			h := &actorHandle{a: a, id: a.ID(), pl: pl}
+			r.handlesMu.Lock()
+			r.handles = append(r.handles, h)
+			r.handlesMu.Unlock()
+			return h, nil
+		}
+		r.e.ledger.release(pl)
+		if !errors.Is(err, runtime.ErrNodeLost) || try >= maxPlacements {
+			return nil, err
+		}
+		r.e.log.Warn("node lost while placing an actor; placing it elsewhere", "stage", r.name(), "node", pl.node.ID, "err", err)
+		r.e.ledger.lose(pl.node.ID)
+	}
+}
+
+// spawnOn spawns one actor on the booked node.
+func (r *stageRun) spawnOn(ctx context.Context, pl placement, rank, size, iter int) (runtime.Actor, error) {
 	seq := int(r.seq.Add(1) - 1)
-	node, err := r.e.pickNode()
-	if err != nil {
-		return nil, err
-	}
-	res := r.st.Resources()
-	gpus, err := res.EffectiveGPUs(node.GPUMemoryGB)
-	if err != nil {
-		return nil, fmt.Errorf("stage %s: %w", r.name(), err)
-	}
-	w := stage.Worker{
+	w := stage.WorkerSpec{
 		ID:        r.name() + "-" + strconv.Itoa(seq),
-		NodeID:    node.ID,
+		NodeID:    pl.node.ID,
 		StageName: r.name(),
 		Rank:      rank,
 		Size:      size,
-		Env:       r.env,
-		BandStart: band[0], BandEnd: band[1],
-		OutputDir: outDir,
+		Iteration: iter,
+		Env:       maps.Clone(r.env), // every actor has its own
+		DeviceIDs: pl.devices,
 	}
-	devIdx := seq
-	if size > 1 {
-		devIdx = rank
-	}
-	if ids := DeviceIDs(devIdx, gpus, int(node.GPUs)); ids != nil {
-		w.DeviceIDs = ids
-		env := make(map[string]string, len(r.env)+1)
-		for k, v := range r.env {
-			env[k] = v
+	if len(pl.devices) > 0 {
+		if w.Env == nil {
+			w.Env = make(map[string]string, 1)
 		}
-		env["CUDA_VISIBLE_DEVICES"] = joinInts(ids)
-		w.Env = env
+		w.Env["CUDA_VISIBLE_DEVICES"] = joinInts(pl.devices)
 	}
 	spec := runtime.ActorSpec{Stage: r.st, Descriptor: r.desc, Worker: w}
-	once, _ := r.nodeSetup.LoadOrStore(node.ID, &nodeOnce{})
+	once, _ := r.nodeSetup.LoadOrStore(pl.node.ID, &nodeOnce{})
 	no := once.(*nodeOnce)
-	no.once.Do(func() { no.err = r.e.rt.SetupNode(ctx, spec, node) })
+	no.once.Do(func() { no.err = r.e.rt.SetupNode(ctx, spec, pl.node) })
 	if no.err != nil {
-		return nil, fmt.Errorf("stage %s: setup on node %s: %w", r.name(), node.ID, no.err)
+		return nil, fmt.Errorf("stage %s: setup on node %s: %w", r.name(), pl.node.ID, no.err)
 	}
 	a, err := r.e.rt.Spawn(ctx, spec)
 	if err != nil {
@@ -237,18 +328,16 @@ func (r *stageRun) place(ctx context.Context, rank, size int, band [2]int, outDi
 }
 
 // setup runs the actor's Setup; on failure the actor is stopped.
-func (r *stageRun) setup(ctx context.Context, a runtime.Actor, g *runtime.Group) error {
-	if err := a.Setup(ctx, g); err != nil {
-		if serr := a.Stop(context.WithoutCancel(ctx)); serr != nil {
-			r.e.log.Warn("stopping an actor whose setup failed", "actor", a.ID(), "err", serr)
-		}
-		return fmt.Errorf("stage %s: actor %s setup: %w", r.name(), a.ID(), err)
+func (r *stageRun) setup(ctx context.Context, h *actorHandle, g *runtime.Group) error {
+	if err := h.a.Setup(ctx, g); err != nil {
+		r.discard(ctx, h)
+		return fmt.Errorf("stage %s: actor %s setup: %w", r.name(), h.id, err)
 	}
 	return nil
 }
 
-// track counts a set-up actor and wraps it in a handle.
-func (r *stageRun) track(a runtime.Actor) *actorHandle {
+// track counts a set-up actor as live.
+func (r *stageRun) track(h *actorHandle) *actorHandle {
 	r.started.Add(1)
 	live := r.live.Add(1)
 	for {
@@ -257,7 +346,7 @@ func (r *stageRun) track(a runtime.Actor) *actorHandle {
 			break
 		}
 	}
-	return &actorHandle{a: a, id: a.ID()}
+	return h
 }
 
 func firstError(errs []error) error {
@@ -274,13 +363,26 @@ func firstError(errs []error) error {
 	return nil
 }
 
-// stop tears one actor down once. Errors are logged, never returned: they
-// must not mask the error that ended the stage.
+// stop tears one actor down once and gives back its booking. Errors are
+// logged, never returned: they must not mask the error that ended the stage.
 func (r *stageRun) stop(ctx context.Context, h *actorHandle) {
 	if h == nil || !h.stopped.CompareAndSwap(false, true) {
 		return
 	}
 	r.retire(h)
+	r.halt(ctx, h)
+}
+
+// discard stops an actor that was never counted as live (its set-up failed,
+// or its group did not form).
+func (r *stageRun) discard(ctx context.Context, h *actorHandle) {
+	if h.stopped.CompareAndSwap(false, true) {
+		r.halt(ctx, h)
+	}
+}
+
+func (r *stageRun) halt(ctx context.Context, h *actorHandle) {
+	defer r.e.ledger.release(h.pl)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := h.a.Stop(sctx); err != nil {
@@ -298,18 +400,27 @@ func (r *stageRun) stopAll(ctx context.Context, hs []*actorHandle) {
 	wg.Wait()
 }
 
-func (r *stageRun) report(cpuShare time.Duration) StageReport {
+func (r *stageRun) report() StageReport {
 	var wall time.Duration
 	if s, e := r.firstStart.Load(), r.end.Load(); s > 0 && e >= s {
 		wall = time.Duration(e - s)
 	}
+	r.countMu.Lock()
+	counts := maps.Clone(r.counts)
+	r.countMu.Unlock()
+	var cpu time.Duration
+	r.handlesMu.Lock()
+	for _, h := range r.handles {
+		cpu += h.use.cpu()
+	}
+	r.handlesMu.Unlock()
 	return StageReport{
 		Name: r.name(), Kind: r.st.Kind().String(),
 		Actors: int(r.peak.Load()), ActorsStarted: int(r.started.Load()),
 		TasksIn: r.tasksIn.Load(), TasksOut: r.tasksOut.Load(), ItemsIn: r.itemsIn.Load(), ItemsOut: r.itemsOut.Load(),
-		Wall: wall, CPU: cpuShare, Busy: time.Duration(r.busy.Load()),
+		Wall: wall, CPU: cpu, Busy: time.Duration(r.busy.Load()),
 		Retries: r.retries.Load(), ActorDeaths: r.deaths.Load(), SetupFailures: r.setupFailures.Load(), Failed: r.failed.Load(),
-		Counters: r.counters.snapshot(),
+		Counters: counts,
 	}
 }
 
@@ -341,13 +452,12 @@ func joinInts(ids []int) string {
 // retires idle actors.
 type budget struct {
 	mu     sync.Mutex
-	cpus   float64
-	gpus   float64
+	free   func() (cpus, gpus float64) // the free resources now (nodes come and go)
 	active map[*stageRun]bool
 }
 
-func newBudget(cpus, gpus float64) *budget {
-	return &budget{cpus: cpus, gpus: gpus, active: make(map[*stageRun]bool)}
+func newBudget(free func() (cpus, gpus float64)) *budget {
+	return &budget{free: free, active: make(map[*stageRun]bool)}
 }
 
 func (b *budget) join(r *stageRun) {
@@ -362,8 +472,20 @@ func (b *budget) leave(r *stageRun) {
 	b.mu.Unlock()
 }
 
+// running returns the stages running now.
+func (b *budget) running() []*stageRun {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]*stageRun, 0, len(b.active))
+	for s := range b.active {
+		out = append(out, s)
+	}
+	return out
+}
+
 // target is the number of actors r should have now.
 func (b *budget) target(r *stageRun) int {
+	cpus, gpus := b.free()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	res := r.st.Resources()
@@ -391,14 +513,14 @@ func (b *budget) target(r *stageRun) int {
 	if sumWeight == 0 {
 		return 1
 	}
-	n := int(math.Ceil(b.cpus*weight/sumWeight/max(res.CPUs, 0.01) - 1e-9))
+	n := int(math.Ceil(cpus*weight/sumWeight/max(res.CPUs, 0.01) - 1e-9))
 	if res.GPUs > 0 && sumGPU > 0 {
-		n = min(n, int(math.Floor(b.gpus/sumGPU+1e-9)))
+		n = min(n, int(math.Floor(gpus/sumGPU+1e-9)))
 	}
 	if w := r.st.NumWorkers(); w > 0 {
 		fit := math.MaxInt
 		if res.CPUs > 0 {
-			fit = int(math.Floor(b.cpus/res.CPUs + 1e-9))
+			fit = int(math.Floor(cpus/res.CPUs + 1e-9))
 		}
 		n = min(w, max(fit, 1))
 	}

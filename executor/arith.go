@@ -89,34 +89,3 @@ func NumPartitions(explicit int, kind stage.Kind, tasks int) int {
 	}
 	return tasks
 }
-
-// BandRanges lists the [start, end) band ranges of an LSH stage.
-func BandRanges(numBands, perIteration int) [][2]int {
-	if perIteration <= 0 {
-		perIteration = numBands
-	}
-	var out [][2]int
-	for s := 0; s < numBands; s += perIteration {
-		out = append(out, [2]int{s, min(s+perIteration, numBands)})
-	}
-	return out
-}
-
-// DeviceIDs assigns GPUs to the actor of index i when each actor takes gpus
-// GPUs out of total: whole GPUs are handed out consecutively, fractions pack
-// several actors onto one device.
-func DeviceIDs(i int, gpus float64, total int) []int {
-	if gpus <= 0 || total <= 0 {
-		return nil
-	}
-	if gpus < 1 {
-		perDevice := int(math.Floor(1/gpus + 1e-9))
-		return []int{(i / perDevice) % total}
-	}
-	k := int(gpus)
-	ids := make([]int, k)
-	for j := range ids {
-		ids[j] = (i*k + j) % total
-	}
-	return ids
-}

@@ -1,7 +1,6 @@
 package executor_test
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -166,63 +165,5 @@ func TestNumPartitions(t *testing.T) {
 		if got := executor.NumPartitions(tt.explicit, tt.kind, tt.tasks); got != tt.want {
 			t.Errorf("NumPartitions(%d, %s, %d) = %d, want %d", tt.explicit, tt.kind, tt.tasks, got, tt.want)
 		}
-	}
-}
-
-func TestBandRanges(t *testing.T) {
-	tests := []struct {
-		bands, per int
-		want       [][2]int
-	}{
-		{20, 5, [][2]int{{0, 5}, {5, 10}, {10, 15}, {15, 20}}},
-		{5, 2, [][2]int{{0, 2}, {2, 4}, {4, 5}}},
-		{5, 5, [][2]int{{0, 5}}},
-		{5, 9, [][2]int{{0, 5}}},
-		{5, 0, [][2]int{{0, 5}}},
-		{3, 1, [][2]int{{0, 1}, {1, 2}, {2, 3}}},
-		{0, 4, nil},
-	}
-	for _, tt := range tests {
-		if got := executor.BandRanges(tt.bands, tt.per); !slices.Equal(got, tt.want) {
-			t.Errorf("BandRanges(%d, %d) = %v, want %v", tt.bands, tt.per, got, tt.want)
-		}
-	}
-}
-
-func TestDeviceIDs(t *testing.T) {
-	tests := []struct {
-		gpus  float64
-		total int
-		want  []string // DeviceIDs of actors 0, 1, 2, ...
-	}{
-		{gpus: 1, total: 4, want: []string{"[0]", "[1]", "[2]", "[3]"}},
-		{gpus: 2, total: 4, want: []string{"[0 1]", "[2 3]"}},
-		{gpus: 4, total: 8, want: []string{"[0 1 2 3]", "[4 5 6 7]"}},
-		{gpus: 0.5, total: 2, want: []string{"[0]", "[0]", "[1]", "[1]"}},
-		{gpus: 0.25, total: 2, want: []string{"[0]", "[0]", "[0]", "[0]", "[1]", "[1]", "[1]", "[1]"}},
-		// 0.4 of a GPU: only two actors fit on one device.
-		{gpus: 0.4, total: 2, want: []string{"[0]", "[0]", "[1]", "[1]"}},
-		{gpus: 0.1, total: 1, want: []string{"[0]", "[0]", "[0]", "[0]", "[0]", "[0]", "[0]", "[0]", "[0]", "[0]"}},
-		{gpus: 0, total: 4, want: []string{"[]", "[]"}},
-		{gpus: 1, total: 0, want: []string{"[]"}},
-	}
-	for _, tt := range tests {
-		var got []string
-		for i := range tt.want {
-			got = append(got, fmt.Sprint(executor.DeviceIDs(i, tt.gpus, tt.total)))
-		}
-		if !slices.Equal(got, tt.want) {
-			t.Errorf("DeviceIDs(i, %g, %d) for i=0..%d = %v, want %v", tt.gpus, tt.total, len(tt.want)-1, got, tt.want)
-		}
-	}
-	// The 1/3 fraction is inexact in binary; three actors must still share a device.
-	third := 1.0 / 3
-	for i, want := range []int{0, 0, 0, 1, 1, 1} {
-		if got := executor.DeviceIDs(i, third, 2); !slices.Equal(got, []int{want}) {
-			t.Errorf("DeviceIDs(%d, 1/3, 2) = %v, want [%d]", i, got, want)
-		}
-	}
-	if got := executor.DeviceIDs(0, 0, 4); got != nil {
-		t.Errorf("DeviceIDs without GPUs = %#v, want nil", got)
 	}
 }

@@ -3,7 +3,6 @@ package executor
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -15,7 +14,7 @@ import (
 // runBarrier runs a shuffle, LSH or collective stage over all of its input.
 // A barrier stage cannot retry one batch on its own (its actors share state),
 // so a failure retries the whole stage with fresh actors, up to MaxAttempts.
-func (e *Executor) runBarrier(ctx context.Context, r *stageRun, tasks []task.Task, cpus, gpus float64) ([]task.Task, error) {
+func (e *Executor) runBarrier(ctx context.Context, r *stageRun, tasks []task.Task) ([]task.Task, error) {
 	r.markStart()
 	defer r.markEnd()
 	r.tasksIn.Add(int64(len(tasks)))
@@ -32,7 +31,7 @@ func (e *Executor) runBarrier(ctx context.Context, r *stageRun, tasks []task.Tas
 				return nil, context.Cause(ctx)
 			}
 		}
-		out, err := e.runBarrierOnce(ctx, r, tasks, cpus, gpus)
+		out, err := e.runBarrierOnce(ctx, r, tasks, attempt)
 		if err == nil {
 			for _, t := range out {
 				r.tasksOut.Add(1)
@@ -49,8 +48,9 @@ func (e *Executor) runBarrier(ctx context.Context, r *stageRun, tasks []task.Tas
 	return nil, fmt.Errorf("stage %s: failed after %d attempts: %w", r.name(), r.maxAttempts, lastErr)
 }
 
-func (e *Executor) runBarrierOnce(ctx context.Context, r *stageRun, tasks []task.Task, cpus, gpus float64) ([]task.Task, error) {
+func (e *Executor) runBarrierOnce(ctx context.Context, r *stageRun, tasks []task.Task, attempt int) ([]task.Task, error) {
 	res := r.st.Resources()
+	cpus, gpus := e.free()
 	n, warn, err := ActorCount(len(tasks), r.st.BatchSize(), cpus, gpus, res.CPUs, res.GPUs, r.st.NumWorkers())
 	if err != nil {
 		return nil, fmt.Errorf("stage %s: %w", r.name(), err)
@@ -60,29 +60,28 @@ func (e *Executor) runBarrierOnce(ctx context.Context, r *stageRun, tasks []task
 	}
 	switch r.st.Kind() {
 	case stage.Collective:
-		return e.runCollective(ctx, r, tasks, n)
+		return e.runCollective(ctx, r, tasks, n, attempt)
 	case stage.LSH:
 		ls, ok := stage.AsLSH(r.st)
 		if !ok {
 			return nil, fmt.Errorf("stage %s: kind lsh but it does not implement stage.LSHStage", r.name())
 		}
 		var all []task.Task
-		for _, br := range BandRanges(ls.NumBands(), ls.BandsPerIteration()) {
-			dir := filepath.Join(ls.OutputDir(), fmt.Sprintf("band_%d-band_%d", br[0], br[1]))
-			out, err := e.runShuffle(ctx, r, tasks, n, br, dir)
+		for iter := range max(ls.Iterations(), 1) {
+			out, err := e.runShuffle(ctx, r, tasks, n, iter, attempt)
 			if err != nil {
-				return nil, fmt.Errorf("stage %s: bands [%d,%d): %w", r.name(), br[0], br[1], err)
+				return nil, fmt.Errorf("stage %s: %s: %w", r.name(), ls.IterationName(iter), err)
 			}
 			all = append(all, out...)
 		}
 		return all, nil
 	default:
-		return e.runShuffle(ctx, r, tasks, n, [2]int{}, "")
+		return e.runShuffle(ctx, r, tasks, n, 0, attempt)
 	}
 }
 
 // runShuffle runs the three shuffle phases once with n fresh actors.
-func (e *Executor) runShuffle(ctx context.Context, r *stageRun, tasks []task.Task, n int, band [2]int, outDir string) (out []task.Task, err error) {
+func (e *Executor) runShuffle(ctx context.Context, r *stageRun, tasks []task.Task, n, iter, attempt int) (out []task.Task, err error) {
 	ss, ok := stage.AsShuffle(r.st)
 	if !ok {
 		return nil, fmt.Errorf("stage %s: kind %s but it does not implement stage.ShuffleStage", r.name(), r.st.Kind())
@@ -93,19 +92,20 @@ func (e *Executor) runShuffle(ctx context.Context, r *stageRun, tasks []task.Tas
 	if e.cfg.ShuffleMemoryLimit > 0 {
 		g.MemoryLimit = max(e.cfg.ShuffleMemoryLimit/int64(n), 1)
 	}
-	actors, err := r.spawnGroup(ctx, n, g, band, outDir)
+	actors, err := r.spawnGroup(ctx, n, g, iter)
 	if err != nil {
 		return nil, err
 	}
 	defer r.stopAll(ctx, actors)
 
 	// Phase 1: insert, load-balanced through the pool.
-	pool := NewPool[*actorHandle, []task.Task, time.Duration](actors, PoolOptions{MaxPending: 2 * n, IsDead: runtime.IsDied})
+	pool := NewPool[*actorHandle, []task.Task, struct{}](actors, PoolOptions{MaxPending: 2 * n, IsDead: runtime.IsDied})
 	defer pool.Close()
-	insert := func(ctx context.Context, h *actorHandle, b []task.Task) (time.Duration, error) {
+	insert := func(ctx context.Context, h *actorHandle, b []task.Task) (struct{}, error) {
 		start := time.Now()
-		_, err := h.a.Call(ctx, runtime.Insert, b)
-		return time.Since(start), err
+		res, err := h.a.Call(ctx, runtime.Call{Method: runtime.Insert, Tasks: b, Attempt: attempt})
+		r.account(h, time.Since(start), res.Usage, res.Counts)
+		return struct{}{}, err
 	}
 	batches := Batches(tasks, r.st.BatchSize())
 	submitted := make(chan struct{}, len(batches))
@@ -123,8 +123,7 @@ func (e *Executor) runShuffle(ctx context.Context, r *stageRun, tasks []task.Tas
 		submitErr <- nil
 	}()
 	for range submitted {
-		d, err := pool.GetNextUnordered(ctx, PoolNoTimeout)
-		r.busy.Add(int64(d))
+		_, err := pool.GetNextUnordered(ctx, PoolNoTimeout)
 		if err != nil {
 			cancel(err)
 			for range submitted {
@@ -138,11 +137,11 @@ func (e *Executor) runShuffle(ctx context.Context, r *stageRun, tasks []task.Tas
 	}
 
 	// Phase 2: insertFinished on every actor (a barrier).
-	if _, err := r.onAll(ctx, actors, runtime.InsertFinished, nil); err != nil {
+	if _, err := r.onAll(ctx, actors, runtime.InsertFinished, nil, attempt); err != nil {
 		return nil, fmt.Errorf("insert finished: %w", err)
 	}
 	// Phase 3: extractAndWrite on every actor; outputs in rank order.
-	outs, err := r.onAll(ctx, actors, runtime.ExtractAndWrite, nil)
+	outs, err := r.onAll(ctx, actors, runtime.ExtractAndWrite, nil, attempt)
 	if err != nil {
 		return nil, fmt.Errorf("extract and write: %w", err)
 	}
@@ -155,20 +154,19 @@ func (e *Executor) runShuffle(ctx context.Context, r *stageRun, tasks []task.Tas
 
 // runCollective runs a collective stage: one contiguous chunk of the tasks per
 // actor, all actors at once, in one group.
-func (e *Executor) runCollective(ctx context.Context, r *stageRun, tasks []task.Task, n int) ([]task.Task, error) {
+func (e *Executor) runCollective(ctx context.Context, r *stageRun, tasks []task.Task, n, attempt int) ([]task.Task, error) {
 	chunks := ArraySplit(tasks, n)
-	actors, err := r.spawnGroup(ctx, len(chunks), runtime.Group{}, [2]int{}, "")
+	actors, err := r.spawnGroup(ctx, len(chunks), runtime.Group{}, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer r.stopAll(ctx, actors)
-	outs, err := r.onAll(ctx, actors, runtime.Process, chunks)
+	outs, err := r.onAll(ctx, actors, runtime.Process, chunks, attempt)
 	if err != nil {
 		return nil, err
 	}
 	var out []task.Task
 	for i, o := range outs {
-		r.counters.add(o)
 		o = dropSentinels(o)
 		task.DeriveIDs(chunks[i], o)
 		out = append(out, o...)
@@ -179,7 +177,7 @@ func (e *Executor) runCollective(ctx context.Context, r *stageRun, tasks []task.
 // onAll calls m on every actor at once (actor i gets args[i], if any) and
 // waits for all. The first failure cancels the others, so that actors blocked
 // in a collective with the failed one return.
-func (r *stageRun) onAll(ctx context.Context, actors []*actorHandle, m runtime.Method, args [][]task.Task) ([][]task.Task, error) {
+func (r *stageRun) onAll(ctx context.Context, actors []*actorHandle, m runtime.Method, args [][]task.Task, attempt int) ([][]task.Task, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	outs := make([][]task.Task, len(actors))
@@ -198,8 +196,8 @@ func (r *stageRun) onAll(ctx context.Context, actors []*actorHandle, m runtime.M
 				defer c()
 			}
 			start := time.Now()
-			out, err := h.a.Call(cctx, m, in)
-			r.busy.Add(int64(time.Since(start)))
+			res, err := h.a.Call(cctx, runtime.Call{Method: m, Tasks: in, Attempt: attempt})
+			r.account(h, time.Since(start), res.Usage, res.Counts)
 			if err != nil {
 				if runtime.IsDied(err) {
 					r.deaths.Add(1)
@@ -209,7 +207,7 @@ func (r *stageRun) onAll(ctx context.Context, actors []*actorHandle, m runtime.M
 				cancel(errs[i])
 				return
 			}
-			outs[i] = out
+			outs[i] = res.Tasks
 		})
 	}
 	wg.Wait()

@@ -79,53 +79,55 @@ func (s *wordCount) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
 }
 
 func TestShuffleStage(t *testing.T) {
-	input := docs(0)
-	want := map[string]int{}
-	for i := range 50 {
-		var words []string
-		for j := range 20 {
-			w := "w" + strconv.Itoa((i*7+j*13)%97)
-			words = append(words, w)
-			want[w]++
+	forEachRuntime(t, func(t *testing.T, mk execMaker) {
+		input := docs(0)
+		want := map[string]int{}
+		for i := range 50 {
+			var words []string
+			for j := range 20 {
+				w := "w" + strconv.Itoa((i*7+j*13)%97)
+				words = append(words, w)
+				want[w]++
+			}
+			b := task.NewDocumentBatch("ds", "text", []string{strings.Join(words, " ")})
+			b.TaskID = "in" + strconv.Itoa(i)
+			input = append(input, b)
 		}
-		b := task.NewDocumentBatch("ds", "text", []string{strings.Join(words, " ")})
-		b.TaskID = "in" + strconv.Itoa(i)
-		input = append(input, b)
-	}
-	for _, mode := range modes {
-		for _, limit := range []int64{0, 512} { // 512 bytes forces spills
-			t.Run(fmt.Sprintf("%s/limit=%d", mode, limit), func(t *testing.T) {
-				s := &wordCount{Base: stage.Base{StageName: "wc", Batch: 4, StageKind: stage.Shuffle}, parts: 7,
-					setups: new(atomic.Int64), teardns: new(atomic.Int64), inserts: new(atomic.Int64)}
-				ex := newExec(t, executor.Config{Mode: mode, ShuffleMemoryLimit: limit})
-				out, err := ex.Execute(context.Background(), []stage.Stage{s}, input)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got := map[string]int{}
-				for _, l := range texts(out) {
-					k, v, _ := strings.Cut(l, "=")
-					n, _ := strconv.Atoi(v)
-					if _, dup := got[k]; dup {
-						t.Fatalf("word %s extracted twice", k)
+		for _, mode := range modes {
+			for _, limit := range []int64{0, 512} { // 512 bytes forces spills
+				t.Run(fmt.Sprintf("%s/limit=%d", mode, limit), func(t *testing.T) {
+					s := &wordCount{Base: stage.Base{StageName: "wc", Batch: 4, StageKind: stage.Shuffle}, parts: 7,
+						setups: new(atomic.Int64), teardns: new(atomic.Int64), inserts: new(atomic.Int64)}
+					ex := mk(t, executor.Config{Mode: mode, ShuffleMemoryLimit: limit})
+					out, err := ex.Execute(context.Background(), []stage.Stage{s}, input)
+					if err != nil {
+						t.Fatal(err)
 					}
-					got[k] = n
-				}
-				if len(got) != len(want) {
-					t.Fatalf("%d words, want %d", len(got), len(want))
-				}
-				for k, v := range want {
-					if got[k] != v {
-						t.Fatalf("count[%s] = %d, want %d", k, got[k], v)
+					got := map[string]int{}
+					for _, l := range texts(out) {
+						k, v, _ := strings.Cut(l, "=")
+						n, _ := strconv.Atoi(v)
+						if _, dup := got[k]; dup {
+							t.Fatalf("word %s extracted twice", k)
+						}
+						got[k] = n
 					}
-				}
-				// 50 tasks / batch 4 = 13 batches, 4 CPUs: 4 actors.
-				if rep := ex.Report().Stages[0]; rep.Actors != 4 || s.setups.Load() != 4 || s.teardns.Load() != 4 || s.inserts.Load() != 13 {
-					t.Fatalf("actors=%d setups=%d teardowns=%d inserts=%d", rep.Actors, s.setups.Load(), s.teardns.Load(), s.inserts.Load())
-				}
-			})
+					if len(got) != len(want) {
+						t.Fatalf("%d words, want %d", len(got), len(want))
+					}
+					for k, v := range want {
+						if got[k] != v {
+							t.Fatalf("count[%s] = %d, want %d", k, got[k], v)
+						}
+					}
+					// 50 tasks / batch 4 = 13 batches, 4 CPUs: 4 actors.
+					if rep := ex.Report().Stages[0]; rep.Actors != 4 || s.setups.Load() != 4 || s.teardns.Load() != 4 || s.inserts.Load() != 13 {
+						t.Fatalf("actors=%d setups=%d teardowns=%d inserts=%d", rep.Actors, s.setups.Load(), s.teardns.Load(), s.inserts.Load())
+					}
+				})
+			}
 		}
-	}
+	})
 }
 
 // allReduce is a collective stage: every rank sums its chunk's documents and
@@ -166,53 +168,59 @@ func (s *allReduce) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.Ta
 }
 
 func TestCollectiveStage(t *testing.T) {
-	var seen []string
-	s := &allReduce{Base: stage.Base{StageName: "cc", StageKind: stage.Collective, Batch: 1}, mu: new(sync.Mutex), seen: &seen,
-		setups: new(atomic.Int64), teardns: new(atomic.Int64)}
-	ex := newExec(t, executor.Config{})
-	out, err := ex.Execute(context.Background(), []stage.Stage{s}, docs(10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 4 CPUs: 4 ranks; array_split(10, 4) = 3,3,2,2.
-	slices.Sort(seen)
-	want := []string{"0/4:t0,t1,t2", "1/4:t3,t4,t5", "2/4:t6,t7", "3/4:t8,t9"}
-	if !slices.Equal(seen, want) {
-		t.Fatalf("chunks = %v, want %v", seen, want)
-	}
-	if got := texts(out); !slices.Equal(got, []string{"10", "10", "10", "10"}) {
-		t.Fatalf("all-reduce results = %v", got)
-	}
-	if s.setups.Load() != 4 || s.teardns.Load() != 4 {
-		t.Fatalf("setups=%d teardowns=%d", s.setups.Load(), s.teardns.Load())
-	}
+	forEachRuntime(t, func(t *testing.T, mk execMaker) {
+		var seen []string
+		s := &allReduce{Base: stage.Base{StageName: "cc", StageKind: stage.Collective, Batch: 1}, mu: new(sync.Mutex), seen: &seen,
+			setups: new(atomic.Int64), teardns: new(atomic.Int64)}
+		ex := mk(t, executor.Config{})
+		out, err := ex.Execute(context.Background(), []stage.Stage{s}, docs(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 4 CPUs: 4 ranks; array_split(10, 4) = 3,3,2,2.
+		slices.Sort(seen)
+		want := []string{"0/4:t0,t1,t2", "1/4:t3,t4,t5", "2/4:t6,t7", "3/4:t8,t9"}
+		if !slices.Equal(seen, want) {
+			t.Fatalf("chunks = %v, want %v", seen, want)
+		}
+		if got := texts(out); !slices.Equal(got, []string{"10", "10", "10", "10"}) {
+			t.Fatalf("all-reduce results = %v", got)
+		}
+		if s.setups.Load() != 4 || s.teardns.Load() != 4 {
+			t.Fatalf("setups=%d teardowns=%d", s.setups.Load(), s.teardns.Load())
+		}
+	})
 }
 
-// lshProbe is an LSH stage that records each actor's band range.
+// lshProbe is a multi-pass (LSH kind) stage that records each actor's pass;
+// pass i writes under dir/pass-i: the stage, not the executor, decides.
 type lshProbe struct {
 	wordCount
-	bands, per int
-	dir        string
-	mu         *sync.Mutex
-	ranges     map[string]int // "s-e:outdir" -> actors
+	passes int
+	dir    string
+	mu     *sync.Mutex
+	seen   map[int]int // pass -> actors
 }
 
-func (s *lshProbe) NumBands() int          { return s.bands }
-func (s *lshProbe) BandsPerIteration() int { return s.per }
-func (s *lshProbe) OutputDir() string      { return s.dir }
+func (s *lshProbe) Iterations() int            { return s.passes }
+func (s *lshProbe) IterationName(i int) string { return fmt.Sprintf("pass %d", i) }
+func (s *lshProbe) passDir(w *stage.Worker) string {
+	return filepath.Join(s.dir, fmt.Sprintf("pass-%d", w.Iteration))
+}
 
 func (s *lshProbe) Setup(ctx context.Context, w *stage.Worker) error {
 	s.mu.Lock()
-	s.ranges[fmt.Sprintf("%d-%d:%s", w.BandStart, w.BandEnd, filepath.Base(w.OutputDir))]++
+	s.seen[w.Iteration]++
 	s.mu.Unlock()
 	return s.wordCount.Setup(ctx, w)
 }
 
 func (s *lshProbe) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
-	if err := os.MkdirAll(s.w.OutputDir, 0o755); err != nil {
+	dir := s.passDir(s.w)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	name := filepath.Join(s.w.OutputDir, "part."+strconv.Itoa(s.w.Rank))
+	name := filepath.Join(dir, "part."+strconv.Itoa(s.w.Rank))
 	if err := os.WriteFile(name, []byte("x"), 0o644); err != nil {
 		return nil, err
 	}
@@ -220,30 +228,32 @@ func (s *lshProbe) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
 }
 
 func TestLSHBandIterations(t *testing.T) {
-	dir := t.TempDir()
-	s := &lshProbe{
-		wordCount: wordCount{Base: stage.Base{StageName: "lsh", StageKind: stage.LSH, Batch: 1, Workers: 2},
-			setups: new(atomic.Int64), teardns: new(atomic.Int64), inserts: new(atomic.Int64)},
-		bands: 5, per: 2, dir: dir, mu: new(sync.Mutex), ranges: map[string]int{},
-	}
-	ex := newExec(t, executor.Config{})
-	out, err := ex.Execute(context.Background(), []stage.Stage{s}, docs(6))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]int{"0-2:band_0-band_2": 2, "2-4:band_2-band_4": 2, "4-5:band_4-band_5": 2}
-	if fmt.Sprint(s.ranges) != fmt.Sprint(want) {
-		t.Fatalf("ranges = %v, want %v", s.ranges, want)
-	}
-	// Each iteration re-reads the original 6 inputs: 3 × 6 inserts.
-	if s.inserts.Load() != 18 || len(out) != 6 || s.teardns.Load() != 6 {
-		t.Fatalf("inserts=%d outputs=%d teardowns=%d", s.inserts.Load(), len(out), s.teardns.Load())
-	}
-	for _, r := range []string{"band_0-band_2", "band_2-band_4", "band_4-band_5"} {
-		if _, err := os.Stat(filepath.Join(dir, r, "part.1")); err != nil {
+	forEachRuntime(t, func(t *testing.T, mk execMaker) {
+		dir := t.TempDir()
+		s := &lshProbe{
+			wordCount: wordCount{Base: stage.Base{StageName: "lsh", StageKind: stage.LSH, Batch: 1, Workers: 2},
+				setups: new(atomic.Int64), teardns: new(atomic.Int64), inserts: new(atomic.Int64)},
+			passes: 3, dir: dir, mu: new(sync.Mutex), seen: map[int]int{},
+		}
+		ex := mk(t, executor.Config{})
+		out, err := ex.Execute(context.Background(), []stage.Stage{s}, docs(6))
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
+		want := map[int]int{0: 2, 1: 2, 2: 2}
+		if fmt.Sprint(s.seen) != fmt.Sprint(want) {
+			t.Fatalf("actors per pass = %v, want %v", s.seen, want)
+		}
+		// Each iteration re-reads the original 6 inputs: 3 × 6 inserts.
+		if s.inserts.Load() != 18 || len(out) != 6 || s.teardns.Load() != 6 {
+			t.Fatalf("inserts=%d outputs=%d teardowns=%d", s.inserts.Load(), len(out), s.teardns.Load())
+		}
+		for _, r := range []string{"pass-0", "pass-1", "pass-2"} {
+			if _, err := os.Stat(filepath.Join(dir, r, "part.1")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 }
 
 // panicOnce is a collective stage whose rank 1 panics on the first attempt.

@@ -107,7 +107,35 @@ func docs(n int) []task.Task {
 
 func newExec(t *testing.T, cfg executor.Config) *executor.Executor {
 	t.Helper()
-	rt, err := local.New(local.Options{CPUs: 4, ScratchDir: t.TempDir()})
+	return newExecWith(t, cfg, local.Options{})
+}
+
+// newIsolatedExec is newExec on a local runtime that sends every spec,
+// call, result, error and shuffle batch through its wire form.
+func newIsolatedExec(t *testing.T, cfg executor.Config) *executor.Executor {
+	t.Helper()
+	return newExecWith(t, cfg, local.Options{Isolate: true})
+}
+
+// execMaker makes an executor on some runtime.
+type execMaker func(t *testing.T, cfg executor.Config) *executor.Executor
+
+// forEachRuntime runs fn with the default local runtime and with the
+// isolated one, as subtests.
+func forEachRuntime(t *testing.T, fn func(t *testing.T, mk execMaker)) {
+	t.Run("local", func(t *testing.T) { fn(t, newExec) })
+	t.Run("isolated", func(t *testing.T) { fn(t, newIsolatedExec) })
+}
+
+func newExecWith(t *testing.T, cfg executor.Config, opts local.Options) *executor.Executor {
+	t.Helper()
+	if opts.CPUs == 0 {
+		opts.CPUs = 4
+	}
+	if opts.ScratchDir == "" {
+		opts.ScratchDir = t.TempDir()
+	}
+	rt, err := local.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,59 +235,63 @@ func TestStageWithNoTasksIsAnError(t *testing.T) {
 }
 
 func TestTransientErrorsAreRetried(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(string(mode), func(t *testing.T) {
-			f := newFaulty("flaky", 1)
-			f.errIDs = map[string]bool{"t3": true, "t7": true, "t50": true}
-			f.errTimes = 2 // fails twice, succeeds on the third attempt
-			ex := newExec(t, executor.Config{Mode: mode, MaxAttempts: 3})
-			out, err := ex.Execute(context.Background(), []stage.Stage{f}, docs(60))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(texts(out), wantTexts(60)) {
-				t.Fatal("lost or duplicated outputs")
-			}
-			if r := ex.Report().Stages[0].Retries; r != 6 {
-				t.Fatalf("retries = %d, want 6", r)
-			}
-		})
-	}
+	forEachRuntime(t, func(t *testing.T, mk execMaker) {
+		for _, mode := range modes {
+			t.Run(string(mode), func(t *testing.T) {
+				f := newFaulty("flaky", 1)
+				f.errIDs = map[string]bool{"t3": true, "t7": true, "t50": true}
+				f.errTimes = 2 // fails twice, succeeds on the third attempt
+				ex := mk(t, executor.Config{Mode: mode, MaxAttempts: 3})
+				out, err := ex.Execute(context.Background(), []stage.Stage{f}, docs(60))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(texts(out), wantTexts(60)) {
+					t.Fatal("lost or duplicated outputs")
+				}
+				if r := ex.Report().Stages[0].Retries; r != 6 {
+					t.Fatalf("retries = %d, want 6", r)
+				}
+			})
+		}
+	})
 }
 
 func TestPermanentFailuresGoToManifest(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(string(mode), func(t *testing.T) {
-			f := newFaulty("bad", 1)
-			f.errIDs = map[string]bool{"t3": true, "t9": true}
-			manifest := filepath.Join(t.TempDir(), "failed.jsonl")
-			ex := newExec(t, executor.Config{Mode: mode, MaxAttempts: 2, MaxFailedFraction: 0.1, FailedManifest: manifest})
-			out, err := ex.Execute(context.Background(), []stage.Stage{f, newFaulty("next", 2)}, docs(40))
-			var tf *executor.TasksFailedError
-			if !errors.As(err, &tf) || tf.Failed != 2 {
-				t.Fatalf("err = %v", err)
-			}
-			if len(out) != 38 {
-				t.Fatalf("%d outputs, want 38", len(out))
-			}
-			b, rerr := os.ReadFile(manifest)
-			if rerr != nil {
-				t.Fatal(rerr)
-			}
-			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-			var ids []string
-			for _, l := range lines {
-				for _, id := range []string{"t3", "t9"} {
-					if strings.Contains(l, `"task_id":"`+id+`"`) && strings.Contains(l, `"attempts":2`) && strings.Contains(l, `"stage":"bad"`) {
-						ids = append(ids, id)
+	forEachRuntime(t, func(t *testing.T, mk execMaker) {
+		for _, mode := range modes {
+			t.Run(string(mode), func(t *testing.T) {
+				f := newFaulty("bad", 1)
+				f.errIDs = map[string]bool{"t3": true, "t9": true}
+				manifest := filepath.Join(t.TempDir(), "failed.jsonl")
+				ex := mk(t, executor.Config{Mode: mode, MaxAttempts: 2, MaxFailedFraction: 0.1, FailedManifest: manifest})
+				out, err := ex.Execute(context.Background(), []stage.Stage{f, newFaulty("next", 2)}, docs(40))
+				var tf *executor.TasksFailedError
+				if !errors.As(err, &tf) || tf.Failed != 2 {
+					t.Fatalf("err = %v", err)
+				}
+				if len(out) != 38 {
+					t.Fatalf("%d outputs, want 38", len(out))
+				}
+				b, rerr := os.ReadFile(manifest)
+				if rerr != nil {
+					t.Fatal(rerr)
+				}
+				lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+				var ids []string
+				for _, l := range lines {
+					for _, id := range []string{"t3", "t9"} {
+						if strings.Contains(l, `"task_id":"`+id+`"`) && strings.Contains(l, `"attempts":2`) && strings.Contains(l, `"stage":"bad"`) {
+							ids = append(ids, id)
+						}
 					}
 				}
-			}
-			if len(lines) != 2 || len(ids) != 2 {
-				t.Fatalf("manifest:\n%s", b)
-			}
-		})
-	}
+				if len(lines) != 2 || len(ids) != 2 {
+					t.Fatalf("manifest:\n%s", b)
+				}
+			})
+		}
+	})
 }
 
 func TestFailurePolicyAborts(t *testing.T) {
@@ -276,67 +308,73 @@ func TestFailurePolicyAborts(t *testing.T) {
 }
 
 func TestPanicReplacesActor(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(string(mode), func(t *testing.T) {
-			f := newFaulty("panicky", 1)
-			f.panicIDs = map[string]bool{"t5": true, "t20": true}
-			f.panicTimes = 1
-			ex := newExec(t, executor.Config{Mode: mode})
-			out, err := ex.Execute(context.Background(), []stage.Stage{f}, docs(40))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(texts(out), wantTexts(40)) {
-				t.Fatal("lost or duplicated outputs")
-			}
-			rep := ex.Report().Stages[0]
-			if rep.ActorDeaths != 2 || rep.Retries != 2 {
-				t.Fatalf("deaths=%d retries=%d", rep.ActorDeaths, rep.Retries)
-			}
-			// Each death is followed by a replacement: at least deaths+1 set-ups.
-			if s, td := f.c.setups.Load(), f.c.teardowns.Load(); s != td || s != int64(rep.ActorsStarted) || s < rep.ActorDeaths+1 {
-				t.Fatalf("%d setups, %d teardowns, %d actors started, %d deaths", s, td, rep.ActorsStarted, rep.ActorDeaths)
-			}
-		})
-	}
+	forEachRuntime(t, func(t *testing.T, mk execMaker) {
+		for _, mode := range modes {
+			t.Run(string(mode), func(t *testing.T) {
+				f := newFaulty("panicky", 1)
+				f.panicIDs = map[string]bool{"t5": true, "t20": true}
+				f.panicTimes = 1
+				ex := mk(t, executor.Config{Mode: mode})
+				out, err := ex.Execute(context.Background(), []stage.Stage{f}, docs(40))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(texts(out), wantTexts(40)) {
+					t.Fatal("lost or duplicated outputs")
+				}
+				rep := ex.Report().Stages[0]
+				if rep.ActorDeaths != 2 || rep.Retries != 2 {
+					t.Fatalf("deaths=%d retries=%d", rep.ActorDeaths, rep.Retries)
+				}
+				// Each death is followed by a replacement: at least deaths+1 set-ups.
+				if s, td := f.c.setups.Load(), f.c.teardowns.Load(); s != td || s != int64(rep.ActorsStarted) || s < rep.ActorDeaths+1 {
+					t.Fatalf("%d setups, %d teardowns, %d actors started, %d deaths", s, td, rep.ActorsStarted, rep.ActorDeaths)
+				}
+			})
+		}
+	})
 }
 
 func TestPoisonBatchFails(t *testing.T) {
-	f := newFaulty("poison", 1)
-	f.panicIDs = map[string]bool{"t2": true} // panics every time
-	ex := newExec(t, executor.Config{MaxActorDeaths: 3, MaxFailedFraction: 0.5})
-	out, err := ex.Execute(context.Background(), []stage.Stage{f}, docs(10))
-	var tf *executor.TasksFailedError
-	if !errors.As(err, &tf) || tf.Failed != 1 || len(out) != 9 {
-		t.Fatalf("err=%v outputs=%d", err, len(out))
-	}
-	failed := ex.FailedTasks()
-	if len(failed) != 1 || failed[0].ID() != "t2" || len(failed[0].Attempts) != 3 || failed[0].Attempts[0].Outcome != "panic" {
-		t.Fatalf("failed = %+v", failed)
-	}
-	if s, td := f.c.setups.Load(), f.c.teardowns.Load(); s != td {
-		t.Fatalf("%d setups, %d teardowns", s, td)
-	}
+	forEachRuntime(t, func(t *testing.T, mk execMaker) {
+		f := newFaulty("poison", 1)
+		f.panicIDs = map[string]bool{"t2": true} // panics every time
+		ex := mk(t, executor.Config{MaxActorDeaths: 3, MaxFailedFraction: 0.5})
+		out, err := ex.Execute(context.Background(), []stage.Stage{f}, docs(10))
+		var tf *executor.TasksFailedError
+		if !errors.As(err, &tf) || tf.Failed != 1 || len(out) != 9 {
+			t.Fatalf("err=%v outputs=%d", err, len(out))
+		}
+		failed := ex.FailedTasks()
+		if len(failed) != 1 || failed[0].ID() != "t2" || len(failed[0].Attempts) != 3 || failed[0].Attempts[0].Outcome != "panic" {
+			t.Fatalf("failed = %+v", failed)
+		}
+		if s, td := f.c.setups.Load(), f.c.teardowns.Load(); s != td {
+			t.Fatalf("%d setups, %d teardowns", s, td)
+		}
+	})
 }
 
 func TestTimeoutAbandonsActor(t *testing.T) {
-	f := newFaulty("slow", 1)
-	f.hangIDs = map[string]bool{"t4": true}
-	f.hangTimes = 1
-	ex := newExec(t, executor.Config{BatchTimeout: 100 * time.Millisecond})
-	out, err := ex.Execute(context.Background(), []stage.Stage{f}, docs(10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(texts(out), wantTexts(10)) {
-		t.Fatal("lost outputs")
-	}
-	if d := ex.Report().Stages[0].ActorDeaths; d != 1 {
-		t.Fatalf("deaths = %d", d)
-	}
-	if s, td := f.c.setups.Load(), f.c.teardowns.Load(); s != td {
-		t.Fatalf("%d setups, %d teardowns", s, td)
-	}
+	forEachRuntime(t, func(t *testing.T, mk execMaker) {
+		f := newFaulty("slow", 1)
+		f.hangIDs = map[string]bool{"t4": true}
+		f.hangTimes = 1
+		ex := mk(t, executor.Config{BatchTimeout: 100 * time.Millisecond})
+		out, err := ex.Execute(context.Background(), []stage.Stage{f}, docs(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(texts(out), wantTexts(10)) {
+			t.Fatal("lost outputs")
+		}
+		if d := ex.Report().Stages[0].ActorDeaths; d != 1 {
+			t.Fatalf("deaths = %d", d)
+		}
+		if s, td := f.c.setups.Load(), f.c.teardowns.Load(); s != td {
+			t.Fatalf("%d setups, %d teardowns", s, td)
+		}
+	})
 }
 
 func TestSetupFailures(t *testing.T) {
@@ -398,17 +436,19 @@ func (p *permanentStage) ProcessBatch(context.Context, []task.Task) ([]task.Task
 }
 
 func TestPermanentErrorsAreNotRetried(t *testing.T) {
-	s := &permanentStage{Base: stage.Base{StageName: "perm", Batch: 1}, calls: new(atomic.Int64)}
-	ex := newExec(t, executor.Config{MaxAttempts: 5, MaxFailedFraction: 1})
-	_, err := ex.Execute(context.Background(), []stage.Stage{s}, docs(3))
-	var tf *executor.TasksFailedError
-	if !errors.As(err, &tf) || tf.Failed != 3 {
-		t.Fatalf("err = %v", err)
-	}
-	if n := s.calls.Load(); n != 3 {
-		t.Fatalf("%d calls for 3 batches: permanent errors were retried", n)
-	}
-	if r := ex.Report().Stages[0].Retries; r != 0 {
-		t.Fatalf("retries = %d", r)
-	}
+	forEachRuntime(t, func(t *testing.T, mk execMaker) {
+		s := &permanentStage{Base: stage.Base{StageName: "perm", Batch: 1}, calls: new(atomic.Int64)}
+		ex := mk(t, executor.Config{MaxAttempts: 5, MaxFailedFraction: 1})
+		_, err := ex.Execute(context.Background(), []stage.Stage{s}, docs(3))
+		var tf *executor.TasksFailedError
+		if !errors.As(err, &tf) || tf.Failed != 3 {
+			t.Fatalf("err = %v", err)
+		}
+		if n := s.calls.Load(); n != 3 {
+			t.Fatalf("%d calls for 3 batches: permanent errors were retried", n)
+		}
+		if r := ex.Report().Stages[0].Retries; r != 0 {
+			t.Fatalf("retries = %d", r)
+		}
+	})
 }

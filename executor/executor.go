@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -30,14 +29,17 @@ import (
 
 // Executor runs stages on a Runtime. An Executor runs one Execute at a time.
 type Executor struct {
-	rt     runtime.Runtime
-	cfg    Config
-	log    *slog.Logger
-	codecs *task.Codecs
+	rt  runtime.Runtime
+	cfg Config
+	log *slog.Logger
+
+	// ledger books the nodes' resources during an Execute; budget splits
+	// them between the stages that stream at once (nil in stage-by-stage
+	// mode).
+	ledger *ledger
+	budget *budget
 
 	mu       sync.Mutex
-	nodes    []stage.Node
-	nodeNext int
 	failed   []*task.Failed
 	report   Report
 	runs     []*stageRun
@@ -71,7 +73,7 @@ func New(rt runtime.Runtime, cfg Config) *Executor {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{rt: rt, cfg: cfg, log: log, codecs: task.NewCodecs()}
+	return &Executor{rt: rt, cfg: cfg, log: log}
 }
 
 // TasksFailedError reports tasks that failed permanently in a run that
@@ -119,6 +121,10 @@ func (e *Executor) FailedTasks() []*task.Failed {
 // stage. With no stages it returns nothing; with no initial tasks the first
 // stage receives one task.Empty. On cancellation it stops dispatch, tears
 // every actor down and returns what finished along with the context's error.
+//
+// Like runtime.Actor.Call, Execute takes ownership of initial: its tasks go
+// to the actors (which may modify and return them), so a caller that needs
+// them afterwards passes copies.
 func (e *Executor) Execute(ctx context.Context, stages []stage.Stage, initial []task.Task) (out []task.Task, err error) {
 	if len(stages) == 0 {
 		return nil, nil
@@ -126,15 +132,16 @@ func (e *Executor) Execute(ctx context.Context, stages []stage.Stage, initial []
 	if len(initial) == 0 {
 		initial = []task.Task{task.NewEmpty()}
 	}
-	names := make(map[string]bool)
-	for _, st := range stages {
-		if err := st.Resources().Validate(); err != nil {
-			return nil, fmt.Errorf("stage %s: %w", st.Name(), err)
-		}
-		if names[st.Name()] {
-			return nil, fmt.Errorf("stage name %q is used twice", st.Name())
-		}
-		names[st.Name()] = true
+	if err := e.check(stages); err != nil {
+		return nil, err
+	}
+	// Follow the membership from before the nodes are listed, so that no
+	// change is missed; a node lost meanwhile stays lost.
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	e.ledger = newLedger()
+	if err := e.rt.WatchNodes(wctx, e.onNodeEvent); err != nil {
+		return nil, fmt.Errorf("executor: watch nodes: %w", err)
 	}
 	nodes, err := e.rt.Nodes(ctx)
 	if err != nil {
@@ -143,19 +150,16 @@ func (e *Executor) Execute(ctx context.Context, stages []stage.Stage, initial []
 	if len(nodes) == 0 {
 		return nil, errors.New("executor: the runtime has no nodes")
 	}
-	var cpus, gpus float64
 	for _, n := range nodes {
-		cpus += n.CPUs
-		gpus += n.GPUs
+		e.ledger.join(n)
 	}
-	cpus -= e.cfg.ReservedCPUs
-	gpus = max(gpus-e.cfg.ReservedGPUs, 0)
-	if cpus <= 0 {
-		return nil, fmt.Errorf("executor: no free CPUs: the cluster has %g and %g are reserved", cpus+e.cfg.ReservedCPUs, e.cfg.ReservedCPUs)
+	if cpus, _ := e.free(); cpus <= 0 {
+		total, _ := e.ledger.totals()
+		return nil, fmt.Errorf("executor: no free CPUs: the cluster has %g and %g are reserved", total, e.cfg.ReservedCPUs)
 	}
 
 	e.mu.Lock()
-	e.nodes, e.failed, e.abortErr = nodes, nil, nil
+	e.failed, e.abortErr = nil, nil
 	e.runs = make([]*stageRun, len(stages))
 	for i, st := range stages {
 		e.runs[i] = e.newStageRun(i, st)
@@ -169,6 +173,7 @@ func (e *Executor) Execute(ctx context.Context, stages []stage.Stage, initial []
 	}
 	start, cpu0 := time.Now(), ProcessCPU()
 	defer func() {
+		stopWatch()
 		prog.finish()
 		e.finishReport(runs, time.Since(start), ProcessCPU()-cpu0)
 		if merr := e.writeManifest(); merr != nil {
@@ -182,25 +187,57 @@ func (e *Executor) Execute(ctx context.Context, stages []stage.Stage, initial []
 	}()
 
 	if e.cfg.Mode == StageByStage {
-		return e.runStageByStage(ctx, runs, initial, cpus, gpus)
+		return e.runStageByStage(ctx, runs, initial)
 	}
 	if e.cfg.Mode != Streaming {
 		return nil, fmt.Errorf("executor: unknown mode %q (want %q or %q)", e.cfg.Mode, Streaming, StageByStage)
 	}
-	return e.runStreaming(ctx, runs, initial, cpus, gpus)
+	return e.runStreaming(ctx, runs, initial)
+}
+
+// check validates the stages before anything starts: resource requests,
+// unique names, and, on a runtime that builds stages from their registered
+// type in other processes, a descriptor for every stage.
+func (e *Executor) check(stages []stage.Stage) error {
+	names := make(map[string]bool)
+	var unregistered []string
+	for _, st := range stages {
+		if err := st.Resources().Validate(); err != nil {
+			return fmt.Errorf("stage %s: %w", st.Name(), err)
+		}
+		if names[st.Name()] {
+			return fmt.Errorf("stage name %q is used twice", st.Name())
+		}
+		names[st.Name()] = true
+		if _, ok := stage.DescriptorOf(st); !ok {
+			unregistered = append(unregistered, st.Name())
+		}
+	}
+	if len(unregistered) > 0 && e.rt.RequiresDescriptors() {
+		return fmt.Errorf("executor: this runtime runs actors in other processes and builds each stage from its registered type and config, "+
+			"but stage %s was not built from a stage registry (it has no descriptor; build it with stage.Registry.Build, or use a pipeline file)",
+			strings.Join(unregistered, ", "))
+	}
+	return nil
+}
+
+// free returns the CPUs and GPUs of the live nodes, less the reserved ones.
+func (e *Executor) free() (cpus, gpus float64) {
+	cpus, gpus = e.ledger.totals()
+	return cpus - e.cfg.ReservedCPUs, max(gpus-e.cfg.ReservedGPUs, 0)
 }
 
 // runStageByStage runs one stage at a time over all of its input.
-func (e *Executor) runStageByStage(ctx context.Context, runs []*stageRun, tasks []task.Task, cpus, gpus float64) ([]task.Task, error) {
+func (e *Executor) runStageByStage(ctx context.Context, runs []*stageRun, tasks []task.Task) ([]task.Task, error) {
 	for _, r := range runs {
 		if len(tasks) == 0 {
 			return nil, fmt.Errorf("stage %s: no tasks to process (every task was filtered or failed upstream)", r.name())
 		}
 		var err error
 		if r.st.Kind().IsBarrier() {
-			tasks, err = e.runBarrier(ctx, r, tasks, cpus, gpus)
+			tasks, err = e.runBarrier(ctx, r, tasks)
 		} else {
-			tasks, err = e.runPlainAll(ctx, r, tasks, cpus, gpus)
+			tasks, err = e.runPlainAll(ctx, r, tasks)
 		}
 		if err != nil {
 			return tasks, e.abortCause(err)
@@ -214,8 +251,9 @@ func (e *Executor) runStageByStage(ctx context.Context, runs []*stageRun, tasks 
 
 // runPlainAll runs a plain stage over a known list of tasks with the actor
 // count of ActorCount.
-func (e *Executor) runPlainAll(ctx context.Context, r *stageRun, tasks []task.Task, cpus, gpus float64) ([]task.Task, error) {
+func (e *Executor) runPlainAll(ctx context.Context, r *stageRun, tasks []task.Task) ([]task.Task, error) {
 	res := r.st.Resources()
+	cpus, gpus := e.free()
 	bs := r.st.BatchSize()
 	if bs <= 0 {
 		e.log.Warn("batch size not set; using 1", "stage", r.name())
@@ -241,10 +279,11 @@ func (e *Executor) runPlainAll(ctx context.Context, r *stageRun, tasks []task.Ta
 
 // runStreaming runs every stage at once: plain stages connected by bounded
 // queues, barrier stages collecting their whole input first.
-func (e *Executor) runStreaming(ctx context.Context, runs []*stageRun, initial []task.Task, cpus, gpus float64) ([]task.Task, error) {
+func (e *Executor) runStreaming(ctx context.Context, runs []*stageRun, initial []task.Task) ([]task.Task, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	b := newBudget(cpus, gpus)
+	b := newBudget(e.free)
+	defer e.useBudget(b)()
 	chans := make([]chan task.Task, len(runs)+1)
 	for i := range chans {
 		size := e.cfg.QueueSize
@@ -305,7 +344,7 @@ func (e *Executor) runStreaming(ctx context.Context, runs []*stageRun, initial [
 			defer close(next)
 			var err error
 			if r.st.Kind().IsBarrier() {
-				err = e.streamBarrier(ctx, r, in, emit, cpus, gpus)
+				err = e.streamBarrier(ctx, r, in, emit)
 			} else {
 				err = e.streamPlain(ctx, r, b, stagePre, in, emit)
 			}
@@ -329,6 +368,19 @@ func (e *Executor) runStreaming(ctx context.Context, runs []*stageRun, initial [
 		return out, context.Cause(ctx)
 	}
 	return out, nil
+}
+
+// useBudget makes b the budget that GPU reclaims consult, until the
+// returned function is called.
+func (e *Executor) useBudget(b *budget) func() {
+	e.mu.Lock()
+	e.budget = b
+	e.mu.Unlock()
+	return func() {
+		e.mu.Lock()
+		e.budget = nil
+		e.mu.Unlock()
+	}
 }
 
 // streamPlain runs a plain stage in streaming mode, sharing the CPU budget
@@ -359,7 +411,7 @@ func (e *Executor) streamPlain(ctx context.Context, r *stageRun, b *budget, pre 
 }
 
 // streamBarrier collects a barrier stage's whole input, then runs it.
-func (e *Executor) streamBarrier(ctx context.Context, r *stageRun, in <-chan task.Task, emit func(context.Context, task.Task) error, cpus, gpus float64) error {
+func (e *Executor) streamBarrier(ctx context.Context, r *stageRun, in <-chan task.Task, emit func(context.Context, task.Task) error) error {
 	var tasks []task.Task
 	for t := range in {
 		tasks = append(tasks, t)
@@ -370,7 +422,7 @@ func (e *Executor) streamBarrier(ctx context.Context, r *stageRun, in <-chan tas
 	if len(tasks) == 0 {
 		return fmt.Errorf("stage %s: no tasks to process (every task was filtered or failed upstream)", r.name())
 	}
-	out, err := e.runBarrier(ctx, r, tasks, cpus, gpus)
+	out, err := e.runBarrier(ctx, r, tasks)
 	if err != nil {
 		return err
 	}
@@ -380,36 +432,6 @@ func (e *Executor) streamBarrier(ctx context.Context, r *stageRun, in <-chan tas
 		}
 	}
 	return nil
-}
-
-// copyTasks deep-copies tasks through their codecs. A task type without a
-// codec is shared as is.
-func (e *Executor) copyTasks(ts []task.Task) []task.Task {
-	out := make([]task.Task, len(ts))
-	for i, t := range ts {
-		out[i] = t
-		b, err := e.codecs.Marshal(t)
-		if err != nil {
-			e.log.Warn("cannot copy task for retry; sharing it with the abandoned call", "task", t.ID(), "err", err)
-			continue
-		}
-		if c, err := e.codecs.Unmarshal(b); err == nil {
-			out[i] = c
-		}
-	}
-	return out
-}
-
-// pickNode chooses the node for the next actor: round-robin over nodes.
-func (e *Executor) pickNode() (stage.Node, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.nodes) == 0 {
-		return stage.Node{}, errors.New("executor: no nodes")
-	}
-	n := e.nodes[e.nodeNext%len(e.nodes)]
-	e.nodeNext++
-	return n, nil
 }
 
 // recordFailed keeps a permanently failed task for the manifest.
@@ -473,20 +495,22 @@ func (e *Executor) failedSummary() error {
 	return &TasksFailedError{Failed: len(e.failed), ByStage: by}
 }
 
-func (e *Executor) finishReport(runs []*stageRun, wall, cpu time.Duration) {
-	var busy time.Duration
+func (e *Executor) finishReport(runs []*stageRun, wall, headCPU time.Duration) {
+	var handles []*actorHandle
 	for _, r := range runs {
-		busy += time.Duration(r.busy.Load())
+		r.handlesMu.Lock()
+		handles = append(handles, r.handles...)
+		r.handlesMu.Unlock()
 	}
-	rep := Report{Mode: e.cfg.Mode, Wall: wall, CPU: cpu}
+	rep := Report{Mode: e.cfg.Mode, Wall: wall, HeadCPU: headCPU, Nodes: e.ledger.report(handles)}
 	for _, r := range runs {
-		share := time.Duration(0)
-		if busy > 0 {
-			share = time.Duration(math.Round(float64(cpu) * float64(r.busy.Load()) / float64(busy)))
-		}
-		sr := r.report(share)
+		sr := r.report()
 		rep.Failed += sr.Failed
+		rep.CPU += sr.CPU
 		rep.Stages = append(rep.Stages, sr)
+	}
+	for _, n := range rep.Nodes {
+		rep.PeakRSS = max(rep.PeakRSS, n.PeakRSS)
 	}
 	e.mu.Lock()
 	e.report = rep

@@ -56,6 +56,7 @@ type plainRunner struct {
 	closing     bool // runPlain has taken the actor list to stop it
 	actors      []*actorHandle
 	sinceOK     atomic.Int64   // actor deaths since the last successful batch
+	noRoomUntil atomic.Int64   // unix ns: no growth spawn before (no GPU device was free)
 	lastWant    atomic.Int64   // the target last acted on
 	stops       sync.WaitGroup // teardowns of dead actors
 }
@@ -72,6 +73,8 @@ func (e *Executor) runPlain(ctx context.Context, r *stageRun, pre []task.Task, i
 		MaxPending: max(e.cfg.MaxPending, 1),
 		IsDead:     runtime.IsDied,
 	})
+	r.runner.Store(p)
+	defer r.runner.Store(nil)
 	// Wake waiters when the stage is cancelled.
 	stopWake := context.AfterFunc(ctx, func() {
 		p.mu.Lock()
@@ -189,7 +192,7 @@ func (p *plainRunner) submit(b *batch) error {
 		return nil // the collector reports the cause
 	}
 	if first { // the stage's first actor: set it up before anything else
-		h, err := p.r.spawn(p.ctx)
+		h, err := p.r.spawn(p.ctx, true)
 		if err != nil {
 			return err
 		}
@@ -242,13 +245,22 @@ func (p *plainRunner) grow() {
 
 func (p *plainRunner) growLocked(want int) {
 	want = min(want, max(p.outstanding, 1))
-	for len(p.actors)+p.spawning < want && p.ctx.Err() == nil {
+	if len(p.actors)+p.spawning >= want || p.closing || p.ctx.Err() != nil {
+		return
+	}
+	if until := p.noRoomUntil.Load(); until != 0 && time.Now().UnixNano() < until {
+		return // a growth spawn found no room a moment ago
+	}
+	for len(p.actors)+p.spawning < want {
 		p.spawning++
 		go func() {
-			h, err := p.r.spawn(p.ctx)
-			if err == nil {
+			h, err := p.r.spawn(p.ctx, false)
+			switch {
+			case err == nil:
 				p.addActor(h)
-			} else if p.ctx.Err() == nil {
+			case errors.Is(err, errNoRoom):
+				p.noRoomUntil.Store(time.Now().Add(noRoomBackoff).UnixNano())
+			case p.ctx.Err() == nil:
 				p.cancel(err)
 			}
 			p.mu.Lock()
@@ -277,6 +289,60 @@ func (p *plainRunner) shrink(want int) {
 	p.stops.Go(func() { p.r.stop(p.ctx, h) })
 }
 
+// numActors is the number of live actors of the stage.
+func (p *plainRunner) numActors() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.actors)
+}
+
+// retireIdle stops one idle actor, if one is idle (to free its GPU device
+// for another stage). It runs in another stage's goroutine.
+func (p *plainRunner) retireIdle() {
+	h, ok := p.pool.PopIdle()
+	if !ok {
+		return
+	}
+	p.retireOutOfPool(h)
+}
+
+// retireOutOfPool stops h, which was just taken out of the pool, unless the
+// stage is ending (runPlain then stops it with the others).
+func (p *plainRunner) retireOutOfPool(h *actorHandle) {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		return
+	}
+	p.removeActorLocked(h)
+	p.stops.Add(1)
+	p.mu.Unlock()
+	p.r.retire(h)
+	go func() { defer p.stops.Done(); p.r.stop(p.ctx, h) }()
+}
+
+// evictNode stops the idle actors on a lost node and spawns replacements
+// on the other nodes. Busy actors there die in their calls. It runs in the
+// runtime's event goroutine, possibly while the stage ends.
+func (p *plainRunner) evictNode(id string) {
+	p.mu.Lock()
+	var victims []*actorHandle
+	for _, h := range p.actors {
+		if h.pl.node.ID == id {
+			victims = append(victims, h)
+		}
+	}
+	p.mu.Unlock()
+	for _, h := range victims {
+		if p.pool.Remove(h) {
+			p.retireOutOfPool(h)
+		}
+	}
+	if len(victims) > 0 {
+		p.grow()
+	}
+}
+
 func (p *plainRunner) addActor(h *actorHandle) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -294,13 +360,17 @@ func (p *plainRunner) addActor(h *actorHandle) {
 
 func (p *plainRunner) removeActor(h *actorHandle) {
 	p.mu.Lock()
+	p.removeActorLocked(h)
+	p.mu.Unlock()
+}
+
+func (p *plainRunner) removeActorLocked(h *actorHandle) {
 	for i, a := range p.actors {
 		if a == h {
 			p.actors = append(p.actors[:i], p.actors[i+1:]...)
 			break
 		}
 	}
-	p.mu.Unlock()
 }
 
 // call runs one batch on one actor.
@@ -312,9 +382,11 @@ func (p *plainRunner) call(ctx context.Context, h *actorHandle, b *batch) (*call
 		defer cancel()
 	}
 	start := time.Now()
-	out, err := h.a.Call(cctx, runtime.Process, b.tasks)
+	res, err := h.a.Call(cctx, runtime.Call{Method: runtime.Process, Tasks: b.tasks, Attempt: len(b.attempts) + 1})
+	dur := time.Since(start)
+	p.r.usage(h, dur, res.Usage, res.Counts)
 	// A batch is in one call at a time, so its result can live in it.
-	b.res = callResult{b: b, actor: h, out: out, err: err, dur: time.Since(start)}
+	b.res = callResult{b: b, actor: h, out: res.Tasks, err: err, dur: dur}
 	return &b.res, err
 }
 
@@ -374,7 +446,7 @@ func (p *plainRunner) replaceLost() error {
 	if p.pool.NumActors() > 0 {
 		return nil
 	}
-	h, err := p.r.spawn(p.ctx)
+	h, err := p.r.spawn(p.ctx, true)
 	if err != nil {
 		return fmt.Errorf("stage %s: work is queued but no actor can run it: %w", p.r.name(), err)
 	}
@@ -394,7 +466,6 @@ func (p *plainRunner) handle(res *callResult) error {
 		p.sinceOK.Store(0)
 		out := res.out
 		if slices.ContainsFunc(out, func(t task.Task) bool { return t == nil || task.IsSentinel(t) }) {
-			p.r.counters.add(out)
 			out = dropSentinels(out)
 		}
 		task.DeriveIDs(b.tasks, out)
@@ -430,11 +501,6 @@ func (p *plainRunner) handle(res *callResult) error {
 	if errors.As(res.err, &died) {
 		at.Outcome = died.Reason
 		p.r.e.logPanic(p.r.name(), res.actor.id, b.tasks, res.err, &at)
-		if died.Reason == "timeout" {
-			// The abandoned call may still hold (and touch) the batch's tasks:
-			// retry on private copies.
-			b.tasks = p.r.e.copyTasks(b.tasks)
-		}
 		b.deaths++
 		p.r.deaths.Add(1)
 		p.removeActor(res.actor)

@@ -737,6 +737,28 @@ func (p *Pool[A, V, R]) PopIdle() (A, bool) {
 	return a, true
 }
 
+// Remove takes actor out of the pool if it is idle, and reports whether it
+// did. A busy actor stays: it leaves the pool only if its call reveals it
+// dead. The executor uses Remove for the idle actors of a lost node.
+func (p *Pool[A, V, R]) Remove(actor A) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	found := false
+	for range p.idle.len() {
+		a := p.idle.popFront()
+		if a == actor && !found {
+			found = true
+			continue
+		}
+		p.idle.pushBack(a)
+	}
+	if found {
+		delete(p.members, actor)
+		p.unparkLocked(actor)
+	}
+	return found
+}
+
 // Push adds actor to the pool. If calls are queued it starts the oldest on
 // actor at once; otherwise actor joins the idle set. It fails with
 // ErrPoolDuplicateActor if actor already belongs to the pool (an evicted or

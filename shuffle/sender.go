@@ -2,20 +2,50 @@ package shuffle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
-// A Transport delivers batches to the engine of another rank. Send must
-// not retain b, or its bytes, after it returns: the Sender reuses it.
-// Send should return promptly with ctx's error once ctx is done.
+// A Transport carries the batches of one rank's Senders to the receivers of
+// the other ranks (see Receiver), with acknowledged delivery: a batch counts
+// as delivered once its receiver has stored it.
+//
+// Send may return before the batch is delivered; Flush waits until every
+// batch sent so far is. So once every rank's Flush has returned, every row
+// of the shuffle is in its owner's engine, whether the transport delivers
+// synchronously (LocalTransport) or through a network.
 type Transport interface {
+	// Send hands b to the transport for delivery to toRank. It must not
+	// retain b, or its bytes, after it returns: the Sender reuses it. Send
+	// should return promptly with ctx's error once ctx is done. A
+	// delivery that fails is reported by this Send or by a later Send or
+	// Flush.
 	Send(ctx context.Context, toRank int, b *Batch) error
+	// Flush waits until every batch sent so far has been acknowledged by
+	// its receiver, and returns the first delivery error.
+	Flush(ctx context.Context) error
+	// MaxBatchBytes is the largest encoded batch (Batch.Size) that one Send
+	// may carry, or 0 for no limit. Senders keep their batches within it.
+	MaxBatchBytes() int
 }
+
+// A Receiver stores the batches sent to one rank. An Engine is one. The
+// transport acknowledges a batch to its sender once InsertBatch has returned
+// nil; InsertBatch must not retain b.
+type Receiver interface {
+	InsertBatch(b *Batch) error
+}
+
+// ErrPeerClosed is wrapped by the errors of sends to a rank whose receiver
+// has left the shuffle (its actor stopped or its node was lost).
+var ErrPeerClosed = errors.New("shuffle: peer closed")
 
 // A Sender is the sending side of a shuffle for one rank: it routes each
 // row to the rank that owns its partition, buffers rows per destination in
 // a Batch, and sends a batch through the Transport once it reaches
-// flushBytes encoded bytes. Call Flush after the last Add.
+// flushBytes encoded bytes (never more than the transport's MaxBatchBytes).
+// Call Flush after the last Add: it sends what is buffered and waits until
+// the transport has delivered everything.
 //
 // A Sender is not safe for concurrent use; give each producing goroutine
 // its own. After any error (including a cancelled context) the Sender is
@@ -24,12 +54,15 @@ type Sender struct {
 	rank, numRanks, numPartitions int
 	t                             Transport
 	flushBytes                    int
+	maxBytes                      int     // the transport's limit per batch; 0 = none
 	batches                       []Batch // one per destination rank
 	err                           error
 }
 
 // NewSender returns a Sender for rank out of numRanks, routing to
-// numPartitions partitions through t. flushBytes <= 0 means 1 MiB.
+// numPartitions partitions through t. flushBytes <= 0 means 1 MiB; when the
+// transport limits the size of a batch, flushBytes is at most half of that
+// limit, and no batch ever exceeds it.
 // It panics if numRanks < 1 or numPartitions < 1, which are programming
 // errors.
 func NewSender(rank, numRanks, numPartitions int, t Transport, flushBytes int) *Sender {
@@ -39,12 +72,17 @@ func NewSender(rank, numRanks, numPartitions int, t Transport, flushBytes int) *
 	if flushBytes <= 0 {
 		flushBytes = 1 << 20
 	}
+	maxBytes := t.MaxBatchBytes()
+	if maxBytes > 0 {
+		flushBytes = max(min(flushBytes, maxBytes/2), 1)
+	}
 	return &Sender{
 		rank:          rank,
 		numRanks:      numRanks,
 		numPartitions: numPartitions,
 		t:             t,
 		flushBytes:    flushBytes,
+		maxBytes:      maxBytes,
 		batches:       make([]Batch, numRanks),
 	}
 }
@@ -69,6 +107,17 @@ func (s *Sender) AddToPartition(ctx context.Context, partition int, key, value [
 	}
 	to := Owner(partition, s.numRanks)
 	b := &s.batches[to]
+	if s.maxBytes > 0 {
+		n := rowSize(partition, key, value)
+		if 1+n > s.maxBytes {
+			return fmt.Errorf("shuffle: sender rank %d: a row of %d bytes (key %d, value %d) does not fit in the transport's %d-byte message limit", s.rank, n, len(key), len(value), s.maxBytes)
+		}
+		if b.Rows() > 0 && b.Size()+n > s.maxBytes {
+			if err := s.send(ctx, to); err != nil {
+				return err
+			}
+		}
+	}
 	b.Append(partition, key, value)
 	if b.Size() >= s.flushBytes {
 		return s.send(ctx, to)
@@ -76,7 +125,8 @@ func (s *Sender) AddToPartition(ctx context.Context, partition int, key, value [
 	return nil
 }
 
-// Flush sends every non-empty buffered batch.
+// Flush sends every non-empty buffered batch and waits until the transport
+// has delivered every batch sent so far.
 func (s *Sender) Flush(ctx context.Context) error {
 	if s.err != nil {
 		return s.err
@@ -88,7 +138,16 @@ func (s *Sender) Flush(ctx context.Context) error {
 			}
 		}
 	}
+	if err := s.t.Flush(ctx); err != nil {
+		s.err = fmt.Errorf("shuffle: sender rank %d: flush: %w", s.rank, err)
+		return s.err
+	}
 	return nil
+}
+
+// rowSize is the encoded size of one row in a Batch.
+func rowSize(partition int, key, value []byte) int {
+	return uvarintLen(partition) + uvarintLen(len(key)) + uvarintLen(len(value)) + len(key) + len(value)
 }
 
 func (s *Sender) send(ctx context.Context, to int) error {
@@ -104,9 +163,10 @@ func (s *Sender) send(ctx context.Context, to int) error {
 	return nil
 }
 
-// LocalTransport is the in-process Transport: Send inserts the batch
-// straight into the destination rank's Engine. It is safe for concurrent
-// use.
+// LocalTransport is the simplest Transport: Send inserts the batch straight
+// into the destination rank's Engine, in the sender's goroutine, so a batch
+// is delivered when Send returns. It is safe for concurrent use. A runtime
+// that builds each rank's engine on its own uses a LocalHub instead.
 type LocalTransport struct {
 	engines []*Engine
 }
@@ -127,3 +187,9 @@ func (t *LocalTransport) Send(ctx context.Context, toRank int, b *Batch) error {
 	}
 	return t.engines[toRank].InsertBatch(b)
 }
+
+// Flush implements Transport: every Send has delivered already.
+func (t *LocalTransport) Flush(ctx context.Context) error { return ctx.Err() }
+
+// MaxBatchBytes implements Transport: no limit.
+func (t *LocalTransport) MaxBatchBytes() int { return 0 }

@@ -598,10 +598,16 @@ func TestBatchEncoding(t *testing.T) {
 
 // recordingTransport counts what it is sent and can block until ctx ends.
 type recordingTransport struct {
-	mu    sync.Mutex
-	rows  int
-	block bool
+	mu       sync.Mutex
+	rows     int
+	block    bool
+	maxBytes int
+	sizes    []int // encoded size of every batch sent
 }
+
+func (r *recordingTransport) Flush(ctx context.Context) error { return ctx.Err() }
+
+func (r *recordingTransport) MaxBatchBytes() int { return r.maxBytes }
 
 func (r *recordingTransport) Send(ctx context.Context, toRank int, b *Batch) error {
 	if r.block {
@@ -610,6 +616,7 @@ func (r *recordingTransport) Send(ctx context.Context, toRank int, b *Batch) err
 	}
 	r.mu.Lock()
 	r.rows += b.Rows()
+	r.sizes = append(r.sizes, b.Size())
 	r.mu.Unlock()
 	return nil
 }

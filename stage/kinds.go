@@ -24,16 +24,19 @@ type ShuffleStage interface {
 	ExtractAndWrite(ctx context.Context) ([]task.Task, error)
 }
 
-// LSHStage is a shuffle stage that the executor runs once per range of
-// bands: for each [s, min(s+BandsPerIteration, NumBands)) it starts fresh
-// actors (Worker.BandStart/BandEnd set), re-reads the original inputs, and
-// has them write to a per-range directory (Worker.OutputDir).
+// LSHStage is a shuffle stage that the executor runs in several passes, as
+// fuzzy deduplication runs LSH once per range of bands: for each pass it
+// starts fresh actors (Worker.Iteration set to the pass), re-reads the
+// original inputs, and concatenates the outputs of all passes. What a pass
+// means (which bands, which output directory) is the stage's own business:
+// the actor works it out from its configuration and Worker.Iteration, so it
+// needs nothing from the executor beyond the pass number.
 type LSHStage interface {
 	ShuffleStage
-	NumBands() int
-	BandsPerIteration() int
-	// OutputDir is the directory under which per-range directories are made.
-	OutputDir() string
+	// Iterations is the number of passes, at least 1.
+	Iterations() int
+	// IterationName describes pass i in logs and errors, such as "bands [0,5)".
+	IterationName(i int) string
 }
 
 // ShuffleSender sends rows to the ranks that own their partitions.

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sluice-data/sluice/task"
 )
 
 // Descriptor is the serialisable description of a stage: a registered type
@@ -45,14 +48,23 @@ type Type struct {
 	New func(config []byte) (Stage, error)
 }
 
-// Registry maps stage type names to constructors. It is a plain value: each
-// program builds its own (no package-level state).
+// Registry maps stage type names to constructors. Beside the stage types it
+// holds what another process needs to exchange the stages' data: the codecs
+// of the task types (built-in ones, plus any a program registers with
+// RegisterTask) and named sentinel errors (RegisterError). A process that
+// runs actors for a head builds the same registry, so that both ends agree.
+// It is a plain value: each program builds its own (no package-level state).
 type Registry struct {
-	types map[string]Type
+	types  map[string]Type
+	codecs *task.Codecs
+	errs   map[string]error
 }
 
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{types: make(map[string]Type)} }
+// NewRegistry returns a registry with no stage types, the built-in task
+// codecs and no named errors.
+func NewRegistry() *Registry {
+	return &Registry{types: make(map[string]Type), codecs: task.NewCodecs(), errs: make(map[string]error)}
+}
 
 // Register adds a type. Registering a name twice is an error.
 func (r *Registry) Register(t Type) error {
@@ -65,6 +77,42 @@ func (r *Registry) Register(t Type) error {
 	r.types[t.Name] = t
 	return nil
 }
+
+// RegisterTask adds the codec of a task type, so that tasks of that kind can
+// cross between processes. Registering a kind that already has a codec (a
+// built-in one included) is an error.
+func (r *Registry) RegisterTask(c task.Codec) error {
+	if c.Kind == "" || c.Encode == nil || c.Decode == nil {
+		return fmt.Errorf("stage registry: task codec needs a kind, Encode and Decode")
+	}
+	if r.codecs.Has(c.Kind) {
+		return fmt.Errorf("stage registry: task kind %q already has a codec", c.Kind)
+	}
+	r.codecs.Register(c)
+	return nil
+}
+
+// Codecs returns the task codecs: the built-in ones and those added with
+// RegisterTask. The runtime uses them to move tasks between processes.
+func (r *Registry) Codecs() *task.Codecs { return r.codecs }
+
+// RegisterError names a sentinel error, so that errors.Is(err, sentinel)
+// still holds for an error that crossed from another process (the error
+// codec in package runtime sends the names of the registered sentinels an
+// error matches). Names are unique.
+func (r *Registry) RegisterError(name string, sentinel error) error {
+	if name == "" || sentinel == nil {
+		return fmt.Errorf("stage registry: a named error needs a name and an error")
+	}
+	if _, dup := r.errs[name]; dup {
+		return fmt.Errorf("stage registry: error %q registered twice", name)
+	}
+	r.errs[name] = sentinel
+	return nil
+}
+
+// Errors returns a copy of the named sentinel errors.
+func (r *Registry) Errors() map[string]error { return maps.Clone(r.errs) }
 
 // MustRegister is Register that panics on error, for program initialisation.
 func (r *Registry) MustRegister(t Type) {

@@ -4,9 +4,11 @@
 // Registry that builds a stage from a type name and a config.
 //
 // A stage value is a prototype. The executor never calls its methods that do
-// work; each actor gets its own instance (see NewInstance), set up once with
+// work; each actor gets its own instance (NewInstance in this process, or
+// Registry.Build from the stage's Descriptor in another), set up once with
 // Setup, fed batches with ProcessBatch, and torn down with Teardown. Keep
-// per-actor state in fields that Setup assigns.
+// per-actor state in fields that Setup assigns; actors share nothing, so a
+// stage reports what it did with Count and learns of retries with Attempt.
 package stage
 
 import (
@@ -105,42 +107,62 @@ func (in Spec) Check(stageName string, tasks []task.Task) error {
 	return nil
 }
 
-// Node describes one machine that runs actors.
+// Node describes one machine (or worker process) that runs actors. It is
+// JSON-encodable: a networked runtime's workers advertise themselves with it.
 type Node struct {
-	ID   string
-	CPUs float64
-	GPUs float64
+	ID   string  `json:"id"`
+	CPUs float64 `json:"cpus"`
+	// GPUs is the number of GPU devices, numbered from 0 on the node.
+	GPUs float64 `json:"gpus,omitempty"`
 	// GPUMemoryGB is the memory of one GPU, used to turn GPUMemoryGB requests into fractions.
-	GPUMemoryGB float64
+	GPUMemoryGB float64 `json:"gpu_memory_gb,omitempty"`
 	// ScratchDir is local disk for spills and intermediates.
-	ScratchDir string
+	ScratchDir string `json:"scratch_dir,omitempty"`
 }
 
-// Worker is what an actor knows about itself. The executor and runtime fill it
-// before SetupOnNode and Setup.
-type Worker struct {
+// WorkerSpec is the plain-data part of what an actor knows about itself: the
+// part that crosses to the process that runs the actor (JSON-encoded). The
+// executor fills it, except ScratchDir, which the runtime sets on the
+// actor's node. Each actor has its own copy (see Clone): nothing in it is
+// shared between actors.
+type WorkerSpec struct {
 	// ID is the actor's id, unique within a run.
-	ID string
+	ID string `json:"id"`
 	// NodeID is the node the actor runs on.
-	NodeID string
+	NodeID string `json:"node_id"`
 	// StageName is the name of the stage the actor runs.
-	StageName string
+	StageName string `json:"stage_name"`
 	// Rank and Size place the actor in its group (collective and shuffle stages); 0 and 1 otherwise.
-	Rank, Size int
-	// DeviceIDs are the GPUs assigned to the actor (the CUDA_VISIBLE_DEVICES counterpart).
-	DeviceIDs []int
+	Rank int `json:"rank"`
+	Size int `json:"size"`
+	// Iteration is the pass an actor of a multi-pass stage (kind LSH, see
+	// LSHStage) belongs to, counted from 0; 0 for every other stage.
+	Iteration int `json:"iteration,omitempty"`
+	// DeviceIDs are the GPUs of the actor's node assigned to the actor (the
+	// CUDA_VISIBLE_DEVICES counterpart).
+	DeviceIDs []int `json:"device_ids,omitempty"`
 	// Env is the merged environment of the executor config and the stage.
-	Env map[string]string
+	Env map[string]string `json:"env,omitempty"`
+	// ScratchDir is local disk on the actor's node that the actor may use.
+	ScratchDir string `json:"scratch_dir,omitempty"`
+}
+
+// Clone returns a deep copy of w (its own Env map and DeviceIDs slice).
+func (w WorkerSpec) Clone() WorkerSpec {
+	w.Env = maps.Clone(w.Env)
+	w.DeviceIDs = slices.Clone(w.DeviceIDs)
+	return w
+}
+
+// Worker is what an actor knows about itself: its WorkerSpec plus the live
+// handles the runtime makes on the actor's side. The handles never cross a
+// process boundary. The runtime fills Worker before SetupOnNode and Setup.
+type Worker struct {
+	WorkerSpec
 	// Comm is the group communicator of a collective stage; nil otherwise.
 	Comm collective.Communicator
 	// Shuffle is the actor's endpoint of a shuffle stage; nil otherwise.
 	Shuffle *ShuffleEndpoint
-	// BandStart and BandEnd are the band range of an LSH iteration, [start, end).
-	BandStart, BandEnd int
-	// OutputDir, when set, is where the actor writes its output (per band range for LSH).
-	OutputDir string
-	// ScratchDir is local disk the actor may use.
-	ScratchDir string
 	// Logger logs with the actor's attributes.
 	Logger *slog.Logger
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"math"
@@ -62,9 +63,8 @@ func (*shuffler) ExtractAndWrite(context.Context) ([]task.Task, error) { return 
 // lsher implements stage.LSHStage.
 type lsher struct{ shuffler }
 
-func (*lsher) NumBands() int          { return 20 }
-func (*lsher) BandsPerIteration() int { return 5 }
-func (*lsher) OutputDir() string      { return "/out" }
+func (*lsher) Iterations() int            { return 4 }
+func (*lsher) IterationName(i int) string { return fmt.Sprintf("bands [%d,%d)", 5*i, 5*i+5) }
 
 func TestResourcesValidate(t *testing.T) {
 	tests := []struct {
@@ -335,7 +335,7 @@ func TestUnwrapAsShuffleAsLSH(t *testing.T) {
 	if _, ok := stage.AsLSH(wrappedShuffle); ok {
 		t.Error("AsLSH accepted a plain shuffle stage")
 	}
-	if l, ok := stage.AsLSH(wrappedLSH); !ok || l.NumBands() != 20 || l.BandsPerIteration() != 5 || l.OutputDir() != "/out" {
+	if l, ok := stage.AsLSH(wrappedLSH); !ok || l.Iterations() != 4 || l.IterationName(1) != "bands [5,10)" {
 		t.Errorf("AsLSH(wrapped LSH) = %v, %v", l, ok)
 	}
 	if _, ok := stage.AsShuffle(wrappedLSH); !ok {

@@ -147,11 +147,15 @@ func DescriptorOf(s Stage) (Descriptor, bool) {
 	return d, true
 }
 
-// NewInstance returns a fresh copy of the prototype s for one actor. A stage
-// that implements Cloner is cloned with CloneStage; a pointer to a struct is
-// copied shallowly (fields that Setup assigns become per-actor; pointers,
-// maps and slices set at construction stay shared, so treat them as read-only
-// or guard them); any other value is used as is.
+// NewInstance returns a fresh copy of the prototype s for one actor, for
+// runtimes that run actors in this process. A stage that implements Cloner
+// is cloned with CloneStage; a pointer to a struct is copied shallowly
+// (fields that Setup assigns become per-actor; pointers, maps and slices set
+// at construction stay shared, so treat them as read-only); any other value
+// is used as is. A runtime that runs actors in other processes builds each
+// one from its Descriptor instead, so nothing is shared at all: never rely
+// on state shared between actors (count with Count, read retries with
+// Attempt).
 func NewInstance(s Stage) Stage {
 	if o, ok := s.(*Overridden); ok {
 		c := *o

@@ -30,7 +30,7 @@ type Codecs struct {
 // NewCodecs returns a codec set holding the codecs of the built-in task types.
 func NewCodecs() *Codecs {
 	c := &Codecs{byKind: make(map[string]Codec)}
-	for _, codec := range []Codec{emptyCodec, fileGroupCodec, documentBatchCodec, statsCodec} {
+	for _, codec := range []Codec{emptyCodec, fileGroupCodec, documentBatchCodec} {
 		c.Register(codec)
 	}
 	c.Register(Codec{Kind: KindFailed, Encode: c.encodeFailed, Decode: c.decodeFailed})
@@ -39,6 +39,12 @@ func NewCodecs() *Codecs {
 
 // Register adds or replaces the codec for codec.Kind.
 func (c *Codecs) Register(codec Codec) { c.byKind[codec.Kind] = codec }
+
+// Has reports whether a codec is registered for kind.
+func (c *Codecs) Has(kind string) bool {
+	_, ok := c.byKind[kind]
+	return ok
+}
 
 const wireVersion = 1
 

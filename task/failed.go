@@ -56,10 +56,10 @@ func NewFailed(t Task, stage string, attempts []Attempt) *Failed {
 }
 
 // IsSentinel reports whether t is a sentinel that must not reach the next
-// stage: a Failed or a Stats.
+// stage: a Failed.
 func IsSentinel(t Task) bool {
 	switch t.(type) {
-	case *Failed, *Stats:
+	case *Failed:
 		return true
 	}
 	return false

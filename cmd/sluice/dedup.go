@@ -205,7 +205,13 @@ func (a *app) printFuzzySummary(s *fuzzy.Summary) {
 		}
 		fmt.Fprintf(w, "phase %s\t%s\n", p.Name, state)
 	}
+	if len(s.Nodes) > 1 {
+		for _, n := range s.Nodes {
+			fmt.Fprintf(w, "node %s\t%.2fs CPU in %d calls, peak RSS %.1f MiB\n", n.ID, n.CPUSec, n.Calls, float64(n.PeakRSSBytes)/(1<<20))
+		}
+	}
 	fmt.Fprintf(w, "total\t%.2fs wall, %.2fs CPU, peak RSS %.1f MiB\n", s.WallSec, s.CPUSec, float64(s.PeakRSSBytes)/(1<<20))
+	fmt.Fprintf(w, "head process\t%.2fs CPU\n", s.HeadCPUSec)
 	fmt.Fprintf(w, "summary\t%s\n", "summary.json in the output directory")
 	w.Flush()
 }

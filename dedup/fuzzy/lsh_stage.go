@@ -37,8 +37,10 @@ type LSHConfig struct {
 }
 
 // LSHStage buckets documents by band and emits candidate edges. It is a
-// stage.LSHStage: the executor runs it once per range of bands, with fresh
-// shuffle actors that re-read the signature files.
+// stage.LSHStage: the executor runs it once per range of bands (one pass per
+// BandsPerIteration bands), with fresh shuffle actors that re-read the
+// signature files; an actor takes its range from Worker.Iteration and
+// writes its edges under OutputDir/band_<s>-band_<e>/.
 //
 // For each document and band in the actor's range the key is the band index
 // (2 bytes) plus a 128-bit xxh3 hash of the band's values; the value is the
@@ -52,6 +54,7 @@ type LSHStage struct {
 	stage.Base
 	cfg    LSHConfig
 	w      *stage.Worker
+	bands  [2]int // the actor's band range [start, end)
 	stores *sigStores
 	exact  *shingleStores // when the stores have shingles: exact Jaccard
 	stats  struct{ edges, buckets, rejected int64 }
@@ -81,14 +84,43 @@ func NewLSHStage(cfg LSHConfig) (*LSHStage, error) {
 		In: stage.Spec{Kinds: []string{task.KindFileGroup}}}, cfg: cfg}, nil
 }
 
-// NumBands implements stage.LSHStage.
-func (s *LSHStage) NumBands() int { return s.cfg.NumBands }
+// BandRanges lists the [start, end) band ranges of numBands bands taken
+// perIteration at a time: one per LSH pass.
+func BandRanges(numBands, perIteration int) [][2]int {
+	if perIteration <= 0 {
+		perIteration = numBands
+	}
+	var out [][2]int
+	for s := 0; s < numBands; s += perIteration {
+		out = append(out, [2]int{s, min(s+perIteration, numBands)})
+	}
+	return out
+}
 
-// BandsPerIteration implements stage.LSHStage.
-func (s *LSHStage) BandsPerIteration() int { return s.cfg.BandsPerIteration }
+// Iterations implements stage.LSHStage: one pass per band range.
+func (s *LSHStage) Iterations() int { return len(BandRanges(s.cfg.NumBands, s.cfg.BandsPerIteration)) }
 
-// OutputDir implements stage.LSHStage.
-func (s *LSHStage) OutputDir() string { return s.cfg.OutputDir }
+// IterationName implements stage.LSHStage.
+func (s *LSHStage) IterationName(i int) string {
+	r := s.bandRange(i)
+	return fmt.Sprintf("bands [%d,%d)", r[0], r[1])
+}
+
+// bandRange is the band range of pass i.
+func (s *LSHStage) bandRange(i int) [2]int {
+	rs := BandRanges(s.cfg.NumBands, s.cfg.BandsPerIteration)
+	if i < 0 || i >= len(rs) {
+		return [2]int{}
+	}
+	return rs[i]
+}
+
+// BandDir is where pass i of an LSH stage configured with cfg writes its
+// edge files: OutputDir/band_<s>-band_<e>.
+func BandDir(cfg LSHConfig, i int) string {
+	r := (&LSHStage{cfg: cfg}).bandRange(i)
+	return filepath.Join(cfg.OutputDir, fmt.Sprintf("band_%d-band_%d", r[0], r[1]))
+}
 
 // NumPartitions implements stage.ShuffleStage.
 func (s *LSHStage) NumPartitions() int { return s.cfg.NumPartitions }
@@ -98,7 +130,11 @@ func (s *LSHStage) Setup(_ context.Context, w *stage.Worker) error {
 	if w.Shuffle == nil {
 		return errors.New("fuzzy_lsh: no shuffle endpoint")
 	}
+	if w.Iteration < 0 || w.Iteration >= s.Iterations() {
+		return fmt.Errorf("fuzzy_lsh: pass %d out of range [0,%d)", w.Iteration, s.Iterations())
+	}
 	s.w = w
+	s.bands = s.bandRange(w.Iteration)
 	if s.cfg.VerifyThreshold > 0 {
 		st, err := openSigStores(s.cfg.Stores, s.cfg.NumPerm*s.cfg.HashBits/8)
 		if err != nil {
@@ -178,7 +214,7 @@ func (s *LSHStage) Insert(ctx context.Context, ts []task.Task) error {
 				continue // empty text or bad record: never bucketed
 			}
 			binary.BigEndian.PutUint64(val, uint64(ref.Base+i))
-			for band := s.w.BandStart; band < s.w.BandEnd; band++ {
+			for band := s.bands[0]; band < s.bands[1]; band++ {
 				binary.BigEndian.PutUint16(key, uint16(band))
 				var h [16]byte
 				if s.cfg.HashBits == 64 {
@@ -205,7 +241,8 @@ func (s *LSHStage) InsertFinished(ctx context.Context) error { return s.w.Shuffl
 
 // ExtractAndWrite implements stage.ShuffleStage.
 func (s *LSHStage) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
-	path := filepath.Join(s.w.OutputDir, "part."+strconv.Itoa(s.w.Rank)+".parquet")
+	dir := BandDir(s.cfg, s.w.Iteration)
+	path := filepath.Join(dir, "part."+strconv.Itoa(s.w.Rank)+".parquet")
 	ew, err := createEdgeFile(path)
 	if err != nil {
 		return nil, err

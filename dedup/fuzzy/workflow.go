@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -111,10 +112,23 @@ func DefaultConfig() Config {
 type PhaseSummary struct {
 	Name string `json:"name"`
 	// Resumed is true when the phase's outputs came from the cache.
-	Resumed bool                   `json:"resumed"`
-	WallSec float64                `json:"wall_seconds"`
-	CPUSec  float64                `json:"cpu_seconds"`
-	Stages  []executor.StageReport `json:"stages,omitempty"`
+	Resumed bool    `json:"resumed"`
+	WallSec float64 `json:"wall_seconds"`
+	// CPUSec is the CPU time of the phase's work: for a phase that runs on
+	// the executor, its calls' CPU time as the nodes that ran them reported
+	// it (executor.StageReport.CPU); for the driver's own phase (ids), the
+	// head process's CPU time.
+	CPUSec float64                `json:"cpu_seconds"`
+	Stages []executor.StageReport `json:"stages,omitempty"`
+}
+
+// NodeSummary is what the calls of the whole workflow cost on one node.
+type NodeSummary struct {
+	ID           string  `json:"id"`
+	Lost         bool    `json:"lost,omitempty"`
+	Calls        int64   `json:"calls"`
+	CPUSec       float64 `json:"cpu_seconds"`
+	PeakRSSBytes int64   `json:"peak_rss_bytes"`
 }
 
 // Summary is the workflow's final report, also written as Output/summary.json.
@@ -139,14 +153,23 @@ type Summary struct {
 	LargestGroups  []LargestGroup `json:"largest_groups"`
 	Phases         []PhaseSummary `json:"phases"`
 	WallSec        float64        `json:"wall_seconds"`
-	CPUSec         float64        `json:"cpu_seconds"`
-	PeakRSSBytes   int64          `json:"peak_rss_bytes"`
-	CacheDir       string         `json:"cache_dir"`
-	CacheRemoved   bool           `json:"cache_removed,omitempty"`
-	Quarantine     string         `json:"quarantine,omitempty"`
-	RemovedIDsOut  string         `json:"removed_ids_out,omitempty"`
-	OutputDir      string         `json:"deduplicated_dir,omitempty"`
-	Params         Config         `json:"params"`
+	// CPUSec sums the phases' CPU time (calls on every node, and the
+	// driver's own phase). HeadCPUSec is the CPU time of the process that
+	// ran the workflow; with the local runtime the actors run in it, so it
+	// also counts what no call accounts for (garbage collection, the
+	// driver's work between phases).
+	CPUSec     float64       `json:"cpu_seconds"`
+	HeadCPUSec float64       `json:"head_cpu_seconds"`
+	Nodes      []NodeSummary `json:"nodes,omitempty"`
+	// PeakRSSBytes is the largest peak RSS of the head process and of the
+	// processes that ran the calls.
+	PeakRSSBytes  int64  `json:"peak_rss_bytes"`
+	CacheDir      string `json:"cache_dir"`
+	CacheRemoved  bool   `json:"cache_removed,omitempty"`
+	Quarantine    string `json:"quarantine,omitempty"`
+	RemovedIDsOut string `json:"removed_ids_out,omitempty"`
+	OutputDir     string `json:"deduplicated_dir,omitempty"`
+	Params        Config `json:"params"`
 	// SluiceVersion is the build that ran (internal/version).
 	SluiceVersion string `json:"sluice_version"`
 	// StartedAt and FinishedAt are RFC 3339 times in UTC.
@@ -162,13 +185,15 @@ type Workflow struct {
 	Registry *stage.Registry
 	Logger   *slog.Logger
 
-	lastStages []executor.StageReport
-	listed     *inputList // the inputs Check listed
+	lastStages []executor.StageReport // of the phase's Execute, nil for a driver-only phase
+	nodes      []NodeSummary          // summed over the phases
+	listed     *inputList             // the inputs Check listed
 }
 
 // Run executes every phase and writes Output/summary.json.
 func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	start, cpu0 := time.Now(), executor.ProcessCPU()
+	w.nodes = nil
 	c, err := w.normalize()
 	if err != nil {
 		return nil, err
@@ -360,7 +385,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		if c.NoRemove {
 			name = "list removed ids"
 		}
-		sum.Phases = append(sum.Phases, PhaseSummary{Name: name, WallSec: time.Since(t0).Seconds(), CPUSec: (executor.ProcessCPU() - c0).Seconds(), Stages: w.lastStages})
+		sum.Phases = append(sum.Phases, w.phaseSummary(name, time.Since(t0), executor.ProcessCPU()-c0))
 		var dropped, kept int64
 		for _, t := range out {
 			dropped += atoi(t.Meta()[metaDropped])
@@ -404,8 +429,15 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	}
 	sum.FinishedAt = time.Now().UTC().Format(time.RFC3339)
 	sum.WallSec = time.Since(start).Seconds()
-	sum.CPUSec = (executor.ProcessCPU() - cpu0).Seconds()
+	sum.HeadCPUSec = (executor.ProcessCPU() - cpu0).Seconds()
+	for _, p := range sum.Phases {
+		sum.CPUSec += p.CPUSec
+	}
+	sum.Nodes = w.nodes
 	sum.PeakRSSBytes = executor.PeakRSS()
+	for _, n := range w.nodes {
+		sum.PeakRSSBytes = max(sum.PeakRSSBytes, n.PeakRSSBytes)
+	}
 	b, _ := json.MarshalIndent(sum, "", "  ")
 	// summary.json is written last: its presence marks a finished run.
 	if err := writeToOutput(dst, "summary.json", func(path string) error { return writeFileAtomic(path, append(b, '\n')) }); err != nil {
@@ -518,7 +550,7 @@ func (w *Workflow) phase(ctx context.Context, sum *Summary, log *slog.Logger, na
 	if err != nil {
 		return fmt.Errorf("phase %s: %w", name, err)
 	}
-	sum.Phases = append(sum.Phases, PhaseSummary{Name: name, WallSec: time.Since(t0).Seconds(), CPUSec: (executor.ProcessCPU() - c0).Seconds(), Stages: w.lastStages})
+	sum.Phases = append(sum.Phases, w.phaseSummary(name, time.Since(t0), executor.ProcessCPU()-c0))
 	b, err := encodeTasks(ts)
 	if err != nil {
 		return err
@@ -528,6 +560,35 @@ func (w *Workflow) phase(ctx context.Context, sum *Summary, log *slog.Logger, na
 	}
 	*out = ts
 	return os.Rename(done+".tmp", done)
+}
+
+// phaseSummary sums a finished phase: the CPU time its calls reported on
+// their nodes, or headCPU (the head process's) for a driver-only phase.
+func (w *Workflow) phaseSummary(name string, wall, headCPU time.Duration) PhaseSummary {
+	p := PhaseSummary{Name: name, WallSec: wall.Seconds(), CPUSec: headCPU.Seconds(), Stages: w.lastStages}
+	if w.lastStages != nil {
+		p.CPUSec = 0
+		for _, s := range w.lastStages {
+			p.CPUSec += s.CPU.Seconds()
+		}
+	}
+	return p
+}
+
+// addNodes adds one Execute's node reports to the workflow's.
+func (w *Workflow) addNodes(nodes []executor.NodeReport) {
+	for _, n := range nodes {
+		i := slices.IndexFunc(w.nodes, func(s NodeSummary) bool { return s.ID == n.ID })
+		if i < 0 {
+			w.nodes = append(w.nodes, NodeSummary{ID: n.ID})
+			i = len(w.nodes) - 1
+		}
+		s := &w.nodes[i]
+		s.Lost = s.Lost || n.Lost
+		s.Calls += n.Calls
+		s.CPUSec += n.CPU.Seconds()
+		s.PeakRSSBytes = max(s.PeakRSSBytes, n.PeakRSS)
+	}
 }
 
 // build makes a registered stage from its config, so that the stage can be
@@ -548,7 +609,9 @@ func (w *Workflow) execute(ctx context.Context, st stage.Stage, in []task.Task) 
 	}
 	ex := executor.New(w.Runtime, ec)
 	out, err := ex.Execute(ctx, []stage.Stage{st}, in)
-	w.lastStages = ex.Report().Stages
+	rep := ex.Report()
+	w.lastStages = rep.Stages
+	w.addNodes(rep.Nodes)
 	if err != nil {
 		if failed := ex.FailedTasks(); len(failed) > 0 {
 			return nil, failedError(err, failed)

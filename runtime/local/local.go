@@ -1,11 +1,25 @@
 // Package local is the single-machine Runtime: every actor is a goroutine in
-// the current process, collective groups talk through in-memory channels, and
-// shuffles deliver rows straight into the owning rank's engine. There is
-// nothing to install or start.
+// the current process, collective groups talk through in-memory channels,
+// and each shuffle rank stores what it receives in an engine of its own.
+// There is nothing to install or start.
+//
+// By default the runtime takes every shortcut one process allows: a call
+// hands the executor's tasks to the stage and runs in the caller's goroutine,
+// and a shuffle batch goes straight into the receiving engine. With
+// Options.Isolate it behaves instead like a runtime whose actors live in
+// other processes: actors are built from their stage's Descriptor (with
+// Options.Registry), and specs, groups, calls, results, errors and shuffle
+// batches all go through their wire encodings. Tests use it to check that
+// nothing relies on shared memory; runtime/runtimetest runs against it.
+//
+// Options.Nodes presents several virtual nodes, all in this process, with
+// LoseNode and AddNode to change the membership: for tests of placement and
+// of lost nodes.
 package local
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +30,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/sluice-data/sluice/collective"
 	"github.com/sluice-data/sluice/runtime"
@@ -35,19 +51,54 @@ type Options struct {
 	GPUMemoryGB float64
 	// ScratchDir is where shuffles spill; default os.TempDir().
 	ScratchDir string
+	// Nodes, when not empty, replaces the one node (this process, with CPUs,
+	// GPUs and GPUMemoryGB) with these virtual nodes, all in this process. A
+	// node without a ScratchDir gets ScratchDir/<node id> (created). With virtual
+	// nodes every call runs in a goroutine of its own, so that LoseNode can
+	// abandon the calls of a lost node.
+	Nodes []stage.Node
 	// ShuffleFlushBytes is how many bytes a shuffle sender buffers per rank; default 1 MiB.
 	ShuffleFlushBytes int
-	Logger            *slog.Logger
+	// MaxMessageBytes bounds one shuffle batch, as a network's message size
+	// would (0 = no limit). Senders flush at half of it.
+	MaxMessageBytes int
+	// Isolate sends everything that would cross a process boundary through
+	// its wire form: the ActorSpec and Group as JSON, each call and its reply
+	// through runtime.Wire (task codecs, error codec), and shuffle batches as
+	// bytes delivered and acknowledged asynchronously. The stage gets its own
+	// copies of the call's tasks and the caller gets fresh outputs, so the
+	// ownership rules of runtime.Actor.Call hold exactly.
+	Isolate bool
+	// Registry, when set, is used to build every actor's stage from its
+	// Descriptor, as another process would (the prototype in ActorSpec.Stage
+	// is then ignored, and a stage without a descriptor is refused: see
+	// RequiresDescriptors); its task codecs and named errors are the wire's.
+	Registry *stage.Registry
+	Logger   *slog.Logger
 }
 
 // Runtime runs actors as goroutines. Create it with New.
 type Runtime struct {
-	opts Options
-	node stage.Node
-	hub  *collective.LocalHub
+	opts     Options
+	virtual  bool // Options.Nodes was given
+	hub      *collective.LocalHub
+	shuffles *shuffle.LocalHub
+	wire     *runtime.Wire
+	callSeq  atomic.Uint64
 
 	mu       sync.Mutex
-	shuffles map[string]*shuffleSession
+	nodes    []*nodeState
+	actors   map[*actor]struct{}
+	watchers map[uint64]func(runtime.NodeEvent)
+	watchSeq uint64
+	closed   bool
+
+	eventMu sync.Mutex // delivers membership events one at a time
+}
+
+type nodeState struct {
+	node stage.Node
+	lost bool
 }
 
 // New returns a local runtime.
@@ -71,12 +122,34 @@ func New(opts Options) (*Runtime, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Runtime{
+	r := &Runtime{
 		opts:     opts,
-		node:     stage.Node{ID: "local", CPUs: opts.CPUs, GPUs: float64(opts.GPUs), GPUMemoryGB: opts.GPUMemoryGB, ScratchDir: opts.ScratchDir},
+		virtual:  len(opts.Nodes) > 0,
 		hub:      collective.NewLocalHub(),
-		shuffles: make(map[string]*shuffleSession),
-	}, nil
+		shuffles: shuffle.NewLocalHub(shuffle.HubOptions{Async: opts.Isolate, MaxBatchBytes: opts.MaxMessageBytes}),
+		wire:     runtime.NewWire(opts.Registry),
+		actors:   make(map[*actor]struct{}),
+		watchers: make(map[uint64]func(runtime.NodeEvent)),
+	}
+	if !r.virtual {
+		r.nodes = []*nodeState{{node: stage.Node{ID: "local", CPUs: opts.CPUs, GPUs: float64(opts.GPUs), GPUMemoryGB: opts.GPUMemoryGB, ScratchDir: opts.ScratchDir}}}
+		return r, nil
+	}
+	seen := make(map[string]bool)
+	for _, n := range opts.Nodes {
+		if n.ID == "" || seen[n.ID] {
+			return nil, fmt.Errorf("local runtime: node ids must be unique and not empty (got %q)", n.ID)
+		}
+		seen[n.ID] = true
+		if n.ScratchDir == "" {
+			n.ScratchDir = filepath.Join(opts.ScratchDir, n.ID)
+		}
+		if err := os.MkdirAll(n.ScratchDir, 0o755); err != nil {
+			return nil, fmt.Errorf("local runtime: node %s: %w", n.ID, err)
+		}
+		r.nodes = append(r.nodes, &nodeState{node: n})
+	}
+	return r, nil
 }
 
 // DetectGPUs asks nvidia-smi for the GPUs of this machine: their count and
@@ -108,305 +181,240 @@ func DetectGPUs() (count int, memGB float64, err error) {
 	return count, memGB, nil
 }
 
-// Nodes implements runtime.Runtime: one node, this process.
-func (r *Runtime) Nodes(context.Context) ([]stage.Node, error) { return []stage.Node{r.node}, nil }
+// Nodes implements runtime.Runtime: the live nodes.
+func (r *Runtime) Nodes(context.Context) ([]stage.Node, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []stage.Node
+	for _, n := range r.nodes {
+		if !n.lost {
+			out = append(out, n.node)
+		}
+	}
+	return out, nil
+}
+
+// WatchNodes implements runtime.Runtime. Membership changes only through
+// LoseNode and AddNode.
+func (r *Runtime) WatchNodes(ctx context.Context, fn func(runtime.NodeEvent)) error {
+	r.mu.Lock()
+	r.watchSeq++
+	id := r.watchSeq
+	r.watchers[id] = fn
+	r.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		delete(r.watchers, id)
+		r.mu.Unlock()
+	})
+	return nil
+}
+
+// RequiresDescriptors implements runtime.Runtime: true when actors are
+// built from their descriptors (Options.Registry).
+func (r *Runtime) RequiresDescriptors() bool { return r.opts.Registry != nil }
+
+// emit delivers ev to every watcher, one event at a time.
+func (r *Runtime) emit(ev runtime.NodeEvent) {
+	r.eventMu.Lock()
+	defer r.eventMu.Unlock()
+	r.mu.Lock()
+	fns := make([]func(runtime.NodeEvent), 0, len(r.watchers))
+	for _, fn := range r.watchers {
+		fns = append(fns, fn)
+	}
+	r.mu.Unlock()
+	for _, fn := range fns {
+		fn(ev)
+	}
+}
+
+// LoseNode makes the runtime lose a virtual node, as if its machine had
+// died: in-flight calls of its actors fail at once with a *DiedError
+// (reason lost; the stage's goroutine is abandoned and its context
+// cancelled), later calls fail the same way, its actors' collective and
+// shuffle peers see their transports close, Spawn and SetupNode on it fail
+// with runtime.ErrNodeLost, Nodes no longer lists it, and watchers get a
+// NodeLost event. It needs virtual nodes (Options.Nodes).
+func (r *Runtime) LoseNode(id string) error {
+	if !r.virtual {
+		return errors.New("local runtime: LoseNode needs virtual nodes (Options.Nodes)")
+	}
+	r.mu.Lock()
+	var n *nodeState
+	for _, s := range r.nodes {
+		if s.node.ID == id {
+			n = s
+		}
+	}
+	if n == nil || n.lost {
+		r.mu.Unlock()
+		return fmt.Errorf("local runtime: LoseNode %q: no such live node", id)
+	}
+	n.lost = true
+	var victims []*actor
+	for a := range r.actors {
+		if a.worker.NodeID == id {
+			victims = append(victims, a)
+		}
+	}
+	r.mu.Unlock()
+	for _, a := range victims {
+		a.loseNode()
+	}
+	r.emit(runtime.NodeEvent{Kind: runtime.NodeLost, Node: n.node, Reason: "LoseNode"})
+	return nil
+}
+
+// AddNode adds a virtual node and tells the watchers (NodeJoined). It needs
+// virtual nodes (Options.Nodes); the id must be new.
+func (r *Runtime) AddNode(n stage.Node) error {
+	if !r.virtual {
+		return errors.New("local runtime: AddNode needs virtual nodes (Options.Nodes)")
+	}
+	if n.ScratchDir == "" {
+		n.ScratchDir = filepath.Join(r.opts.ScratchDir, n.ID)
+	}
+	if err := os.MkdirAll(n.ScratchDir, 0o755); err != nil {
+		return fmt.Errorf("local runtime: AddNode %s: %w", n.ID, err)
+	}
+	r.mu.Lock()
+	for _, s := range r.nodes {
+		if s.node.ID == n.ID || n.ID == "" {
+			r.mu.Unlock()
+			return fmt.Errorf("local runtime: AddNode: node id %q is empty or taken", n.ID)
+		}
+	}
+	r.nodes = append(r.nodes, &nodeState{node: n})
+	r.mu.Unlock()
+	r.emit(runtime.NodeEvent{Kind: runtime.NodeJoined, Node: n})
+	return nil
+}
+
+// liveNode returns the live node id; an empty id means the first live node.
+func (r *Runtime) liveNode(id string) (stage.Node, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range r.nodes {
+		if (n.node.ID == id || id == "") && !n.lost {
+			return n.node, nil
+		}
+		if n.node.ID == id {
+			return stage.Node{}, fmt.Errorf("node %s: %w", id, runtime.ErrNodeLost)
+		}
+	}
+	return stage.Node{}, fmt.Errorf("node %q is unknown: %w", id, runtime.ErrNodeLost)
+}
+
+// crossSpec sends spec through its wire form when the runtime isolates.
+func (r *Runtime) crossSpec(spec runtime.ActorSpec) (runtime.ActorSpec, error) {
+	if !r.opts.Isolate {
+		return spec, nil
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return spec, fmt.Errorf("encode actor spec: %w", err)
+	}
+	var out runtime.ActorSpec
+	if err := json.Unmarshal(b, &out); err != nil {
+		return spec, fmt.Errorf("decode actor spec: %w", err)
+	}
+	out.Stage = spec.Stage // the prototype stays in this process (used without a registry)
+	return out, nil
+}
 
 // SetupNode implements runtime.Runtime.
 func (r *Runtime) SetupNode(ctx context.Context, spec runtime.ActorSpec, node stage.Node) error {
-	inst := stage.NewInstance(spec.Stage)
-	w := spec.Worker
-	return protect("setup_on_node", func() error { return inst.SetupOnNode(ctx, node, &w) })
+	spec, err := r.crossSpec(spec)
+	if err != nil {
+		return err
+	}
+	n, err := r.liveNode(node.ID)
+	if err != nil {
+		return err
+	}
+	inst, err := spec.Build(r.opts.Registry)
+	if err != nil {
+		return err
+	}
+	w := r.worker(spec, n)
+	return protect("setup_on_node", func() error { return inst.SetupOnNode(ctx, n, &w) })
+}
+
+// worker makes the actor's Worker on node n: its own copy of the spec, the
+// node's scratch directory and a logger.
+func (r *Runtime) worker(spec runtime.ActorSpec, n stage.Node) stage.Worker {
+	w := stage.Worker{WorkerSpec: spec.Worker.Clone()}
+	w.NodeID = n.ID
+	if w.ScratchDir == "" {
+		w.ScratchDir = n.ScratchDir
+	}
+	w.Logger = r.opts.Logger.With("stage", w.StageName, "actor", w.ID, "node", n.ID)
+	return w
 }
 
 // Spawn implements runtime.Runtime.
 func (r *Runtime) Spawn(_ context.Context, spec runtime.ActorSpec) (runtime.Actor, error) {
-	w := spec.Worker
-	if w.ScratchDir == "" {
-		w.ScratchDir = r.opts.ScratchDir
+	spec, err := r.crossSpec(spec)
+	if err != nil {
+		return nil, err
 	}
-	if w.Logger == nil {
-		w.Logger = r.opts.Logger.With("stage", w.StageName, "actor", w.ID)
+	n, err := r.liveNode(spec.Worker.NodeID)
+	if err != nil {
+		return nil, fmt.Errorf("spawn actor %s: %w", spec.Worker.ID, err)
 	}
-	return &actor{rt: r, worker: w, inst: stage.NewInstance(spec.Stage)}, nil
+	inst, err := spec.Build(r.opts.Registry)
+	if err != nil {
+		return nil, err
+	}
+	a := &actor{rt: r, worker: r.worker(spec, n), inst: inst, lost: make(chan struct{}), measureNext: true}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, errors.New("local runtime is closed")
+	}
+	r.actors[a] = struct{}{}
+	return a, nil
 }
 
-// Close implements runtime.Runtime. Shuffle sessions still open are closed.
+// Close implements runtime.Runtime: it stops every actor still running
+// (their Teardown runs, their shuffle engines and spill files go).
 func (r *Runtime) Close() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.closed = true
+	actors := make([]*actor, 0, len(r.actors))
+	for a := range r.actors {
+		actors = append(actors, a)
+	}
+	r.mu.Unlock()
 	var errs []error
-	for id, s := range r.shuffles {
-		errs = append(errs, s.closeAll())
-		delete(r.shuffles, id)
+	for _, a := range actors {
+		errs = append(errs, a.Stop(context.Background()))
 	}
 	return errors.Join(errs...)
 }
 
-// shuffleSession holds the engines of every rank of one shuffle.
-type shuffleSession struct {
-	dir       string
-	engines   []*shuffle.Engine
-	transport *shuffle.LocalTransport
-	// left holds the ranks whose actor stopped and has not been replaced;
-	// the session closes when every rank has left.
-	left map[int]bool
-}
-
-func (s *shuffleSession) closeAll() error {
-	var errs []error
-	for _, e := range s.engines {
-		if e != nil {
-			errs = append(errs, e.Close())
-		}
-	}
-	errs = append(errs, os.RemoveAll(s.dir))
-	return errors.Join(errs...)
-}
-
-// joinShuffle returns the engine of rank g.Rank, creating the session's
-// engines on first use.
-func (r *Runtime) joinShuffle(g *runtime.Group) (*shuffle.Engine, *shuffle.LocalTransport, error) {
+func (r *Runtime) forget(a *actor) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, ok := r.shuffles[g.Rendezvous]
-	if !ok {
-		return nil, nil, fmt.Errorf("shuffle %s: unknown rendezvous", g.Rendezvous)
-	}
-	if s.engines == nil {
-		s.engines = make([]*shuffle.Engine, g.Size)
-		for rank := range g.Size {
-			e, err := shuffle.NewEngine(rank, g.Size, shuffle.Options{
-				NumPartitions: g.NumPartitions,
-				MemoryLimit:   g.MemoryLimit,
-				SpillDir:      s.dir,
-			})
-			if err != nil {
-				_ = s.closeAll()
-				delete(r.shuffles, g.Rendezvous)
-				return nil, nil, fmt.Errorf("shuffle %s: %w", g.Rendezvous, err)
-			}
-			s.engines[rank] = e
-		}
-		s.transport = shuffle.NewLocalTransport(s.engines)
-		s.left = make(map[int]bool)
-	}
-	if g.Rank < 0 || g.Rank >= len(s.engines) {
-		return nil, nil, fmt.Errorf("shuffle %s: rank %d out of range [0,%d)", g.Rendezvous, g.Rank, len(s.engines))
-	}
-	delete(s.left, g.Rank) // a replacement actor rejoins its rank
-	return s.engines[g.Rank], s.transport, nil
+	delete(r.actors, a)
+	r.mu.Unlock()
 }
 
-// leaveShuffle records that rank's actor stopped; when every rank has left,
-// the session's engines and spill files are released.
-func (r *Runtime) leaveShuffle(id string, rank int) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, ok := r.shuffles[id]
-	if !ok {
-		return nil
+// copyTasks gives an abandonable call its own copies of ts, through the
+// task codecs. A task type without a codec is shared, with a warning.
+func (r *Runtime) copyTasks(ts []task.Task) []task.Task {
+	if len(ts) == 0 {
+		return ts
 	}
-	s.left[rank] = true
-	if len(s.left) < len(s.engines) {
-		return nil
-	}
-	delete(r.shuffles, id)
-	return s.closeAll()
-}
-
-// actor is a stage instance run by the caller's goroutine, or by a goroutine
-// of its own when the call has a deadline (so that a hung call can be
-// abandoned).
-type actor struct {
-	rt     *Runtime
-	worker stage.Worker
-	inst   stage.Stage
-
-	mu          sync.Mutex
-	setUp       bool
-	dead        bool
-	busy        bool // a call is running (possibly abandoned)
-	stopPending bool // Stop came while an abandoned call was running
-	stopped     bool
-	shuffleID   string
-	transport   collective.Transport
-	engine      *shuffle.Engine
-}
-
-func (a *actor) ID() string { return a.worker.ID }
-
-func (a *actor) CreateRendezvous(context.Context) (string, error) {
-	id := collective.NewGroupID()
-	if _, ok := stage.AsShuffle(a.inst); ok {
-		dir := filepath.Join(a.rt.opts.ScratchDir, "sluice-shuffle-"+id)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", fmt.Errorf("actor %s: shuffle scratch: %w", a.worker.ID, err)
-		}
-		a.rt.mu.Lock()
-		a.rt.shuffles[id] = &shuffleSession{dir: dir}
-		a.rt.mu.Unlock()
-	}
-	return id, nil
-}
-
-func (a *actor) Setup(ctx context.Context, g *runtime.Group) error {
-	if g != nil {
-		a.worker.Rank, a.worker.Size = g.Rank, g.Size
-		if _, ok := stage.AsShuffle(a.inst); ok {
-			eng, tr, err := a.rt.joinShuffle(g)
-			if err != nil {
-				return err
-			}
-			a.shuffleID, a.engine = g.Rendezvous, eng
-			a.worker.Shuffle = &stage.ShuffleEndpoint{
-				Rank: g.Rank, NumRanks: g.Size, NumPartitions: g.NumPartitions,
-				Sender: shuffle.NewSender(g.Rank, g.Size, g.NumPartitions, tr, a.rt.opts.ShuffleFlushBytes),
-				Store:  eng,
-			}
-		} else {
-			t, err := a.rt.hub.Join(g.Rendezvous, g.Rank, g.Size)
-			if err != nil {
-				return fmt.Errorf("actor %s: join group: %w", a.worker.ID, err)
-			}
-			a.transport = t
-			a.worker.Comm = collective.New(t)
+	b, err := r.wire.Tasks.MarshalList(ts)
+	if err == nil {
+		var c []task.Task
+		if c, err = r.wire.Tasks.UnmarshalList(b); err == nil {
+			return c
 		}
 	}
-	err := protect("setup", func() error { return a.inst.Setup(ctx, &a.worker) })
-	a.mu.Lock()
-	// Setup ran (even if it failed part way): Teardown is owed.
-	a.setUp = true
-	a.mu.Unlock()
-	return err
-}
-
-func (a *actor) Call(ctx context.Context, m runtime.Method, tasks []task.Task) ([]task.Task, error) {
-	a.mu.Lock()
-	if a.dead || a.stopped {
-		a.mu.Unlock()
-		return nil, &runtime.DiedError{ActorID: a.worker.ID, Reason: "lost", Err: errors.New("actor is no longer running")}
-	}
-	a.busy = true
-	a.mu.Unlock()
-
-	if _, hasDeadline := ctx.Deadline(); !hasDeadline {
-		out, err := a.run(ctx, m, tasks)
-		a.finishCall(ctx)
-		return out, err
-	}
-	type result struct {
-		out []task.Task
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		out, err := a.run(ctx, m, tasks)
-		// Mark the actor idle before the caller sees the result, so that a
-		// Stop or Call right after this one never finds it still busy.
-		a.finishCall(context.WithoutCancel(ctx))
-		done <- result{out, err}
-	}()
-	select {
-	case r := <-done:
-		return r.out, r.err
-	case <-ctx.Done():
-		a.mu.Lock()
-		a.dead = true
-		a.mu.Unlock()
-		reason := "timeout"
-		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			reason = "cancelled" // the caller gave up (the run is stopping)
-		}
-		return nil, &runtime.DiedError{ActorID: a.worker.ID, Reason: reason, Err: ctx.Err()}
-	}
-}
-
-// finishCall marks the actor idle and runs a Stop that arrived during the call.
-func (a *actor) finishCall(ctx context.Context) {
-	a.mu.Lock()
-	a.busy = false
-	pending := a.stopPending
-	a.stopPending = false
-	a.mu.Unlock()
-	if pending {
-		if err := a.teardown(ctx); err != nil {
-			a.worker.Logger.Warn("teardown after abandoned call failed", "err", err)
-		}
-	}
-}
-
-// run executes one call, turning a panic into the actor's death.
-func (a *actor) run(ctx context.Context, m runtime.Method, tasks []task.Task) (out []task.Task, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			a.mu.Lock()
-			a.dead = true
-			a.mu.Unlock()
-			err = &runtime.DiedError{ActorID: a.worker.ID, Reason: "panic", Err: runtime.Recovered(p)}
-		}
-	}()
-	switch m {
-	case runtime.Process:
-		return a.inst.ProcessBatch(ctx, tasks)
-	}
-	ss, ok := stage.AsShuffle(a.inst)
-	if !ok {
-		return nil, fmt.Errorf("actor %s: stage %s is not a shuffle stage; cannot %s", a.worker.ID, a.worker.StageName, m)
-	}
-	switch m {
-	case runtime.Insert:
-		return nil, ss.Insert(ctx, tasks)
-	case runtime.InsertFinished:
-		if err := ss.InsertFinished(ctx); err != nil {
-			return nil, err
-		}
-		return nil, a.worker.Shuffle.Sender.Flush(ctx)
-	case runtime.ExtractAndWrite:
-		if err := a.engine.Finish(); err != nil {
-			return nil, err
-		}
-		return ss.ExtractAndWrite(ctx)
-	}
-	return nil, fmt.Errorf("actor %s: unknown method %s", a.worker.ID, m)
-}
-
-func (a *actor) Stop(ctx context.Context) error {
-	a.mu.Lock()
-	if a.stopped {
-		a.mu.Unlock()
-		return nil
-	}
-	a.stopped = true
-	if a.busy {
-		// An abandoned call still runs: tear down when it returns, never
-		// concurrently with it.
-		a.stopPending = true
-		a.mu.Unlock()
-		return nil
-	}
-	a.mu.Unlock()
-	return a.teardown(ctx)
-}
-
-func (a *actor) teardown(ctx context.Context) error {
-	a.mu.Lock()
-	owed := a.setUp
-	a.setUp = false
-	a.mu.Unlock()
-	var errs []error
-	if owed {
-		errs = append(errs, protect("teardown", func() error { return a.inst.Teardown(ctx) }))
-	}
-	if a.transport != nil {
-		errs = append(errs, a.transport.Close())
-	}
-	if a.shuffleID != "" {
-		errs = append(errs, a.rt.leaveShuffle(a.shuffleID, a.worker.Rank))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("actor %s: stop: %w", a.worker.ID, err)
-	}
-	return nil
+	r.opts.Logger.Warn("cannot copy the tasks of a call with a deadline; the stage gets the caller's own", "err", err)
+	return ts
 }
 
 // protect runs fn, turning a panic into an error.
@@ -418,3 +426,16 @@ func protect(what string, fn func() error) (err error) {
 	}()
 	return fn()
 }
+
+// measureThreshold is the CPU time above which an actor keeps measuring its
+// calls: two reads of the thread clock cost about 1-3 µs here, so calls of
+// at least 100 µs pay at most a few percent for being measured.
+const measureThreshold = 100 * time.Microsecond
+
+// sampleEvery: an actor whose calls are too short to measure still measures
+// one call in this many, to notice when they become long (at 1024 the
+// samples cost well under 1% of the shortest calls).
+const sampleEvery = 1024
+
+// warmupCalls: an actor measures its first calls whatever their length.
+const warmupCalls = 8

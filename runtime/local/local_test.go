@@ -60,11 +60,17 @@ func newRuntime(t *testing.T, opts local.Options) *local.Runtime {
 
 func spawn(t *testing.T, rt *local.Runtime, s stage.Stage, id string) runtime.Actor {
 	t.Helper()
-	a, err := rt.Spawn(context.Background(), runtime.ActorSpec{Stage: s, Worker: stage.Worker{ID: id, StageName: s.Name(), Size: 1}})
+	a, err := rt.Spawn(context.Background(), runtime.ActorSpec{Stage: s, Worker: stage.WorkerSpec{ID: id, StageName: s.Name(), Size: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// call runs a call with method m on tasks and returns its outputs.
+func call(a runtime.Actor, ctx context.Context, m runtime.Method, tasks []task.Task) ([]task.Task, error) {
+	res, err := a.Call(ctx, runtime.Call{Method: m, Tasks: tasks, Attempt: 1})
+	return res.Tasks, err
 }
 
 func docs(texts ...string) []task.Task {
@@ -168,7 +174,7 @@ func TestLifeCycle(t *testing.T) {
 	}
 	// Each actor has its own instance: its own id and call count.
 	for i, want := range []string{"a1#1", "a1#2", "a1#3"} {
-		out, err := a1.Call(ctx, runtime.Process, docs("x"))
+		out, err := call(a1, ctx, runtime.Process, docs("x"))
 		if err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
@@ -176,7 +182,7 @@ func TestLifeCycle(t *testing.T) {
 			t.Errorf("a1 call %d = %q, want %q", i, got, want)
 		}
 	}
-	out, err := a2.Call(ctx, runtime.Process, docs("x"))
+	out, err := call(a2, ctx, runtime.Process, docs("x"))
 	if err != nil || firstText(t, out) != "a2#1" {
 		t.Errorf("a2 call = %v, %v; want a2#1 (state not shared with a1)", out, err)
 	}
@@ -192,16 +198,16 @@ func TestLifeCycle(t *testing.T) {
 	}
 
 	// A stage error is returned as is and the actor stays usable.
-	_, err = a1.Call(ctx, runtime.Process, docs("fail"))
+	_, err = call(a1, ctx, runtime.Process, docs("fail"))
 	if err == nil || runtime.IsDied(err) || !strings.Contains(err.Error(), "injected stage error") {
 		t.Errorf("stage error = %v, want the stage's own error", err)
 	}
 	// Shuffle methods on a plain stage are errors, not deaths.
-	_, err = a1.Call(ctx, runtime.Insert, docs("x"))
+	_, err = call(a1, ctx, runtime.Insert, docs("x"))
 	if err == nil || runtime.IsDied(err) || !strings.Contains(err.Error(), "not a shuffle stage") {
 		t.Errorf("Insert on a plain stage = %v", err)
 	}
-	if _, err := a1.Call(ctx, runtime.Process, docs("x")); err != nil {
+	if _, err := call(a1, ctx, runtime.Process, docs("x")); err != nil {
 		t.Errorf("actor unusable after a stage error: %v", err)
 	}
 
@@ -214,7 +220,7 @@ func TestLifeCycle(t *testing.T) {
 	if got := p.teardowns.Load(); got != 1 {
 		t.Errorf("teardowns after stopping a1 three times = %d, want 1", got)
 	}
-	_, err = a1.Call(ctx, runtime.Process, docs("x"))
+	_, err = call(a1, ctx, runtime.Process, docs("x"))
 	if diedReason(err) != "lost" {
 		t.Errorf("Call after Stop = %v, want a DiedError (lost)", err)
 	}
@@ -253,10 +259,10 @@ func TestPanicKillsActor(t *testing.T) {
 			if err := a.Setup(ctx, nil); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := a.Call(ctx, runtime.Process, docs("ok")); err != nil {
+			if _, err := call(a, ctx, runtime.Process, docs("ok")); err != nil {
 				t.Fatal(err)
 			}
-			_, err := a.Call(ctx, runtime.Process, docs("panic"))
+			_, err := call(a, ctx, runtime.Process, docs("panic"))
 			var died *runtime.DiedError
 			if !errors.As(err, &died) || died.Reason != "panic" || died.ActorID != "boom" {
 				t.Fatalf("panicking call = %v, want a DiedError with reason panic", err)
@@ -264,7 +270,7 @@ func TestPanicKillsActor(t *testing.T) {
 			if !strings.Contains(err.Error(), "injected panic") {
 				t.Errorf("error %q does not carry the panic value", err)
 			}
-			_, err = a.Call(ctx, runtime.Process, docs("ok"))
+			_, err = call(a, ctx, runtime.Process, docs("ok"))
 			if diedReason(err) == "" {
 				t.Errorf("call after the panic = %v, want a DiedError", err)
 			}
@@ -294,7 +300,7 @@ func TestStopAfterDeadlineCall(t *testing.T) {
 		if err := a.Setup(ctx, nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.Call(ctx, runtime.Process, docs("x")); err != nil {
+		if _, err := call(a, ctx, runtime.Process, docs("x")); err != nil {
 			t.Fatal(err)
 		}
 		if err := a.Stop(ctx); err != nil {
@@ -351,14 +357,14 @@ func TestTimeoutAbandonsActor(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(bg, 50*time.Millisecond)
 	defer cancel()
-	_, err := a.Call(ctx, runtime.Process, docs("x"))
+	_, err := call(a, ctx, runtime.Process, docs("x"))
 	var died *runtime.DiedError
 	if !errors.As(err, &died) || died.Reason != "timeout" || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("hung call = %v, want a DiedError with reason timeout wrapping DeadlineExceeded", err)
 	}
 	wait(t, s.entered, "the hung call to start")
 
-	if _, err := a.Call(bg, runtime.Process, docs("x")); diedReason(err) == "" {
+	if _, err := call(a, bg, runtime.Process, docs("x")); diedReason(err) == "" {
 		t.Errorf("call to an abandoned actor = %v, want a DiedError", err)
 	}
 	// Stop returns at once but defers Teardown until the hung call returns.
@@ -447,7 +453,7 @@ func TestSetupNode(t *testing.T) {
 	rt := newRuntime(t, local.Options{CPUs: 1})
 	nodes, _ := rt.Nodes(ctx)
 	s := newBadSetup()
-	spec := runtime.ActorSpec{Stage: stage.With(s, stage.WithName("renamed")), Worker: stage.Worker{ID: "n", StageName: "renamed"}}
+	spec := runtime.ActorSpec{Stage: stage.With(s, stage.WithName("renamed")), Worker: stage.WorkerSpec{ID: "n", StageName: "renamed"}}
 	if err := rt.SetupNode(ctx, spec, nodes[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -523,7 +529,7 @@ func TestCollectiveGroup(t *testing.T) {
 		wg.Go(func() {
 			// Rank i holds i+1 documents.
 			texts := make([]string, i+1)
-			out, err := a.Call(ctx, runtime.Process, docs(texts...))
+			out, err := call(a, ctx, runtime.Process, docs(texts...))
 			if err == nil {
 				results[i] = out[0].(*task.DocumentBatch).Texts()[0]
 			}
@@ -657,18 +663,18 @@ func TestShuffleSpillsAndCleansUp(t *testing.T) {
 
 	// Insert 3000 keys, spread over both actors in several calls.
 	var want []string
-	for call := range 6 {
+	for c := range 6 {
 		var texts []string
 		for i := range 500 {
-			texts = append(texts, fmt.Sprintf("key-%02d-%04d", call, i))
+			texts = append(texts, fmt.Sprintf("key-%02d-%04d", c, i))
 		}
 		want = append(want, texts...)
-		if out, err := actors[call%2].Call(ctx, runtime.Insert, docs(texts...)); err != nil || len(out) != 0 {
+		if out, err := call(actors[c%2], ctx, runtime.Insert, docs(texts...)); err != nil || len(out) != 0 {
 			t.Fatalf("Insert = %v, %v", out, err)
 		}
 	}
 	for _, a := range actors {
-		if _, err := a.Call(ctx, runtime.InsertFinished, nil); err != nil {
+		if _, err := call(a, ctx, runtime.InsertFinished, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -678,7 +684,7 @@ func TestShuffleSpillsAndCleansUp(t *testing.T) {
 
 	var got []string
 	for rank, a := range actors {
-		out, err := a.Call(ctx, runtime.ExtractAndWrite, nil)
+		out, err := call(a, ctx, runtime.ExtractAndWrite, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -727,10 +733,10 @@ func TestCloseRemovesOpenShuffle(t *testing.T) {
 	for i := range 1000 {
 		texts = append(texts, "k"+strconv.Itoa(i))
 	}
-	if _, err := actors[0].Call(ctx, runtime.Insert, docs(texts...)); err != nil {
+	if _, err := call(actors[0], ctx, runtime.Insert, docs(texts...)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := actors[0].Call(ctx, runtime.InsertFinished, nil); err != nil {
+	if _, err := call(actors[0], ctx, runtime.InsertFinished, nil); err != nil {
 		t.Fatal(err)
 	}
 	if countFiles(t, dir) == 0 {

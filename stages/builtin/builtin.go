@@ -21,6 +21,9 @@ import (
 func Registry() *stage.Registry {
 	reg := stage.NewRegistry()
 	reg.MustRegister(chaos.Type())
+	if err := reg.RegisterError(chaos.ErrorName, chaos.ErrInjected); err != nil {
+		panic(err)
+	}
 	reg.MustRegister(TextFilterType())
 	for _, t := range jsonl.Types(reg) {
 		reg.MustRegister(t)

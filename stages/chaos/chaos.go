@@ -18,19 +18,24 @@
 //     hash(seed, key) < error_fraction, a fixed property of the key. A faulty
 //     batch returns an error on its first error_attempts attempts (default
 //     1) and passes afterwards, so with error_attempts below the executor's
-//     max_attempts every faulty batch succeeds on a retry.
+//     max_attempts every faulty batch succeeds on a retry. The attempt number
+//     comes with each call (stage.Attempt), so this holds wherever the
+//     batch's attempts run.
 //   - panic_on_call, panic_every and hang_on_call count the ProcessBatch
 //     calls of each actor (each actor is its own stage instance, so a
 //     replacement actor starts counting from zero). When the count triggers,
-//     the actor panics (or hangs) on that call, unless the batch was already
-//     the victim of such a triggered fault; then the fault is owed and
-//     strikes the actor's next call with a batch that was not. No batch is
-//     hit twice by these knobs, so retries succeed.
+//     the actor panics (or hangs) on that call if it is the batch's first
+//     attempt; otherwise the fault is owed and strikes the actor's next call
+//     that is a first attempt. So no batch is hit twice by these knobs, and
+//     retries succeed.
+//   - setup_fail_times fails the set-up of the stage's first actors: those
+//     whose id ends in a number below it (the executor numbers a stage's
+//     actors from 0 as it creates them, replacements included).
 //
-// Attempts and victims are counted in the stage's Counters, which every
-// actor copy of one stage value shares (stage.NewInstance copies shallowly
-// and the Counters pointer is set at construction). Under a runtime that
-// runs actors in several processes, each process counts on its own.
+// Actors share nothing. What they did is reported through counters that
+// travel with each call's result (stage.Count) and that the executor sums
+// per stage: chaos_calls, chaos_errors, chaos_panics, chaos_hangs and
+// chaos_passed (tasks returned by successful calls).
 package chaos
 
 import (
@@ -39,8 +44,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
-	"sync/atomic"
+	"strings"
 	"time"
 
 	"github.com/sluice-data/sluice/stage"
@@ -77,8 +81,9 @@ type Config struct {
 	HangIDs []string `json:"hang_ids,omitempty"`
 	// HangOnCall makes each actor hang on its Nth call (1-based); 0 means never.
 	HangOnCall int `json:"hang_on_call,omitempty"`
-	// SetupFailTimes makes the first N Setup calls of the stage fail,
-	// counted across all of its actors.
+	// SetupFailTimes makes the set-up of the stage's first N actors fail:
+	// those whose id ends in a number below N (the executor numbers a
+	// stage's actors from 0, replacements included).
 	SetupFailTimes int `json:"setup_fail_times,omitempty"`
 	// SetupFailAlways makes every Setup fail.
 	SetupFailAlways bool `json:"setup_fail_always,omitempty"`
@@ -118,7 +123,7 @@ var Fields = []stage.Field{
 	{Name: "panic_every", Type: "int", Default: "0", Doc: "each actor panics on every Nth call (0 = never); a batch is hit at most once"},
 	{Name: "hang_ids", Type: "[string]", Default: "[]", Doc: "task ids whose batches block until cancelled (use with batch_timeout)"},
 	{Name: "hang_on_call", Type: "int", Default: "0", Doc: "each actor blocks on its Nth call until cancelled (0 = never); a batch is hit at most once"},
-	{Name: "setup_fail_times", Type: "int", Default: "0", Doc: "the first N actor set-ups of the stage fail"},
+	{Name: "setup_fail_times", Type: "int", Default: "0", Doc: "the stage's first N actors (ids ending in 0 to N-1; replacements count) fail to set up"},
 	{Name: "setup_fail_always", Type: "bool", Default: "false", Doc: "every actor set-up fails"},
 	{Name: "sleep", Type: "duration", Default: "0s", Doc: "time slept at the start of every call, e.g. \"10ms\""},
 }
@@ -140,62 +145,14 @@ func Type() stage.Type {
 	}
 }
 
-// Counters counts what the actors of one chaos stage did. All actors made
-// from one stage value share it. The atomic fields may be read at any time.
-type Counters struct {
-	// Setups counts Setup calls, failed ones included.
-	Setups atomic.Int64
-	// SetupFailures counts Setup calls that failed on purpose.
-	SetupFailures atomic.Int64
-	// Teardowns counts Teardown calls.
-	Teardowns atomic.Int64
-	// Calls counts ProcessBatch calls.
-	Calls atomic.Int64
-	// Errors, Panics and Hangs count injected faults.
-	Errors atomic.Int64
-	Panics atomic.Int64
-	Hangs  atomic.Int64
-	// Passed counts tasks returned by successful calls.
-	Passed atomic.Int64
-
-	mu       sync.Mutex
-	attempts map[string]int
-	victims  map[string]bool
-}
-
-// Attempts returns how many calls have seen the batch whose first task id is key.
-func (c *Counters) Attempts(key string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.attempts[key]
-}
-
-// nextAttempt records one more call with the batch key and returns its
-// 1-based attempt number.
-func (c *Counters) nextAttempt(key string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.attempts == nil {
-		c.attempts = make(map[string]int)
-	}
-	c.attempts[key]++
-	return c.attempts[key]
-}
-
-// claimVictim marks key as the victim of a triggered fault and reports
-// whether it was not one already.
-func (c *Counters) claimVictim(key string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.victims[key] {
-		return false
-	}
-	if c.victims == nil {
-		c.victims = make(map[string]bool)
-	}
-	c.victims[key] = true
-	return true
-}
+// Names of the counters the stage reports (stage.Count).
+const (
+	CounterCalls  = "chaos_calls"
+	CounterErrors = "chaos_errors"
+	CounterPanics = "chaos_panics"
+	CounterHangs  = "chaos_hangs"
+	CounterPassed = "chaos_passed"
+)
 
 // Stage is the chaos stage. Build it with New (or through the registry).
 type Stage struct {
@@ -204,7 +161,6 @@ type Stage struct {
 	errorIDs map[string]bool
 	panicIDs map[string]bool
 	hangIDs  map[string]bool
-	counters *Counters
 
 	// Per-actor state, reset by Setup.
 	calls     int
@@ -212,7 +168,7 @@ type Stage struct {
 	owedHang  bool
 }
 
-// New returns a chaos stage named "chaos" with its own Counters.
+// New returns a chaos stage named "chaos".
 func New(cfg Config) (*Stage, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("chaos: %w", err)
@@ -226,7 +182,6 @@ func New(cfg Config) (*Stage, error) {
 		errorIDs: set(cfg.ErrorIDs),
 		panicIDs: set(cfg.PanicIDs),
 		hangIDs:  set(cfg.HangIDs),
-		counters: &Counters{},
 	}, nil
 }
 
@@ -241,40 +196,47 @@ func set(ids []string) map[string]bool {
 // Config returns the stage's configuration, defaults applied.
 func (s *Stage) Config() Config { return s.cfg }
 
-// Counters returns the counters shared by every actor of the stage.
-func (s *Stage) Counters() *Counters { return s.counters }
-
 // ErrInjected is wrapped by every error the stage injects on purpose.
 var ErrInjected = errors.New("chaos: injected fault")
 
-// Setup implements stage.Stage. It fails while the stage-wide count of set-ups
-// is within SetupFailTimes, or always with SetupFailAlways.
-func (s *Stage) Setup(_ context.Context, _ *stage.Worker) error {
+// ErrorName is the name under which ErrInjected is registered in a stage
+// registry (stage.Registry.RegisterError), so that errors.Is(err,
+// ErrInjected) holds for errors that crossed from another process.
+const ErrorName = "chaos.injected"
+
+// Setup implements stage.Stage. It fails for the stage's first
+// SetupFailTimes actors (see the package documentation), or always with
+// SetupFailAlways.
+func (s *Stage) Setup(_ context.Context, w *stage.Worker) error {
 	s.calls, s.owedPanic, s.owedHang = 0, false, false
-	n := s.counters.Setups.Add(1)
-	if s.cfg.SetupFailAlways || n <= int64(s.cfg.SetupFailTimes) {
-		s.counters.SetupFailures.Add(1)
-		return fmt.Errorf("%w: setup %d fails", ErrInjected, n)
+	if s.cfg.SetupFailAlways {
+		return fmt.Errorf("%w: setup of actor %s fails (setup_fail_always)", ErrInjected, w.ID)
+	}
+	if s.cfg.SetupFailTimes > 0 {
+		if n, ok := actorNumber(w.ID); ok && n < s.cfg.SetupFailTimes {
+			return fmt.Errorf("%w: setup of actor %s fails (setup_fail_times=%d)", ErrInjected, w.ID, s.cfg.SetupFailTimes)
+		}
 	}
 	return nil
 }
 
-// Teardown implements stage.Stage.
-func (s *Stage) Teardown(context.Context) error {
-	s.counters.Teardowns.Add(1)
-	return nil
+// actorNumber is the number at the end of an actor id ("chaos-3" → 3).
+func actorNumber(id string) (int, bool) {
+	i := strings.LastIndexAny(id, "-_")
+	n, err := strconv.Atoi(id[i+1:])
+	return n, err == nil && n >= 0
 }
 
 // ProcessBatch implements stage.Stage: it returns tasks unchanged unless a
 // fault is due.
 func (s *Stage) ProcessBatch(ctx context.Context, tasks []task.Task) ([]task.Task, error) {
 	s.calls++
-	s.counters.Calls.Add(1)
+	stage.Count(ctx, CounterCalls, 1)
 	key := ""
 	if len(tasks) > 0 {
 		key = tasks[0].ID()
 	}
-	attempt := s.counters.nextAttempt(key)
+	attempt := max(stage.Attempt(ctx), 1) // unknown: treat as the first
 
 	if s.cfg.Sleep > 0 {
 		t := time.NewTimer(time.Duration(s.cfg.Sleep))
@@ -286,11 +248,11 @@ func (s *Stage) ProcessBatch(ctx context.Context, tasks []task.Task) ([]task.Tas
 		}
 	}
 	if id, ok := s.listed(tasks, s.errorIDs); ok {
-		s.counters.Errors.Add(1)
+		stage.Count(ctx, CounterErrors, 1)
 		return nil, fmt.Errorf("%w: task %s is in error_ids", ErrInjected, id)
 	}
 	if id, ok := s.listed(tasks, s.panicIDs); ok {
-		s.counters.Panics.Add(1)
+		stage.Count(ctx, CounterPanics, 1)
 		panic(fmt.Sprintf("chaos: task %s is in panic_ids", id))
 	}
 	if id, ok := s.listed(tasks, s.hangIDs); ok {
@@ -302,26 +264,26 @@ func (s *Stage) ProcessBatch(ctx context.Context, tasks []task.Task) ([]task.Tas
 	if s.cfg.HangOnCall > 0 && s.calls == s.cfg.HangOnCall {
 		s.owedHang = true
 	}
-	if s.owedPanic && s.counters.claimVictim(key) {
+	if s.owedPanic && attempt == 1 {
 		s.owedPanic = false
-		s.counters.Panics.Add(1)
+		stage.Count(ctx, CounterPanics, 1)
 		panic("chaos: injected panic on call " + strconv.Itoa(s.calls) + " of this actor (batch " + key + ")")
 	}
-	if s.owedHang && s.counters.claimVictim(key) {
+	if s.owedHang && attempt == 1 {
 		s.owedHang = false
 		return nil, s.hang(ctx, "call "+strconv.Itoa(s.calls)+" of this actor")
 	}
 	if s.cfg.ErrorFraction > 0 && attempt <= s.cfg.ErrorAttempts && Faulty(s.cfg.Seed, key, s.cfg.ErrorFraction) {
-		s.counters.Errors.Add(1)
+		stage.Count(ctx, CounterErrors, 1)
 		return nil, fmt.Errorf("%w: transient error for batch %s (attempt %d; the first %d fail)", ErrInjected, key, attempt, s.cfg.ErrorAttempts)
 	}
-	s.counters.Passed.Add(int64(len(tasks)))
+	stage.Count(ctx, CounterPassed, int64(len(tasks)))
 	return tasks, nil
 }
 
 // hang blocks until ctx is done and returns an error saying why.
 func (s *Stage) hang(ctx context.Context, why string) error {
-	s.counters.Hangs.Add(1)
+	stage.Count(ctx, CounterHangs, 1)
 	<-ctx.Done()
 	return fmt.Errorf("%w: hung on %s until cancelled: %w", ErrInjected, why, context.Cause(ctx))
 }

@@ -9,30 +9,24 @@ import (
 	"time"
 
 	"github.com/sluice-data/sluice/executor"
-	"github.com/sluice-data/sluice/runtime/local"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/task"
 )
 
 // execute runs batches with the given ids through a chaos stage on the real
-// executor and local runtime.
-func execute(t *testing.T, cfg Config, ecfg executor.Config, ids ...string) (*executor.Executor, *Counters, []task.Task, error) {
+// executor and a local runtime that builds every actor from the stage's
+// descriptor and sends every call through its wire form (actors share
+// nothing). It returns the stage's summed counters.
+func execute(t *testing.T, cfg Config, ecfg executor.Config, ids ...string) (*executor.Executor, map[string]int64, []task.Task, error) {
 	t.Helper()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := local.New(local.Options{CPUs: 2, ScratchDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, rt := isolated(t, cfg)
 	defer rt.Close()
 	if ecfg.RetryBackoff == 0 {
 		ecfg.RetryBackoff = time.Millisecond
 	}
 	ex := executor.New(rt, ecfg)
 	out, err := ex.Execute(context.Background(), []stage.Stage{s}, batch(ids...))
-	return ex, s.Counters(), out, err
+	return ex, ex.Report().Stages[0].Counters, out, err
 }
 
 func ids(n int) []string {
@@ -54,12 +48,12 @@ func TestExecutorRetriesTransientFaults(t *testing.T) {
 		t.Fatalf("%d outputs, want 30", len(out))
 	}
 	rep := stageReport(ex)
-	if c.Errors.Load() == 0 || c.Panics.Load() == 0 || rep.Retries < c.Errors.Load() || rep.ActorDeaths != c.Panics.Load() || rep.Failed != 0 {
-		t.Fatalf("errors %d panics %d, report %+v", c.Errors.Load(), c.Panics.Load(), rep)
+	if c[CounterErrors] == 0 || c[CounterPanics] == 0 || rep.Retries < c[CounterErrors] || rep.ActorDeaths != c[CounterPanics] || rep.Failed != 0 {
+		t.Fatalf("counters %v, report %+v", c, rep)
 	}
-	// Every actor set up was torn down.
-	if c.Setups.Load() != c.Teardowns.Load() {
-		t.Fatalf("setups %d, teardowns %d", c.Setups.Load(), c.Teardowns.Load())
+	// Every batch passed exactly once.
+	if c[CounterPassed] != 30 || c[CounterCalls] != 30+rep.Retries {
+		t.Fatalf("counters %v, report %+v", c, rep)
 	}
 }
 
@@ -79,8 +73,8 @@ func TestExecutorPermanentFailures(t *testing.T) {
 		}
 	}
 	slices.Sort(failed)
-	if !slices.Equal(failed, []string{"b03", "b07"}) || c.Attempts("b03") != 2 || c.Attempts("b07") != 2 {
-		t.Fatalf("failed %v, attempts %d %d", failed, c.Attempts("b03"), c.Attempts("b07"))
+	if !slices.Equal(failed, []string{"b03", "b07"}) || c[CounterErrors] != 2 || c[CounterPanics] != 2 {
+		t.Fatalf("failed %v, counters %v", failed, c)
 	}
 }
 
@@ -96,9 +90,10 @@ func TestExecutorAbandonsHungBatches(t *testing.T) {
 		t.Fatalf("failed %s %+v", f.ID(), f.Attempts)
 	}
 	// b01 hung twice; hang_on_call hung at least one other batch, which
-	// then succeeded on a retry.
-	if c.Hangs.Load() < 3 || stageReport(ex).ActorDeaths < 3 {
-		t.Fatalf("hangs %d, report %+v", c.Hangs.Load(), stageReport(ex))
+	// then succeeded on a retry. (A call that times out returns no result,
+	// so its counters are lost: only deaths show the hangs.)
+	if rep := stageReport(ex); rep.ActorDeaths < 3 || c[CounterPassed] != 5 {
+		t.Fatalf("counters %v, report %+v", c, rep)
 	}
 }
 
@@ -107,8 +102,8 @@ func TestExecutorSetupFailures(t *testing.T) {
 	if err != nil || len(out) != 5 {
 		t.Fatalf("err = %v, %d outputs", err, len(out))
 	}
-	if rep := stageReport(ex); rep.SetupFailures != 2 || c.SetupFailures.Load() != 2 {
-		t.Fatalf("report %+v, counter %d", rep, c.SetupFailures.Load())
+	if rep := stageReport(ex); rep.SetupFailures != 2 || rep.ActorsStarted != 2 {
+		t.Fatalf("report %+v, counters %v", rep, c)
 	}
 	_, _, _, err = execute(t, Config{SetupFailAlways: true}, executor.Config{MaxSetupFailures: 2}, ids(5)...)
 	if err == nil || !errors.Is(err, ErrInjected) {

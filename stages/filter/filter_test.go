@@ -64,19 +64,19 @@ func process(t *testing.T, s stage.Stage, in ...task.Task) (batches []*task.Docu
 	if err := s.Setup(context.Background(), &stage.Worker{}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := s.ProcessBatch(context.Background(), in)
+	info := &stage.CallInfo{Attempt: 1}
+	out, err := s.ProcessBatch(stage.WithCall(context.Background(), info), in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats = map[string]int64{}
+	stats = info.Counts.Take()
+	if stats == nil {
+		stats = map[string]int64{}
+	}
 	for _, o := range out {
 		switch o := o.(type) {
 		case *task.DocumentBatch:
 			batches = append(batches, o)
-		case *task.Stats:
-			for k, v := range o.Counters {
-				stats[k] += v
-			}
 		default:
 			t.Fatalf("unexpected output %T", o)
 		}

@@ -186,8 +186,8 @@ func (l *LanguageID) ProcessBatch(ctx context.Context, tasks []task.Task) ([]tas
 			out = append(out, kept)
 		}
 	}
-	if len(counts) > 0 {
-		out = append(out, task.NewStats(counts))
+	for name, n := range counts {
+		stage.Count(ctx, name, n)
 	}
 	return out, nil
 }

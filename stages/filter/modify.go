@@ -117,7 +117,7 @@ func (m *Modifier) ProcessBatch(ctx context.Context, tasks []task.Task) ([]task.
 		out = append(out, nb)
 	}
 	if modified > 0 {
-		out = append(out, task.NewStats(map[string]int64{CounterModified: modified}))
+		stage.Count(ctx, CounterModified, modified)
 	}
 	return out, nil
 }

@@ -23,7 +23,7 @@ const (
 	ScoreFilterType   = "score_filter"
 )
 
-// Counter names the stages report (task.Stats): CounterDropped+rule for
+// Counter names the stages report (stage.Count): CounterDropped+rule for
 // each rule that dropped documents, CounterRewritten for texts a rule
 // changed.
 const (
@@ -198,7 +198,7 @@ func (q *QualityFilter) Setup(_ context.Context, w *stage.Worker) error {
 }
 
 // ProcessBatch implements stage.Stage. Alongside the filtered batches it
-// returns a task.Stats with the counters of the call.
+// reports the counters of the call (stage.Count).
 func (q *QualityFilter) ProcessBatch(ctx context.Context, tasks []task.Task) ([]task.Task, error) {
 	if q.doc == nil {
 		q.doc = text.NewDoc("")
@@ -221,8 +221,8 @@ func (q *QualityFilter) ProcessBatch(ctx context.Context, tasks []task.Task) ([]
 			out = append(out, kept)
 		}
 	}
-	if len(counts) > 0 {
-		out = append(out, task.NewStats(counts))
+	for name, n := range counts {
+		stage.Count(ctx, name, n)
 	}
 	return out, nil
 }

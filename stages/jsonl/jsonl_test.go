@@ -41,7 +41,7 @@ func registry(t *testing.T) *stage.Registry {
 func runStage(t *testing.T, s stage.Stage, in ...task.Task) []task.Task {
 	t.Helper()
 	inst := stage.NewInstance(s)
-	if err := inst.Setup(ctx, &stage.Worker{ID: "w"}); err != nil {
+	if err := inst.Setup(ctx, &stage.Worker{WorkerSpec: stage.WorkerSpec{ID: "w"}}); err != nil {
 		t.Fatal(err)
 	}
 	defer inst.Teardown(ctx)

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"unicode"
 
 	"github.com/sluice-data/sluice/stage"
@@ -145,32 +144,35 @@ func (n *Normalize) ProcessBatch(_ context.Context, ts []task.Task) ([]task.Task
 	return ts, nil
 }
 
-// Counters are totals that every actor copy of a Discard stage adds to.
-type Counters struct {
-	Docs, Bytes atomic.Int64
-}
+// Names of the counters Discard reports (stage.Count); the executor sums
+// them per stage (executor.StageReport.Counters).
+const (
+	CounterDocs  = "discard_docs"
+	CounterBytes = "discard_bytes"
+)
 
-// Discard counts documents and bytes and drops the tasks.
-type Discard struct {
-	stage.Base
-	C *Counters
-}
+// Discard counts documents and bytes and drops the tasks. The counts travel
+// with each call's result as counters: actors share nothing.
+type Discard struct{ stage.Base }
 
 // NewDiscard returns a sink stage.
 func NewDiscard() *Discard {
-	return &Discard{Base: stage.Base{StageName: "discard", Batch: 1}, C: new(Counters)}
+	return &Discard{Base: stage.Base{StageName: "discard", Batch: 1}}
 }
 
 // ProcessBatch implements stage.Stage.
-func (d *Discard) ProcessBatch(_ context.Context, ts []task.Task) ([]task.Task, error) {
+func (d *Discard) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.Task, error) {
+	var docs, bytes int64
 	for _, t := range ts {
 		if b, ok := t.(*task.DocumentBatch); ok {
-			d.C.Docs.Add(int64(b.NumRows()))
+			docs += int64(b.NumRows())
 			for _, s := range b.Texts() {
-				d.C.Bytes.Add(int64(len(s)))
+				bytes += int64(len(s))
 			}
 		}
 	}
+	stage.Count(ctx, CounterDocs, docs)
+	stage.Count(ctx, CounterBytes, bytes)
 	return nil, nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluice-data/sluice/task"
 )
 
 // benchCorpus returns ~size bytes of JSONL resembling web text: records of
@@ -161,3 +163,82 @@ func BenchmarkSignatureRead(b *testing.B) {
 		}
 	}
 }
+
+// benchParquet writes ~50 MB of the bench corpus as Parquet (columns id, url,
+// text, lang, score), returning its path and text bytes.
+func benchParquet(b *testing.B) (string, int64) {
+	data := benchCorpus(50 << 20)
+	src := writeFile(b, b.TempDir(), "c.jsonl", data)
+	r, err := NewJSONLReader([]string{src}, ReadOptions{OmitRaw: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	path := filepath.Join(b.TempDir(), "c.parquet")
+	w, err := CreateParquet(path, ParquetWriterOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var textBytes int64
+	for {
+		batch, err := r.Next(context.Background())
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := batch.NumRows()
+		urls := make([]string, n)
+		scores := make([]float64, n)
+		for i, t := range batch.Texts() {
+			textBytes += int64(len(t))
+			urls[i] = fmt.Sprintf("https://example.com/%d", i)
+			scores[i] = float64(i) / 7
+		}
+		batch.SetColumn(&task.Column{Name: "url", Type: task.String, Strings: urls})
+		batch.SetColumn(&task.Column{Name: "score", Type: task.Float64, Floats: scores})
+		if err := w.Write(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return path, textBytes
+}
+
+func benchParquetRead(b *testing.B, columns []string) {
+	path, textBytes := benchParquet(b)
+	b.SetBytes(textBytes)
+	b.ResetTimer()
+	for range b.N {
+		r, err := NewParquetReader([]string{path}, ReadOptions{IDField: "-", Columns: columns})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows := 0
+		for {
+			batch, err := r.Next(context.Background())
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows += batch.NumRows()
+		}
+		if rows == 0 {
+			b.Fatal("no rows")
+		}
+		r.Close()
+	}
+}
+
+// BenchmarkParquetReadText reads only the text column, as the MinHash phase
+// does; MB/s counts text bytes.
+func BenchmarkParquetReadText(b *testing.B) { benchParquetRead(b, []string{}) }
+
+// BenchmarkParquetReadAll reads every column (id, url, text, score), as a
+// pipeline's reader does.
+func BenchmarkParquetReadAll(b *testing.B) { benchParquetRead(b, nil) }

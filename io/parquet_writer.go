@@ -10,6 +10,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 
+	"github.com/sluice-data/sluice/internal/version"
 	"github.com/sluice-data/sluice/task"
 )
 
@@ -42,6 +43,20 @@ type ParquetWriterOptions struct {
 	// IncludeInternal writes columns whose names start with InternalPrefix,
 	// which are left out by default.
 	IncludeInternal bool
+	// PageVersion is the data page version written: 1 (default), which
+	// every Parquet reader reads, or 2.
+	PageVersion int
+}
+
+// createdBy is the created_by string of the files Sluice writes, in the
+// form the Parquet specification gives ("sluice version V (build R)"), so
+// that readers which parse it (to work around known writer bugs) can.
+func createdBy() parquet.WriterOption {
+	v, rev := version.Module()
+	if v == "(devel)" {
+		v = "devel" // parenthesised, it would not parse as a version
+	}
+	return parquet.CreatedBy("sluice", v, rev)
 }
 
 func (o ParquetWriterOptions) writerOptions() ([]parquet.WriterOption, error) {
@@ -64,7 +79,15 @@ func (o ParquetWriterOptions) writerOptions() ([]parquet.WriterOption, error) {
 	default:
 		return nil, fmt.Errorf("dataio: unknown parquet compression %q", o.Compression)
 	}
-	return []parquet.WriterOption{parquet.Compression(codec), parquet.MaxRowsPerRowGroup(rows), parquet.CreatedBy("sluice", "", "")}, nil
+	pv := o.PageVersion
+	switch pv {
+	case 0:
+		pv = 1
+	case 1, 2:
+	default:
+		return nil, fmt.Errorf("dataio: parquet data page version %d: want 1 or 2", o.PageVersion)
+	}
+	return []parquet.WriterOption{parquet.Compression(codec), parquet.MaxRowsPerRowGroup(rows), parquet.DataPageVersion(pv), createdBy()}, nil
 }
 
 // pqWriter writes rows of task.Columns to an atomically created file.

@@ -133,7 +133,7 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 					droppedRows = append(droppedRows, id-f.Base)
 				}
 				st = dataio.CopyStats{Kept: f.Count - int64(len(droppedRows)), Dropped: int64(len(droppedRows))}
-			} else if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			} else if err = os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 				return nil, err
 			} else if fi, serr := os.Stat(f.Path); serr == nil && fi.Size() == 0 {
 				// A zero-byte input (an empty file, counted as such) has no

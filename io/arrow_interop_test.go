@@ -3,6 +3,8 @@ package dataio
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/sluice-data/sluice/internal/arrowtest"
+	"github.com/sluice-data/sluice/task"
 )
 
 // writeArrow writes arrowtest.AllTypes(n) to dir/name with Arrow and reads
@@ -219,5 +222,130 @@ func TestParquetWriterPageVersion(t *testing.T) {
 	}
 	if _, err := CreateParquet(filepath.Join(dir, "v3.parquet"), ParquetWriterOptions{PageVersion: 3}); err == nil || !strings.Contains(err.Error(), "page version 3") {
 		t.Fatalf("page version 3: %v", err)
+	}
+}
+
+// TestParquetArrowThroughBatches reads Arrow files into DocumentBatches,
+// moves them through the task codec (as between processes), writes them
+// with ParquetWriter and has Arrow read the result: the schema (types,
+// nullability, nested columns, field ids and metadata) and every value,
+// nulls included, must be unchanged.
+func TestParquetArrowThroughBatches(t *testing.T) {
+	codecs := task.NewCodecs()
+	for _, o := range []arrowtest.WriteOptions{
+		{Dictionary: true, Compression: "snappy", StoreSchema: true, RowGroups: []int{0, 13, 0, 20}},
+		{Dictionary: false, Compression: "zstd", PageVersion: 2, StoreSchema: true},
+		{Dictionary: true, Compression: "gzip"},
+	} {
+		t.Run(fmt.Sprintf("dict=%v,%s", o.Dictionary, o.Compression), func(t *testing.T) {
+			dir := t.TempDir()
+			src, in := writeArrow(t, dir, "in.parquet", 33, o)
+			r, err := NewParquetReader([]string{src}, ReadOptions{BatchRows: 8, IDField: "-", FileMetadata: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := filepath.Join(dir, "out.parquet")
+			w, err := CreateParquet(dst, ParquetWriterOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			nulls := 0
+			for {
+				b, err := r.Next(context.Background())
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				enc, err := codecs.Marshal(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dec, err := codecs.Unmarshal(enc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b = dec.(*task.DocumentBatch)
+				for _, c := range b.Columns {
+					nulls += c.NullCount()
+				}
+				if err := w.Write(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if nulls < 33*19/4-19 {
+				t.Fatalf("only %d nulls came through the batches", nulls)
+			}
+			out, err := arrowtest.ReadParquet(dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameSchema(t, in, out)
+			sameKeptRows(t, in, out, func(int) bool { return true })
+			if o.StoreSchema && out.Metadata["ARROW:schema"] != in.Metadata["ARROW:schema"] {
+				t.Error("ARROW:schema not kept")
+			}
+			checkPageVersion(t, dst, 1)
+		})
+	}
+}
+
+// TestParquetWriterRefusesWhatItCannotWrite: a null in a column whose
+// Parquet type is required, an integer too large for its narrower Parquet
+// type, and opaque values without a Parquet type are errors naming the
+// column, never silently changed data.
+func TestParquetWriterRefusesWhatItCannotWrite(t *testing.T) {
+	dir := t.TempDir()
+	src, _ := writeArrow(t, dir, "in.parquet", 4, arrowtest.WriteOptions{})
+	r, err := NewParquetReader([]string{src}, ReadOptions{IDField: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := mustReadAll(t, r, DefaultBatchRows)
+	for _, c := range []struct {
+		name   string
+		change func(b *task.DocumentBatch)
+		want   string
+	}{
+		{"null in required", func(b *task.DocumentBatch) { b.Column("id").SetNull(1) }, `column "id", row 1: null, but the column's Parquet type is required`},
+		{"out of range", func(b *task.DocumentBatch) { b.Column("i16").Ints[0] = 40000 }, `column "i16", row 0: 40000 does not fit its Parquet type int16`},
+		{"opaque without type", func(b *task.DocumentBatch) { b.Column("st").SourceType = "" }, `column "st": opaque values without a Parquet type`},
+		{"kind changed", func(b *task.DocumentBatch) {
+			b.SetColumn(&task.Column{Name: "i8", Type: task.String, Strings: make([]string, 4), SourceType: b.Column("i8").SourceType})
+		}, `column "i8" holds string values but its Parquet type (from its SourceType) is int8`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			enc, err := task.NewCodecs().Marshal(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec, err := task.NewCodecs().Unmarshal(enc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bb := dec.(*task.DocumentBatch)
+			c.change(bb)
+			path := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".parquet")
+			w, err := CreateParquet(path, ParquetWriterOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = w.Write(bb)
+			if err == nil {
+				err = w.Close()
+			} else {
+				w.Abort()
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want %q", err, c.want)
+			}
+			if _, err := os.Stat(path); !os.IsNotExist(err) {
+				t.Fatalf("a failed write left %s: %v", path, err)
+			}
+		})
 	}
 }

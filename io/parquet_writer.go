@@ -58,6 +58,13 @@ func createdBy() parquet.WriterOption {
 	return parquet.CreatedBy("sluice", v, rev)
 }
 
+// Check reports an invalid option (an unknown compression or page
+// version).
+func (o ParquetWriterOptions) Check() error {
+	_, err := o.writerOptions()
+	return err
+}
+
 func (o ParquetWriterOptions) writerOptions() ([]parquet.WriterOption, error) {
 	rows := o.RowGroupRows
 	if rows <= 0 {

@@ -8,18 +8,24 @@ import (
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/stages/chaos"
 	"github.com/sluice-data/sluice/stages/jsonl"
+	"github.com/sluice-data/sluice/stages/parquet"
 	"github.com/sluice-data/sluice/stages/synthetic"
 )
 
 // Registry returns a new registry holding every built-in stage type (list
 // them with `sluice stages`): chaos, text_filter, the jsonl source and sink
 // (jsonl_reader with its parts file_partitioning and jsonl_read_files, and
-// jsonl_writer), the synthetic stages and the fuzzy-deduplication stages.
+// jsonl_writer), the Parquet source and sink (parquet_reader with its part
+// parquet_read_files, and parquet_writer), the synthetic stages and the
+// fuzzy-deduplication stages.
 func Registry() *stage.Registry {
 	reg := stage.NewRegistry()
 	reg.MustRegister(chaos.Type())
 	reg.MustRegister(TextFilterType())
 	for _, t := range jsonl.Types(reg) {
+		reg.MustRegister(t)
+	}
+	for _, t := range parquet.Types(reg) {
 		reg.MustRegister(t)
 	}
 	if err := synthetic.Register(reg); err != nil {

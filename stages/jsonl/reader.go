@@ -23,10 +23,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 
 	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/stage"
@@ -124,9 +122,25 @@ func (c ReaderConfig) Split() (PartitionConfig, ReadFilesConfig) {
 	if c.Dir != "" {
 		paths = append(append([]string(nil), paths...), c.Dir)
 	}
-	return PartitionConfig{Paths: paths, Extensions: c.Extensions, FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize, Dataset: c.Dataset},
+	ext := c.Extensions
+	if len(ext) == 0 {
+		ext = JSONLExtensions() // directories may hold Parquet files too
+	}
+	return PartitionConfig{Paths: paths, Extensions: ext, FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize, Dataset: c.Dataset},
 		ReadFilesConfig{Dataset: c.Dataset, TextField: c.TextField, IDField: c.IDField, BatchRows: c.BatchRows,
 			OnBadRecord: c.OnBadRecord, QuarantineDir: c.QuarantineDir, OmitRaw: c.OmitRaw}
+}
+
+// JSONLExtensions returns the file name endings jsonl_reader picks up in
+// directories by default: dataio.DefaultExtensions without Parquet.
+func JSONLExtensions() []string {
+	var out []string
+	for _, e := range dataio.DefaultExtensions() {
+		if dataio.FormatOf("x"+e) != dataio.Parquet {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // ---- file_partitioning -------------------------------------------------------
@@ -255,12 +269,14 @@ func (r *ReadFiles) read(ctx context.Context, g *task.FileGroup) (out []task.Tas
 	if opts.Dataset == "" {
 		opts.Dataset = g.Dataset()
 	}
-	var q *lazyQuarantine
+	if err := notParquet(g.Paths); err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Name(), err)
+	}
 	if r.cfg.QuarantineDir != "" {
-		q = &lazyQuarantine{path: filepath.Join(r.cfg.QuarantineDir, g.ID()+".jsonl")}
+		q := dataio.NewLazyQuarantine(filepath.Join(r.cfg.QuarantineDir, g.ID()+".jsonl"))
 		opts.Quarantine = q
 		defer func() {
-			if cerr := q.close(err == nil); cerr != nil && err == nil {
+			if cerr := q.Close(err == nil); cerr != nil && err == nil {
 				err = fmt.Errorf("%s: %w", r.Name(), cerr)
 			}
 		}()
@@ -290,46 +306,14 @@ func (r *ReadFiles) read(ctx context.Context, g *task.FileGroup) (out []task.Tas
 	return out, nil
 }
 
-// lazyQuarantine creates its file on the first bad record, so that file
-// groups without bad records leave nothing behind.
-type lazyQuarantine struct {
-	path string
-	mu   sync.Mutex
-	f    *dataio.QuarantineFile
-	err  error
-}
-
-// Put implements dataio.Quarantine.
-func (q *lazyQuarantine) Put(rec *dataio.BadRecordError) error {
-	q.mu.Lock()
-	if q.f == nil && q.err == nil {
-		if err := os.MkdirAll(filepath.Dir(q.path), 0o755); err != nil {
-			q.err = fmt.Errorf("quarantine: %w", err)
-		} else {
-			q.f, q.err = dataio.CreateQuarantineFile(q.path)
+// notParquet rejects Parquet files, which parquet_reader reads.
+func notParquet(paths []string) error {
+	for _, p := range paths {
+		if dataio.FormatOf(p) == dataio.Parquet {
+			return fmt.Errorf("%s is a Parquet file; jsonl_reader reads JSON Lines, parquet_reader reads Parquet", p)
 		}
 	}
-	f, err := q.f, q.err
-	q.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	return f.Put(rec)
-}
-
-// close commits the file if the read succeeded; otherwise it discards it by
-// committing and removing it, so a retry starts afresh.
-func (q *lazyQuarantine) close(ok bool) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.f == nil {
-		return nil
-	}
-	err := q.f.Close()
-	if !ok {
-		os.Remove(q.path)
-	}
-	return err
+	return nil
 }
 
 // ---- jsonl_reader (composite) -----------------------------------------------

@@ -58,7 +58,7 @@ const (
 	// NaNNull writes null.
 	NaNNull
 	// NaNString writes the strings "NaN", "Infinity" and "-Infinity"
-	// (the spelling of JavaScript, Python's json module and Spark).
+	// (spelled as JavaScript and Python spell them).
 	NaNString
 )
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sluice-data/sluice/task"
@@ -41,6 +42,7 @@ func benchRead(b *testing.B, name string) {
 	path := writeFile(b, b.TempDir(), name, data)
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
+	defer reportCPU(b, cpuTime())
 	for range b.N {
 		r, err := NewJSONLReader([]string{path}, ReadOptions{})
 		if err != nil {
@@ -111,6 +113,7 @@ func BenchmarkSignatureWrite(b *testing.B) {
 	dir := b.TempDir()
 	b.SetBytes(int64(len(ids) * 260 * 4))
 	b.ResetTimer()
+	defer reportCPU(b, cpuTime())
 	for i := range b.N {
 		w, err := CreateSignatureFile(filepath.Join(dir, fmt.Sprintf("s%d.parquet", i)), ParquetWriterOptions{})
 		if err != nil {
@@ -141,6 +144,7 @@ func BenchmarkSignatureRead(b *testing.B) {
 	}
 	b.SetBytes(int64(len(ids) * 260 * 4))
 	b.ResetTimer()
+	defer reportCPU(b, cpuTime())
 	for range b.N {
 		r, err := OpenSignatureFile(path, 8192)
 		if err != nil {
@@ -212,6 +216,7 @@ func benchParquetRead(b *testing.B, columns []string) {
 	path, textBytes := benchParquet(b)
 	b.SetBytes(textBytes)
 	b.ResetTimer()
+	defer reportCPU(b, cpuTime())
 	for range b.N {
 		r, err := NewParquetReader([]string{path}, ReadOptions{IDField: "-", Columns: columns})
 		if err != nil {
@@ -242,3 +247,18 @@ func BenchmarkParquetReadText(b *testing.B) { benchParquetRead(b, []string{}) }
 // BenchmarkParquetReadAll reads every column (id, url, text, score), as a
 // pipeline's reader does.
 func BenchmarkParquetReadAll(b *testing.B) { benchParquetRead(b, nil) }
+
+// cpuTime returns the process's user plus system CPU time in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// reportCPU reports CPU nanoseconds per op since start: on a shared, busy
+// machine it varies less than wall time.
+func reportCPU(b *testing.B, start int64) {
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+}

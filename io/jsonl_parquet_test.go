@@ -250,3 +250,47 @@ func TestJSONLWriterNulls(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestParquetWriterRawJSONIDs: the JSONL reader's id column holds raw JSON
+// text; the Parquet writer writes what it means (a string unquoted, a
+// number as its text, null or a missing id as a null).
+func TestParquetWriterRawJSONIDs(t *testing.T) {
+	dir := t.TempDir()
+	src := writeFile(t, dir, "in.jsonl", []byte(`{"id":"doc-1","text":"a"}
+{"id":17,"text":"b"}
+{"id":null,"text":"c"}
+{"text":"d"}
+{"id":"q\"uote","text":"e"}
+`))
+	r, err := NewJSONLReader([]string{src}, ReadOptions{OmitRaw: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := mustReadAll(t, r, DefaultBatchRows)
+	dst := filepath.Join(dir, "out.parquet")
+	w, err := CreateParquet(dst, ParquetWriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := arrowtest.ReadParquet(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, row := range tbl.Rows {
+		ids = append(ids, row[tbl.Column("id")])
+	}
+	want := []string{`"doc-1"`, `"17"`, "null", "null", `"q\"uote"`}
+	if !reflect.DeepEqual(ids, want) {
+		t.Fatalf("ids as Arrow reads them: %v, want %v", ids, want)
+	}
+	if b.Column("id").Strings[0] != `"doc-1"` {
+		t.Fatal("the writer changed its input batch")
+	}
+}

@@ -346,12 +346,10 @@ func appendField(dst []byte, jc *jsonCol, i int, nan NaNPolicy) ([]byte, error) 
 	return nil, fmt.Errorf("column %q: unknown type %s", c.Name, c.Type)
 }
 
-// appendJSONFloat formats f the way encoding/json does: plain decimal
-// notation, switching to an exponent for very large or small magnitudes.
-func appendJSONFloat(dst []byte, f float64) []byte { return appendJSONFloatBits(dst, f, 64) }
-
-// appendJSONFloatBits is appendJSONFloat for a value of bitSize 32 or 64,
-// printed with the fewest digits that read back as the same value.
+// appendJSONFloatBits formats f, a value of bitSize 32 or 64, the way
+// encoding/json does: the fewest digits that read back as the same value,
+// in plain decimal notation, switching to an exponent for very large or
+// small magnitudes.
 func appendJSONFloatBits(dst []byte, f float64, bitSize int) []byte {
 	abs := math.Abs(f)
 	format := byte('f')

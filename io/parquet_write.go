@@ -29,7 +29,7 @@ type pqOut struct {
 type pqWriter struct {
 	af   *atomicFile
 	bw   *bufio.Writer
-	w    *parquet.Writer
+	w    *parquet.GenericWriter[any]
 	cols []pqOut
 	rows []parquet.Row
 	vals []parquet.Value // scratch for opaque values
@@ -84,7 +84,7 @@ func newPQWriter(af *atomicFile, cols []*task.Column, opts ParquetWriterOptions,
 		w.cols = append(w.cols, pqOut{name: c.Name, typ: c.Type, source: c.SourceType, m: m, lo: lo, hi: hi})
 		leaf += m.leaves
 	}
-	w.w = parquet.NewWriter(w.bw, append(wopts, schema)...)
+	w.w = parquet.NewGenericWriter[any](w.bw, append(wopts, schema)...)
 	return w, nil
 }
 

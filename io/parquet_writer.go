@@ -152,6 +152,11 @@ func colNames(cols []*task.Column) string {
 // Columns whose names start with InternalPrefix are left out unless
 // IncludeInternal is set.
 //
+// String columns that hold raw JSON text (those the batch's metadata lists
+// under MetaRawJSONColumns, such as the JSONL reader's id column) are
+// written as what the text means: a JSON string as the string, null or a
+// missing value as a null, any other value as its JSON text.
+//
 // When the first batch carries the key/value metadata of the Parquet file
 // it was read from (ReadOptions.FileMetadata), the file gets it too; keys
 // that describe the columns (ARROW:schema, pandas) only when the columns
@@ -186,9 +191,19 @@ func (w *ParquetWriter) Write(b *task.DocumentBatch) error {
 	if err := b.Validate(); err != nil {
 		return w.fail(fmt.Errorf("dataio: parquet %s: %w", w.path, err))
 	}
+	var raw map[string]bool
+	if m := b.Metadata[MetaRawJSONColumns]; m != "" {
+		raw = make(map[string]bool)
+		for _, name := range strings.Split(m, ",") {
+			raw[name] = true
+		}
+	}
 	var cols []*task.Column
 	for _, c := range b.Columns {
 		if w.opts.IncludeInternal || !strings.HasPrefix(c.Name, InternalPrefix) {
+			if raw[c.Name] && c.Type == task.String {
+				c = fromRawJSON(c)
+			}
 			cols = append(cols, c)
 		}
 	}
@@ -278,4 +293,24 @@ func keyValueFor(b *task.DocumentBatch, cols []*task.Column) (map[string]string,
 		}
 	}
 	return kv, nil
+}
+
+// fromRawJSON returns a copy of c, a column of raw JSON text (the JSONL
+// reader's id column), holding what the text means: a JSON string becomes
+// the string, null or a missing value ("") becomes a null, any other JSON
+// value (a number, an object) keeps its text.
+func fromRawJSON(c *task.Column) *task.Column {
+	out := &task.Column{Name: c.Name, Type: task.String, Strings: make([]string, len(c.Strings)), SourceType: c.SourceType}
+	for i, v := range c.Strings {
+		var s string
+		switch {
+		case c.IsNull(i) || v == "" || v == "null":
+			out.SetNull(i)
+		case v[0] == '"' && json.Unmarshal([]byte(v), &s) == nil:
+			out.Strings[i] = s
+		default:
+			out.Strings[i] = v
+		}
+	}
+	return out
 }

@@ -156,41 +156,19 @@ func (r *ParquetReader) fill(ctx context.Context) (*task.DocumentBatch, error) {
 		}
 		k, err := r.cur.readInto(cols, n-got, false)
 		if err == io.EOF {
-			if r.cur.numRows() == 0 {
-				r.stats.EmptyFiles++
-			}
-			cerr := r.cur.close()
-			path := r.cur.path
-			r.cur = nil
-			if cerr != nil {
-				return nil, fmt.Errorf("dataio: close %s: %w", path, cerr)
+			if err := r.closeCurrent(); err != nil {
+				return nil, err
 			}
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		// Bad text: nulls reported by the decoder, invalid UTF-8 checked here.
 		firstRow := r.cur.row - int64(k)
-		badText := make(map[int]string)
-		for _, nl := range r.cur.nulls {
-			badText[nl.row] = "null text"
-		}
-		texts := cols[r.text].Strings[got : got+k]
-		for i, t := range texts {
-			if _, isNull := badText[i]; !isNull && !utf8.ValidString(t) {
-				badText[i] = "invalid UTF-8 in text"
-			}
+		if bad, err = r.checkText(cols[r.text].Strings[got:got+k], firstRow, got, bad); err != nil {
+			return nil, err
 		}
 		for i := 0; i < k; i++ {
-			reason, isBad := badText[i]
-			if isBad {
-				rec := &BadRecordError{File: r.cur.path, Row: firstRow + int64(i), Field: r.opts.TextField, Reason: reason}
-				if err := handleBad(r.opts, &r.stats, rec); err != nil {
-					return nil, err
-				}
-				bad = append(bad, got+i)
-			}
 			files = append(files, r.cur.path)
 			rows = append(rows, firstRow+int64(i))
 		}
@@ -218,6 +196,46 @@ func (r *ParquetReader) fill(ctx context.Context) (*task.DocumentBatch, error) {
 	}
 	r.stats.Rows += int64(b.NumRows())
 	return b, nil
+}
+
+// closeCurrent closes the file that has been read to its end.
+func (r *ParquetReader) closeCurrent() error {
+	if r.cur.numRows() == 0 {
+		r.stats.EmptyFiles++
+	}
+	err := r.cur.close()
+	path := r.cur.path
+	r.cur = nil
+	if err != nil {
+		return fmt.Errorf("dataio: close %s: %w", path, err)
+	}
+	return nil
+}
+
+// checkText handles the bad texts among texts, the rows just read (the
+// first being row firstRow of the file, and row got of the batch): nulls
+// the decoder reported, and invalid UTF-8. It returns bad with the batch
+// rows to drop appended, or the error the Fail policy asks for.
+func (r *ParquetReader) checkText(texts []string, firstRow int64, got int, bad []int) ([]int, error) {
+	badText := make(map[int]string)
+	for _, nl := range r.cur.nulls {
+		badText[nl.row] = "null text"
+	}
+	for i, t := range texts {
+		if _, isNull := badText[i]; !isNull && !utf8.ValidString(t) {
+			badText[i] = "invalid UTF-8 in text"
+		}
+	}
+	for i := range texts {
+		if reason, isBad := badText[i]; isBad {
+			rec := &BadRecordError{File: r.cur.path, Row: firstRow + int64(i), Field: r.opts.TextField, Reason: reason}
+			if err := handleBad(r.opts, &r.stats, rec); err != nil {
+				return bad, err
+			}
+			bad = append(bad, got+i)
+		}
+	}
+	return bad, nil
 }
 
 // open opens path and checks its columns against the schema.

@@ -272,6 +272,7 @@ type jsonCol struct {
 	c    *task.Column
 	raw  bool         // a String column of raw JSON text
 	node parquet.Node // Opaque columns: the Parquet field
+	tree *jnode       // and its assembly tree
 	bits int          // Float64 columns: 32 when read from a Parquet float
 }
 
@@ -290,7 +291,9 @@ func prepareJSONCols(cols []*task.Column, rawJSON map[string]bool) ([]jsonCol, e
 		case ok && c.Type == task.Float64 && node.Leaf() && node.Type().Kind() == parquet.Float:
 			jc.bits = 32
 		}
-		jc.node = node
+		if c.Type == task.Opaque {
+			jc.node, jc.tree = node, prepareJSON(node)
+		}
 		out[i] = jc
 	}
 	return out, nil
@@ -337,7 +340,7 @@ func appendField(dst []byte, jc *jsonCol, i int, nan NaNPolicy) ([]byte, error) 
 		}
 		return append(dst, ']'), nil
 	case task.Opaque:
-		out, err := appendOpaqueJSON(dst, jc.node, c.Bytes[i], nan)
+		out, err := appendOpaqueJSON(dst, jc.tree, c.Bytes[i], nan)
 		if err != nil {
 			return nil, fmt.Errorf("column %q (%s), row %d: %w", c.Name, describeNode(jc.node), i, err)
 		}

@@ -253,8 +253,12 @@ func (p *pqFile) openCursors(chunks []parquet.ColumnChunk) error {
 }
 
 // opaqueBufferSize is the number of parquet.Values buffered per leaf of an
-// opaque column.
-const opaqueBufferSize = 256
+// opaque column; opaqueArenaChunk the size of the blocks their encoded
+// values are kept in.
+const (
+	opaqueBufferSize = 256
+	opaqueArenaChunk = 256 << 10
+)
 
 // readColumn appends k rows of column i to out; base is the offset of the
 // first of them among the rows this readInto call reads.
@@ -333,7 +337,7 @@ func (p *pqFile) readOpaqueRow(i int, out *task.Column) error {
 	col := &p.cols[i]
 	start := len(p.arena)
 	if cap(p.arena)-start < 1<<10 {
-		p.arena = make([]byte, 0, arenaChunk)
+		p.arena = make([]byte, 0, opaqueArenaChunk)
 		start = 0
 	}
 	null := false

@@ -8,7 +8,6 @@ import (
 	"math"
 	"math/big"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -55,17 +54,10 @@ const (
 	jMap
 )
 
-var jnodeCache sync.Map // parquet.Node -> *jnode
-
 // prepareJSON returns the assembly tree of a top-level field.
 func prepareJSON(n parquet.Node) *jnode {
-	if j, ok := jnodeCache.Load(n); ok {
-		return j.(*jnode)
-	}
 	leaf := 0
-	j := buildJNode(n, "", 0, 0, &leaf)
-	jnodeCache.Store(n, j)
-	return j
+	return buildJNode(n, "", 0, 0, &leaf)
 }
 
 func buildJNode(n parquet.Node, name string, def, rep int, leaf *int) *jnode {
@@ -237,13 +229,12 @@ func (a *assembler) repeated(dst []byte, r *jnode, open, closing byte, elem func
 	return append(dst, closing), nil
 }
 
-// appendOpaqueJSON appends the JSON form of opaque value b of top-level
-// field n (nil: a null).
-func appendOpaqueJSON(dst []byte, n parquet.Node, b []byte, nan NaNPolicy) ([]byte, error) {
+// appendOpaqueJSON appends the JSON form of opaque value b of the top-level
+// field whose assembly tree is j (see prepareJSON; nil b: a null).
+func appendOpaqueJSON(dst []byte, j *jnode, b []byte, nan NaNPolicy) ([]byte, error) {
 	if b == nil {
 		return append(dst, "null"...), nil
 	}
-	j := prepareJSON(n)
 	vals, err := decodeOpaque(nil, b, 0)
 	if err != nil {
 		return dst, err

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
@@ -30,18 +29,11 @@ func encodeNode(node parquet.Node) (string, error) {
 	return parquetSourcePrefix + buf.String(), nil
 }
 
-// nodeCache remembers decoded SourceTypes: a writer meets the same few in
-// every batch.
-var nodeCache sync.Map // string -> parquet.Node
-
 // decodeNode returns the Parquet node a SourceType describes, or ok false
 // when it does not describe one (it came from another format, or none).
 func decodeNode(source string) (node parquet.Node, ok bool, err error) {
 	if !strings.HasPrefix(source, parquetSourcePrefix) {
 		return nil, false, nil
-	}
-	if n, hit := nodeCache.Load(source); hit {
-		return n.(parquet.Node), true, nil
 	}
 	data := source[len(parquetSourcePrefix):]
 	defer func() {
@@ -57,7 +49,6 @@ func decodeNode(source string) (node parquet.Node, ok bool, err error) {
 	if len(fields) != 1 {
 		return nil, false, fmt.Errorf("corrupt parquet source type: %d fields", len(fields))
 	}
-	nodeCache.Store(source, parquet.Node(fields[0]))
 	return fields[0], true, nil
 }
 

@@ -358,13 +358,22 @@ func (r *Reader) Rename(name string) stage.Composite {
 // that they carry descriptors other processes can rebuild them from.
 func (r *Reader) Decompose() ([]stage.Stage, error) {
 	pc, rc := r.cfg.Split()
-	partName := r.Name() + "_partition"
-	if r.reg != nil {
-		p, err := buildPart(r.reg, PartitionType, partName, pc)
+	return DecomposeReader(r.reg, r.Name(), pc, ReadFilesType, rc, func() (stage.Stage, error) { return NewReadFiles(rc) })
+}
+
+// DecomposeReader returns the parts of a file reader composite named name:
+// a file_partitioning stage "<name>_partition" configured by pc, and a
+// stage "<name>" of type readType configured by readCfg. With a registry,
+// the parts are built by it, so that they carry descriptors other
+// processes can rebuild them from; without one, newRead builds the second.
+func DecomposeReader(reg *stage.Registry, name string, pc PartitionConfig, readType string, readCfg any, newRead func() (stage.Stage, error)) ([]stage.Stage, error) {
+	partName := name + "_partition"
+	if reg != nil {
+		p, err := buildPart(reg, PartitionType, partName, pc)
 		if err != nil {
 			return nil, err
 		}
-		f, err := buildPart(r.reg, ReadFilesType, r.Name(), rc)
+		f, err := buildPart(reg, readType, name, readCfg)
 		if err != nil {
 			return nil, err
 		}
@@ -374,11 +383,11 @@ func (r *Reader) Decompose() ([]stage.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := NewReadFiles(rc)
+	f, err := newRead()
 	if err != nil {
 		return nil, err
 	}
-	return []stage.Stage{stage.With(p, stage.WithName(partName)), stage.With(f, stage.WithName(r.Name()))}, nil
+	return []stage.Stage{stage.With(p, stage.WithName(partName)), stage.With(f, stage.WithName(name))}, nil
 }
 
 func buildPart(reg *stage.Registry, typ, name string, cfg any) (stage.Stage, error) {

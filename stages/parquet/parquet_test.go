@@ -248,3 +248,26 @@ func TestJSONLReaderRefusesParquet(t *testing.T) {
 		t.Fatalf("a Parquet file: %v", err)
 	}
 }
+
+// TestReaderWithoutRegistry: built directly, the composite's parts are
+// built directly, named after it.
+func TestReaderWithoutRegistry(t *testing.T) {
+	r, err := NewReader(ReaderConfig{Paths: []string{"x.parquet"}, DropColumns: []string{"meta"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := r.Rename("in").Decompose()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) != 2 || parts[0].Name() != "in_partition" || parts[1].Name() != "in" {
+		t.Fatalf("parts %v", parts)
+	}
+	rf, ok := stage.Unwrap(parts[1]).(*ReadFiles)
+	if !ok || rf.cfg.DropColumns[0] != "meta" {
+		t.Fatalf("read part %#v", stage.Unwrap(parts[1]))
+	}
+	if _, err := r.ProcessBatch(ctx, nil); err == nil {
+		t.Fatal("a composite must not run")
+	}
+}

@@ -18,7 +18,6 @@ package parquet
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -267,35 +266,7 @@ func (r *Reader) Rename(name string) stage.Composite {
 // descriptors other processes can rebuild them from.
 func (r *Reader) Decompose() ([]stage.Stage, error) {
 	pc, rc := r.cfg.Split()
-	partName := r.Name() + "_partition"
-	if r.reg != nil {
-		p, err := buildPart(r.reg, jsonl.PartitionType, partName, pc)
-		if err != nil {
-			return nil, err
-		}
-		f, err := buildPart(r.reg, ReadFilesType, r.Name(), rc)
-		if err != nil {
-			return nil, err
-		}
-		return []stage.Stage{p, f}, nil
-	}
-	p, err := jsonl.NewPartition(pc)
-	if err != nil {
-		return nil, err
-	}
-	f, err := NewReadFiles(rc)
-	if err != nil {
-		return nil, err
-	}
-	return []stage.Stage{stage.With(p, stage.WithName(partName)), stage.With(f, stage.WithName(r.Name()))}, nil
-}
-
-func buildPart(reg *stage.Registry, typ, name string, cfg any) (stage.Stage, error) {
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return reg.Build(stage.Descriptor{Type: typ, Name: name, Config: b})
+	return jsonl.DecomposeReader(r.reg, r.Name(), pc, ReadFilesType, rc, func() (stage.Stage, error) { return NewReadFiles(rc) })
 }
 
 // ProcessBatch implements stage.Stage; a composite is never run.

@@ -209,7 +209,8 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{ReaderType, `{}`, "paths"},
 		{ReaderType, `{"paths":["x"],"columns":["a"],"drop_columns":["b"]}`, "not both"},
-		{ReaderType, `{"paths":["x"],"drop_columns":["text"]}`, `cannot drop the text column "text"`},
+		{ReaderType, `{"paths":["x"],"drop_columns":["text"]}`, `drop_columns: "text" is the text column`},
+		{ReaderType, `{"paths":["x"],"text_field":"body","drop_columns":["body"]}`, `drop_columns: "body" is the text column`},
 		{ReaderType, `{"paths":["x"],"on_bad_record":"ignore"}`, "want fail or skip"},
 		{ReaderType, `{"paths":["x"],"quarantine_dir":"q"}`, "skip"},
 		{ReaderType, `{"paths":["x"],"colums":["a"]}`, `unknown field "colums"`},

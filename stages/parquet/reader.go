@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	dataio "github.com/sluice-data/sluice/io"
@@ -97,13 +98,12 @@ func NewReadFiles(cfg ReadFilesConfig) (*ReadFiles, error) {
 	if cfg.Columns != nil && cfg.DropColumns != nil {
 		return nil, errors.New("set columns or drop_columns, not both")
 	}
-	// Let the reader check the options (the text column cannot be dropped).
-	if _, err := dataio.NewParquetReader(nil, opts); err != nil {
-		return nil, err
-	}
 	text := cfg.TextField
 	if text == "" {
 		text = dataio.DefaultTextField
+	}
+	if slices.Contains(cfg.DropColumns, text) {
+		return nil, fmt.Errorf("drop_columns: %q is the text column (text_field), which cannot be left out", text)
 	}
 	return &ReadFiles{
 		Base: stage.Base{StageName: ReadFilesType, Batch: 1, StageKind: stage.FanOut,

@@ -110,7 +110,6 @@ func TestParquetRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var written []*task.DocumentBatch
 	for i, n := range []int{30, 0, 45, 25} {
 		b := allTypesBatch(n, i*100)
 		// Internal columns are left out, and column order in later batches
@@ -122,7 +121,6 @@ func TestParquetRoundTrip(t *testing.T) {
 		if err := w.Write(b); err != nil {
 			t.Fatal(err)
 		}
-		written = append(written, b)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/task"
 )
 
@@ -32,8 +33,14 @@ func TestRemoveStageReportsCopyErrors(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(out, "empty.jsonl", "x"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewRemoveStage(RemoveConfig{OutputDir: out, InputRoot: in})
+	if _, err := dataio.PrepareOutput(out, dataio.PrepareOptions{Mode: dataio.OutputOverwrite}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewRemoveStage(RemoveConfig{OutputDir: out, InputRoot: in, OutputMode: string(dataio.OutputOverwrite)})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Setup(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []fileRange{{Path: notParquet, Count: 3}, {Path: empty}} {

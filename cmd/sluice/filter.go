@@ -182,7 +182,7 @@ func (f *filterFlags) descriptors() (reader, qf, writer stage.Descriptor, err er
 	}
 	writerType := "jsonl_writer"
 	if readerType == "parquet_reader" {
-		delete(rc, "id_field") // Parquet rows keep every column; no id is parsed
+		delete(rc, "id_field")        // Parquet rows keep every column; no id is parsed
 		writerType = "parquet_writer" // the output keeps the input's format and schema
 	}
 	reader = descriptor(readerType, "read", rc)

@@ -69,16 +69,22 @@ func main() {
 	}
 	got, cpus, wall := detectAll(st, docs, *runs)
 	report(docs, got)
+	examined := *maxChars
+	if l, ok := st.(*filter.LanguageID); ok {
+		examined = l.Config().MaxChars
+	} else if examined == 0 {
+		examined = 500
+	}
 	var bytes int
 	for _, d := range docs {
-		bytes += len(d.text)
+		bytes += len(prefix(d.text, examined))
 	}
 	med := median(cpus)
 	parts := make([]string, len(cpus))
 	for i, c := range cpus {
 		parts[i] = fmt.Sprintf("%.2f", c)
 	}
-	fmt.Printf("detector=%s accuracy=%s max_chars=%d documents=%d text=%.1f MB\n", *det, *accuracy, *maxChars, len(docs), float64(bytes)/1e6)
+	fmt.Printf("detector=%s accuracy=%s max_chars=%d documents=%d examined text=%.1f MB\n", *det, *accuracy, examined, len(docs), float64(bytes)/1e6)
 	fmt.Printf("cpu_s per run: %s (median %.2f) wall_s (last run): %.2f docs/cpu-s=%.0f MB/cpu-s=%.2f\n",
 		strings.Join(parts, " "), med, wall.Seconds(), float64(len(docs))/med, float64(bytes)/1e6/med)
 	fmt.Printf("peak_rss=%.1f MiB (after loading the documents: %.1f MiB)\n",
@@ -100,6 +106,20 @@ func detectAll(st detector, docs []doc, runs int) ([]string, []float64, time.Dur
 		wall = time.Since(t0)
 	}
 	return got, cpus, wall
+}
+
+// prefix returns the first n characters of s (all for n < 0).
+func prefix(s string, n int) string {
+	if n < 0 {
+		return s
+	}
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
 }
 
 func median(v []float64) float64 {

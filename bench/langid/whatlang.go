@@ -49,15 +49,7 @@ type whatlangDetector struct{ maxChars int }
 // profile over the second, scaled to 1 at a lead of 12/(distinct trigrams)
 // + 0.05. A confidence of 0 (a tie) or a text without letters give "und".
 func (d whatlangDetector) Detect(text string) (string, float64) {
-	n := 0
-	for i := range text {
-		if n == d.maxChars {
-			text = text[:i]
-			break
-		}
-		n++
-	}
-	info := whatlanggo.Detect(text)
+	info := whatlanggo.Detect(prefix(text, d.maxChars))
 	code, ok := whatlangCodes[info.Lang]
 	if !ok || info.Confidence <= 0 {
 		return filter.UndeterminedLanguage, 0

@@ -148,6 +148,9 @@ func lowerCodes(codes []string) []string {
 	return out
 }
 
+// Config returns the stage's configuration, defaults filled in.
+func (l *LanguageID) Config() LanguageIDConfig { return l.cfg }
+
 // Setup implements stage.Stage.
 func (l *LanguageID) Setup(_ context.Context, w *stage.Worker) error {
 	if w != nil && w.StageName != "" {

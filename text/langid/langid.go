@@ -20,7 +20,13 @@
 //     lingua-go's confidence.
 //
 // Texts without letters, without a trigram, or whose script no candidate
-// writes are undetermined ("und", score 0).
+// writes are undetermined ("und", score 0); so is an exact tie.
+//
+// Left out from lingua-go: its rules that pick a language from letters
+// only some languages use (ß, ő, ...) when most words have one, which
+// matter on short texts, not on documents; and lingua's Japanese rule
+// (any kana beside Han) is here a tenth of kana. On the benchmark sets
+// (docs/benchmarks.md) both give the same accuracy per language.
 package langid
 
 import (
@@ -29,6 +35,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -101,6 +108,7 @@ const (
 	scriptHan
 	scriptKana
 	scriptFirstNamed // index into namedScripts + scriptFirstNamed
+	scriptHangul     = scriptFirstNamed + 5
 )
 
 // namedScripts are the scripts words are counted in, besides Han and kana.
@@ -132,7 +140,9 @@ type trigram struct{ h3, h2, h1 uint64 }
 // Detect returns the code of text's language and its score in [0, 1], or
 // ("und", 0).
 func (d *Detector) Detect(text string) (string, float64) {
-	counts, tris := words(strings.ToLower(text))
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	counts := words(strings.ToLower(text), sc)
 	best, n := scriptOther, 0
 	for s, c := range counts {
 		if s != scriptOther && s != scriptHan && s != scriptKana && c > n {
@@ -169,14 +179,22 @@ func (d *Detector) Detect(text string) (string, float64) {
 			}
 		}
 	}
-	return d.score(script, tris)
+	return d.score(script, sc.tris)
 }
 
+// scratch is a Detect call's working memory, pooled.
+type scratch struct {
+	tris []trigram
+	set  []uint64 // open-addressing set of trigram hashes (0: empty)
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
+
 // words counts text's words per script and returns the distinct trigrams
-// of its words of three letters or more.
-func words(text string) ([scriptFirstNamed + 15]int, []trigram) {
+// of its words of three letters or more, in sc.tris.
+func words(text string, sc *scratch) [scriptFirstNamed + 15]int {
 	var counts [scriptFirstNamed + 15]int
-	var tris []trigram
+	sc.tris = sc.tris[:0]
 	for i := 0; i < len(text); {
 		r, size := utf8.DecodeRuneInString(text[i:])
 		if !unicode.IsLetter(r) {
@@ -184,7 +202,7 @@ func words(text string) ([scriptFirstNamed + 15]int, []trigram) {
 			continue
 		}
 		s := scriptOf(r)
-		if s == scriptHan || s == scriptKana || s == scriptFirstNamed+5 { // Hangul
+		if s == scriptHan || s == scriptKana || s == scriptHangul {
 			counts[s]++
 			i += size
 			continue
@@ -198,19 +216,37 @@ func words(text string) ([scriptFirstNamed + 15]int, []trigram) {
 			j += size
 		}
 		counts[s]++
-		tris = appendTrigrams(tris, text[i:j])
+		sc.tris = appendTrigrams(sc.tris, text[i:j])
 		i = j
 	}
-	slices.SortFunc(tris, func(a, b trigram) int {
-		switch {
-		case a.h3 < b.h3:
-			return -1
-		case a.h3 > b.h3:
-			return 1
+	sc.dedupe()
+	return counts
+}
+
+// dedupe removes repeated trigrams from sc.tris, keeping the first of each.
+func (sc *scratch) dedupe() {
+	size := 64
+	for size < 2*len(sc.tris) {
+		size *= 2
+	}
+	if len(sc.set) < size {
+		sc.set = make([]uint64, size)
+	}
+	set, mask := sc.set[:size], uint64(size-1)
+	out := sc.tris[:0]
+	for _, t := range sc.tris {
+		k := t.h3 | 1 // 0 marks an empty slot; the lowest bit is given up
+		s := k & mask
+		for set[s] != 0 && set[s] != k {
+			s = (s + 1) & mask
 		}
-		return 0
-	})
-	return counts, slices.CompactFunc(tris, func(a, b trigram) bool { return a.h3 == b.h3 })
+		if set[s] == 0 {
+			set[s] = k
+			out = append(out, t)
+		}
+	}
+	clear(set)
+	sc.tris = out
 }
 
 func isCJK(r rune) bool {

@@ -223,3 +223,30 @@ func TestDetectConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkDetect detects the sample's 16 languages, each text repeated to
+// about 2,000 characters (language_id's default max_chars).
+func BenchmarkDetect(b *testing.B) {
+	f, err := os.Open("../../testdata/filter/langid.jsonl")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	var texts []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var rec struct{ Text string }
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			b.Fatal(err)
+		}
+		texts = append(texts, strings.Repeat(rec.Text+" ", 2000/len([]rune(rec.Text))))
+	}
+	d, err := New(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d.Detect(texts[i%len(texts)])
+	}
+}

@@ -51,8 +51,8 @@ type LanguageIDConfig struct {
 	// MiB for all languages) or "high" (1- to 5-gram models for texts under
 	// 120 characters, up to ~1.2 GiB for all). Only for detector lingua.
 	Accuracy string `json:"accuracy,omitempty"`
-	// MaxChars bounds the characters examined per document (default 2000
-	// for trigram, 500 for lingua; -1: the whole text).
+	// MaxChars bounds the characters examined per document (default 500;
+	// -1: the whole text).
 	MaxChars int `json:"max_chars,omitempty"`
 	// RejectedDir receives the dropped documents, as for quality_filter.
 	RejectedDir string `json:"rejected_dir,omitempty"`
@@ -91,6 +91,9 @@ func NewLanguageID(cfg LanguageIDConfig) (*LanguageID, error) {
 	if cfg.Detector == "" {
 		cfg.Detector = DetectorTrigram
 	}
+	if cfg.MaxChars == 0 {
+		cfg.MaxChars = 500
+	}
 	if len(cfg.Languages) == 1 {
 		return nil, errors.New("languages: give at least two candidates (or none for all)")
 	}
@@ -112,8 +115,8 @@ func NewLanguageID(cfg LanguageIDConfig) (*LanguageID, error) {
 	}, nil
 }
 
-// newDetector builds cfg's detector, sets the detector's default
-// max_chars, and returns the detector and its language-code check.
+// newDetector builds cfg's detector and returns it and its language-code
+// check.
 func newDetector(cfg *LanguageIDConfig) (languageDetector, func(string) bool, error) {
 	cands := lowerCodes(cfg.Languages)
 	switch cfg.Detector {
@@ -121,15 +124,9 @@ func newDetector(cfg *LanguageIDConfig) (languageDetector, func(string) bool, er
 		if cfg.Accuracy != "" {
 			return nil, nil, fmt.Errorf("accuracy %q: only detector lingua has accuracy modes", cfg.Accuracy)
 		}
-		if cfg.MaxChars == 0 {
-			cfg.MaxChars = 2000
-		}
 		d, err := newTrigramDetector(cands)
 		return d, trigramKnows, err
 	case DetectorLingua:
-		if cfg.MaxChars == 0 {
-			cfg.MaxChars = 500
-		}
 		d, err := newLinguaDetector(cands, cfg.Accuracy)
 		return d, linguaKnows, err
 	}
@@ -279,7 +276,7 @@ func languageIDType(textField, rejected stage.Field) stage.Type {
 			{Name: "keep", Type: "[string]", Default: "[]", Doc: "keep only documents in these languages (und allowed; empty: keep all)"},
 			{Name: "min_score", Type: "float", Default: "0", Doc: "drop documents whose score is below this"},
 			{Name: "accuracy", Type: "string", Default: "low", Doc: "lingua only: low (trigram models, ~75 MiB for all languages) or high (1- to 5-grams for texts under 120 characters, up to ~1.2 GiB for all)"},
-			{Name: "max_chars", Type: "int", Default: "2000 (trigram), 500 (lingua)", Doc: "characters examined per document, from its start (-1: all; lingua slows down with length)"},
+			{Name: "max_chars", Type: "int", Default: "500", Doc: "characters examined per document, from its start (-1: all; lingua slows down with length)"},
 			rejected,
 		},
 		New: func(config []byte) (stage.Stage, error) {

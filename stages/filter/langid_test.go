@@ -99,7 +99,7 @@ func TestLanguageIDDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.cfg.Detector != DetectorTrigram || l.cfg.MaxChars != 2000 {
+	if l.cfg.Detector != DetectorTrigram || l.cfg.MaxChars != 500 {
 		t.Errorf("defaults: %+v", l.cfg)
 	}
 	for _, text := range []string{"", "12345 67890", "!!! ... ???"} {
@@ -107,8 +107,8 @@ func TestLanguageIDDefaults(t *testing.T) {
 			t.Errorf("Detect(%q) = %s %v", text, got, score)
 		}
 	}
-	// max_chars: the language of the first 2000 characters wins.
-	de := strings.Repeat("Der Fluss fließt langsam an der alten Mühle vorbei. ", 40) // 2,080 characters
+	// max_chars: the language of the first 500 characters wins.
+	de := strings.Repeat("Der Fluss fließt langsam an der alten Mühle vorbei. ", 10) // 520 characters
 	if got, _ := l.Detect(de + strings.Repeat("The river flows slowly past the old mill. ", 100)); got != "de" {
 		t.Errorf("German then English: %s", got)
 	}

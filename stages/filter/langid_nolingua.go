@@ -8,7 +8,7 @@ import "errors"
 const linguaCompiled = false
 
 // errNoLingua explains why detector lingua is missing.
-var errNoLingua = errors.New("detector lingua is not in this binary: build sluice with -tags lingua (its models add about 130 MB)")
+var errNoLingua = errors.New("detector lingua is not in this binary: build sluice with -tags lingua (its models add about 128 MB)")
 
 func linguaKnows(string) bool { return false }
 

@@ -26,7 +26,8 @@
 // only some languages use (ß, ő, ...) when most words have one, which
 // matter on short texts, not on documents; and lingua's Japanese rule
 // (any kana beside Han) is here a tenth of kana. On the benchmark sets
-// (docs/benchmarks.md) both give the same accuracy per language.
+// (docs/benchmarks.md) both have the same accuracy for every language but
+// one (Czech manual pages: 128 against lingua's 126 of 137).
 package langid
 
 import (

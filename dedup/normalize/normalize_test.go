@@ -1,8 +1,8 @@
-package fuzzy
+package normalize
 
 import "testing"
 
-func TestNormalizeText(t *testing.T) {
+func TestAppend(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"", ""},
 		{"Hello,  World!", "hello world"},
@@ -12,8 +12,12 @@ func TestNormalizeText(t *testing.T) {
 		{"1,000.5", "1 000 5"},
 		{"\xff bad", "bad"},
 	} {
-		if got := string(normalizeText(nil, c.in)); got != c.want {
-			t.Errorf("normalizeText(%q) = %q, want %q", c.in, got, c.want)
+		if got := string(Append(nil, c.in)); got != c.want {
+			t.Errorf("Append(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+	// Append appends: what dst holds is kept.
+	if got := string(Append([]byte("x:"), "A B")); got != "x:a b" {
+		t.Errorf("Append onto x: = %q", got)
 	}
 }

@@ -1,0 +1,160 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+
+	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/task"
+)
+
+// LargestGroup is one of the largest groups, with a few of its members
+// named (see DescribeGroups).
+type LargestGroup struct {
+	GroupSize
+	Members []GroupMember `json:"members,omitempty"`
+}
+
+// GroupMember is one document of a group of duplicates, as the user knows
+// it.
+type GroupMember struct {
+	// DedupID is the document's internal id (see id_map.json).
+	DedupID int64 `json:"dedup_id"`
+	// File is the input file holding it, and Record its 1-based record
+	// number there (a JSONL file's n-th non-blank line, a Parquet row).
+	File   string `json:"file"`
+	Record int64  `json:"record"`
+	// OriginalID is the --id-field value, as JSON (a string or a number);
+	// absent when the record has none.
+	OriginalID json.RawMessage `json:"original_id,omitempty"`
+	// Kept is true for the group's first document, the one kept.
+	Kept bool `json:"kept"`
+}
+
+// GroupSize is one group and its number of documents. A group's id is its
+// smallest member's, the document kept.
+type GroupSize struct {
+	Group int64 `json:"group"`
+	Size  int64 `json:"size"`
+}
+
+// Groups described by DescribeGroups, and members named per group.
+const (
+	DescribedGroups = 3
+	MembersPerGroup = 3
+)
+
+// DescribeGroups names, for each of the first few of the largest groups,
+// its first few documents: members[group] lists their ids (the kept one,
+// the group's id, and the earliest removed ones), and DescribeGroups adds
+// their files, record numbers and original ids. It reads at most
+// DescribedGroups × MembersPerGroup records (of a large JSONL file only the
+// section holding the record). A failure is logged, not fatal: the summary
+// then lacks the members.
+func DescribeGroups(ctx context.Context, c IO, log *slog.Logger, groups []LargestGroup, members map[int64][]int64, idTasks []task.Task) {
+	groups = groups[:min(len(groups), DescribedGroups)]
+	if len(groups) == 0 {
+		return
+	}
+	if err := describe(ctx, c, groups, members, idTasks); err != nil {
+		log.Warn("summary: cannot name the members of the largest groups", "err", err)
+		for i := range groups {
+			groups[i].Members = nil
+		}
+	}
+}
+
+func describe(ctx context.Context, c IO, groups []LargestGroup, members map[int64][]int64, idTasks []task.Task) error {
+	var files []FileRange
+	for _, t := range idTasks {
+		fr, err := FileRanges(t)
+		if err != nil {
+			return err
+		}
+		files = append(files, fr...)
+	}
+	for i := range groups {
+		for _, id := range members[groups[i].Group] {
+			m, err := locate(ctx, c, files, id)
+			if err != nil {
+				return err
+			}
+			m.Kept = id == groups[i].Group
+			groups[i].Members = append(groups[i].Members, m)
+		}
+	}
+	return nil
+}
+
+// locate finds the file and record of id and reads its original id.
+func locate(ctx context.Context, c IO, files []FileRange, id int64) (GroupMember, error) {
+	i := slices.IndexFunc(files, func(f FileRange) bool { return id >= f.Base && id < f.Base+f.Count })
+	if i < 0 {
+		return GroupMember{}, fmt.Errorf("id %d is in no file's range", id)
+	}
+	f := files[i]
+	row := id - f.Base
+	m := GroupMember{DedupID: id, File: f.Path, Record: row + 1}
+	orig, err := readOriginalID(ctx, c, f, row)
+	m.OriginalID = orig
+	return m, err
+}
+
+// readOriginalID reads the --id-field value of record row (0-based) of f,
+// as JSON, or nil when the record has none.
+func readOriginalID(ctx context.Context, c IO, f FileRange, row int64) (json.RawMessage, error) {
+	opts := dataio.ReadOptions{TextField: c.TextField, IDField: c.IDField, OnBadRecord: dataio.Skip, OmitRaw: true}
+	parquet := dataio.FormatOf(f.Path) == dataio.Parquet
+	if parquet {
+		opts.Columns = []string{c.IDField}
+	}
+	var r dataio.BatchReader
+	var err error
+	sec := slices.IndexFunc(f.Sections, func(s dataio.Section) bool { return row >= s.FirstRow && row < s.FirstRow+s.Rows })
+	switch {
+	case sec >= 0 && parquet:
+		r, err = dataio.NewParquetSectionReader(f.Path, f.Sections[sec], opts)
+	case sec >= 0:
+		r, err = dataio.NewJSONLSectionReader(f.Path, f.Sections[sec], opts)
+	default:
+		r, err = dataio.NewReader([]string{f.Path}, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	for {
+		b, err := r.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil, nil // a bad record: not read
+		}
+		if err != nil {
+			if parquet {
+				return nil, nil // no such column: no original ids
+			}
+			return nil, err
+		}
+		rows := b.Column(dataio.RowColumn).Ints
+		if rows[len(rows)-1] < row {
+			continue
+		}
+		i, found := slices.BinarySearch(rows, row)
+		idc := b.Column(c.IDField)
+		if !found || idc == nil {
+			return nil, nil
+		}
+		if !parquet && idc.Strings[i] == "" {
+			return nil, nil
+		}
+		s, err := idJSON(idc, i, !parquet)
+		if err != nil {
+			return nil, nil
+		}
+		return json.RawMessage(s), nil
+	}
+}

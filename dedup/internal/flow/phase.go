@@ -1,0 +1,161 @@
+package flow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sluice-data/sluice/executor"
+	"github.com/sluice-data/sluice/runtime"
+	"github.com/sluice-data/sluice/stage"
+	"github.com/sluice-data/sluice/task"
+)
+
+// PhaseSummary is what one phase did.
+type PhaseSummary struct {
+	Name string `json:"name"`
+	// Resumed is true when the phase's outputs came from the cache.
+	Resumed bool                   `json:"resumed"`
+	WallSec float64                `json:"wall_seconds"`
+	CPUSec  float64                `json:"cpu_seconds"`
+	Stages  []executor.StageReport `json:"stages,omitempty"`
+}
+
+// Runner runs a workflow's phases on the executor: each phase is one stage,
+// built from the registry by type and config, so that another process can
+// rebuild it from its descriptor.
+type Runner struct {
+	Runtime  runtime.Runtime
+	Executor executor.Config
+	Registry *stage.Registry
+	Logger   *slog.Logger
+	// MemoryLimit bounds a shuffle's buffered rows when the executor
+	// configuration sets no bound of its own.
+	MemoryLimit int64
+
+	lastStages []executor.StageReport
+}
+
+// log returns the runner's logger, or one that discards.
+func (r *Runner) log() *slog.Logger {
+	if r.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Logger
+}
+
+// LastStages returns the executor report of the last stage executed.
+func (r *Runner) LastStages() []executor.StageReport { return r.lastStages }
+
+// Phase runs fn unless dir holds a finished phase, and appends the phase's
+// summary to phases; outputs are kept in dir/_DONE.json so that a later run
+// can resume. A directory without _DONE.json (an interrupted phase) is
+// removed and the phase starts clean.
+func (r *Runner) Phase(phases *[]PhaseSummary, name, dir string, out *[]task.Task, fn func(dir string) ([]task.Task, error)) error {
+	log := r.log()
+	done := filepath.Join(dir, "_DONE.json")
+	if b, err := os.ReadFile(done); err == nil {
+		ts, err := decodeTasks(b)
+		if err == nil {
+			log.Info("resuming: phase already done in cache", "phase", name, "dir", dir)
+			*phases = append(*phases, PhaseSummary{Name: name, Resumed: true})
+			*out = ts
+			return nil
+		}
+		log.Warn("cached phase marker unreadable; starting the phase clean", "phase", name, "err", err)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		log.Info("phase was interrupted earlier; starting it clean", "phase", name, "dir", dir)
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	r.lastStages = nil
+	t0, c0 := time.Now(), executor.ProcessCPU()
+	ts, err := fn(dir)
+	if err != nil {
+		return fmt.Errorf("phase %s: %w", name, err)
+	}
+	*phases = append(*phases, PhaseSummary{Name: name, WallSec: time.Since(t0).Seconds(), CPUSec: (executor.ProcessCPU() - c0).Seconds(), Stages: r.lastStages})
+	b, err := encodeTasks(ts)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(done+".tmp", b, 0o644); err != nil {
+		return err
+	}
+	*out = ts
+	return os.Rename(done+".tmp", done)
+}
+
+// Build makes a registered stage from its config, so that the stage can be
+// rebuilt in another process from its descriptor.
+func (r *Runner) Build(typ string, cfg any) (stage.Stage, error) {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return r.Registry.Build(stage.Descriptor{Type: typ, Config: b})
+}
+
+// Execute runs one stage on the executor and keeps its report for the
+// phase. Failed tasks make an error naming the first one's cause.
+func (r *Runner) Execute(ctx context.Context, st stage.Stage, in []task.Task) ([]task.Task, error) {
+	ec := r.Executor
+	if ec.ShuffleMemoryLimit == 0 {
+		ec.ShuffleMemoryLimit = r.MemoryLimit // the shuffle's bound, unless the executor sets one
+	}
+	ex := executor.New(r.Runtime, ec)
+	out, err := ex.Execute(ctx, []stage.Stage{st}, in)
+	r.lastStages = ex.Report().Stages
+	if err != nil {
+		if failed := ex.FailedTasks(); len(failed) > 0 {
+			return nil, FailedError(err, failed)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+type storedTask struct {
+	ID    string            `json:"id"`
+	Paths []string          `json:"paths"`
+	Meta  map[string]string `json:"meta"`
+}
+
+func encodeTasks(ts []task.Task) ([]byte, error) {
+	var st []storedTask
+	for _, t := range ts {
+		fg, ok := t.(*task.FileGroup)
+		if !ok {
+			return nil, fmt.Errorf("phase output %s is %s, want a file group", t.ID(), t.Kind())
+		}
+		st = append(st, storedTask{ID: fg.ID(), Paths: fg.Paths, Meta: fg.Meta()})
+	}
+	return json.MarshalIndent(st, "", "  ")
+}
+
+func decodeTasks(b []byte) ([]task.Task, error) {
+	var st []storedTask
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, err
+	}
+	var ts []task.Task
+	for _, s := range st {
+		for _, p := range s.Paths {
+			if _, err := os.Stat(p); err != nil {
+				return nil, fmt.Errorf("cached output missing: %w", err)
+			}
+		}
+		fg := &task.FileGroup{Header: task.Header{TaskID: s.ID, Metadata: s.Meta}, Paths: s.Paths}
+		ts = append(ts, fg)
+	}
+	return ts, nil
+}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sluice-data/sluice/dedup/exact"
 	"github.com/sluice-data/sluice/dedup/normalize"
 	dataio "github.com/sluice-data/sluice/io"
 )

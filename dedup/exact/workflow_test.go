@@ -164,4 +164,3 @@ func minus(a, b map[string]bool) []string {
 	}
 	return out
 }
-

@@ -4,6 +4,7 @@
 package builtin
 
 import (
+	"github.com/sluice-data/sluice/dedup/exact"
 	"github.com/sluice-data/sluice/dedup/fuzzy"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/stages/chaos"
@@ -14,7 +15,8 @@ import (
 // Registry returns a new registry holding every built-in stage type (list
 // them with `sluice stages`): chaos, text_filter, the jsonl source and sink
 // (jsonl_reader with its parts file_partitioning and jsonl_read_files, and
-// jsonl_writer), the synthetic stages and the fuzzy-deduplication stages.
+// jsonl_writer), the synthetic stages and the exact- and
+// fuzzy-deduplication stages.
 func Registry() *stage.Registry {
 	reg := stage.NewRegistry()
 	reg.MustRegister(chaos.Type())
@@ -26,6 +28,9 @@ func Registry() *stage.Registry {
 		panic(err)
 	}
 	if err := fuzzy.Register(reg); err != nil {
+		panic(err)
+	}
+	if err := exact.Register(reg); err != nil {
 		panic(err)
 	}
 	return reg

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -78,12 +79,38 @@ func describe(ctx context.Context, c IO, groups []LargestGroup, members map[int6
 		}
 		files = append(files, fr...)
 	}
+	// Each file (or section of one) is read once, for all its members.
+	type part struct{ file, sec int }
+	wanted := map[part][]int64{}
+	located := map[int64]GroupMember{}
+	where := map[int64]part{}
+	for _, g := range groups {
+		for _, id := range members[g.Group] {
+			i := slices.IndexFunc(files, func(f FileRange) bool { return id >= f.Base && id < f.Base+f.Count })
+			if i < 0 {
+				return fmt.Errorf("id %d is in no file's range", id)
+			}
+			f := files[i]
+			row := id - f.Base
+			sec := slices.IndexFunc(f.Sections, func(s dataio.Section) bool { return row >= s.FirstRow && row < s.FirstRow+s.Rows })
+			p := part{i, sec}
+			wanted[p] = append(wanted[p], row)
+			located[id] = GroupMember{DedupID: id, File: f.Path, Record: row + 1}
+			where[id] = p
+		}
+	}
+	orig := map[part]map[int64]json.RawMessage{}
+	for p, rows := range wanted {
+		ids, err := readOriginalIDs(ctx, c, files[p.file], p.sec, rows)
+		if err != nil {
+			return err
+		}
+		orig[p] = ids
+	}
 	for i := range groups {
 		for _, id := range members[groups[i].Group] {
-			m, err := locate(ctx, c, files, id)
-			if err != nil {
-				return err
-			}
+			m := located[id]
+			m.OriginalID = orig[where[id]][m.Record-1]
 			m.Kept = id == groups[i].Group
 			groups[i].Members = append(groups[i].Members, m)
 		}
@@ -91,37 +118,41 @@ func describe(ctx context.Context, c IO, groups []LargestGroup, members map[int6
 	return nil
 }
 
-// locate finds the file and record of id and reads its original id.
-func locate(ctx context.Context, c IO, files []FileRange, id int64) (GroupMember, error) {
-	i := slices.IndexFunc(files, func(f FileRange) bool { return id >= f.Base && id < f.Base+f.Count })
-	if i < 0 {
-		return GroupMember{}, fmt.Errorf("id %d is in no file's range", id)
+// readOriginalIDs reads the --id-field values of the records rows (0-based)
+// of f, of its section sec if sec ≥ 0, as JSON; a record without one has
+// none in the map. A JSONL file is scanned line by line, parsing only the
+// wanted lines; of a Parquet file only the id column is read.
+func readOriginalIDs(ctx context.Context, c IO, f FileRange, sec int, rows []int64) (map[int64]json.RawMessage, error) {
+	out := map[int64]json.RawMessage{}
+	want := map[int64]bool{}
+	var last int64
+	for _, r := range rows {
+		want[r], last = true, max(last, r)
 	}
-	f := files[i]
-	row := id - f.Base
-	m := GroupMember{DedupID: id, File: f.Path, Record: row + 1}
-	orig, err := readOriginalID(ctx, c, f, row)
-	m.OriginalID = orig
-	return m, err
-}
-
-// readOriginalID reads the --id-field value of record row (0-based) of f,
-// as JSON, or nil when the record has none.
-func readOriginalID(ctx context.Context, c IO, f FileRange, row int64) (json.RawMessage, error) {
-	opts := dataio.ReadOptions{TextField: c.TextField, IDField: c.IDField, OnBadRecord: dataio.Skip, OmitRaw: true}
-	parquet := dataio.FormatOf(f.Path) == dataio.Parquet
-	if parquet {
-		opts.Columns = []string{c.IDField}
+	if dataio.FormatOf(f.Path) != dataio.Parquet {
+		var s *dataio.Section
+		if sec >= 0 {
+			s = &f.Sections[sec]
+		}
+		err := dataio.ScanJSONLRecords(ctx, f.Path, s, func(row int64, line []byte) error {
+			if want[row] {
+				if id := jsonField(line, c.IDField); id != nil {
+					out[row] = id
+				}
+			}
+			if row >= last {
+				return dataio.ErrStopScan
+			}
+			return nil
+		})
+		return out, err
 	}
+	opts := dataio.ReadOptions{TextField: c.TextField, IDField: c.IDField, OnBadRecord: dataio.Skip, OmitRaw: true, Columns: []string{c.IDField}}
 	var r dataio.BatchReader
 	var err error
-	sec := slices.IndexFunc(f.Sections, func(s dataio.Section) bool { return row >= s.FirstRow && row < s.FirstRow+s.Rows })
-	switch {
-	case sec >= 0 && parquet:
+	if sec >= 0 {
 		r, err = dataio.NewParquetSectionReader(f.Path, f.Sections[sec], opts)
-	case sec >= 0:
-		r, err = dataio.NewJSONLSectionReader(f.Path, f.Sections[sec], opts)
-	default:
+	} else {
 		r, err = dataio.NewReader([]string{f.Path}, opts)
 	}
 	if err != nil {
@@ -131,30 +162,33 @@ func readOriginalID(ctx context.Context, c IO, f FileRange, row int64) (json.Raw
 	for {
 		b, err := r.Next(ctx)
 		if errors.Is(err, io.EOF) {
-			return nil, nil // a bad record: not read
+			return out, nil
 		}
 		if err != nil {
-			if parquet {
-				return nil, nil // no such column: no original ids
-			}
-			return nil, err
+			return out, nil // no such column: no original ids
 		}
-		rows := b.Column(dataio.RowColumn).Ints
-		if rows[len(rows)-1] < row {
-			continue
-		}
-		i, found := slices.BinarySearch(rows, row)
 		idc := b.Column(c.IDField)
-		if !found || idc == nil {
-			return nil, nil
+		for i, row := range b.Column(dataio.RowColumn).Ints {
+			if want[row] && idc != nil {
+				if s, err := idJSON(idc, i, false); err == nil {
+					out[row] = json.RawMessage(s)
+				}
+			}
+			if row >= last {
+				return out, nil
+			}
 		}
-		if !parquet && idc.Strings[i] == "" {
-			return nil, nil
-		}
-		s, err := idJSON(idc, i, !parquet)
-		if err != nil {
-			return nil, nil
-		}
-		return json.RawMessage(s), nil
 	}
+}
+
+// jsonField returns the raw JSON of field in the JSONL record line, or nil
+// when the line is not a JSON object or lacks the field. Like the reader,
+// it ignores a byte order mark and takes the last of repeated keys.
+func jsonField(line []byte, field string) json.RawMessage {
+	line = bytes.TrimPrefix(line, []byte("\xEF\xBB\xBF"))
+	var rec map[string]json.RawMessage
+	if json.Unmarshal(line, &rec) != nil {
+		return nil
+	}
+	return rec[field]
 }

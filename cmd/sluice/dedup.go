@@ -39,13 +39,13 @@ func (a *app) dedupCmd() *cobra.Command {
 // ioFlags points at the fields of a dedup workflow's configuration that
 // the flags both dedup commands share set.
 type ioFlags struct {
-	inputs                                                  *[]string
-	output, cache, inputFormat, textField, idField, onBad   *string
-	filesPerPartition                                       *int
-	noRemove, overwrite, removeCache                        *bool
-	removedIDsOut                                           *string
-	memoryLimit, blockSize, mode                            *string
-	workers                                                 *int
+	inputs                                                *[]string
+	output, cache, inputFormat, textField, idField, onBad *string
+	filesPerPartition                                     *int
+	noRemove, overwrite, removeCache                      *bool
+	removedIDsOut                                         *string
+	memoryLimit, blockSize, mode                          *string
+	workers                                               *int
 }
 
 // addIOFlags defines the flags both dedup commands share; what names what

@@ -26,7 +26,8 @@ func (a *app) dedupCmd() *cobra.Command {
 		// cobra's "unknown command".
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usageErr(fmt.Errorf("sluice dedup needs a method first: sluice dedup exact|fuzzy --input %s --output DIR", strings.Join(args, " ")))
+				in := strings.Join(args, " ")
+				return usageErr(fmt.Errorf("sluice dedup needs a method first: sluice dedup fuzzy --input %s --output DIR, or sluice dedup exact --input %s --output DIR", in, in))
 			}
 			return nil
 		},

@@ -69,6 +69,11 @@ type Config struct {
 	// (and the cache directory, if that leaves it empty).
 	RemoveCache bool `json:"remove_cache"`
 
+	// InputsInOrder takes Inputs, which must then be files, in the order
+	// given instead of sorted: ids, and so which document of a group is
+	// kept, follow that order (pipeline steps use it). Not a flag.
+	InputsInOrder bool `json:"-"`
+
 	// SplitBytes is the size above which an uncompressed JSONL file (or a
 	// Parquet file of several row groups) is read by several hash tasks,
 	// one per section (default DefaultSplitBytes).
@@ -100,7 +105,8 @@ func (c Config) CacheDir() string {
 func (c Config) io() flow.IO {
 	return flow.IO{Inputs: c.Inputs, Output: c.Output, Cache: c.Cache, InputFormat: c.InputFormat, TextField: c.TextField,
 		IDField: c.IDField, OnBadRecord: c.OnBadRecord, FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize,
-		NoRemove: c.NoRemove, RemovedIDsOut: c.RemovedIDsOut, Overwrite: c.Overwrite, RemoveCache: c.RemoveCache, SplitBytes: c.SplitBytes}
+		NoRemove: c.NoRemove, RemovedIDsOut: c.RemovedIDsOut, Overwrite: c.Overwrite, RemoveCache: c.RemoveCache, SplitBytes: c.SplitBytes,
+		InOrder: c.InputsInOrder}
 }
 
 // Summary is the workflow's final report, also written as Output/summary.json.
@@ -173,6 +179,21 @@ func (w *Workflow) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return w.Logger
+}
+
+// Validate checks the parameters, not the inputs (which Check lists): the
+// errors a run would meet in its configuration wrap ErrConfig. Inputs and
+// Output may be empty.
+func (c Config) Validate() error {
+	v := &Workflow{Cfg: c, Registry: stage.NewRegistry()}
+	if len(c.Inputs) == 0 {
+		v.Cfg.Inputs = []string{"."}
+	}
+	if c.Output == "" {
+		v.Cfg.Output = "."
+	}
+	_, err := v.normalize()
+	return err
 }
 
 func (w *Workflow) normalize() (Config, error) {

@@ -78,6 +78,11 @@ type Config struct {
 	// (and the cache directory, if that leaves it empty).
 	RemoveCache bool `json:"remove_cache"`
 
+	// InputsInOrder takes Inputs, which must then be files, in the order
+	// given instead of sorted: ids, and so which document of a group is
+	// kept, follow that order (pipeline steps use it). Not a flag.
+	InputsInOrder bool `json:"-"`
+
 	// SplitBytes is the size above which an uncompressed JSONL file is read
 	// by several MinHash tasks, one per section of about this size, so that
 	// one large file still keeps every actor busy (default DefaultSplitBytes).
@@ -162,7 +167,8 @@ func (w *Workflow) Written() []string { return append([]string(nil), w.written..
 func (c Config) io() flow.IO {
 	return flow.IO{Inputs: c.Inputs, Output: c.Output, Cache: c.Cache, InputFormat: c.InputFormat, TextField: c.TextField,
 		IDField: c.IDField, OnBadRecord: c.OnBadRecord, FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize,
-		NoRemove: c.NoRemove, RemovedIDsOut: c.RemovedIDsOut, Overwrite: c.Overwrite, RemoveCache: c.RemoveCache, SplitBytes: c.SplitBytes}
+		NoRemove: c.NoRemove, RemovedIDsOut: c.RemovedIDsOut, Overwrite: c.Overwrite, RemoveCache: c.RemoveCache, SplitBytes: c.SplitBytes,
+		InOrder: c.InputsInOrder}
 }
 
 // Run executes every phase and writes Output/summary.json.
@@ -392,6 +398,21 @@ func (p *phases) components(ctx context.Context, lshOut []task.Task) ([]string, 
 		}
 	}
 	return dupFiles, nil
+}
+
+// Validate checks the parameters, not the inputs (which Check lists): the
+// errors a run would meet in its configuration wrap ErrConfig. Inputs and
+// Output may be empty.
+func (c Config) Validate() error {
+	v := &Workflow{Cfg: c, Registry: stage.NewRegistry()}
+	if len(c.Inputs) == 0 {
+		v.Cfg.Inputs = []string{"."}
+	}
+	if c.Output == "" {
+		v.Cfg.Output = "."
+	}
+	_, err := v.normalize()
+	return err
 }
 
 func (w *Workflow) normalize() (Config, error) {

@@ -6,6 +6,7 @@ package builtin
 import (
 	"github.com/sluice-data/sluice/dedup/exact"
 	"github.com/sluice-data/sluice/dedup/fuzzy"
+	"github.com/sluice-data/sluice/dedup/steps"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/stages/chaos"
 	"github.com/sluice-data/sluice/stages/jsonl"
@@ -15,8 +16,9 @@ import (
 // Registry returns a new registry holding every built-in stage type (list
 // them with `sluice stages`): chaos, text_filter, the jsonl source and sink
 // (jsonl_reader with its parts file_partitioning and jsonl_read_files, and
-// jsonl_writer), the synthetic stages and the exact- and
-// fuzzy-deduplication stages.
+// jsonl_writer), the synthetic stages, the exact- and
+// fuzzy-deduplication stages, and the deduplication steps of pipeline
+// files (dedup_exact, dedup_fuzzy).
 func Registry() *stage.Registry {
 	reg := stage.NewRegistry()
 	reg.MustRegister(chaos.Type())
@@ -32,6 +34,9 @@ func Registry() *stage.Registry {
 	}
 	if err := exact.Register(reg); err != nil {
 		panic(err)
+	}
+	for _, t := range steps.Types(reg) {
+		reg.MustRegister(t)
 	}
 	return reg
 }

@@ -51,6 +51,11 @@ type IO struct {
 	// SplitBytes is the size above which the ids phase cuts a file into
 	// sections that tasks read on their own.
 	SplitBytes int64
+
+	// InOrder takes Inputs, which must then be files, in the order given
+	// instead of sorted, so that ids follow it (pipeline steps order the
+	// files they spool by where their documents came from).
+	InOrder bool
 }
 
 // Metadata keys the shared phases put on the tasks they exchange. The

@@ -62,6 +62,9 @@ func CheckInputs(c IO, log *slog.Logger) ([]string, [][]string, error) {
 			return nil, nil, fmt.Errorf("%w: --input %s: %s", ErrConfig, in, PathProblem(err))
 		}
 	}
+	if c.InOrder {
+		return inputsInOrder(c, log)
+	}
 	// The output and cache directories may sit inside an input directory
 	// (--input data --output data/dedup): their files are never inputs.
 	fp := dataio.FilePartitioning{Paths: c.Inputs, FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize,
@@ -108,4 +111,25 @@ func PathProblem(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// inputsInOrder groups the input files in the order given (IO.InOrder).
+func inputsInOrder(c IO, log *slog.Logger) ([]string, [][]string, error) {
+	seen := map[string]bool{}
+	for _, in := range c.Inputs {
+		if fi, err := os.Stat(in); err != nil || !fi.Mode().IsRegular() {
+			return nil, nil, fmt.Errorf("%w: input %s is not a file (inputs taken in order must be files)", ErrConfig, in)
+		}
+		if seen[in] {
+			return nil, nil, fmt.Errorf("%w: input %s is given twice", ErrConfig, in)
+		}
+		seen[in] = true
+	}
+	fp := dataio.FilePartitioning{FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize}
+	groups, err := fp.GroupFiles(c.Inputs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	log.Info("inputs", "files", len(c.Inputs), "file_groups", len(groups), "order", "as given")
+	return c.Inputs, groups, nil
 }

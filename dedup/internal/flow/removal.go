@@ -1,10 +1,12 @@
 package flow
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -151,7 +153,11 @@ func (r *Runner) checkRemoval(ctx context.Context, c IO, in Removal, out []task.
 		return fmt.Errorf("record accounting: removal reported %d records kept, but the files in %s hold %d", kept, res.OutputDir, onDisk)
 	}
 	res.RecordsWritten = onDisk
-	for _, t := range out {
+	// The executor returns outputs as they finish: list the files in
+	// file-group order, the order of the ids.
+	sorted := slices.Clone(out)
+	slices.SortStableFunc(sorted, func(a, b task.Task) int { return cmp.Compare(Atoi(a.Meta()[MetaGroup]), Atoi(b.Meta()[MetaGroup])) })
+	for _, t := range sorted {
 		if fg, ok := t.(*task.FileGroup); ok {
 			res.Written = append(res.Written, fg.Paths...)
 		}

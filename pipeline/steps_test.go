@@ -191,7 +191,9 @@ func TestHiddenInside(t *testing.T) {
 			t.Errorf("hiddenInside(%s, %s) = %v", c.dir, c.path, got)
 		}
 	}
-	w := func(name, dir string) stage.Stage { return &outStage{mk(name, kinds(task.KindDocumentBatch), kinds(task.KindDocumentBatch)), dir} }
+	w := func(name, dir string) stage.Stage {
+		return &outStage{mk(name, kinds(task.KindDocumentBatch), kinds(task.KindDocumentBatch)), dir}
+	}
 	dir := t.TempDir()
 	p := New("p", mk("src", kinds(task.KindEmpty), kinds(task.KindDocumentBatch)), w("a", dir), w("b", filepath.Join(dir, "_cache", "x")))
 	if err := p.PrepareOutputs(nil); err != nil {

@@ -257,20 +257,26 @@ func (a *app) printFuzzySummary(s *fuzzy.Summary) {
 	if s.Params.VerifyThreshold > 0 {
 		fmt.Fprintf(w, "pairs rejected by verification\t%d\n", s.RejectedPairs)
 	}
-	for i, g := range s.LargestGroups {
+	printRunLines(w, s.LargestGroups, s.Phases, s.WallSec, s.CPUSec, s.PeakRSSBytes)
+}
+
+// printRunLines prints the end of a dedup summary to w and flushes it: the
+// three largest groups, each phase, the totals and where summary.json is.
+func printRunLines(w *tabwriter.Writer, groups []fuzzy.LargestGroup, phases []fuzzy.PhaseSummary, wall, cpu float64, rss int64) {
+	for i, g := range groups {
 		if i == 3 {
 			break
 		}
 		fmt.Fprintf(w, "largest group #%d\tid %d, %d documents%s\n", i+1, g.Group, g.Size, describeMembers(g.Members))
 	}
-	for _, p := range s.Phases {
+	for _, p := range phases {
 		state := fmt.Sprintf("%.2fs wall, %.2fs CPU", p.WallSec, p.CPUSec)
 		if p.Resumed {
 			state = "resumed from cache"
 		}
 		fmt.Fprintf(w, "phase %s\t%s\n", p.Name, state)
 	}
-	fmt.Fprintf(w, "total\t%.2fs wall, %.2fs CPU, peak RSS %.1f MiB\n", s.WallSec, s.CPUSec, float64(s.PeakRSSBytes)/(1<<20))
+	fmt.Fprintf(w, "total\t%.2fs wall, %.2fs CPU, peak RSS %.1f MiB\n", wall, cpu, float64(rss)/(1<<20))
 	fmt.Fprintf(w, "summary\t%s\n", "summary.json in the output directory")
 	w.Flush()
 }

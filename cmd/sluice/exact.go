@@ -110,20 +110,5 @@ func (a *app) printExactSummary(s *exact.Summary) {
 	fmt.Fprintf(w, "texts with duplicates\t%d\n", s.DuplicateGroups)
 	fmt.Fprintf(w, "empty documents\t%d\n", s.EmptyDocuments)
 	fmt.Fprintf(w, "bad records (quarantined)\t%d\n", s.BadRecords)
-	for i, g := range s.LargestGroups {
-		if i == 3 {
-			break
-		}
-		fmt.Fprintf(w, "largest group #%d\tid %d, %d documents%s\n", i+1, g.Group, g.Size, describeMembers(g.Members))
-	}
-	for _, p := range s.Phases {
-		state := fmt.Sprintf("%.2fs wall, %.2fs CPU", p.WallSec, p.CPUSec)
-		if p.Resumed {
-			state = "resumed from cache"
-		}
-		fmt.Fprintf(w, "phase %s\t%s\n", p.Name, state)
-	}
-	fmt.Fprintf(w, "total\t%.2fs wall, %.2fs CPU, peak RSS %.1f MiB\n", s.WallSec, s.CPUSec, float64(s.PeakRSSBytes)/(1<<20))
-	fmt.Fprintf(w, "summary\t%s\n", "summary.json in the output directory")
-	w.Flush()
+	printRunLines(w, s.LargestGroups, s.Phases, s.WallSec, s.CPUSec, s.PeakRSSBytes)
 }

@@ -243,44 +243,19 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := w.logger()
 	sum := &Summary{Params: c, SluiceVersion: strings.TrimPrefix(version.Short(), "sluice "), StartedAt: start.UTC().Format(time.RFC3339)}
-
-	// Nothing is created before the paths are known to be safe.
-	if err := flow.CheckPaths(c.io()); err != nil {
-		return nil, err
-	}
-	in, err := flow.Prepare(ctx, c.io(), log, &w.listed)
+	run, err := flow.Begin(ctx, c.io(), flow.Runner{Runtime: w.Runtime, Executor: w.Executor, Registry: w.Registry, Logger: w.Logger, MemoryLimit: c.MemoryLimit},
+		&w.listed, func(files []string) string { return "ex-" + cacheKey(c, files) }, start, cpu0)
 	if err != nil {
 		return nil, err
 	}
-	root := filepath.Join(c.Cache, "ex-"+cacheKey(c, in.Files))
-	sum.CacheDir = root
-	dst, err := flow.PrepareOutput(c.io(), in.Files, log)
+	sum.CacheDir = run.Root
+	p := &phases{w: w, r: run.Runner, c: c, sum: sum, dst: run.Dst, root: run.Root}
+	if err := p.run(ctx, run.Inputs); err != nil {
+		return nil, err
+	}
+	err = run.End(sum, flow.Ending{CacheRemoved: &sum.CacheRemoved, FinishedAt: &sum.FinishedAt, WallSec: &sum.WallSec, CPUSec: &sum.CPUSec, PeakRSSBytes: &sum.PeakRSSBytes})
 	if err != nil {
-		return nil, err
-	}
-	flow.PruneCache(c.Cache, root, log)
-	if err := flow.WriteCacheEntry(root, in.Files); err != nil {
-		return nil, dataio.RejectOutput("--cache %s: cannot write the cache: %s", c.Cache, dataio.DescribeFSError(err))
-	}
-	r := &flow.Runner{Runtime: w.Runtime, Executor: w.Executor, Registry: w.Registry, Logger: log, MemoryLimit: c.MemoryLimit}
-	p := &phases{w: w, r: r, c: c, sum: sum, dst: dst, root: root}
-	if err := p.run(ctx, in); err != nil {
-		return nil, err
-	}
-	if c.RemoveCache {
-		if err := flow.RemoveCacheEntry(c.Cache, root, log); err != nil {
-			return nil, fmt.Errorf("--remove-cache: %w", err)
-		}
-		sum.CacheRemoved = true
-	}
-	sum.FinishedAt = time.Now().UTC().Format(time.RFC3339)
-	sum.WallSec = time.Since(start).Seconds()
-	sum.CPUSec = (executor.ProcessCPU() - cpu0).Seconds()
-	sum.PeakRSSBytes = executor.PeakRSS()
-	// summary.json is written last: its presence marks a finished run.
-	if err := flow.WriteSummary(dst, sum); err != nil {
 		return nil, err
 	}
 	return sum, nil

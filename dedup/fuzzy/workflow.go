@@ -178,56 +178,32 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := w.logger()
 	sum := &Summary{Params: c, SluiceVersion: strings.TrimPrefix(version.Short(), "sluice "), StartedAt: start.UTC().Format(time.RFC3339)}
-
-	// Nothing is created before the paths are known to be safe.
-	if err := flow.CheckPaths(c.io()); err != nil {
-		return nil, err
-	}
-	in, err := w.prepare(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	fileKey := flow.InputKey(in.Files)
-	mhParts := []any{"minhash/v4", fileKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands * c.Rows, c.Seed, c.HashBits, c.Normalize, storeShingles(c)}
-	idField, idSingleLine := flow.IDRequirement(c.io())
-	if idField != "" { // ids checked: other bad records, other signatures
-		mhParts = append(mhParts, "id", idField, idSingleLine)
-	}
-	mhKey := flow.HashKey(mhParts...)
-	if c.Scheme != string(minhash.SchemeNeMo) { // NeMo's keys stay as they were
-		mhKey = flow.HashKey(mhKey, "scheme", c.Scheme)
-	}
-	lshKey := flow.HashKey("lsh/v4", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
-	root := filepath.Join(c.Cache, "mh-"+mhKey)
-	sum.CacheDir = root
-	dst, err := flow.PrepareOutput(c.io(), in.Files, log)
-	if err != nil {
-		return nil, err
-	}
-	flow.PruneCache(c.Cache, root, log)
-	if err := flow.WriteCacheEntry(root, in.Files); err != nil {
-		return nil, dataio.RejectOutput("--cache %s: cannot write the cache: %s", c.Cache, dataio.DescribeFSError(err))
-	}
-	r := &flow.Runner{Runtime: w.Runtime, Executor: w.Executor, Registry: w.Registry, Logger: log, MemoryLimit: w.Cfg.MemoryLimit}
-	p := &phases{w: w, r: r, c: c, sum: sum, dst: dst, root: root, lshRoot: filepath.Join(root, "lsh-"+lshKey)}
-	if err := p.run(ctx, in); err != nil {
-		return nil, err
-	}
-
-	if c.RemoveCache {
-		if err := flow.RemoveCacheEntry(c.Cache, root, log); err != nil {
-			return nil, fmt.Errorf("--remove-cache: %w", err)
+	var lshKey string
+	entry := func(files []string) string {
+		mhParts := []any{"minhash/v4", flow.InputKey(files), c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands * c.Rows, c.Seed, c.HashBits, c.Normalize, storeShingles(c)}
+		if idField, idSingleLine := flow.IDRequirement(c.io()); idField != "" { // ids checked: other bad records, other signatures
+			mhParts = append(mhParts, "id", idField, idSingleLine)
 		}
-		sum.CacheRemoved = true
+		mhKey := flow.HashKey(mhParts...)
+		if c.Scheme != string(minhash.SchemeNeMo) { // NeMo's keys stay as they were
+			mhKey = flow.HashKey(mhKey, "scheme", c.Scheme)
+		}
+		lshKey = flow.HashKey("lsh/v4", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
+		return "mh-" + mhKey
 	}
-	sum.FinishedAt = time.Now().UTC().Format(time.RFC3339)
-	sum.WallSec = time.Since(start).Seconds()
-	sum.CPUSec = (executor.ProcessCPU() - cpu0).Seconds()
-	sum.PeakRSSBytes = executor.PeakRSS()
-	// summary.json is written last: its presence marks a finished run.
-	if err := flow.WriteSummary(dst, sum); err != nil {
+	run, err := flow.Begin(ctx, c.io(), flow.Runner{Runtime: w.Runtime, Executor: w.Executor, Registry: w.Registry, Logger: w.Logger, MemoryLimit: w.Cfg.MemoryLimit},
+		&w.listed, entry, start, cpu0)
+	if err != nil {
+		return nil, err
+	}
+	sum.CacheDir = run.Root
+	p := &phases{w: w, r: run.Runner, c: c, sum: sum, dst: run.Dst, root: run.Root, lshRoot: filepath.Join(run.Root, "lsh-"+lshKey)}
+	if err := p.run(ctx, run.Inputs); err != nil {
+		return nil, err
+	}
+	err = run.End(sum, flow.Ending{CacheRemoved: &sum.CacheRemoved, FinishedAt: &sum.FinishedAt, WallSec: &sum.WallSec, CPUSec: &sum.CPUSec, PeakRSSBytes: &sum.PeakRSSBytes})
+	if err != nil {
 		return nil, err
 	}
 	return sum, nil

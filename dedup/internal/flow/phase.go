@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-data/sluice/executor"
+	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/runtime"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/task"
@@ -158,4 +159,74 @@ func decodeTasks(b []byte) ([]task.Task, error) {
 		ts = append(ts, fg)
 	}
 	return ts, nil
+}
+
+// Run is one run of a workflow, as Begin set it up.
+type Run struct {
+	IO     IO
+	Log    *slog.Logger
+	Inputs *Inputs
+	// Dst is the prepared output, Root the run's cache entry.
+	Dst  *dataio.Output
+	Root string
+	// Runner runs the phases.
+	Runner *Runner
+
+	start time.Time
+	cpu0  time.Duration
+}
+
+// Begin starts a run that started at start (CPU time cpu0): it checks the
+// paths before anything is created, lists the inputs (cached, see
+// Prepare), names the cache entry (entry returns its directory name, such
+// as "mh-KEY", from the input files), prepares the output, prunes stale
+// cache entries and writes the entry's marker. r is the runner's
+// template: its runtime, executor configuration, registry and memory limit.
+func Begin(ctx context.Context, c IO, r Runner, cached **Inputs, entry func(files []string) string, start time.Time, cpu0 time.Duration) (*Run, error) {
+	log := r.log()
+	// Nothing is created before the paths are known to be safe.
+	if err := CheckPaths(c); err != nil {
+		return nil, err
+	}
+	in, err := Prepare(ctx, c, log, cached)
+	if err != nil {
+		return nil, err
+	}
+	root := filepath.Join(c.Cache, entry(in.Files))
+	dst, err := PrepareOutput(c, in.Files, log)
+	if err != nil {
+		return nil, err
+	}
+	PruneCache(c.Cache, root, log)
+	if err := WriteCacheEntry(root, in.Files); err != nil {
+		return nil, dataio.RejectOutput("--cache %s: cannot write the cache: %s", c.Cache, dataio.DescribeFSError(err))
+	}
+	r.Logger = log
+	return &Run{IO: c, Log: log, Inputs: in, Dst: dst, Root: root, Runner: &r, start: start, cpu0: cpu0}, nil
+}
+
+// Ending points at the fields of a workflow's summary that End fills.
+type Ending struct {
+	CacheRemoved    *bool
+	FinishedAt      *string
+	WallSec, CPUSec *float64
+	PeakRSSBytes    *int64
+}
+
+// End finishes a successful run: it removes the cache entry with
+// --remove-cache, fills the summary's times, and writes summary (the
+// workflow's summary, whose fields e points at) as summary.json, last: its
+// presence marks a finished run.
+func (r *Run) End(summary any, e Ending) error {
+	if r.IO.RemoveCache {
+		if err := RemoveCacheEntry(r.IO.Cache, r.Root, r.Log); err != nil {
+			return fmt.Errorf("--remove-cache: %w", err)
+		}
+		*e.CacheRemoved = true
+	}
+	*e.FinishedAt = time.Now().UTC().Format(time.RFC3339)
+	*e.WallSec = time.Since(r.start).Seconds()
+	*e.CPUSec = (executor.ProcessCPU() - r.cpu0).Seconds()
+	*e.PeakRSSBytes = executor.PeakRSS()
+	return WriteSummary(r.Dst, summary)
 }

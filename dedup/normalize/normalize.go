@@ -20,20 +20,26 @@ func Append(dst []byte, text string) []byte {
 	for i := 0; i < len(text); {
 		c := text[i]
 		if c < utf8.RuneSelf {
-			i++
-			switch {
-			case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-			case 'A' <= c && c <= 'Z':
-				c += 'a' - 'A'
-			default:
+			if asciiKeep[c] == 0 {
 				space = true
+				i++
 				continue
+			}
+			// A run of ASCII letters and digits, copied at once.
+			j := i + 1
+			for j < len(text) && text[j] < utf8.RuneSelf && asciiKeep[text[j]] != 0 {
+				j++
 			}
 			if space && len(dst) > 0 {
 				dst = append(dst, ' ')
 			}
 			space = false
-			dst = append(dst, c)
+			n := len(dst)
+			dst = append(dst, text[i:j]...)
+			for k := n; k < len(dst); k++ {
+				dst[k] = asciiKeep[dst[k]]
+			}
+			i = j
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(text[i:])
@@ -50,3 +56,16 @@ func Append(dst []byte, text string) []byte {
 	}
 	return dst
 }
+
+// asciiKeep maps an ASCII letter or digit to itself lower-cased, and every
+// other ASCII byte to 0.
+var asciiKeep = func() (t [utf8.RuneSelf]byte) {
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c
+	}
+	for c := byte('a'); c <= 'z'; c++ {
+		t[c] = c
+		t[c-'a'+'A'] = c
+	}
+	return t
+}()

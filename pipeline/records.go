@@ -21,7 +21,8 @@ type Records struct {
 	Read int64 `json:"read"`
 	// Kept counts the documents that reached the end: those the writers
 	// (dataio.OutputStage) received, or, when the last stage outputs
-	// document batches, the rows of its outputs.
+	// document batches, the rows of its outputs, or, when the pipeline ends
+	// with a step, the documents the step kept (in its output files).
 	Kept int64 `json:"kept"`
 	// Removed lists, per stage or step that took documents in and passed
 	// fewer on (a filter's drops, a step's duplicates), how many;
@@ -124,7 +125,10 @@ func (p *Pipeline) account(res *Result, steps map[string]*StepResult) (Records, 
 			rec.Read += row.ItemsOut
 		}
 	}
-	if last := p.stages[len(p.stages)-1]; slices.Contains(last.Outputs().Kinds, task.KindDocumentBatch) {
+	last := p.stages[len(p.stages)-1]
+	if st, ok := steps[last.Name()]; ok {
+		rec.Kept += st.DocumentsOut // the pipeline ends with a step: its files are the result
+	} else if slices.Contains(last.Outputs().Kinds, task.KindDocumentBatch) {
 		if _, writer := stage.Unwrap(last).(dataio.OutputStage); !writer {
 			for _, t := range res.Out {
 				if t.Kind() == task.KindDocumentBatch {

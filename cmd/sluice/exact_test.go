@@ -160,3 +160,61 @@ func TestDedupExactErrors(t *testing.T) {
 		t.Fatalf("quarantine: %s", q)
 	}
 }
+
+// TestRunDedupSteps: `sluice run` runs a pipeline file with a filter and
+// both dedup steps, shows the steps in --dry-run, prints and writes the
+// record accounting, and refuses (exit 2, before any work) a step with no
+// writer to put its cache in.
+func TestRunDedupSteps(t *testing.T) {
+	dir := t.TempDir()
+	exactCorpus(t, filepath.Join(dir, "in", "a.jsonl"), 12)
+	writeFile(t, filepath.Join(dir, "in", "b.jsonl"), `{"id":"short","text":"tiny"}`+"\n")
+	yaml := writeFile(t, filepath.Join(dir, "p.yaml"), `stages:
+  - {type: jsonl_reader, name: read, config: {paths: [in]}}
+  - {type: text_filter, name: filter, config: {min_chars: 10}}
+  - {type: dedup_exact, name: exact, config: {normalize: true}}
+  - {type: dedup_fuzzy, name: fuzzy, config: {bands: 10, rows: 5}}
+  - {type: jsonl_writer, name: write, config: {dir: out}}
+`)
+	r := sluice("run", yaml, "--dry-run")
+	if r.code != 0 || strings.Count(r.stdout, " step ") != 2 || !strings.Contains(r.stdout, "exact_spool") || !strings.Contains(r.stdout, "fuzzy_read") {
+		t.Fatalf("dry run:\n%s", r)
+	}
+	sumPath := filepath.Join(dir, "run.json")
+	r = sluice("run", yaml, "--summary-json", sumPath, "--workers", "2")
+	if r.code != 0 || !strings.Contains(r.stderr, "records: 13 documents read, 4 kept, 1 removed by filter, 8 removed as duplicates by exact") {
+		t.Fatalf("run:\n%s", r)
+	}
+	var sum struct {
+		Records struct {
+			Read, Kept int64
+			Complete   bool
+		} `json:"records"`
+	}
+	if err := json.Unmarshal([]byte(readFile(t, sumPath)), &sum); err != nil || sum.Records.Read != 13 || sum.Records.Kept != 4 || !sum.Records.Complete {
+		t.Fatalf("summary %+v (%v)", sum, err)
+	}
+	if n := countLines(t, mustGlob(t, filepath.Join(dir, "out", "*.jsonl"))...); n != 4 {
+		t.Fatalf("wrote %d records, want 4", n)
+	}
+
+	noWriter := writeFile(t, filepath.Join(dir, "q.yaml"), `stages:
+  - {type: jsonl_reader, name: read, config: {paths: [in]}}
+  - {type: dedup_exact}
+`)
+	if r := sluice("run", noWriter); r.code != exitUsage || !strings.Contains(r.stderr, "cache: DIR") {
+		t.Fatalf("a step without a cache:\n%s", r)
+	}
+	if r := sluice("run", noWriter, "--cache", filepath.Join(dir, "c"), "--summary-json", sumPath); r.code != 0 || !strings.Contains(r.stderr, "records: 13 documents read, 9 kept, 4 removed as duplicates by dedup_exact") {
+		t.Fatalf("with --cache:\n%s", r)
+	}
+}
+
+func mustGlob(t *testing.T, pattern string) []string {
+	t.Helper()
+	m, err := filepath.Glob(pattern)
+	if err != nil || len(m) == 0 {
+		t.Fatalf("glob %s: %v %v", pattern, m, err)
+	}
+	return m
+}

@@ -256,7 +256,7 @@ func build(reg *stage.Registry, typ, name string, cfg any) (stage.Stage, error) 
 
 // ProcessBatch implements stage.Stage; a step runs in the driver.
 func (s *Step) ProcessBatch(context.Context, []task.Task) ([]task.Task, error) {
-	return nil, fmt.Errorf("%s is a pipeline step: it runs in the driver (pipeline.Execute), not on actors", s.Name())
+	return nil, stage.Permanent(fmt.Errorf("%s is a pipeline step: it runs in the driver (pipeline.Execute), not on actors", s.Name()))
 }
 
 // RunStep implements pipeline.Step: it runs the workflow over the files of

@@ -20,14 +20,15 @@ type Records struct {
 	// take other tasks and output document batches (readers).
 	Read int64 `json:"read"`
 	// Kept counts the documents that reached the end: those the writers
-	// (dataio.OutputStage) received, or, when the last stage outputs
-	// document batches, the rows of its outputs, or, when the pipeline ends
+	// (dataio.OutputStage stages that output no documents) received, or,
+	// when the last stage outputs document batches, the rows of its
+	// outputs, or, when the pipeline ends
 	// with a step, the documents the step kept (in its output files).
 	Kept int64 `json:"kept"`
 	// Removed lists, per stage or step that took documents in and passed
-	// fewer on (a filter's drops, a step's duplicates), how many;
-	// negative for a stage that adds documents. Failed tasks are not
-	// counted here.
+	// fewer on (a filter's drops, a step's duplicates, a sink's documents
+	// when it writes no files), how many; negative for a stage that adds
+	// documents. Failed tasks are not counted here.
 	Removed []Removed `json:"removed"`
 	// Failed counts the documents in tasks that failed.
 	Failed int64 `json:"failed"`
@@ -115,10 +116,17 @@ func (p *Pipeline) account(res *Result, steps map[string]*StepResult) (Records, 
 		switch role := p.roles[s.Name()]; {
 		case role != "":
 			// A step's spool or read stage: checked with the step.
-		case writer && docsIn:
-			rec.Kept += row.ItemsIn - lost
 		case docsIn && docsOut:
+			// A filter (a stage that also writes, say its rejected
+			// documents, is one too: what it passes on counts).
 			if n := row.ItemsIn - row.ItemsOut - lost; n != 0 {
+				rec.Removed = append(rec.Removed, Removed{Stage: s.Name(), Kind: "stage", Documents: n})
+			}
+		case docsIn && writer:
+			rec.Kept += row.ItemsIn - lost
+		case docsIn:
+			// A sink that writes nothing: its documents leave the pipeline.
+			if n := row.ItemsIn - lost; n != 0 {
 				rec.Removed = append(rec.Removed, Removed{Stage: s.Name(), Kind: "stage", Documents: n})
 			}
 		case docsOut:
@@ -129,11 +137,9 @@ func (p *Pipeline) account(res *Result, steps map[string]*StepResult) (Records, 
 	if st, ok := steps[last.Name()]; ok {
 		rec.Kept += st.DocumentsOut // the pipeline ends with a step: its files are the result
 	} else if slices.Contains(last.Outputs().Kinds, task.KindDocumentBatch) {
-		if _, writer := stage.Unwrap(last).(dataio.OutputStage); !writer {
-			for _, t := range res.Out {
-				if t.Kind() == task.KindDocumentBatch {
-					rec.Kept += int64(t.NumItems())
-				}
+		for _, t := range res.Out {
+			if t.Kind() == task.KindDocumentBatch {
+				rec.Kept += int64(t.NumItems())
 			}
 		}
 	}

@@ -214,3 +214,35 @@ type outStage struct {
 func (o *outStage) OutputTarget() dataio.OutputTarget {
 	return dataio.OutputTarget{Dir: o.dir, Mode: dataio.OutputOverwrite}
 }
+
+// writingFilter is a filter that also declares an output directory (as a
+// filter writing its rejected documents would).
+type writingFilter struct {
+	dropShort
+	dir string
+}
+
+func (w *writingFilter) OutputTarget() dataio.OutputTarget {
+	return dataio.OutputTarget{Dir: w.dir, Mode: dataio.OutputOverwrite}
+}
+
+// TestRecordsFilterThatWrites: a stage that takes and outputs documents
+// counts as a filter even when it writes files; documents that reach the
+// end in the last stage's batches are kept.
+func TestRecordsFilterThatWrites(t *testing.T) {
+	p := New("p",
+		&source{stage.Base{StageName: "src", StageKind: stage.FanOut, In: kinds(task.KindEmpty), Out: kinds(task.KindDocumentBatch)}},
+		&writingFilter{dropShort{stage.Base{StageName: "short", In: kinds(task.KindDocumentBatch), Out: kinds(task.KindDocumentBatch)}}, t.TempDir()})
+	rt, err := local.New(local.Options{CPUs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	res, err := p.Execute(context.Background(), Runner{Runtime: rt}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res.Records; r.Read != 30 || r.Kept != 21 || len(r.Removed) != 1 || r.Removed[0] != (Removed{"short", "stage", 9}) || !r.Balanced() {
+		t.Fatalf("records %+v", r)
+	}
+}

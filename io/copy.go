@@ -40,11 +40,12 @@ func CopyJSONLFiltered(ctx context.Context, src, dst string, drop func(row int64
 		return st, err
 	}
 	defer in.Close()
-	out, err := createCompressed(dst)
+	size := fileSize(in.file)
+	out, err := createCompressedSized(dst, size)
 	if err != nil {
 		return st, err
 	}
-	br := bufio.NewReaderSize(in, 1<<20)
+	br := bufio.NewReaderSize(in, readBufferSize(size, CompressionOf(src)))
 	var (
 		row     int64
 		pending []byte // whitespace seen at the start of the current line

@@ -206,7 +206,46 @@ type compressedWriter struct {
 	fbw *bufio.Writer // buffers between the encoder and the file
 }
 
+// Buffer sizes of readers and writers of whole files.
+const (
+	minFileBuffer = 4 << 10
+	maxReadBuffer = 1 << 20
+)
+
+// readBufferSize is the buffer size for reading a file of size bytes on
+// disk (-1: unknown) compressed as c: the whole content if that is smaller
+// than maxReadBuffer, so that each of many small files does not cost a
+// large allocation. A compressed file is taken to expand about fourfold.
+func readBufferSize(size int64, c Compression) int {
+	if size < 0 {
+		return maxReadBuffer
+	}
+	if c != NoCompression {
+		size = min(size, maxReadBuffer) * 4
+	}
+	return int(min(max(size+1, minFileBuffer), maxReadBuffer))
+}
+
+// fileSize returns the size of f, or -1 if it cannot be known.
+func fileSize(f *os.File) int64 {
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		return fi.Size()
+	}
+	return -1
+}
+
 func createCompressed(path string) (*compressedWriter, error) {
+	return createCompressedSized(path, -1)
+}
+
+// createCompressedSized is createCompressed for about size bytes of content
+// (-1: unknown), which bounds its buffers.
+func createCompressedSized(path string, size int64) (*compressedWriter, error) {
+	const maxWriteBuffer = 256 << 10
+	bufSize := maxWriteBuffer
+	if size >= 0 {
+		bufSize = int(min(max(size+1, minFileBuffer), maxWriteBuffer))
+	}
 	af, err := createAtomic(path)
 	if err != nil {
 		return nil, err
@@ -214,10 +253,10 @@ func createCompressed(path string) (*compressedWriter, error) {
 	w := &compressedWriter{af: af}
 	switch CompressionOf(path) {
 	case Gzip:
-		w.fbw = bufio.NewWriterSize(af, 256<<10)
+		w.fbw = bufio.NewWriterSize(af, bufSize)
 		w.enc = gzip.NewWriter(w.fbw)
 	case Zstd:
-		w.fbw = bufio.NewWriterSize(af, 256<<10)
+		w.fbw = bufio.NewWriterSize(af, bufSize)
 		enc, err := zstd.NewWriter(w.fbw, zstd.WithEncoderConcurrency(1))
 		if err != nil {
 			af.Abort()
@@ -226,9 +265,9 @@ func createCompressed(path string) (*compressedWriter, error) {
 		w.enc = enc
 	}
 	if w.enc != nil {
-		w.bw = bufio.NewWriterSize(w.enc, 256<<10)
+		w.bw = bufio.NewWriterSize(w.enc, bufSize)
 	} else {
-		w.bw = bufio.NewWriterSize(af, 256<<10)
+		w.bw = bufio.NewWriterSize(af, bufSize)
 	}
 	return w, nil
 }

@@ -40,9 +40,10 @@ type JSONLReader struct {
 	names   []string
 	spans   []jsonSpan
 	arena   []byte
-	long    []byte // accumulates lines longer than the bufio buffer
-	scratch []byte // unescaped text
-	meta    string // value for MetaRawJSONColumns, or ""
+	long    []byte        // accumulates lines longer than the bufio buffer
+	scratch []byte        // unescaped text
+	buf     *bufio.Reader // the last file's, reused by the next
+	meta    string        // value for MetaRawJSONColumns, or ""
 	// section, when set, restricts the (single) file to a byte range.
 	section *Section
 	checked int // lines read, for checking the context now and then
@@ -241,14 +242,26 @@ func (r *JSONLReader) open(path string) error {
 	if s := r.section; s != nil {
 		d.r = io.NewSectionReader(d.file, s.Offset, s.Length)
 		r.stats.FileBytes += s.Length
-		r.cur = &jsonlFile{path: path, d: d, br: bufio.NewReaderSize(d, 1<<20), line: s.FirstLine, row: s.FirstRow, startRow: s.FirstRow}
+		r.cur = &jsonlFile{path: path, d: d, br: r.reader(d, s.Length, NoCompression), line: s.FirstLine, row: s.FirstRow, startRow: s.FirstRow}
 		return nil
 	}
-	if fi, err := d.file.Stat(); err == nil {
-		r.stats.FileBytes += fi.Size()
-	}
-	r.cur = &jsonlFile{path: path, d: d, br: bufio.NewReaderSize(d, 1<<20)}
+	size := fileSize(d.file)
+	r.stats.FileBytes += max(size, 0)
+	r.cur = &jsonlFile{path: path, d: d, br: r.reader(d, size, CompressionOf(path))}
 	return nil
+}
+
+// reader returns a buffered reader of d, of size bytes on disk (-1:
+// unknown) compressed as c: the previous file's, reset, when its buffer is
+// large enough, so that reading many small files allocates one buffer.
+func (r *JSONLReader) reader(d io.Reader, size int64, c Compression) *bufio.Reader {
+	n := readBufferSize(size, c)
+	if r.buf != nil && r.buf.Size() >= n {
+		r.buf.Reset(d)
+		return r.buf
+	}
+	r.buf = bufio.NewReaderSize(d, n)
+	return r.buf
 }
 
 // readLine returns the next line without its "\n". The slice is valid until

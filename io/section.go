@@ -49,7 +49,7 @@ func SplitJSONLContext(ctx context.Context, path string, target int64) ([]Sectio
 		return nil, fmt.Errorf("dataio: split: %w", err)
 	}
 	defer f.Close()
-	secs, err := splitStream(ctxReader{ctx, f}, target)
+	secs, err := splitStream(ctxReader{ctx, f}, target, maxReadBuffer)
 	if err != nil {
 		return nil, fmt.Errorf("dataio: split %s: %w", path, err)
 	}
@@ -58,9 +58,9 @@ func SplitJSONLContext(ctx context.Context, path string, target int64) ([]Sectio
 
 // splitStream cuts the JSONL stream r into sections of at least target
 // bytes ending at line boundaries, counting records (non-blank lines) the
-// way JSONLReader numbers them. CountRecords uses it with an unbounded
-// target.
-func splitStream(r io.Reader, target int64) ([]Section, error) {
+// way JSONLReader numbers them, reading bufSize bytes at a time.
+// CountRecords uses it with an unbounded target.
+func splitStream(r io.Reader, target int64, bufSize int) ([]Section, error) {
 	var (
 		out     []Section
 		cur     Section
@@ -69,7 +69,7 @@ func splitStream(r io.Reader, target int64) ([]Section, error) {
 		lines   int64 // physical lines before the current line
 		content bool  // the current line has a non-blank byte
 	)
-	buf := make([]byte, 1<<20)
+	buf := make([]byte, bufSize)
 	for {
 		m, rerr := r.Read(buf)
 		chunk := buf[:m]

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // batchVersion is the first byte of every encoded Batch. It lets a
@@ -35,6 +36,11 @@ func (b *Batch) Append(partition int, key, value []byte) {
 	b.buf = append(b.buf, key...)
 	b.buf = append(b.buf, value...)
 	b.rows++
+}
+
+// Grow makes room for n more encoded bytes without reallocating.
+func (b *Batch) Grow(n int) {
+	b.buf = slices.Grow(b.buf, n+1)
 }
 
 // Rows reports the number of rows in the batch.

@@ -118,6 +118,12 @@ func (s *Sender) AddToPartition(ctx context.Context, partition int, key, value [
 			}
 		}
 	}
+	if b.Size() == 0 {
+		// A batch is sent once it reaches flushBytes: room for that and one
+		// more row at once, instead of growing by doubling (copies, and
+		// page faults on every new buffer).
+		b.Grow(s.flushBytes + rowSize(partition, key, value))
+	}
 	b.Append(partition, key, value)
 	if b.Size() >= s.flushBytes {
 		return s.send(ctx, to)

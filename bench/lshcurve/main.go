@@ -17,7 +17,7 @@
 //	go run ./bench/lshcurve -corpus ../shared/bench/corpus -seeds 1-20,42 -scheme oph
 //
 // With -sigs it instead reads the signatures a `sluice dedup fuzzy` run
-// stored in its cache (minhash/part-*.parquet; one seed). The corpus must
+// stored in its cache (the signature stores in minhash/; one seed). The corpus must
 // then be a single JSONL file whose record order gives the dedup ids, as
 // with one input file.
 //
@@ -40,8 +40,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluice-data/sluice/dedup/fuzzy"
 	"github.com/sluice-data/sluice/dedup/fuzzy/minhash"
-	dataio "github.com/sluice-data/sluice/io"
 )
 
 type config struct {
@@ -56,7 +56,7 @@ func main() {
 	var c config
 	var seeds string
 	flag.StringVar(&c.corpus, "corpus", "", "corpus directory with corpus.jsonl(.gz) and truth_pairs.tsv(.gz)")
-	flag.StringVar(&c.sigDir, "sigs", "", "read signatures from this directory of minhash part-*.parquet files instead of computing them")
+	flag.StringVar(&c.sigDir, "sigs", "", "read signatures from the signature stores of this finished MinHash cache directory (CACHE/mh-*/minhash) instead of computing them")
 	flag.StringVar(&c.sim, "sim", "Jc24", "truth similarity column")
 	flag.IntVar(&c.bands, "bands", 20, "bands")
 	flag.IntVar(&c.rows, "rows", 13, "rows per band")
@@ -192,31 +192,11 @@ type signatures map[int64][]uint32
 
 func storedSignatures(dir string) (signatures, error) {
 	sigs := signatures{}
-	parts, _ := filepath.Glob(filepath.Join(dir, "part-*.parquet"))
-	if len(parts) == 0 {
-		return nil, fmt.Errorf("no part-*.parquet files in %s", dir)
-	}
-	for _, p := range parts {
-		r, err := dataio.OpenSignatureFile(p, 0)
-		if err != nil {
-			return nil, err
-		}
-		for {
-			ids, ss, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				r.Close()
-				return nil, fmt.Errorf("%s: %w", p, err)
-			}
-			for i, id := range ids {
-				sigs[id] = ss[i]
-			}
-		}
-		r.Close()
-	}
-	return sigs, nil
+	err := fuzzy.EachStoredSignature(dir, func(id int64, words []uint32) error {
+		sigs[id] = slices.Clone(words)
+		return nil
+	})
+	return sigs, err
 }
 
 func computedSignatures(texts map[int64]string, seed uint64, c config) (signatures, error) {

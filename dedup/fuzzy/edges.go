@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/sluice-data/sluice/dedup/fuzzy/cc"
 )
@@ -30,6 +29,9 @@ type edgeWriter struct {
 	n         int64
 }
 
+// createEdgeFile starts an edge file. Its codec is parquet-go's shared zstd
+// codec, which pools encoders: a fresh codec per file built a new encoder
+// (several MB of tables) for every rank and band range.
 func createEdgeFile(path string) (*edgeWriter, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
@@ -39,7 +41,7 @@ func createEdgeFile(path string) (*edgeWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("edge file: %w", err)
 	}
-	return &edgeWriter{path: path, tmp: tmp, f: f, w: parquet.NewGenericWriter[edgeRow](f, parquet.Compression(&zstd.Codec{}), parquet.MaxRowsPerRowGroup(1<<20))}, nil
+	return &edgeWriter{path: path, tmp: tmp, f: f, w: parquet.NewGenericWriter[edgeRow](f, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(1<<20))}, nil
 }
 
 func (e *edgeWriter) add(a, b int64) error {

@@ -321,32 +321,20 @@ func readComponentDir(t *testing.T, dir string) map[int64]int64 {
 	return labels
 }
 
-// readSignatures reads every signature file of a run's MinHash cache.
+// readSignatures reads the signature stores of a run's MinHash cache (bad
+// records' ids hold all-zero signatures).
 func readSignatures(t *testing.T, sum *fuzzy.Summary) map[int64][]uint32 {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(sum.CacheDir, "minhash", "part-*.parquet"))
-	if len(files) == 0 {
-		t.Fatalf("no signature files in %s", sum.CacheDir)
-	}
 	sigs := map[int64][]uint32{}
-	for _, f := range files {
-		r, err := dataio.OpenSignatureFile(f, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			ids, s, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, id := range ids {
-				sigs[id] = slices.Clone(s[i])
-			}
-		}
-		r.Close()
+	err := fuzzy.EachStoredSignature(filepath.Join(sum.CacheDir, "minhash"), func(id int64, words []uint32) error {
+		sigs[id] = slices.Clone(words)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sigs) == 0 {
+		t.Fatalf("no signatures in %s", sum.CacheDir)
 	}
 	return sigs
 }

@@ -58,6 +58,11 @@ type LSHStage struct {
 	stores *sigStores
 	exact  *shingleStores // when the stores have shingles: exact Jaccard
 	stats  struct{ edges, buckets, rejected int64 }
+	// Insert's buffers, reused from store to store.
+	br    *bufio.Reader
+	rec   []byte
+	sig32 []uint32
+	sig64 []uint64
 }
 
 // NewLSHStage returns the stage.
@@ -172,68 +177,80 @@ func (s *LSHStage) ProcessBatch(context.Context, []task.Task) ([]task.Task, erro
 // MinHash stage wrote (fixed-size records in id order), which is several
 // times cheaper than decoding the Parquet list column once per band range.
 func (s *LSHStage) Insert(ctx context.Context, ts []task.Task) error {
-	key := make([]byte, 18)
-	val := make([]byte, 8)
-	sig32 := make([]uint32, s.cfg.NumPerm)
-	sig64 := make([]uint64, s.cfg.NumPerm)
-	recLen := s.cfg.NumPerm * s.cfg.HashBits / 8
 	for _, t := range ts {
 		refs, err := storesOf([]task.Task{t})
 		if err != nil {
 			return fmt.Errorf("fuzzy_lsh: task %s is not a MinHash output: %w", t.ID(), err)
 		}
-		ref := refs[0]
-		f, err := os.Open(ref.Path)
-		if err != nil {
-			return fmt.Errorf("fuzzy_lsh: %w", err)
-		}
-		br := bufio.NewReaderSize(f, 1<<20)
-		rec := make([]byte, recLen)
-		for i := int64(0); i < ref.Count; i++ {
-			if i%4096 == 0 && ctx.Err() != nil {
-				f.Close()
-				return ctx.Err()
-			}
-			if _, err := io.ReadFull(br, rec); err != nil {
-				f.Close()
-				return fmt.Errorf("fuzzy_lsh: signature store %s: record %d of %d: %w", ref.Path, i, ref.Count, err)
-			}
-			zero := true
-			if s.cfg.HashBits == 64 {
-				for j := range sig64 {
-					sig64[j] = binary.LittleEndian.Uint64(rec[8*j:])
-					zero = zero && sig64[j] == 0
-				}
-			} else {
-				for j := range sig32 {
-					sig32[j] = binary.LittleEndian.Uint32(rec[4*j:])
-					zero = zero && sig32[j] == 0
-				}
-			}
-			if zero {
-				continue // empty text or bad record: never bucketed
-			}
-			binary.BigEndian.PutUint64(val, uint64(ref.Base+i))
-			for band := s.bands[0]; band < s.bands[1]; band++ {
-				binary.BigEndian.PutUint16(key, uint16(band))
-				var h [16]byte
-				if s.cfg.HashBits == 64 {
-					h = minhash.BandKey64(sig64, band, s.cfg.Rows)
-				} else {
-					h = minhash.BandKey32(sig32, band, s.cfg.Rows)
-				}
-				copy(key[2:], h[:])
-				if err := s.w.Shuffle.Sender.Add(ctx, key, val); err != nil {
-					f.Close()
-					return err
-				}
-			}
-		}
-		if err := f.Close(); err != nil {
+		if err := s.insertStore(ctx, refs[0]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// insertStore buckets the documents of one signature store by the bands of
+// the actor's range.
+func (s *LSHStage) insertStore(ctx context.Context, ref SigStoreRef) error {
+	recLen := s.cfg.NumPerm * s.cfg.HashBits / 8
+	if s.br == nil { // one buffer per actor, reused from store to store
+		s.br = bufio.NewReaderSize(nil, 1<<20)
+		s.rec = make([]byte, recLen)
+		s.sig32 = make([]uint32, s.cfg.NumPerm)
+		s.sig64 = make([]uint64, s.cfg.NumPerm)
+	}
+	f, err := os.Open(ref.Path)
+	if err != nil {
+		return fmt.Errorf("fuzzy_lsh: %w", err)
+	}
+	defer f.Close()
+	s.br.Reset(f)
+	var key [18]byte
+	var val [8]byte
+	for i := int64(0); i < ref.Count; i++ {
+		if i%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if _, err := io.ReadFull(s.br, s.rec); err != nil {
+			return fmt.Errorf("fuzzy_lsh: signature store %s: record %d of %d: %w", ref.Path, i, ref.Count, err)
+		}
+		if !s.decode() {
+			continue // empty text or bad record: never bucketed
+		}
+		binary.BigEndian.PutUint64(val[:], uint64(ref.Base+i))
+		for band := s.bands[0]; band < s.bands[1]; band++ {
+			binary.BigEndian.PutUint16(key[:], uint16(band))
+			var h [16]byte
+			if s.cfg.HashBits == 64 {
+				h = minhash.BandKey64(s.sig64, band, s.cfg.Rows)
+			} else {
+				h = minhash.BandKey32(s.sig32, band, s.cfg.Rows)
+			}
+			copy(key[2:], h[:])
+			if err := s.w.Shuffle.Sender.Add(ctx, key[:], val[:]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// decode decodes the record read into the signature, and reports whether it
+// is not all zeros.
+func (s *LSHStage) decode() bool {
+	var any uint64
+	if s.cfg.HashBits == 64 {
+		for j := range s.sig64 {
+			s.sig64[j] = binary.LittleEndian.Uint64(s.rec[8*j:])
+			any |= s.sig64[j]
+		}
+		return any != 0
+	}
+	for j := range s.sig32 {
+		s.sig32[j] = binary.LittleEndian.Uint32(s.rec[4*j:])
+		any |= uint64(s.sig32[j])
+	}
+	return any != 0
 }
 
 // InsertFinished implements stage.ShuffleStage.

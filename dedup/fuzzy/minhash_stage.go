@@ -2,11 +2,9 @@ package fuzzy
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,8 +41,8 @@ const (
 
 // MinHashConfig configures the MinHash stage.
 type MinHashConfig struct {
-	// CacheDir receives minhash/part-<group>.parquet, the signature stores and
-	// quarantine parts.
+	// CacheDir receives the signature stores (minhash/part-<group>.sig), the
+	// shingle stores for verification and the quarantine parts.
 	CacheDir    string `json:"cache_dir"`
 	TextField   string `json:"text_field,omitempty"`
 	OnBadRecord string `json:"on_bad_record,omitempty"` // fail | skip
@@ -87,13 +85,18 @@ func (c MinHashConfig) params() minhash.Params {
 }
 
 // MinHashStage reads the documents of a file group and writes their MinHash
-// signatures: Parquet (_sluice_dedup_id, _minhash_signature list<uint32>)
-// plus a signature store for verification. A 64-bit signature is stored as
-// two uint32 per value, low half first.
+// signatures once, to a signature store (sigstore.go: one fixed-size record
+// per id, which the LSH phase scans), plus the shingle hashes when
+// verification needs them.
 type MinHashStage struct {
 	stage.Base
 	cfg    MinHashConfig
 	hasher *minhash.Hasher
+	// Per-actor scratch, reused from document to document and task to task.
+	sig32          []uint32
+	sig64          []uint64
+	shingles       []uint32
+	norm, storeBuf []byte
 }
 
 // NewMinHashStage returns the stage.
@@ -151,11 +154,6 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	}
 	group := t.Meta()[metaGroup]
 	policy, _ := flow.ParsePolicy(s.cfg.OnBadRecord)
-	dir := filepath.Join(s.cfg.CacheDir, "minhash")
-	sigPath := filepath.Join(dir, "part-"+group+".parquet")
-	storePath := filepath.Join(dir, "part-"+group+".sig")
-	p := s.hasher.Params()
-	recLen := p.NumPerm * p.HashBits / 8
 	var total, base int64
 	for i, f := range files {
 		first, n := f.IDs()
@@ -164,190 +162,167 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 		}
 		total += n
 	}
-
-	var q *dataio.QuarantineFile
-	qPath := filepath.Join(s.cfg.CacheDir, "quarantine", "part-"+group+".jsonl")
-	if policy == dataio.Skip {
-		if err := os.MkdirAll(filepath.Dir(qPath), 0o755); err != nil {
-			return nil, err
-		}
-		if q, err = dataio.CreateQuarantineFile(qPath); err != nil {
-			return nil, err
-		}
-	}
-	// closeQ closes the quarantine file on the error paths that do not go
-	// through fail.
-	closeQ := func() {
-		if q != nil {
-			q.Close()
-		}
-	}
-	w, err := dataio.CreateSignatureFile(sigPath, dataio.ParquetWriterOptions{})
+	out, err := s.createOutputs(group, base, policy)
 	if err != nil {
-		closeQ()
 		return nil, err
 	}
-	store, err := createSigStore(storePath, base, recLen)
+	var n mhCounts
+	if err := s.signFiles(ctx, t.Dataset(), files, policy, out, &n); err != nil {
+		out.abort()
+		return nil, err
+	}
+	sref, err := out.close(total)
+	s.storeBuf = out.store.buf[:0] // the next task reuses the buffer
 	if err != nil {
-		w.Abort()
-		closeQ()
 		return nil, err
 	}
-	var shw *shingleWriter
-	shPath, shIdx := filepath.Join(dir, "part-"+group+".shingles"), filepath.Join(dir, "part-"+group+".shidx")
-	if s.cfg.StoreShingles && p.HashBits == 32 {
-		if shw, err = createShingleStore(shPath, shIdx, base); err != nil {
-			w.Abort()
-			store.close(0)
-			closeQ()
-			return nil, err
-		}
-	}
-	var rows, emptyDocs, bytes, idBad int64
-	var stats dataio.ReadStats
-	fail := func(err error) (task.Task, error) {
-		w.Abort()
-		store.close(0)
-		if shw != nil {
-			shw.abort()
-		}
-		closeQ()
-		return nil, err
-	}
-	sig32 := make([]uint32, p.NumPerm)
-	sig64 := make([]uint64, p.NumPerm)
-	var rec, norm []byte
-	var shingles []uint32
-	for _, f := range files {
-		opts := s.readOptions(t.Dataset(), f.Path, policy)
-		if q != nil {
-			opts.Quarantine = q
-		}
-		r, err := flow.OpenRange(f, opts)
-		if err != nil {
-			return fail(err)
-		}
-		for {
-			b, err := r.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				r.Close()
-				return fail(err)
-			}
-			if s.cfg.IDField != "" && dataio.FormatOf(f.Path) == dataio.Parquet {
-				// The JSONL reader checks ids itself (RequireID).
-				if b, err = flow.CheckParquetIDs(b, f.Path, s.cfg.IDField, s.cfg.IDSingleLine, opts, &idBad); err != nil {
-					r.Close()
-					return fail(err)
-				}
-			}
-			texts := b.Texts()
-			rowCol := b.Column(dataio.RowColumn)
-			if rowCol == nil {
-				r.Close()
-				return fail(fmt.Errorf("minhash: reader gave no %s column", dataio.RowColumn))
-			}
-			ids := make([]int64, len(texts))
-			sigs := make([][]uint32, len(texts))
-			flat := make([]uint32, 0, len(texts)*p.NumPerm*p.HashBits/32)
-			for i, text := range texts {
-				id := f.Base + rowCol.Ints[i]
-				ids[i] = id
-				raw := unsafe.Slice(unsafe.StringData(text), len(text))
-				if s.cfg.Normalize {
-					norm = normalize.Append(norm[:0], text)
-					raw = norm
-				}
-				if len(raw) == 0 {
-					emptyDocs++ // all-zero signature: never bucketed
-				}
-				bytes += int64(len(text))
-				rec = rec[:0]
-				start := len(flat)
-				if p.HashBits == 64 {
-					sig := s.hasher.Signature64(raw, sig64)
-					for _, v := range sig {
-						flat = append(flat, uint32(v), uint32(v>>32))
-						rec = binary.LittleEndian.AppendUint64(rec, v)
-					}
-				} else {
-					var sig []uint32
-					if shw != nil {
-						sig, shingles = s.hasher.Signature32Shingles(raw, sig32, shingles[:0])
-						if err := shw.write(id, shingles); err != nil {
-							r.Close()
-							return fail(err)
-						}
-					} else {
-						sig = s.hasher.Signature32(raw, sig32)
-					}
-					flat = append(flat, sig...)
-					rec = encodeSig32(rec, sig)
-				}
-				sigs[i] = flat[start:len(flat):len(flat)]
-				if err := store.write(id, rec); err != nil {
-					r.Close()
-					return fail(err)
-				}
-			}
-			rows += int64(len(texts))
-			if err := w.Write(ids, sigs); err != nil {
-				r.Close()
-				return fail(err)
-			}
-		}
-		st := r.Stats()
-		stats.BadRecords += st.BadRecords
-		stats.EmptyFiles += st.EmptyFiles
-		if err := r.Close(); err != nil {
-			return fail(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		store.close(0)
-		if shw != nil {
-			shw.abort()
-		}
-		closeQ()
-		return nil, err
-	}
-	if err := store.close(total); err != nil {
-		if shw != nil {
-			shw.abort()
-		}
-		closeQ()
-		return nil, err
-	}
-	sref := SigStoreRef{Path: storePath, Base: base, Count: total}
-	if shw != nil {
-		if err := shw.close(total); err != nil {
-			closeQ()
-			return nil, err
-		}
-		sref.Shingles, sref.ShingleIndex = shPath, shIdx
-	}
-	o := &task.FileGroup{Header: task.HeaderOf(t), Paths: []string{sigPath}}
+	o := &task.FileGroup{Header: task.HeaderOf(t), Paths: []string{sref.Path}}
 	m := o.Meta()
-	m[metaRows] = strconv.FormatInt(rows, 10)
-	m[metaBad] = strconv.FormatInt(stats.BadRecords+idBad, 10)
-	m[metaEmptyDocs] = strconv.FormatInt(emptyDocs, 10)
-	m[metaEmptyFiles] = strconv.FormatInt(stats.EmptyFiles, 10)
-	m[metaBytes] = strconv.FormatInt(bytes, 10)
+	m[metaRows] = strconv.FormatInt(n.rows, 10)
+	m[metaBad] = strconv.FormatInt(n.bad, 10)
+	m[metaEmptyDocs] = strconv.FormatInt(n.emptyDocs, 10)
+	m[metaEmptyFiles] = strconv.FormatInt(n.emptyFiles, 10)
+	m[metaBytes] = strconv.FormatInt(n.bytes, 10)
 	ref, _ := json.Marshal(sref)
 	m[metaStore] = string(ref)
-	if q != nil {
-		if err := q.Close(); err != nil {
+	if out.q != nil && out.q.Count() > 0 {
+		m[metaQuarantine] = out.qPath
+	}
+	return o, nil
+}
+
+// mhCounts is what a MinHash task read.
+type mhCounts struct {
+	rows, bad, emptyDocs, emptyFiles, bytes int64
+}
+
+// mhOutputs are the files a MinHash task writes: the signature store, the
+// shingle store (for verification) and the quarantine (with skip).
+type mhOutputs struct {
+	store         *sigStoreWriter
+	shw           *shingleWriter
+	shPath, shIdx string
+	q             *dataio.QuarantineFile
+	qPath         string
+	storePath     string
+	base          int64
+}
+
+// createOutputs creates the outputs of the task of file group group, whose
+// ids start at base.
+func (s *MinHashStage) createOutputs(group string, base int64, policy dataio.BadRecordPolicy) (*mhOutputs, error) {
+	dir := filepath.Join(s.cfg.CacheDir, "minhash")
+	p := s.hasher.Params()
+	o := &mhOutputs{storePath: filepath.Join(dir, "part-"+group+".sig"), base: base,
+		qPath: filepath.Join(s.cfg.CacheDir, "quarantine", "part-"+group+".jsonl")}
+	if policy == dataio.Skip {
+		if err := os.MkdirAll(filepath.Dir(o.qPath), 0o755); err != nil {
 			return nil, err
 		}
-		if q.Count() > 0 {
-			m[metaQuarantine] = qPath
-		} else {
-			os.Remove(qPath)
+		q, err := dataio.CreateQuarantineFile(o.qPath)
+		if err != nil {
+			return nil, err
+		}
+		o.q = q
+	}
+	store, err := createSigStore(o.storePath, base, p.NumPerm*p.HashBits/8, s.storeBuf)
+	if err != nil {
+		o.abort()
+		return nil, err
+	}
+	o.store = store
+	if s.cfg.StoreShingles && p.HashBits == 32 {
+		o.shPath, o.shIdx = filepath.Join(dir, "part-"+group+".shingles"), filepath.Join(dir, "part-"+group+".shidx")
+		if o.shw, err = createShingleStore(o.shPath, o.shIdx, base); err != nil {
+			o.abort()
+			return nil, err
 		}
 	}
 	return o, nil
+}
+
+// abort closes and discards what was written.
+func (o *mhOutputs) abort() {
+	if o.store != nil {
+		o.store.abort()
+	}
+	if o.shw != nil {
+		o.shw.abort()
+	}
+	if o.q != nil {
+		o.q.Close()
+	}
+}
+
+// close finishes the outputs of a task of total ids and returns the store's
+// reference.
+func (o *mhOutputs) close(total int64) (SigStoreRef, error) {
+	sref := SigStoreRef{Path: o.storePath, Base: o.base, Count: total}
+	err := o.store.close(total)
+	if o.shw != nil {
+		if err == nil {
+			err = o.shw.close(total)
+			sref.Shingles, sref.ShingleIndex = o.shPath, o.shIdx
+		} else {
+			o.shw.abort()
+		}
+	}
+	if o.q != nil {
+		if qerr := o.q.Close(); err == nil {
+			err = qerr
+		}
+		if o.q.Count() == 0 {
+			os.Remove(o.qPath)
+		}
+	}
+	return sref, err
+}
+
+// signFiles signs the documents of files, record by record, into out.
+func (s *MinHashStage) signFiles(ctx context.Context, dataset string, files []flow.FileRange, policy dataio.BadRecordPolicy, out *mhOutputs, n *mhCounts) error {
+	sign := func(id int64, text []byte) error { return s.sign(id, text, out, n) }
+	for _, f := range files {
+		opts := s.readOptions(dataset, f.Path, policy)
+		if out.q != nil {
+			opts.Quarantine = out.q
+		}
+		r := &flow.TextReader{Opts: opts, IDField: s.cfg.IDField, IDSingleLine: s.cfg.IDSingleLine}
+		err := r.Each(ctx, f, sign)
+		n.bad += r.Stats.BadRecords + r.IDBad
+		n.emptyFiles += r.Stats.EmptyFiles
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sign computes the signature of document id and writes it (and, for
+// verification, its shingle hashes).
+func (s *MinHashStage) sign(id int64, text []byte, out *mhOutputs, n *mhCounts) error {
+	raw := text
+	if s.cfg.Normalize {
+		s.norm = normalize.Append(s.norm[:0], unsafe.String(unsafe.SliceData(text), len(text)))
+		raw = s.norm
+	}
+	if len(raw) == 0 {
+		n.emptyDocs++ // all-zero signature: never bucketed
+	}
+	n.rows++
+	n.bytes += int64(len(text))
+	if s.hasher.Params().HashBits == 64 {
+		s.sig64 = s.hasher.Signature64(raw, s.sig64)
+		return out.store.write64(id, s.sig64)
+	}
+	if out.shw == nil {
+		s.sig32 = s.hasher.Signature32(raw, s.sig32)
+		return out.store.write32(id, s.sig32)
+	}
+	s.sig32, s.shingles = s.hasher.Signature32Shingles(raw, s.sig32, s.shingles[:0])
+	if err := out.shw.write(id, s.shingles); err != nil {
+		return err
+	}
+	return out.store.write32(id, s.sig32)
 }
 
 // readOptions are the options the stage reads path with: the text only,

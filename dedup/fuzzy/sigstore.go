@@ -2,8 +2,10 @@ package fuzzy
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 )
 
@@ -35,27 +37,71 @@ type sigStoreWriter struct {
 	recLen int
 }
 
-func createSigStore(path string, base int64, recLen int) (*sigStoreWriter, error) {
+// sigStoreFlush is the buffered size at which a store writer writes.
+const sigStoreFlush = 1 << 20
+
+// createSigStore creates a store at path for records of recLen bytes from
+// id base on, buffering in buf (reused; may be nil).
+func createSigStore(path string, base int64, recLen int, buf []byte) (*sigStoreWriter, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("signature store: %w", err)
 	}
-	return &sigStoreWriter{f: f, base: base, next: base, recLen: recLen}, nil
+	if cap(buf) < sigStoreFlush+recLen {
+		buf = make([]byte, 0, sigStoreFlush+recLen)
+	}
+	return &sigStoreWriter{f: f, buf: buf[:0], base: base, next: base, recLen: recLen}, nil
 }
 
-func (w *sigStoreWriter) write(id int64, rec []byte) error {
+// begin fills the gap up to id with zero records.
+func (w *sigStoreWriter) begin(id int64) error {
 	if id < w.next {
 		return fmt.Errorf("signature store %s: id %d out of order (next %d)", w.f.Name(), id, w.next)
 	}
 	for ; w.next < id; w.next++ {
-		w.buf = append(w.buf, make([]byte, w.recLen)...)
+		if err := w.zero(); err != nil {
+			return err
+		}
 	}
-	w.buf = append(w.buf, rec...)
-	w.next++
-	if len(w.buf) >= 1<<20 {
+	return nil
+}
+
+// zero appends one all-zero record.
+func (w *sigStoreWriter) zero() error {
+	n := len(w.buf)
+	w.buf = w.buf[:n+w.recLen]
+	clear(w.buf[n:])
+	return w.flushIfFull()
+}
+
+func (w *sigStoreWriter) flushIfFull() error {
+	if len(w.buf) >= sigStoreFlush {
 		return w.flush()
 	}
 	return nil
+}
+
+// write32 appends the record of a 32-bit signature (little-endian words).
+func (w *sigStoreWriter) write32(id int64, sig []uint32) error {
+	if err := w.begin(id); err != nil {
+		return err
+	}
+	w.buf = encodeSig32(w.buf, sig)
+	w.next++
+	return w.flushIfFull()
+}
+
+// write64 appends the record of a 64-bit signature (little-endian values,
+// which are the words low half first).
+func (w *sigStoreWriter) write64(id int64, sig []uint64) error {
+	if err := w.begin(id); err != nil {
+		return err
+	}
+	for _, v := range sig {
+		w.buf = binary.LittleEndian.AppendUint64(w.buf, v)
+	}
+	w.next++
+	return w.flushIfFull()
 }
 
 func (w *sigStoreWriter) flush() error {
@@ -66,15 +112,25 @@ func (w *sigStoreWriter) flush() error {
 	return nil
 }
 
+// close fills the records up to base+total and closes the file.
 func (w *sigStoreWriter) close(total int64) error {
-	for ; w.next < w.base+total; w.next++ {
-		w.buf = append(w.buf, make([]byte, w.recLen)...)
+	var err error
+	for ; w.next < w.base+total && err == nil; w.next++ {
+		err = w.zero()
 	}
-	err := w.flush()
+	if err == nil {
+		err = w.flush()
+	}
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// abort closes and removes the store.
+func (w *sigStoreWriter) abort() {
+	w.f.Close()
+	os.Remove(w.f.Name())
 }
 
 // sigStores reads signatures from a set of stores.
@@ -150,4 +206,52 @@ func matchFraction(a, b []byte, hashBits int) float64 {
 		return 0
 	}
 	return float64(eq) / float64(n)
+}
+
+// EachStoredSignature calls fn with the id and signature of every record a
+// finished MinHash phase stored in dir (a cache entry's minhash/ directory),
+// store by store, in id order within a store. A signature is given as uint32
+// words (a 64-bit value is two words, low half first) in a buffer reused
+// from call to call. The ids of bad records, which are never signed, hold
+// all-zero records, as do empty texts.
+func EachStoredSignature(dir string, fn func(id int64, words []uint32) error) error {
+	b, err := os.ReadFile(filepath.Join(dir, "_DONE.json"))
+	if err != nil {
+		return fmt.Errorf("signature stores: %w (is %s a finished MinHash phase?)", err, dir)
+	}
+	var tasks []struct {
+		Meta map[string]string `json:"meta"`
+	}
+	if err := json.Unmarshal(b, &tasks); err != nil {
+		return fmt.Errorf("signature stores: %s: %w", filepath.Join(dir, "_DONE.json"), err)
+	}
+	var words []uint32
+	for _, t := range tasks {
+		var ref SigStoreRef
+		if err := json.Unmarshal([]byte(t.Meta[metaStore]), &ref); err != nil {
+			return fmt.Errorf("signature stores: metadata %s: %w", metaStore, err)
+		}
+		data, err := os.ReadFile(ref.Path)
+		if err != nil {
+			return fmt.Errorf("signature store: %w", err)
+		}
+		if ref.Count == 0 {
+			continue
+		}
+		recLen := len(data) / int(ref.Count)
+		if recLen == 0 || recLen%4 != 0 || int64(recLen)*ref.Count != int64(len(data)) {
+			return fmt.Errorf("signature store %s: %d bytes do not hold %d records", ref.Path, len(data), ref.Count)
+		}
+		for i := range ref.Count {
+			rec := data[int(i)*recLen : int(i+1)*recLen]
+			words = words[:0]
+			for j := 0; j < len(rec); j += 4 {
+				words = append(words, binary.LittleEndian.Uint32(rec[j:]))
+			}
+			if err := fn(ref.Base+i, words); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

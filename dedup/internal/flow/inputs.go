@@ -67,8 +67,8 @@ func CheckInputs(c IO, log *slog.Logger) ([]string, [][]string, error) {
 	}
 	// The output and cache directories may sit inside an input directory
 	// (--input data --output data/dedup): their files are never inputs.
-	fp := dataio.FilePartitioning{Paths: c.Inputs, FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize,
-		Exclude: []string{c.Output, c.Cache}, Extensions: InputExtensions(c.InputFormat)}
+	fp := dataio.FilePartitioning{Paths: c.Inputs, Exclude: []string{c.Output, c.Cache}, Extensions: InputExtensions(c.InputFormat)}
+	fp.FilesPerPartition, fp.BlockSize = c.grouping()
 	l, err := fp.List()
 	if err != nil {
 		return nil, nil, fmt.Errorf("list the inputs: %s", strings.TrimPrefix(err.Error(), "dataio: "))
@@ -88,6 +88,24 @@ func CheckInputs(c IO, log *slog.Logger) ([]string, [][]string, error) {
 	}
 	log.Info("inputs", "files", len(l.Files), "file_groups", len(groups), "skipped", len(l.Skipped))
 	return l.Files, groups, nil
+}
+
+// DefaultBlockSize is the size of the file groups when neither
+// FilesPerPartition nor BlockSize is set: small files are grouped into
+// blocks of about 16 MiB, the size of the sections large files are cut
+// into, so that a task reads about as much from many small files as from
+// a section of a large one (NeMo Curator groups files into 1 GiB blocks by
+// default; for a CPU actor 16 MiB keeps every core busy on corpora of a
+// few hundred MB).
+const DefaultBlockSize = 16 << 20
+
+// grouping returns how the input files are grouped: FilesPerPartition or
+// BlockSize as set, or by default blocks of DefaultBlockSize.
+func (c IO) grouping() (filesPerPartition int, blockSize int64) {
+	if c.FilesPerPartition == 0 && c.BlockSize == 0 {
+		return 0, DefaultBlockSize
+	}
+	return c.FilesPerPartition, c.BlockSize
 }
 
 // logSkipped logs, at INFO, what the directory walks left out: one line per
@@ -125,7 +143,8 @@ func inputsInOrder(c IO, log *slog.Logger) ([]string, [][]string, error) {
 		}
 		seen[in] = true
 	}
-	fp := dataio.FilePartitioning{FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize}
+	var fp dataio.FilePartitioning
+	fp.FilesPerPartition, fp.BlockSize = c.grouping()
 	groups, err := fp.GroupFiles(c.Inputs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrConfig, err)

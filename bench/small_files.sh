@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Many small files: `sluice dedup fuzzy` on the same documents as one JSONL
+# file and split into many small JSONL files (by default the first 15,000
+# documents of the shared benchmark corpus, 3 per file: 5,000 files),
+# interleaved round by round so that load from other work on a shared
+# machine hits every variant alike. Variants: the one file; the small files
+# at the defaults; with --blocksize 1GiB; with --files-per-partition 1 (one
+# file per group, the default before issue 12). Reports per binary and
+# variant the median over rounds of wall, CPU seconds (user + system, GNU
+# time) and peak RSS, and the median of the per-round ratio of the
+# variant's CPU to the one file's.
+#
+#   [BINARIES="base=PATH new=PATH"] bench/small_files.sh [CORPUS_DIR] [ROUNDS] [DOCS] [PER_FILE]
+#
+# Default: the binary built from this tree, 3 rounds, 15000 documents, 3 per
+# file. The split corpus is written under a fresh directory in /tmp; every
+# run gets a fresh output and cache. JSON lines go to
+# bench/results/small-files-<date>.jsonl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+corpus=${1:-../shared/bench/corpus}
+rounds=${2:-3}
+docs=${3:-15000}
+per=${4:-3}
+work=$(mktemp -d /tmp/sluice-small-files.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p bench/results
+out=bench/results/small-files-$(date -u +%Y%m%dT%H%M%SZ).jsonl
+
+(zcat "$corpus/corpus.jsonl.gz" || true) | head -n "$docs" > "$work/single.jsonl"  # zcat stops early: SIGPIPE
+mkdir "$work/split"
+split -l "$per" -d -a 6 --additional-suffix=.jsonl "$work/single.jsonl" "$work/split/part-"
+nfiles=$(ls "$work/split" | wc -l)
+if [ -z "${BINARIES:-}" ]; then
+  go build -o "$work/sluice" ./cmd/sluice
+  BINARIES="$(git rev-parse --short HEAD)=$work/sluice"
+fi
+echo "{\"commit\":\"$(git rev-parse --short HEAD)\",\"date\":\"$(date -u +%FT%TZ)\",\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\",\"cores\":$(nproc),\"docs\":$docs,\"files\":$nfiles,\"binaries\":\"$BINARIES\",\"load_before\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | tee -a "$out"
+
+variants=("one-file:$work/single.jsonl:" "small-files:$work/split:" "small-files-blocksize-1GiB:$work/split:--blocksize,1GiB" "small-files-one-per-group:$work/split:--files-per-partition,1")
+for r in $(seq "$rounds"); do
+  for b in $BINARIES; do
+    for v in "${variants[@]}"; do
+      IFS=: read -r label input flagstr <<< "$v"
+      IFS=, read -r -a flags <<< "$flagstr"
+      python3 bench/measure.py --runs 1 --label "${b%%=*}/$label" --json "$work/runs.jsonl" \
+        --before "rm -rf $work/out" -- \
+        "${b#*=}" dedup fuzzy --input "$input" --output "$work/out" "${flags[@]}" > /dev/null
+      echo "{\"label\":\"${b%%=*}/$label\",\"round\":$r,\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >> "$work/meta.jsonl"
+    done
+  done
+done
+cat "$work/runs.jsonl" "$work/meta.jsonl" >> "$out"
+echo "{\"load_after\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | tee -a "$out"
+
+python3 - "$work/runs.jsonl" <<'EOF'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+labels = list(dict.fromkeys(r["label"] for r in runs))
+by = {l: [r["runs"][0] for r in runs if r["label"] == l] for l in labels}
+print("| binary / variant | wall s (runs) | CPU s (runs) | peak RSS MiB (runs) | CPU × one file |")
+print("|---|---|---|---|---|")
+for l in labels:
+    rs = by[l]
+    base = by[l.split("/")[0] + "/one-file"]
+    def col(k, f):
+        return "%s → **%s**" % (" · ".join(f % r[k] for r in rs), f % statistics.median(r[k] for r in rs))
+    ratio = statistics.median(r["cpu_s"] / b["cpu_s"] for b, r in zip(base, rs))
+    print("| %s | %s | %s | %s | %.2f |" % (l, col("wall_s", "%.2f"), col("cpu_s", "%.2f"), col("peak_rss_mib", "%.1f"), ratio))
+EOF
+echo "results: $out" >&2

@@ -22,6 +22,10 @@ corpus=${1:-../shared/bench/corpus}
 rounds=${2:-3}
 docs=${3:-15000}
 per=${4:-3}
+if [ ! -r "$corpus/corpus.jsonl.gz" ]; then
+  echo "no corpus at $corpus/corpus.jsonl.gz (give the shared corpus directory, e.g. /work/shared/bench/corpus)" >&2
+  exit 2
+fi
 work=$(mktemp -d /tmp/sluice-small-files.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p bench/results

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // A Transport carries the batches of one rank's Senders to the receivers of
@@ -121,8 +122,13 @@ func (s *Sender) AddToPartition(ctx context.Context, partition int, key, value [
 	if b.Size() == 0 {
 		// A batch is sent once it reaches flushBytes: room for that and one
 		// more row at once, instead of growing by doubling (copies, and
-		// page faults on every new buffer).
-		b.Grow(s.flushBytes + rowSize(partition, key, value))
+		// page faults on every new buffer), in a buffer a finished Sender
+		// left (shuffles run one after another: LSH band ranges).
+		n := s.flushBytes + rowSize(partition, key, value)
+		if cap(b.buf) == 0 {
+			b.buf = takeBuffer(n)
+		}
+		b.Grow(n)
 	}
 	b.Append(partition, key, value)
 	if b.Size() >= s.flushBytes {
@@ -148,7 +154,30 @@ func (s *Sender) Flush(ctx context.Context) error {
 		s.err = fmt.Errorf("shuffle: sender rank %d: flush: %w", s.rank, err)
 		return s.err
 	}
+	for to := range s.batches { // empty now, and reused by the next Sender
+		if b := &s.batches[to]; cap(b.buf) > 0 && b.Rows() == 0 {
+			putBuffer(b.buf)
+			b.buf = nil
+		}
+	}
 	return nil
+}
+
+// batchBuffers holds the buffers of flushed Senders for the next ones.
+var batchBuffers sync.Pool
+
+// takeBuffer returns an empty buffer from a flushed Sender, or nil, so that
+// a shuffle after another does not fault in fresh memory for its batches.
+func takeBuffer(n int) []byte {
+	if p, ok := batchBuffers.Get().(*[]byte); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return nil
+}
+
+func putBuffer(b []byte) {
+	b = b[:0]
+	batchBuffers.Put(&b)
 }
 
 // rowSize is the encoded size of one row in a Batch.

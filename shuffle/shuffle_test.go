@@ -810,3 +810,30 @@ func TestFinishKeepsTailAndMergesRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestShufflesInSequenceReuseBuffers: Senders of one shuffle after another
+// (concurrent ones too) take the batch buffers that flushed Senders left,
+// and every shuffle still delivers exactly its own rows.
+func TestShufflesInSequenceReuseBuffers(t *testing.T) {
+	const numPartitions = 5
+	for round := range 4 {
+		rows := genRows(uint64(100+round), 1500+700*round)
+		want := oracle(rows, numPartitions)
+		engines := newEngines(t, 2, Options{NumPartitions: numPartitions})
+		shuffleRows(t, engines, numPartitions, 3, rows)
+		for _, e := range engines {
+			for _, p := range e.OwnedPartitions() {
+				var got []row
+				if err := e.Extract(p, func(k, v []byte) error {
+					got = append(got, row{bytes.Clone(k), bytes.Clone(v)})
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.EqualFunc(got, want[p], func(a, b row) bool { return cmpRow(a, b) == 0 }) {
+					t.Fatalf("round %d partition %d: %d rows differ from the oracle's %d", round, p, len(got), len(want[p]))
+				}
+			}
+		}
+	}
+}

@@ -7,8 +7,12 @@
 # measure.py), MB of JSONL and of text per CPU-second, and each variant's
 # CPU ratio to the first, median over rounds of the per-round ratio.
 #
-#   bench/fuzzy_schemes.sh [CORPUS_DIR] [ROUNDS] [VARIANT...]
+#   [BINARIES="base=PATH new=PATH"] bench/fuzzy_schemes.sh [CORPUS_DIR] [ROUNDS] [VARIANT...]
 #
+# With BINARIES, every round runs each variant with each binary (labels
+# "binary/variant"; the ratios are to the first binary's first variant),
+# so that builds of two commits are compared in one session. Default: the
+# binary built from this tree.
 # A variant is a label and flags, "label:flag,flag,...", e.g.
 # "oph:--scheme,oph". Default: nemo (defaults), oph (--scheme oph) and the
 # two presets. Fresh output and cache every run.
@@ -26,19 +30,26 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p bench/results
 out=bench/results/schemes-$(date -u +%Y%m%dT%H%M%SZ).jsonl
 zcat "$corpus/corpus.jsonl.gz" > "$work/corpus.jsonl"
-go build -o "$work/sluice" ./cmd/sluice
+if [ -z "${BINARIES:-}" ]; then
+  go build -o "$work/sluice" ./cmd/sluice
+  BINARIES="$(git rev-parse --short HEAD)=$work/sluice"
+fi
 jsonl=$(stat -c %s "$work/corpus.jsonl")
-echo "{\"commit\":\"$(git rev-parse --short HEAD)\",\"date\":\"$(date -u +%FT%TZ)\",\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\",\"cores\":$(nproc),\"corpus_bytes\":$jsonl,\"load_before\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | tee -a "$out"
+echo "{\"commit\":\"$(git rev-parse --short HEAD)\",\"date\":\"$(date -u +%FT%TZ)\",\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\",\"cores\":$(nproc),\"binaries\":\"$BINARIES\",\"corpus_bytes\":$jsonl,\"load_before\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | tee -a "$out"
 
+nbin=$(wc -w <<< "$BINARIES")
 for r in $(seq "$rounds"); do
+  for b in $BINARIES; do
   for v in "${variants[@]}"; do
     label=${v%%:*}
+    if [ "$nbin" -gt 1 ]; then label="${b%%=*}/$label"; fi
     IFS=, read -r -a flags <<< "${v#*:}"
     python3 bench/measure.py --runs 1 --label "$label" --json "$work/runs.jsonl" \
       --before "rm -rf $work/out" -- \
-      "$work/sluice" dedup fuzzy --input "$work/corpus.jsonl" --output "$work/out" "${flags[@]}" > /dev/null
+      "${b#*=}" dedup fuzzy --input "$work/corpus.jsonl" --output "$work/out" "${flags[@]}" > /dev/null
     text=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["text_bytes"])' "$work/out/summary.json")
     echo "{\"label\":\"$label\",\"round\":$r,\"text_bytes\":$text,\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >> "$work/meta.jsonl"
+  done
   done
 done
 cat "$work/runs.jsonl" >> "$out"

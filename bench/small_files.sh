@@ -10,8 +10,12 @@
 # time) and peak RSS, and the median of the per-round ratio of the
 # variant's CPU to the one file's.
 #
-#   [BINARIES="base=PATH new=PATH"] bench/small_files.sh [CORPUS_DIR] [ROUNDS] [DOCS] [PER_FILE]
+#   [BINARIES="base=PATH new=PATH"] [VARIANTS="one-file small-files"] \
+#     bench/small_files.sh [CORPUS_DIR] [ROUNDS] [DOCS] [PER_FILE]
 #
+# VARIANTS keeps only the named variants (one-file, small-files,
+# small-files-blocksize-1GiB, small-files-one-per-group; one-file is always
+# run, as the reference).
 # Default: the binary built from this tree, 3 rounds, 15000 documents, 3 per
 # file. The split corpus is written under a fresh directory in /tmp; every
 # run gets a fresh output and cache. JSON lines go to
@@ -46,6 +50,7 @@ for r in $(seq "$rounds"); do
   for b in $BINARIES; do
     for v in "${variants[@]}"; do
       IFS=: read -r label input flagstr <<< "$v"
+      if [ -n "${VARIANTS:-}" ] && [ "$label" != one-file ] && ! grep -qw -- "$label" <<< "$VARIANTS"; then continue; fi
       IFS=, read -r -a flags <<< "$flagstr"
       python3 bench/measure.py --runs 1 --label "${b%%=*}/$label" --json "$work/runs.jsonl" \
         --before "rm -rf $work/out" -- \

@@ -57,6 +57,10 @@ type Config struct {
 	Version string
 	// Stream tunes the head's RPC streams.
 	Stream p2p.Options
+	// Handler, when set, serves calls made to the head (sluice status).
+	Handler rpc.Handler
+	// Codec encodes the errors of calls (nil: rpc.DefaultCodec).
+	Codec  rpc.ErrorCodec
 	Logger *slog.Logger
 }
 
@@ -174,7 +178,7 @@ func (h *Head) setup(ctx context.Context) error {
 	if h.Members, err = member.NewMonitor(ctx, h.KV, mo); err != nil {
 		return err
 	}
-	if h.Endpoint, err = rpc.NewEndpoint(h.Data, h.Run, "head", rpc.Options{Stream: h.cfg.Stream, Logger: h.cfg.Logger}); err != nil {
+	if h.Endpoint, err = rpc.NewEndpoint(h.Data, h.Run, "head", rpc.Options{Handler: h.cfg.Handler, Codec: h.cfg.Codec, Stream: h.cfg.Stream, Logger: h.cfg.Logger}); err != nil {
 		return err
 	}
 	h.unsub = h.Members.Subscribe(func(ev member.Event) {
@@ -209,6 +213,9 @@ func (h *Head) writeProbe() (*member.Probe, error) {
 	sum := sha256.Sum256(content)
 	return &member.Probe{Path: h.probePath, SHA256: hex.EncodeToString(sum[:])}, nil
 }
+
+// Version is the sluice version the head announces to workers.
+func (h *Head) Version() string { return h.cfg.Version }
 
 // JoinLine is the command that joins a worker (embedded server only).
 func (h *Head) JoinLine() string {

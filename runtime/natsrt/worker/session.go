@@ -148,7 +148,7 @@ func (w *worker) serve(ctx context.Context, kv jetstream.KeyValue, l *live) erro
 		return fmt.Errorf("worker: open host: %w", err)
 	}
 	l.host = true
-	ep, err := rpc.NewEndpoint(l.s.Conn.Data, l.s.Run, l.s.Node.Incarnation, rpc.Options{Handler: handler, Logger: w.log})
+	ep, err := rpc.NewEndpoint(l.s.Conn.Data, l.s.Run, l.s.Node.Incarnation, rpc.Options{Handler: handler, Codec: w.cfg.Codec, Logger: w.log})
 	if err != nil {
 		return err
 	}

@@ -79,6 +79,8 @@ type Config struct {
 	Version string
 	// Host serves the runs' calls (nil: PingHost).
 	Host Host
+	// Codec encodes the errors of calls (nil: rpc.DefaultCodec).
+	Codec rpc.ErrorCodec
 	// Retry is the wait between attempts to join (default 1 s).
 	Retry time.Duration
 	// StopTimeout bounds stopping a session (default 10 s).

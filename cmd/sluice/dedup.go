@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-data/sluice/dedup/fuzzy"
 	"github.com/sluice-data/sluice/executor"
 	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/runtime"
 	"github.com/sluice-data/sluice/runtime/local"
 	"github.com/sluice-data/sluice/stages/builtin"
 	"github.com/spf13/cobra"
@@ -41,6 +42,7 @@ type fuzzyFlags struct {
 	blockSize   string
 	workers     int
 	mode        string
+	cluster     clusterFlags
 }
 
 func (a *app) fuzzyCmd() *cobra.Command {
@@ -103,7 +105,7 @@ command resumes it.`,
 	fl.StringVar(&c.Scheme, "scheme", c.Scheme, "MinHash signature scheme: nemo (NeMo Curator's permutations, signatures identical to NeMo's) or oph (one-permutation hashing with optimal densification: signatures 3-6x faster, the whole run about 1.4x, the same LSH candidate curve and duplicates found; Jaccard estimates noisier only for documents with fewer shingles than bands x rows; signatures not comparable with NeMo's; 32-bit only)")
 	fl.BoolVar(&c.Normalize, "normalize", false, "shingle lower-cased text with punctuation and white space collapsed, so case, punctuation and spacing edits do not count (default: raw text, NeMo Curator's scheme)")
 	fl.Float64Var(&c.VerifyThreshold, "verify-threshold", 0, "keep only candidate pairs whose shingle Jaccard is ≥ this (0: off); exact, from shingle hashes the MinHash phase then keeps (estimated from signatures with --hash-bits 64)")
-	fl.StringVar(&f.memoryLimit, "memory-limit", "4GiB", "memory for buffered LSH shuffle rows, shared by the LSH actors, before they spill sorted runs to the cache directory, e.g. 256MiB, 16GiB (0: unlimited)")
+	fl.StringVar(&f.memoryLimit, "memory-limit", "4GiB", "memory for buffered LSH shuffle rows, shared by the LSH actors, before they spill sorted runs to the cache directory (with --listen or --nats: to each worker's --scratch), e.g. 256MiB, 16GiB (0: unlimited)")
 	fl.IntVar(&c.FilesPerPartition, "files-per-partition", 0, "input files per file group (default: one file per group)")
 	fl.StringVar(&f.blockSize, "blocksize", "", "group input files into groups of about this size, e.g. 1GiB (instead of --files-per-partition)")
 	fl.IntVar(&f.workers, "workers", 0, "CPU budget for actors (default: the number of logical CPUs)")
@@ -111,6 +113,7 @@ command resumes it.`,
 	fl.BoolVar(&c.NoRemove, "no-remove", false, "find duplicates but do not write the deduplicated dataset (--removed-ids-out still lists the removed ids)")
 	fl.StringVar(&c.RemovedIDsOut, "removed-ids-out", "", "also list the --id-field values of removed documents in this file, by its extension: .jsonl or .json, one JSON value per line (each id exactly as in the input); .parquet, one string column named after --id-field; anything else, one id per line (then an id holding a line break is a bad record)")
 	fl.BoolVar(&c.Overwrite, "overwrite", false, "replace the output of an earlier run in --output (only the files Sluice wrote there; others are kept) and an existing --removed-ids-out file")
+	f.cluster.add(fl)
 	fl.BoolVar(&c.RemoveCache, "remove-cache", false, "delete this run's cache entry after a successful run (and the cache directory, if that leaves it empty); a re-run then starts from scratch")
 	return cmd
 }
@@ -132,6 +135,23 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 	if err := checkFuzzyFlags(cmd, f, c); err != nil {
 		return usageErr(err)
 	}
+	if err := f.cluster.check(cmd.Flags()); err != nil {
+		return usageErr(err)
+	}
+	if f.cluster.enabled() {
+		if cmd.Flags().Changed("workers") {
+			return usageErr(errors.New("--workers sizes this machine's actors; with --listen or --nats each worker offers its own (sluice worker --cpus)"))
+		}
+		// Workers resolve paths in their own working directory.
+		if err := absPaths(&c.Cache, &c.Output, &c.RemovedIDsOut); err != nil {
+			return usageErr(err)
+		}
+		for i := range c.Inputs {
+			if err := absPaths(&c.Inputs[i]); err != nil {
+				return usageErr(err)
+			}
+		}
+	}
 	mode := executor.Mode(f.mode)
 	if mode != executor.Streaming && mode != executor.StageByStage {
 		return usageErr(fmt.Errorf("--mode %q: want streaming or stage-by-stage", f.mode))
@@ -144,15 +164,24 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 		}
 		return failedErr(err)
 	}
-	// Shuffle spills go under the cache directory, on the disk the user
-	// chose for intermediates, not the system temp dir (often a small tmpfs).
-	// The directory is created only when a shuffle starts, after the
-	// workflow has checked the paths.
-	scratch := filepath.Join(c.CacheDir(), "_spill")
-	defer os.Remove(scratch) // only when empty: every shuffle removes its own files
-	rt, err := local.New(local.Options{CPUs: float64(f.workers), Logger: a.logger, ScratchDir: scratch})
-	if err != nil {
-		return failedErr(err)
+	var rt runtime.Runtime
+	if f.cluster.enabled() {
+		// Workers spill to their own --scratch; the cache directory must be
+		// shared, so the probe goes there.
+		rt, err = a.startCluster(cmd.Context(), &f.cluster, c.CacheDir())
+		if err != nil {
+			return err
+		}
+	} else {
+		// Shuffle spills go under the cache directory, on the disk the user
+		// chose for intermediates, not the system temp dir (often a small tmpfs).
+		// The directory is created only when a shuffle starts, after the
+		// workflow has checked the paths.
+		scratch := filepath.Join(c.CacheDir(), "_spill")
+		defer os.Remove(scratch) // only when empty: every shuffle removes its own files
+		if rt, err = local.New(local.Options{CPUs: float64(f.workers), Logger: a.logger, ScratchDir: scratch}); err != nil {
+			return failedErr(err)
+		}
 	}
 	defer rt.Close()
 	exCfg := executor.Config{Mode: mode, Logger: a.logger, ShuffleMemoryLimit: c.MemoryLimit}
@@ -245,6 +274,21 @@ func checkFuzzyFlags(cmd *cobra.Command, f *fuzzyFlags, c fuzzy.Config) error {
 	}
 	if fl.Changed("files-per-partition") && fl.Changed("blocksize") {
 		return errors.New("--files-per-partition and --blocksize both group the input files: give one, not both")
+	}
+	return nil
+}
+
+// absPaths makes each non-empty path absolute.
+func absPaths(paths ...*string) error {
+	for _, p := range paths {
+		if *p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
 	}
 	return nil
 }

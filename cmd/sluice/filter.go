@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-data/sluice/executor"
 	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/pipeline"
+	"github.com/sluice-data/sluice/runtime"
 	"github.com/sluice-data/sluice/runtime/local"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/stages/builtin"
@@ -38,6 +39,7 @@ type filterFlags struct {
 	workers           int
 	summaryJSON       string
 	list              bool
+	cluster           clusterFlags
 }
 
 func (a *app) filterCmd() *cobra.Command {
@@ -82,12 +84,30 @@ and outside the inputs.`,
 	fl.IntVar(&f.workers, "workers", 0, "CPU budget for actors (default: the number of logical CPUs)")
 	fl.StringVar(&f.summaryJSON, "summary-json", "", "also write the summary as JSON to this file")
 	fl.BoolVar(&f.list, "list", false, "list the presets with their rules, and the filter types, then exit")
+	f.cluster.add(fl)
 	return cmd
 }
 
 func (a *app) runFilter(cmd *cobra.Command, f *filterFlags) error {
 	if f.list {
 		return writeFilterList(a.stdout)
+	}
+	if err := f.cluster.check(cmd.Flags()); err != nil {
+		return usageErr(err)
+	}
+	if f.cluster.enabled() {
+		if cmd.Flags().Changed("workers") {
+			return usageErr(errors.New("--workers sizes this machine's actors; with --listen or --nats each worker offers its own (sluice worker --cpus)"))
+		}
+		// Workers resolve paths in their own working directory.
+		if err := absPaths(&f.output, &f.rejected, &f.quarantine); err != nil {
+			return usageErr(err)
+		}
+		for i := range f.inputs {
+			if err := absPaths(&f.inputs[i]); err != nil {
+				return usageErr(err)
+			}
+		}
 	}
 	reader, qf, writer, err := f.descriptors()
 	if err != nil {
@@ -105,9 +125,15 @@ func (a *app) runFilter(cmd *cobra.Command, f *filterFlags) error {
 	if err := p.Build(); err != nil {
 		return usageErr(err)
 	}
-	rt, err := local.New(local.Options{CPUs: float64(f.workers), Logger: a.logger})
+	var rt runtime.Runtime
+	if f.cluster.enabled() {
+		// The output's parent is on the shared filesystem: the output goes there.
+		rt, err = a.startCluster(cmd.Context(), &f.cluster, filepath.Dir(f.output))
+	} else if rt, err = local.New(local.Options{CPUs: float64(f.workers), Logger: a.logger}); err != nil {
+		err = failedErr(err)
+	}
 	if err != nil {
-		return failedErr(err)
+		return err
 	}
 	defer rt.Close()
 	cfg := executor.Config{Mode: executor.Streaming, Logger: a.logger}
@@ -241,6 +267,12 @@ type filterSummary struct {
 func newFilterSummary(f *filterFlags, rep executor.Report, wall, cpu time.Duration) *filterSummary {
 	s := &filterSummary{Preset: f.preset, ByRule: map[string]int64{}, WallSec: wall.Seconds(), CPUSec: cpu.Seconds(),
 		PeakRSS: executor.PeakRSS(), Output: f.output, Rejected: f.rejected}
+	if f.cluster.enabled() { // the actors ran in worker processes: add theirs
+		for _, n := range rep.Nodes {
+			s.CPUSec += n.CPU.Seconds()
+			s.PeakRSS = max(s.PeakRSS, n.PeakRSS)
+		}
+	}
 	rules, _ := text.PresetRules(f.preset)
 	for _, r := range rules {
 		s.Rules = append(s.Rules, r.Name())

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-data/sluice/executor"
 	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/pipeline"
+	"github.com/sluice-data/sluice/runtime"
 	"github.com/sluice-data/sluice/runtime/local"
 	"github.com/sluice-data/sluice/stages/builtin"
 	"github.com/sluice-data/sluice/task"
@@ -30,6 +31,7 @@ type runFlags struct {
 	workers           int
 	gpus              int
 	dryRun            bool
+	cluster           clusterFlags
 }
 
 func (a *app) runCmd() *cobra.Command {
@@ -54,6 +56,7 @@ func (a *app) runCmd() *cobra.Command {
 	fl.IntVar(&f.workers, "workers", 0, "alias of --cpus with a whole number")
 	fl.IntVar(&f.gpus, "gpus", 0, "GPUs available to actors (-1: detect with nvidia-smi)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "load and check the pipeline, print its stages and exit")
+	f.cluster.add(fl)
 	return cmd
 }
 
@@ -104,6 +107,12 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 	if cpus < 0 {
 		return usageErr(fmt.Errorf("--cpus %g must not be negative", cpus))
 	}
+	if err := f.cluster.check(flags); err != nil {
+		return usageErr(err)
+	}
+	if f.cluster.enabled() && (flags.Changed("cpus") || flags.Changed("workers") || flags.Changed("gpus")) {
+		return usageErr(errors.New("--cpus, --workers and --gpus size this machine's actors; with --listen or --nats each worker offers its own (sluice worker --cpus, --gpus)"))
+	}
 	p, err := spec.Pipeline()
 	if err != nil {
 		return configErr(err)
@@ -127,9 +136,18 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 		return failedErr(err)
 	}
 
-	rt, err := local.New(local.Options{CPUs: cpus, GPUs: f.gpus, Logger: a.logger})
+	var rt runtime.Runtime
+	if f.cluster.enabled() {
+		// The pipeline file's directory is where its relative paths point.
+		rt, err = a.startCluster(ctx, &f.cluster, filepath.Dir(path))
+	} else {
+		rt, err = local.New(local.Options{CPUs: cpus, GPUs: f.gpus, Logger: a.logger})
+		if err != nil {
+			err = failedErr(fmt.Errorf("start local runtime: %w", err))
+		}
+	}
 	if err != nil {
-		return failedErr(fmt.Errorf("start local runtime: %w", err))
+		return err
 	}
 	defer rt.Close()
 	cfg.Logger = a.logger

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/sluice-data/sluice/runtime"
+	"github.com/sluice-data/sluice/runtime/natsrt/broker"
 	"github.com/sluice-data/sluice/runtime/natsrt/head"
 	"github.com/sluice-data/sluice/runtime/natsrt/member"
 	"github.com/sluice-data/sluice/runtime/natsrt/rpc"
+	"github.com/sluice-data/sluice/runtime/natsrt/subject"
 	"github.com/sluice-data/sluice/stage"
 )
 
@@ -370,4 +372,43 @@ func (r *Runtime) Status() Status {
 		sort.Slice(n.Actors, func(i, j int) bool { return n.Actors[i].ID < n.Actors[j].ID })
 	}
 	return st
+}
+
+// ErrNoRun is returned by QueryStatus when no head runs a job on the server.
+var ErrNoRun = errors.New("no job is running on this server (workers wait for a head there)")
+
+// QueryStatus asks the head of the run on the server that c reaches for
+// its Status (`sluice status`). c holds a worker's credentials: the
+// token, pin or creds file of the join line.
+func QueryStatus(ctx context.Context, c broker.ClientConfig) (Status, error) {
+	var st Status
+	nc, err := c.Connect("sluice-status")
+	if err != nil {
+		return st, err
+	}
+	defer nc.Close()
+	h, err := member.AskHello(ctx, nc, c.TokenID(), member.HelloRequest{Name: "sluice status"})
+	if errors.Is(err, member.ErrNoHead) {
+		return st, ErrNoRun
+	}
+	if err != nil {
+		return st, err
+	}
+	run, err := subject.NewRun(h.Run)
+	if err != nil {
+		return st, err
+	}
+	ep, err := rpc.NewEndpoint(nc, run, "status-"+member.NewIncarnation()[:12], rpc.Options{})
+	if err != nil {
+		return st, err
+	}
+	defer ep.Close()
+	out, err := ep.Call(ctx, h.Head, rpc.Request{Method: methodStatus})
+	if err != nil {
+		return st, fmt.Errorf("ask the head of run %s: %w", run.ID(), err)
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		return st, fmt.Errorf("the head's status: %w", err)
+	}
+	return st, nil
 }

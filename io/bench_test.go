@@ -8,7 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/sluice-data/sluice/task"
 )
 
 // benchCorpus returns ~size bytes of JSONL resembling web text: records of
@@ -39,6 +42,7 @@ func benchRead(b *testing.B, name string) {
 	path := writeFile(b, b.TempDir(), name, data)
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
+	defer reportCPU(b, cpuTime())
 	for range b.N {
 		r, err := NewJSONLReader([]string{path}, ReadOptions{})
 		if err != nil {
@@ -109,6 +113,7 @@ func BenchmarkSignatureWrite(b *testing.B) {
 	dir := b.TempDir()
 	b.SetBytes(int64(len(ids) * 260 * 4))
 	b.ResetTimer()
+	defer reportCPU(b, cpuTime())
 	for i := range b.N {
 		w, err := CreateSignatureFile(filepath.Join(dir, fmt.Sprintf("s%d.parquet", i)), ParquetWriterOptions{})
 		if err != nil {
@@ -139,6 +144,7 @@ func BenchmarkSignatureRead(b *testing.B) {
 	}
 	b.SetBytes(int64(len(ids) * 260 * 4))
 	b.ResetTimer()
+	defer reportCPU(b, cpuTime())
 	for range b.N {
 		r, err := OpenSignatureFile(path, 8192)
 		if err != nil {
@@ -160,4 +166,99 @@ func BenchmarkSignatureRead(b *testing.B) {
 			b.Fatalf("read %d rows", n)
 		}
 	}
+}
+
+// benchParquet writes ~50 MB of the bench corpus as Parquet (columns id, url,
+// text, lang, score), returning its path and text bytes.
+func benchParquet(b *testing.B) (string, int64) {
+	data := benchCorpus(50 << 20)
+	src := writeFile(b, b.TempDir(), "c.jsonl", data)
+	r, err := NewJSONLReader([]string{src}, ReadOptions{OmitRaw: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	path := filepath.Join(b.TempDir(), "c.parquet")
+	w, err := CreateParquet(path, ParquetWriterOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var textBytes int64
+	for {
+		batch, err := r.Next(context.Background())
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := batch.NumRows()
+		urls := make([]string, n)
+		scores := make([]float64, n)
+		for i, t := range batch.Texts() {
+			textBytes += int64(len(t))
+			urls[i] = fmt.Sprintf("https://example.com/%d", i)
+			scores[i] = float64(i) / 7
+		}
+		batch.SetColumn(&task.Column{Name: "url", Type: task.String, Strings: urls})
+		batch.SetColumn(&task.Column{Name: "score", Type: task.Float64, Floats: scores})
+		if err := w.Write(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return path, textBytes
+}
+
+func benchParquetRead(b *testing.B, columns []string) {
+	path, textBytes := benchParquet(b)
+	b.SetBytes(textBytes)
+	b.ResetTimer()
+	defer reportCPU(b, cpuTime())
+	for range b.N {
+		r, err := NewParquetReader([]string{path}, ReadOptions{IDField: "-", Columns: columns})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows := 0
+		for {
+			batch, err := r.Next(context.Background())
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows += batch.NumRows()
+		}
+		if rows == 0 {
+			b.Fatal("no rows")
+		}
+		r.Close()
+	}
+}
+
+// BenchmarkParquetReadText reads only the text column, as the MinHash phase
+// does; MB/s counts text bytes.
+func BenchmarkParquetReadText(b *testing.B) { benchParquetRead(b, []string{}) }
+
+// BenchmarkParquetReadAll reads every column (id, url, text, score), as a
+// pipeline's reader does.
+func BenchmarkParquetReadAll(b *testing.B) { benchParquetRead(b, nil) }
+
+// cpuTime returns the process's user plus system CPU time in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// reportCPU reports CPU nanoseconds per op since start: on a shared, busy
+// machine it varies less than wall time.
+func reportCPU(b *testing.B, start int64) {
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 }

@@ -149,7 +149,7 @@ func CopyParquetFiltered(ctx context.Context, src, dst string, drop func(row int
 		}
 	}()
 	bw := bufio.NewWriterSize(af, 1<<20)
-	w := parquet.NewWriter(bw, append(wopts, p.pf.Schema())...)
+	w := parquet.NewWriter(bw, append(wopts, copySchema(p.pf))...)
 	for _, kv := range p.pf.Metadata().KeyValueMetadata {
 		w.SetKeyValueMetadata(kv.Key, kv.Value)
 	}
@@ -159,6 +159,12 @@ func CopyParquetFiltered(ctx context.Context, src, dst string, drop func(row int
 	for gi, rg := range p.pf.RowGroups() {
 		if err := ctx.Err(); err != nil {
 			return st, err
+		}
+		if rg.NumRows() == 0 {
+			// Arrow writes the column chunks of an empty row group as a
+			// dictionary page only (data_page_offset 0): nothing to read,
+			// and parquet-go's row reader cannot seek to such a chunk.
+			continue
 		}
 		rows := rg.Rows()
 		inGroup := int64(0)
@@ -214,4 +220,18 @@ func CopyParquetFiltered(ctx context.Context, src, dst string, drop func(row int
 		return st, err
 	}
 	return st, nil
+}
+
+// copySchema returns the schema a copy of pf is written with: pf's fields,
+// in order, under a plain root group. Some writers (Apache Arrow's, by
+// default) mark the root repeated; parquet-go's writer would take that
+// literally and shift every column's levels, writing every value as null.
+func copySchema(pf *parquet.File) *parquet.Schema {
+	s := pf.Schema()
+	fields := s.Fields()
+	g := make(orderedGroup, len(fields))
+	for i, f := range fields {
+		g[i] = orderedField{Node: f, name: f.Name()}
+	}
+	return parquet.NewSchema(s.Name(), g)
 }

@@ -28,7 +28,7 @@ func createTyped(path string, cols []*task.Column, opts ParquetWriterOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	w, err := newPQWriter(af, cols, opts)
+	w, err := newPQWriter(af, cols, opts, false)
 	if err != nil {
 		af.Abort()
 		return nil, err
@@ -94,7 +94,7 @@ func openTyped(path string, maxRows int, names []string, types []task.ColumnType
 	for _, n := range names {
 		want[n] = true
 	}
-	if err := p.selectColumns(want); err != nil {
+	if err := p.selectColumns(want, nil); err != nil {
 		p.close()
 		return nil, err
 	}

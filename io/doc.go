@@ -35,10 +35,23 @@
 // Invalid records are never dropped silently: with [Fail] the reader returns
 // a [*BadRecordError]; with [Skip] the record is handed to the configured
 // [Quarantine] and counted in [ReadStats.BadRecords]. Problems that concern a
-// whole file — a truncated gzip or zstd stream, a corrupt Parquet file, an
-// unsupported Parquet column type — are always returned as errors that name
-// the file, whatever the policy, because continuing would lose data
-// without a record to show for it.
+// whole file — a truncated gzip or zstd stream, a corrupt Parquet file — are
+// always returned as errors that name the file, whatever the policy,
+// because continuing would lose data without a record to show for it.
+//
+// # Types and nulls
+//
+// A [task.Column] may hold nulls (its validity bitmap, [task.Column.Nulls]).
+// The Parquet reader keeps them, and keeps every column whatever its type:
+// types task has no column type for (nested structs, lists and maps,
+// timestamps, decimals, ...) travel as Opaque columns of Parquet values,
+// and every column remembers its Parquet type ([task.Column.SourceType]),
+// so that the Parquet writer writes the input's schema back. The JSONL
+// writer writes nulls as null and Opaque columns as JSON (structs as
+// objects, lists as arrays, maps as objects, decimals, timestamps and dates
+// as strings); NaN and ±Inf follow [JSONLWriterOptions.NaN]. The JSONL
+// reader reads only the text and id fields: the id column holds the id's
+// raw JSON text, so a null id is the text "null", written back as null.
 //
 // # Writing
 //
@@ -46,7 +59,8 @@
 // it into place on Close, so a destination path either holds a complete file
 // or is untouched. The compression of JSONL output follows the destination's
 // extension (".gz", ".zst" or ".zstd"); Parquet output is zstd compressed by
-// default.
+// default, with version 1 data pages (which every Parquet reader reads) and
+// created_by "sluice version V (build R)".
 //
 // # Output safety
 //

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/sluice-data/sluice/task"
 )
 
@@ -42,6 +44,59 @@ type JSONLWriterOptions struct {
 	// record. Only used for raw lines; the original object must not already
 	// have those keys.
 	AppendColumns []string
+	// NaN says what becomes of NaN and infinite floats, which JSON cannot
+	// represent: an error (the default), null, or a string.
+	NaN NaNPolicy
+}
+
+// NaNPolicy says how a JSONL writer writes NaN and ±Inf.
+type NaNPolicy uint8
+
+const (
+	// NaNError fails the write, naming the column and row.
+	NaNError NaNPolicy = iota
+	// NaNNull writes null.
+	NaNNull
+	// NaNString writes the strings "NaN", "Infinity" and "-Infinity"
+	// (spelled as JavaScript and Python spell them).
+	NaNString
+)
+
+// ParseNaNPolicy parses "error", "null" or "string" ("" is "error").
+func ParseNaNPolicy(s string) (NaNPolicy, error) {
+	switch s {
+	case "", "error":
+		return NaNError, nil
+	case "null":
+		return NaNNull, nil
+	case "string":
+		return NaNString, nil
+	}
+	return 0, fmt.Errorf("NaN policy %q: want error, null or string", s)
+}
+
+// errNonFinite marks a NaN or ±Inf that NaNError refuses.
+var errNonFinite = errors.New("has no JSON representation; set the writer's nan option to null or string to write it")
+
+// appendFloatJSON appends f (of bitSize 32 or 64) as a JSON number, or per
+// nan when it is not finite.
+func appendFloatJSON(dst []byte, f float64, bitSize int, nan NaNPolicy) ([]byte, error) {
+	if !math.IsNaN(f) && !math.IsInf(f, 0) {
+		return appendJSONFloatBits(dst, f, bitSize), nil
+	}
+	switch nan {
+	case NaNNull:
+		return append(dst, "null"...), nil
+	case NaNString:
+		switch {
+		case math.IsNaN(f):
+			return append(dst, `"NaN"`...), nil
+		case f > 0:
+			return append(dst, `"Infinity"`...), nil
+		}
+		return append(dst, `"-Infinity"`...), nil
+	}
+	return dst, fmt.Errorf("%v %w", f, errNonFinite)
 }
 
 // JSONLWriter writes DocumentBatches as JSON Lines to one file, compressed
@@ -51,7 +106,10 @@ type JSONLWriterOptions struct {
 // no terminator gains one). Otherwise each row becomes a JSON object of the
 // batch's columns, in order, leaving out columns whose names start with
 // InternalPrefix: strings as JSON strings, bytes base64-encoded, numbers,
-// booleans, and lists as arrays. NaN and infinite floats are errors.
+// booleans, lists as arrays, nulls as null, and Opaque columns read from
+// Parquet (nested structs, lists and maps, timestamps, decimals, ...) as
+// the JSON described at appendOpaqueJSON. NaN and infinite floats are
+// errors unless JSONLWriterOptions.NaN says otherwise.
 //
 // Stages that change the text or add columns meant for the output must
 // either drop RawColumn or use ColumnObjects (or AppendColumns), since raw
@@ -130,6 +188,10 @@ func (w *JSONLWriter) writeRaw(b *task.DocumentBatch, raw *task.Column, rawJSON 
 		}
 		extra = append(extra, c)
 	}
+	jcols, err := prepareJSONCols(extra, rawJSON)
+	if err != nil {
+		return fmt.Errorf("dataio: jsonl %s: %w", w.path, err)
+	}
 	for i, line := range raw.Bytes {
 		if bytes.IndexByte(line, '\n') >= 0 {
 			return fmt.Errorf("dataio: jsonl %s: row %d: raw bytes contain a newline", w.path, i)
@@ -151,13 +213,13 @@ func (w *JSONLWriter) writeRaw(b *task.DocumentBatch, raw *task.Column, rawJSON 
 		inner := bytes.TrimRight(line[:end-1], " \t\r")
 		empty := len(inner) > 0 && inner[len(inner)-1] == '{'
 		w.buf = append(w.buf[:0], line[:end-1]...)
-		for _, c := range extra {
+		for k := range jcols {
 			if !empty {
 				w.buf = append(w.buf, ',')
 			}
 			empty = false
 			var err error
-			if w.buf, err = appendField(w.buf, c, i, rawJSON[c.Name]); err != nil {
+			if w.buf, err = appendField(w.buf, &jcols[k], i, w.opts.NaN); err != nil {
 				return fmt.Errorf("dataio: jsonl %s: %w", w.path, err)
 			}
 		}
@@ -172,16 +234,19 @@ func (w *JSONLWriter) writeRaw(b *task.DocumentBatch, raw *task.Column, rawJSON 
 }
 
 func (w *JSONLWriter) writeObjects(b *task.DocumentBatch, rawJSON map[string]bool) error {
-	cols := slices.DeleteFunc(slices.Clone(b.Columns), func(c *task.Column) bool {
+	cols, err := prepareJSONCols(slices.DeleteFunc(slices.Clone(b.Columns), func(c *task.Column) bool {
 		return strings.HasPrefix(c.Name, InternalPrefix)
-	})
+	}), rawJSON)
+	if err != nil {
+		return fmt.Errorf("dataio: jsonl %s: %w", w.path, err)
+	}
 	n := b.NumRows()
 	for i := 0; i < n; i++ {
 		w.buf = append(w.buf[:0], '{')
 		first := true
-		for _, c := range cols {
-			isRaw := rawJSON[c.Name]
-			if isRaw && c.Type == task.String && c.Strings[i] == "" {
+		for k := range cols {
+			jc := &cols[k]
+			if jc.raw && jc.c.Type == task.String && jc.c.Strings[i] == "" && !jc.c.IsNull(i) {
 				continue // the record had no such key
 			}
 			if !first {
@@ -189,7 +254,7 @@ func (w *JSONLWriter) writeObjects(b *task.DocumentBatch, rawJSON map[string]boo
 			}
 			first = false
 			var err error
-			if w.buf, err = appendField(w.buf, c, i, isRaw); err != nil {
+			if w.buf, err = appendField(w.buf, jc, i, w.opts.NaN); err != nil {
 				return fmt.Errorf("dataio: jsonl %s: %w", w.path, err)
 			}
 		}
@@ -202,13 +267,49 @@ func (w *JSONLWriter) writeObjects(b *task.DocumentBatch, rawJSON map[string]boo
 	return nil
 }
 
-// appendField appends `"name":value` for row i of c.
-func appendField(dst []byte, c *task.Column, i int, rawJSON bool) ([]byte, error) {
+// jsonCol is a column prepared for writing as JSON.
+type jsonCol struct {
+	c    *task.Column
+	raw  bool         // a String column of raw JSON text
+	node parquet.Node // Opaque columns: the Parquet field
+	tree *jnode       // and its assembly tree
+	bits int          // Float64 columns: 32 when read from a Parquet float
+}
+
+// prepareJSONCols prepares cols, failing (before any row is written) on a
+// column the writer cannot write.
+func prepareJSONCols(cols []*task.Column, rawJSON map[string]bool) ([]jsonCol, error) {
+	out := make([]jsonCol, len(cols))
+	for i, c := range cols {
+		jc := jsonCol{c: c, raw: rawJSON[c.Name], bits: 64}
+		node, ok, err := decodeNode(c.SourceType)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("column %q: %w", c.Name, err)
+		case c.Type == task.Opaque && !ok:
+			return nil, fmt.Errorf("column %q holds opaque values of a type the JSONL writer does not know (source type %.20q); leave it out", c.Name, c.SourceType)
+		case ok && c.Type == task.Float64 && node.Leaf() && node.Type().Kind() == parquet.Float:
+			jc.bits = 32
+		}
+		if c.Type == task.Opaque {
+			jc.node, jc.tree = node, prepareJSON(node)
+		}
+		out[i] = jc
+	}
+	return out, nil
+}
+
+// appendField appends `"name":value` for row i of jc.
+func appendField(dst []byte, jc *jsonCol, i int, nan NaNPolicy) ([]byte, error) {
+	c := jc.c
 	dst = appendJSONString(dst, c.Name)
 	dst = append(dst, ':')
+	if c.IsNull(i) {
+		return append(dst, "null"...), nil
+	}
 	switch c.Type {
 	case task.String:
-		if rawJSON {
+		if jc.raw {
 			if c.Strings[i] == "" {
 				return append(dst, "null"...), nil
 			}
@@ -222,11 +323,11 @@ func appendField(dst []byte, c *task.Column, i int, rawJSON bool) ([]byte, error
 	case task.Int64:
 		return strconv.AppendInt(dst, c.Ints[i], 10), nil
 	case task.Float64:
-		f := c.Floats[i]
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("column %q, row %d: %v has no JSON representation", c.Name, i, f)
+		out, err := appendFloatJSON(dst, c.Floats[i], jc.bits, nan)
+		if err != nil {
+			return nil, fmt.Errorf("column %q, row %d: %w", c.Name, i, err)
 		}
-		return appendJSONFloat(dst, f), nil
+		return out, nil
 	case task.Bool:
 		return strconv.AppendBool(dst, c.Bools[i]), nil
 	case task.Uint32List:
@@ -238,19 +339,27 @@ func appendField(dst []byte, c *task.Column, i int, rawJSON bool) ([]byte, error
 			dst = strconv.AppendUint(dst, uint64(x), 10)
 		}
 		return append(dst, ']'), nil
+	case task.Opaque:
+		out, err := appendOpaqueJSON(dst, jc.tree, c.Bytes[i], nan)
+		if err != nil {
+			return nil, fmt.Errorf("column %q (%s), row %d: %w", c.Name, describeNode(jc.node), i, err)
+		}
+		return out, nil
 	}
 	return nil, fmt.Errorf("column %q: unknown type %s", c.Name, c.Type)
 }
 
-// appendJSONFloat formats f the way encoding/json does: plain decimal
-// notation, switching to an exponent for very large or small magnitudes.
-func appendJSONFloat(dst []byte, f float64) []byte {
+// appendJSONFloatBits formats f, a value of bitSize 32 or 64, the way
+// encoding/json does: the fewest digits that read back as the same value,
+// in plain decimal notation, switching to an exponent for very large or
+// small magnitudes.
+func appendJSONFloatBits(dst []byte, f float64, bitSize int) []byte {
 	abs := math.Abs(f)
 	format := byte('f')
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'
 	}
-	return strconv.AppendFloat(dst, f, format, -1, 64)
+	return strconv.AppendFloat(dst, f, format, -1, bitSize)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -69,6 +69,14 @@ type ReadOptions struct {
 	// always read). Nil reads all columns. Naming a column the file lacks is
 	// an error.
 	Columns []string
+	// DropColumns, for Parquet, lists columns to leave out. Naming the
+	// text column, or a column the file lacks, is an error.
+	DropColumns []string
+	// FileMetadata, for Parquet, copies each file's key/value metadata and
+	// top-level field names into the metadata of its batches
+	// (MetaParquetKeyValue, MetaParquetFields), for a Parquet writer to
+	// write back. A batch then holds rows of one file only.
+	FileMetadata bool
 }
 
 func (o ReadOptions) withDefaults() (ReadOptions, error) {

@@ -65,6 +65,8 @@ type pqFile struct {
 	rgLeft  int64 // rows left in the open row group
 	cursors []colCursor
 	lists   []*listCursor // per column; nil for scalar columns
+	opaque  [][]colCursor // per column, one per leaf; nil for others
+	arena   []byte        // holds opaque values
 	row     int64         // index in the file of the next row to read
 	// nulls lists, after readInto, the offsets (relative to the first row
 	// read by that call) of rows where a strict column was null.
@@ -130,14 +132,14 @@ func (p *pqFile) numRows() int64 {
 	return p.pf.NumRows()
 }
 
-// selectColumns maps the columns named in want (all when nil) and makes
-// them the columns readInto fills, in file order.
-func (p *pqFile) selectColumns(want map[string]bool) error {
+// selectColumns maps the columns named in want (all when nil) but not in
+// drop and makes them the columns readInto fills, in file order.
+func (p *pqFile) selectColumns(want, drop map[string]bool) error {
 	if p.pf == nil {
 		p.cols = nil
 		return nil
 	}
-	cols, err := mapSchema(p.path, p.pf.Schema(), want)
+	cols, err := mapSchema(p.path, p.pf.Schema(), want, drop)
 	if err != nil {
 		return err
 	}
@@ -161,7 +163,12 @@ func (p *pqFile) closeCursors() {
 			l.close()
 		}
 	}
-	p.cursors, p.lists = p.cursors[:0], p.lists[:0]
+	for _, cs := range p.opaque {
+		for i := range cs {
+			cs[i].r.Close()
+		}
+	}
+	p.cursors, p.lists, p.opaque = p.cursors[:0], p.lists[:0], p.opaque[:0]
 }
 
 func (p *pqFile) close() error {
@@ -195,18 +202,8 @@ func (p *pqFile) readInto(dst []*task.Column, n int, oneGroup bool) (total int, 
 			rg := groups[p.rg]
 			p.rg++
 			p.rgLeft = rg.NumRows()
-			chunks := rg.ColumnChunks()
-			for _, c := range p.cols {
-				if c.leaf >= len(chunks) {
-					return total, fmt.Errorf("dataio: parquet %s: row group %d has %d columns, want more than %d", p.path, p.rg-1, len(chunks), c.leaf)
-				}
-				if c.list {
-					p.cursors = append(p.cursors, colCursor{})
-					p.lists = append(p.lists, newListCursor(chunks[c.leaf]))
-				} else {
-					p.cursors = append(p.cursors, colCursor{r: parquet.NewColumnChunkValueReader(chunks[c.leaf]), buf: make([]parquet.Value, valueBufferSize)})
-					p.lists = append(p.lists, nil)
-				}
+			if err := p.openCursors(rg.ColumnChunks()); err != nil {
+				return total, err
 			}
 			continue
 		}
@@ -226,6 +223,43 @@ func (p *pqFile) readInto(dst []*task.Column, n int, oneGroup bool) (total int, 
 	return total, nil
 }
 
+// openCursors starts reading the columns' chunks of a new row group.
+func (p *pqFile) openCursors(chunks []parquet.ColumnChunk) error {
+	for _, c := range p.cols {
+		if c.leaf+c.leaves > len(chunks) {
+			return fmt.Errorf("dataio: parquet %s: row group %d has %d columns, want at least %d", p.path, p.rg-1, len(chunks), c.leaf+c.leaves)
+		}
+		var (
+			cur  colCursor
+			list *listCursor
+			opq  []colCursor
+		)
+		switch {
+		case c.typ == task.Opaque:
+			opq = make([]colCursor, c.leaves)
+			for j := range opq {
+				opq[j] = colCursor{r: parquet.NewColumnChunkValueReader(chunks[c.leaf+j]), buf: make([]parquet.Value, opaqueBufferSize)}
+			}
+		case c.list:
+			list = newListCursor(chunks[c.leaf])
+		default:
+			cur = colCursor{r: parquet.NewColumnChunkValueReader(chunks[c.leaf]), buf: make([]parquet.Value, valueBufferSize)}
+		}
+		p.cursors = append(p.cursors, cur)
+		p.lists = append(p.lists, list)
+		p.opaque = append(p.opaque, opq)
+	}
+	return nil
+}
+
+// opaqueBufferSize is the number of parquet.Values buffered per leaf of an
+// opaque column; opaqueArenaChunk the size of the blocks their encoded
+// values are kept in.
+const (
+	opaqueBufferSize = 256
+	opaqueArenaChunk = 256 << 10
+)
+
 // readColumn appends k rows of column i to out; base is the offset of the
 // first of them among the rows this readInto call reads.
 func (p *pqFile) readColumn(i int, out *task.Column, k, base int) error {
@@ -240,7 +274,19 @@ func (p *pqFile) readColumn(i int, out *task.Column, k, base int) error {
 	if col.list {
 		l := p.lists[i]
 		for r := 0; r < k; r++ {
-			if err := l.readRow(col, &out.U32s); err != nil {
+			null, err := l.readRow(col, &out.U32s)
+			if err != nil {
+				return fail(r, err)
+			}
+			if null {
+				out.SetNull(len(out.U32s) - 1)
+			}
+		}
+		return nil
+	}
+	if col.typ == task.Opaque {
+		for r := 0; r < k; r++ {
+			if err := p.readOpaqueRow(i, out); err != nil {
 				return fail(r, err)
 			}
 		}
@@ -258,7 +304,7 @@ func (p *pqFile) readColumn(i int, out *task.Column, k, base int) error {
 			if p.strict[i] {
 				p.nulls = append(p.nulls, nullAt{col: i, row: base + r})
 			}
-			appendZero(out)
+			out.AppendNull()
 			continue
 		}
 		switch col.kind {
@@ -284,32 +330,62 @@ func (p *pqFile) readColumn(i int, out *task.Column, k, base int) error {
 	return nil
 }
 
-func appendZero(c *task.Column) {
-	switch c.Type {
-	case task.String:
-		c.Strings = append(c.Strings, "")
-	case task.Bytes:
-		c.Bytes = append(c.Bytes, nil)
-	case task.Int64:
-		c.Ints = append(c.Ints, 0)
-	case task.Float64:
-		c.Floats = append(c.Floats, 0)
-	case task.Bool:
-		c.Bools = append(c.Bools, false)
-	case task.Uint32List:
-		c.U32s = append(c.U32s, nil)
+// readOpaqueRow appends the next row of opaque column i to out: every value
+// of each of the field's leaves up to the next row, encoded (see
+// appendOpaqueValue), or a null when the field itself is null.
+func (p *pqFile) readOpaqueRow(i int, out *task.Column) error {
+	col := &p.cols[i]
+	start := len(p.arena)
+	if cap(p.arena)-start < 1<<10 {
+		p.arena = make([]byte, 0, opaqueArenaChunk)
+		start = 0
 	}
+	null := false
+	for j := range p.opaque[i] {
+		cur := &p.opaque[i][j]
+		v, err := cur.next()
+		if err != nil {
+			return err
+		}
+		if v.RepetitionLevel() != 0 {
+			return errors.New("row does not start at repetition level 0")
+		}
+		if j == 0 {
+			null = col.optional && v.DefinitionLevel() == 0
+		}
+		for {
+			if !null {
+				p.arena = appendOpaqueValue(p.arena, j, v)
+			}
+			if v, err = cur.peek(); err == io.EOF {
+				break
+			} else if err != nil {
+				return err
+			}
+			if v.RepetitionLevel() == 0 {
+				break
+			}
+			cur.pos++
+		}
+	}
+	if null {
+		p.arena = p.arena[:start]
+		out.AppendNull()
+		return nil
+	}
+	out.Bytes = append(out.Bytes, p.arena[start:len(p.arena):len(p.arena)])
+	return nil
 }
 
 // emptyColumns returns fresh columns for cols with capacity n.
 func emptyColumns(cols []pqColumn, n int) []*task.Column {
 	out := make([]*task.Column, len(cols))
 	for i, c := range cols {
-		tc := &task.Column{Name: c.name, Type: c.typ}
+		tc := &task.Column{Name: c.name, Type: c.typ, SourceType: c.source}
 		switch c.typ {
 		case task.String:
 			tc.Strings = make([]string, 0, n)
-		case task.Bytes:
+		case task.Bytes, task.Opaque:
 			tc.Bytes = make([][]byte, 0, n)
 		case task.Int64:
 			tc.Ints = make([]int64, 0, n)

@@ -112,22 +112,26 @@ func (c *listCursor) load(p parquet.Page) error {
 	return nil
 }
 
-// readRow appends the next row's list to out.
-func (c *listCursor) readRow(col *pqColumn, out *[][]uint32) error {
+// readRow appends the next row's list to out (nil for a null or empty
+// list) and reports whether the list is null.
+func (c *listCursor) readRow(col *pqColumn, out *[][]uint32) (null bool, err error) {
 	if err := c.fill(); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return err
+		return false, err
 	}
 	if c.reps[c.slot] != 0 {
-		return errors.New("row does not start at repetition level 0")
+		return false, errors.New("row does not start at repetition level 0")
 	}
 	maxDef := byte(col.maxDef)
 	if c.defs != nil && c.defs[c.slot] < byte(col.elemDef) {
-		c.slot++ // null or empty list
+		// A null list has a level below the list's own, an empty list
+		// the list's own (elemDef-1).
+		null = col.optional && c.defs[c.slot] == 0
+		c.slot++
 		*out = append(*out, nil)
-		return nil
+		return null, nil
 	}
 	list := make([]uint32, 0, c.lastLen)
 	for first := true; ; first = false {
@@ -135,7 +139,7 @@ func (c *listCursor) readRow(col *pqColumn, out *[][]uint32) error {
 			if err := c.fill(); err == io.EOF {
 				break
 			} else if err != nil {
-				return err
+				return false, err
 			}
 			if c.reps[c.slot] == 0 {
 				break
@@ -150,12 +154,12 @@ func (c *listCursor) readRow(col *pqColumn, out *[][]uint32) error {
 		if c.defs != nil {
 			for _, d := range c.defs[c.slot:end] {
 				if d != maxDef {
-					return errors.New("null element in list<uint32>")
+					return false, errors.New("null element in list<uint32>")
 				}
 			}
 		}
 		if c.vi+n > len(c.vals) {
-			return fmt.Errorf("page holds %d values, levels need more", len(c.vals))
+			return false, fmt.Errorf("page holds %d values, levels need more", len(c.vals))
 		}
 		for _, v := range c.vals[c.vi : c.vi+n] {
 			list = append(list, uint32(v))
@@ -165,5 +169,5 @@ func (c *listCursor) readRow(col *pqColumn, out *[][]uint32) error {
 	}
 	c.lastLen = len(list)
 	*out = append(*out, list)
-	return nil
+	return false, nil
 }

@@ -2,6 +2,7 @@ package dataio
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,24 +15,35 @@ import (
 // ParquetReader reads Parquet files, in order, into DocumentBatches.
 //
 // Every top-level column (or those named by ReadOptions.Columns, plus the
-// text column) becomes a typed column: string, enum and JSON become String;
-// other binary becomes Bytes; signed and unsigned integers up to 32 bits and
-// int64 become Int64; float and double become Float64; boolean becomes Bool;
-// a list of uint32 becomes Uint32List. Any other type (uint64, timestamps,
-// decimals, nested groups, ...) is an error naming the column, never a silent
-// drop. task.Column has no nulls: a null becomes the zero value (a null list
-// becomes nil), except in the text column, where a null is a bad record, as
-// is text that is not valid UTF-8. The text column may be a string or plain
-// binary column. FileColumn and RowColumn are appended to every batch.
+// text column, minus those named by ReadOptions.DropColumns) becomes a
+// column: string, enum and JSON become String; other binary becomes Bytes;
+// signed and unsigned integers up to 32 bits and int64 become Int64; float
+// and double become Float64; boolean becomes Bool; a list of uint32 whose
+// elements cannot be null becomes Uint32List. Every other field (nested
+// structs, lists and maps, timestamps, dates, decimals, uint64, int96,
+// fixed-length binary, ...) becomes an Opaque column that carries the
+// field's Parquet values unchanged, which a Parquet writer writes back
+// as they were and the JSONL writer renders as JSON. Each column's
+// SourceType records its Parquet type (repetition, logical type, field id,
+// children), so that a Parquet writer keeps the schema.
+//
+// Nulls are kept: a null value (or a null list, struct or map) is a null
+// row of its column (see task.Column.Nulls). A null in the text column is
+// a bad record, as is text that is not valid UTF-8. The text column may be
+// a string or plain binary column. FileColumn and RowColumn are appended
+// to every batch.
 //
 // All files must have the same columns with the same types (in any order);
-// the first file's order is used. A zero-byte file and a file without rows
-// count as empty files.
+// the first file's order is used. A batch ends at the end of a file whose
+// next file's columns have other Parquet types (such as int32 and int64),
+// so that a column's SourceType holds for all of its rows. A zero-byte file
+// and a file without rows count as empty files.
 //
 // A ParquetReader is not safe for concurrent use.
 type ParquetReader struct {
 	opts   ReadOptions
 	want   map[string]bool // nil: all columns
+	drop   map[string]bool
 	paths  []string
 	next   int
 	cur    *pqFile
@@ -56,6 +68,18 @@ func NewParquetReader(paths []string, opts ReadOptions) (*ParquetReader, error) 
 		r.want = map[string]bool{o.TextField: true}
 		for _, c := range o.Columns {
 			r.want[c] = true
+		}
+	}
+	if len(o.DropColumns) > 0 {
+		r.drop = make(map[string]bool, len(o.DropColumns))
+		for _, c := range o.DropColumns {
+			if c == o.TextField {
+				return nil, fmt.Errorf("dataio: cannot drop the text column %q", c)
+			}
+			if r.want[c] {
+				return nil, fmt.Errorf("dataio: column %q is both read and dropped", c)
+			}
+			r.drop[c] = true
 		}
 	}
 	return r, nil
@@ -103,6 +127,8 @@ func (r *ParquetReader) fill(ctx context.Context) (*task.DocumentBatch, error) {
 		files []string
 		rows  []int64
 		bad   []int // rows to drop (Skip policy)
+		// fileMeta is the batch metadata FileMetadata asks for.
+		fileMeta map[string]string
 	)
 	n := r.opts.BatchRows
 	got := 0
@@ -111,7 +137,7 @@ func (r *ParquetReader) fill(ctx context.Context) (*task.DocumentBatch, error) {
 			return nil, err
 		}
 		if r.cur == nil {
-			if r.next >= len(r.paths) {
+			if r.next >= len(r.paths) || (got > 0 && r.opts.FileMetadata) {
 				break
 			}
 			if err := r.open(r.paths[r.next]); err != nil {
@@ -119,46 +145,30 @@ func (r *ParquetReader) fill(ctx context.Context) (*task.DocumentBatch, error) {
 			}
 			r.next++
 		}
-		if cols == nil && r.schema != nil {
-			cols = emptyColumns(r.schema, min(n, 4096))
+		if cols != nil && !sameSources(cols, r.cur.cols) {
+			break // the next file's types differ: it starts the next batch
+		}
+		if cols == nil && r.schema != nil && r.cur.pf != nil {
+			cols = emptyColumns(r.cur.cols, min(n, 4096))
+			if r.opts.FileMetadata {
+				fileMeta = r.fileMetadata()
+			}
 		}
 		k, err := r.cur.readInto(cols, n-got, false)
 		if err == io.EOF {
-			if r.cur.numRows() == 0 {
-				r.stats.EmptyFiles++
-			}
-			cerr := r.cur.close()
-			path := r.cur.path
-			r.cur = nil
-			if cerr != nil {
-				return nil, fmt.Errorf("dataio: close %s: %w", path, cerr)
+			if err := r.closeCurrent(); err != nil {
+				return nil, err
 			}
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		// Bad text: nulls reported by the decoder, invalid UTF-8 checked here.
 		firstRow := r.cur.row - int64(k)
-		badText := make(map[int]string)
-		for _, nl := range r.cur.nulls {
-			badText[nl.row] = "null text"
-		}
-		texts := cols[r.text].Strings[got : got+k]
-		for i, t := range texts {
-			if _, isNull := badText[i]; !isNull && !utf8.ValidString(t) {
-				badText[i] = "invalid UTF-8 in text"
-			}
+		if bad, err = r.checkText(cols[r.text].Strings[got:got+k], firstRow, got, bad); err != nil {
+			return nil, err
 		}
 		for i := 0; i < k; i++ {
-			reason, isBad := badText[i]
-			if isBad {
-				rec := &BadRecordError{File: r.cur.path, Row: firstRow + int64(i), Field: r.opts.TextField, Reason: reason}
-				if err := handleBad(r.opts, &r.stats, rec); err != nil {
-					return nil, err
-				}
-				bad = append(bad, got+i)
-			}
 			files = append(files, r.cur.path)
 			rows = append(rows, firstRow+int64(i))
 		}
@@ -168,6 +178,9 @@ func (r *ParquetReader) fill(ctx context.Context) (*task.DocumentBatch, error) {
 		return nil, nil
 	}
 	b := &task.DocumentBatch{Header: task.Header{DatasetName: r.opts.Dataset}, TextColumn: r.opts.TextField}
+	for k, v := range fileMeta {
+		b.Meta()[k] = v
+	}
 	b.Columns = append(cols,
 		&task.Column{Name: FileColumn, Type: task.String, Strings: files},
 		&task.Column{Name: RowColumn, Type: task.Int64, Ints: rows})
@@ -183,6 +196,46 @@ func (r *ParquetReader) fill(ctx context.Context) (*task.DocumentBatch, error) {
 	}
 	r.stats.Rows += int64(b.NumRows())
 	return b, nil
+}
+
+// closeCurrent closes the file that has been read to its end.
+func (r *ParquetReader) closeCurrent() error {
+	if r.cur.numRows() == 0 {
+		r.stats.EmptyFiles++
+	}
+	err := r.cur.close()
+	path := r.cur.path
+	r.cur = nil
+	if err != nil {
+		return fmt.Errorf("dataio: close %s: %w", path, err)
+	}
+	return nil
+}
+
+// checkText handles the bad texts among texts, the rows just read (the
+// first being row firstRow of the file, and row got of the batch): nulls
+// the decoder reported, and invalid UTF-8. It returns bad with the batch
+// rows to drop appended, or the error the Fail policy asks for.
+func (r *ParquetReader) checkText(texts []string, firstRow int64, got int, bad []int) ([]int, error) {
+	badText := make(map[int]string)
+	for _, nl := range r.cur.nulls {
+		badText[nl.row] = "null text"
+	}
+	for i, t := range texts {
+		if _, isNull := badText[i]; !isNull && !utf8.ValidString(t) {
+			badText[i] = "invalid UTF-8 in text"
+		}
+	}
+	for i := range texts {
+		if reason, isBad := badText[i]; isBad {
+			rec := &BadRecordError{File: r.cur.path, Row: firstRow + int64(i), Field: r.opts.TextField, Reason: reason}
+			if err := handleBad(r.opts, &r.stats, rec); err != nil {
+				return bad, err
+			}
+			bad = append(bad, got+i)
+		}
+	}
+	return bad, nil
 }
 
 // open opens path and checks its columns against the schema.
@@ -221,7 +274,7 @@ func (r *ParquetReader) bind(p *pqFile) error {
 	if p.pf == nil {
 		return nil // zero-byte file: no columns, no rows
 	}
-	if err := p.selectColumns(r.want); err != nil {
+	if err := p.selectColumns(r.want, r.drop); err != nil {
 		return err
 	}
 	found := make(map[string]int, len(p.cols))
@@ -236,17 +289,27 @@ func (r *ParquetReader) bind(p *pqFile) error {
 			return fmt.Errorf("dataio: parquet %s: no column %q", p.path, name)
 		}
 	}
+	if err := r.checkDropped(p); err != nil {
+		return err
+	}
 	ti, ok := found[r.opts.TextField]
 	if !ok {
 		return fmt.Errorf("dataio: parquet %s: no text column %q", p.path, r.opts.TextField)
 	}
 	tc := &p.cols[ti]
-	switch tc.kind {
-	case pqString:
-	case pqBytes:
+	switch {
+	case tc.typ == task.String:
+	case tc.typ == task.Bytes:
 		tc.kind, tc.typ = pqString, task.String // validated as UTF-8 on read
 	default:
-		return fmt.Errorf("dataio: parquet %s: text column %q has type %s, want string", p.path, tc.name, tc.typ)
+		return fmt.Errorf("dataio: parquet %s: text column %q has type %s, want string", p.path, tc.name, describeNode(tc.node))
+	}
+	for i := range p.cols {
+		src, err := encodeNode(p.cols[i].node)
+		if err != nil {
+			return fmt.Errorf("dataio: parquet %s: column %q: %w", p.path, p.cols[i].name, err)
+		}
+		p.cols[i].source = src
 	}
 	if r.schema == nil {
 		r.schema = slices.Clone(p.cols)
@@ -261,6 +324,9 @@ func (r *ParquetReader) bind(p *pqFile) error {
 		for i, want := range r.schema {
 			j, ok := found[want.name]
 			if !ok || p.cols[j].typ != want.typ {
+				return r.schemaMismatch(p)
+			}
+			if want.typ == task.Opaque && p.cols[j].source != want.source {
 				return r.schemaMismatch(p)
 			}
 			ordered[i] = p.cols[j]
@@ -282,7 +348,62 @@ func describe(cols []pqColumn) string {
 		if i > 0 {
 			s += ", "
 		}
-		s += c.name + " " + c.typ.String()
+		s += c.name + " " + describeNode(c.node)
 	}
 	return s + ")"
+}
+
+// checkDropped fails when DropColumns names a column p lacks (a typo would
+// otherwise keep the column).
+func (r *ParquetReader) checkDropped(p *pqFile) error {
+	for name := range r.drop {
+		found := false
+		for _, f := range p.pf.Schema().Fields() {
+			found = found || f.Name() == name
+		}
+		if !found {
+			return fmt.Errorf("dataio: parquet %s: no column %q to drop", p.path, name)
+		}
+	}
+	return nil
+}
+
+// sameSources reports whether the columns of a batch being filled have the
+// source types of cols (a file's columns in the same order).
+func sameSources(batch []*task.Column, cols []pqColumn) bool {
+	if len(batch) != len(cols) {
+		return false
+	}
+	for i, c := range batch {
+		if c.SourceType != cols[i].source {
+			return false
+		}
+	}
+	return true
+}
+
+// Batch metadata keys set by a ParquetReader with ReadOptions.FileMetadata.
+const (
+	// MetaParquetKeyValue holds the source file's key/value metadata, a
+	// JSON object.
+	MetaParquetKeyValue = "parquet.key_value_metadata"
+	// MetaParquetFields holds the names of the source file's top-level
+	// fields, in order, a JSON array.
+	MetaParquetFields = "parquet.fields"
+)
+
+// fileMetadata returns the batch metadata FileMetadata asks for, from the
+// open file.
+func (r *ParquetReader) fileMetadata() map[string]string {
+	kv := make(map[string]string)
+	for _, e := range r.cur.pf.Metadata().KeyValueMetadata {
+		kv[e.Key] = e.Value
+	}
+	var fields []string
+	for _, f := range r.cur.pf.Schema().Fields() {
+		fields = append(fields, f.Name())
+	}
+	kvJSON, _ := json.Marshal(kv)
+	fieldsJSON, _ := json.Marshal(fields)
+	return map[string]string{MetaParquetKeyValue: string(kvJSON), MetaParquetFields: string(fieldsJSON)}
 }

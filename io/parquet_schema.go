@@ -32,23 +32,26 @@ type pqColumn struct {
 	name   string
 	typ    task.ColumnType
 	kind   pqKind
-	leaf   int  // leaf column index in the file
+	leaf   int  // (first) leaf column index in the file
 	list   bool // a list<uint32>
 	maxDef int  // definition level of a present (non-null) value
 	// For lists: definition levels below elemDef mean a null or empty list;
 	// elemDef with a nullable element means a null element.
 	elemDef int
-}
-
-// unsupportedColumnError reports a Parquet column that has no task.Column
-// equivalent.
-func unsupportedColumnError(path, name, what string) error {
-	return fmt.Errorf("dataio: parquet %s: column %q has unsupported type %s (supported: string, binary, int8-32, uint8-32, int64, float, double, boolean, list<uint32>; use ReadOptions.Columns to leave it out)", path, name, what)
+	// leaves is the number of leaf columns of the field: 1, except for
+	// Opaque columns of nested fields.
+	leaves int
+	// optional: the field itself may be null.
+	optional bool
+	// node is the field; source its encoding for task.Column.SourceType
+	// (set by the readers that want it).
+	node   parquet.Node
+	source string
 }
 
 // mapSchema maps the top-level fields of schema named by want (all when
-// want is nil) to columns, in file order.
-func mapSchema(path string, schema *parquet.Schema, want map[string]bool) ([]pqColumn, error) {
+// want is nil) to columns, in file order, leaving out those named by drop.
+func mapSchema(path string, schema *parquet.Schema, want, drop map[string]bool) ([]pqColumn, error) {
 	leafIndex := 0
 	var cols []pqColumn
 	for _, field := range schema.Fields() {
@@ -56,7 +59,7 @@ func mapSchema(path string, schema *parquet.Schema, want map[string]bool) ([]pqC
 		nLeaves := countLeaves(field)
 		first := leafIndex
 		leafIndex += nLeaves
-		if want != nil && !want[name] {
+		if (want != nil && !want[name]) || drop[name] {
 			continue
 		}
 		col, err := mapField(path, schema, field, first)
@@ -79,37 +82,50 @@ func countLeaves(n parquet.Node) int {
 	return c
 }
 
+// mapField maps field to a column of its own type where task has one, and
+// to an Opaque column otherwise.
 func mapField(path string, schema *parquet.Schema, field parquet.Field, leaf int) (pqColumn, error) {
-	name := field.Name()
-	col := pqColumn{name: name, leaf: leaf}
+	col := pqColumn{name: field.Name(), leaf: leaf, leaves: countLeaves(field), optional: field.Optional(), node: field}
+	native, err := mapNative(path, schema, field, &col)
+	if err != nil || native {
+		return col, err
+	}
+	col.typ, col.kind, col.list, col.maxDef, col.elemDef = task.Opaque, 0, false, 0, 0
+	return col, nil
+}
+
+// mapNative fills col for a field that maps to a column type of its own:
+// a scalar of a supported kind, or a list<uint32> whose elements cannot be
+// null. It reports false for any other field.
+func mapNative(path string, schema *parquet.Schema, field parquet.Field, col *pqColumn) (bool, error) {
 	if field.Leaf() {
-		kind, typ, what := leafKind(field.Type())
+		kind, typ, _ := leafKind(field.Type())
 		if field.Repeated() {
 			// A bare repeated primitive is a legacy list.
 			if kind != pqUint32 {
-				return col, unsupportedColumnError(path, name, "repeated "+what)
+				return false, nil
 			}
 			col.typ, col.kind, col.list = task.Uint32List, kind, true
 			col.maxDef, col.elemDef = 1, 1
-			return col, nil
+			return true, nil
 		}
 		if kind == 0 {
-			return col, unsupportedColumnError(path, name, what)
+			return false, nil
 		}
 		col.typ, col.kind = typ, kind
 		if field.Optional() {
 			col.maxDef = 1
 		}
-		return col, nil
+		return true, nil
 	}
 	lt := field.Type().LogicalType()
 	if lt == nil || !isListType(lt) || field.Repeated() {
-		return col, unsupportedColumnError(path, name, "group (nested struct or map)")
+		return false, nil // a struct, a map or a repeated group
 	}
 	// LIST: <opt|req> group name (LIST) { repeated <group|leaf> { <opt|req> element } }
 	inner := field.Fields()
 	if len(inner) != 1 || !inner[0].Repeated() {
-		return col, unsupportedColumnError(path, name, "malformed list")
+		return false, nil
 	}
 	def := 0
 	if field.Optional() {
@@ -117,29 +133,22 @@ func mapField(path string, schema *parquet.Schema, field parquet.Field, leaf int
 	}
 	def++ // the repeated level
 	elem := parquet.Node(inner[0])
-	elemNullable := false
 	if !elem.Leaf() {
 		f := elem.Fields()
-		if len(f) != 1 || !f[0].Leaf() {
-			return col, unsupportedColumnError(path, name, "list of groups")
+		if len(f) != 1 || !f[0].Leaf() || f[0].Optional() {
+			return false, nil // a list of groups, or elements that may be null
 		}
 		elem = f[0]
-		elemNullable = elem.Optional()
 	}
-	kind, _, what := leafKind(elem.Type())
-	if kind != pqUint32 {
-		return col, unsupportedColumnError(path, name, "list<"+what+">")
+	if kind, _, _ := leafKind(elem.Type()); kind != pqUint32 {
+		return false, nil
 	}
-	col.typ, col.kind, col.list = task.Uint32List, kind, true
-	col.elemDef = def
-	col.maxDef = def
-	if elemNullable {
-		col.maxDef++
-	}
+	col.typ, col.kind, col.list = task.Uint32List, pqUint32, true
+	col.elemDef, col.maxDef = def, def
 	if lc, ok := schema.Lookup(leafPath(field)...); ok && lc.MaxDefinitionLevel != col.maxDef {
-		return col, fmt.Errorf("dataio: parquet %s: column %q: unexpected definition level %d (want %d)", path, name, lc.MaxDefinitionLevel, col.maxDef)
+		return false, fmt.Errorf("dataio: parquet %s: column %q: unexpected definition level %d (want %d)", path, field.Name(), lc.MaxDefinitionLevel, col.maxDef)
 	}
-	return col, nil
+	return true, nil
 }
 
 func leafPath(n parquet.Field) []string {
@@ -265,22 +274,4 @@ func nodeFor(t task.ColumnType) (parquet.Node, error) {
 		return parquet.List(parquet.Uint(32)), nil
 	}
 	return nil, fmt.Errorf("unknown column type %s", t)
-}
-
-// schemaFor builds the schema written for columns.
-func schemaFor(cols []*task.Column) (*parquet.Schema, error) {
-	g := make(orderedGroup, 0, len(cols))
-	seen := make(map[string]bool, len(cols))
-	for _, c := range cols {
-		if seen[c.Name] {
-			return nil, fmt.Errorf("duplicate column %q", c.Name)
-		}
-		seen[c.Name] = true
-		n, err := nodeFor(c.Type)
-		if err != nil {
-			return nil, fmt.Errorf("column %q: %w", c.Name, err)
-		}
-		g = append(g, orderedField{Node: n, name: c.Name})
-	}
-	return parquet.NewSchema("sluice", g), nil
 }

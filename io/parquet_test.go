@@ -70,12 +70,15 @@ func sameColumn(a, b *task.Column) bool {
 		return false
 	}
 	for i := range a.Len() {
+		if a.IsNull(i) != b.IsNull(i) {
+			return false
+		}
 		switch a.Type {
 		case task.String:
 			if a.Strings[i] != b.Strings[i] {
 				return false
 			}
-		case task.Bytes:
+		case task.Bytes, task.Opaque:
 			if string(a.Bytes[i]) != string(b.Bytes[i]) {
 				return false
 			}
@@ -287,27 +290,45 @@ func TestParquetForeignFile(t *testing.T) {
 		{Text: ptr("first"), I8: -5, I32: -70000, U32: math.MaxUint32, F32: 1.5, F64: ptr(2.25), B: true, Bin: []byte{1, 2}, Enum: "E1", Sig: []uint32{3, 4}},
 		{Text: nil, I32: 1, Sig: []uint32{9}},                    // null text: a bad record
 		{Text: ptr("caf\xe9"), I32: 2},                           // invalid UTF-8: a bad record
-		{Text: ptr("fourth"), I32: 3, F64: nil, Sig: []uint32{}}, // null double becomes 0
+		{Text: ptr("fourth"), I32: 3, F64: nil, Sig: []uint32{}}, // a null double
 	}
 	writeForeign(t, path, rows)
 
-	// Unsupported columns are errors naming the column, unless left out.
-	for _, name := range []string{"u64", "ts", "nested", "l64"} {
-		cols := append(slices.Clone(supportedForeign), name)
-		r, err := NewParquetReader([]string{path}, ReadOptions{Columns: cols})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := r.Next(context.Background()); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", name)) || !strings.Contains(err.Error(), path) {
-			t.Errorf("column %s: got %v", name, err)
-		}
-	}
-	r, err := NewParquetReader([]string{path}, ReadOptions{})
+	// Columns of types task has none for are read as Opaque columns that
+	// remember their Parquet type.
+	r, err := NewParquetReader([]string{path}, ReadOptions{OnBadRecord: Skip})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Next(context.Background()); err == nil || !strings.Contains(err.Error(), "unsupported type") {
-		t.Fatalf("reading all columns: %v", err)
+	all := mustReadAll(t, r, DefaultBatchRows)
+	for name, what := range map[string]string{"u64": "uint64", "ts": "int64 (TIMESTAMP(isAdjustedToUTC=true,unit=NANOS))",
+		"nested": "struct<a: int64>", "l64": "list<int64>", "rep": "repeated int32"} {
+		c := col(t, all, name)
+		node, ok, err := decodeNode(c.SourceType)
+		if c.Type != task.Opaque || !ok || err != nil || c.Len() != 2 || c.HasNulls() {
+			t.Fatalf("column %s: %+v (%v %v)", name, c, ok, err)
+		}
+		if got := describeNode(node); got != what {
+			t.Errorf("column %s: type %q, want %q", name, got, what)
+		}
+	}
+	// DropColumns leaves columns out; it must name existing ones.
+	r, err = NewParquetReader([]string{path}, ReadOptions{OnBadRecord: Skip, DropColumns: []string{"nested", "ts"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := mustReadAll(t, r, DefaultBatchRows); b.Column("nested") != nil || b.Column("ts") != nil || b.Column("u64") == nil {
+		t.Fatalf("dropped: columns %v", b.ColumnNames())
+	}
+	r, err = NewParquetReader([]string{path}, ReadOptions{DropColumns: []string{"nestd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Next(context.Background()); err == nil || !strings.Contains(err.Error(), `no column "nestd" to drop`) {
+		t.Fatalf("dropping a missing column: %v", err)
+	}
+	if _, err := NewParquetReader([]string{path}, ReadOptions{DropColumns: []string{"text"}}); err == nil {
+		t.Fatal("dropping the text column must fail")
 	}
 
 	// Fail policy: the null text is reported with file, row and field.
@@ -350,7 +371,7 @@ func TestParquetForeignFile(t *testing.T) {
 		"i32": {Type: task.Int64, Ints: []int64{-70000, 3}},
 		"u32": {Type: task.Int64, Ints: []int64{math.MaxUint32, 0}},
 		"f32": {Type: task.Float64, Floats: []float64{1.5, 0}},
-		"f64": {Type: task.Float64, Floats: []float64{2.25, 0}},
+		"f64": {Type: task.Float64, Floats: []float64{2.25, 0}, Nulls: []uint64{1 << 1}}, // the second is null
 		"b":   {Type: task.Bool, Bools: []bool{true, false}},
 		"bin": {Type: task.Bytes, Bytes: [][]byte{{1, 2}, nil}},
 		"e":   {Type: task.String, Strings: []string{"E1", ""}},

@@ -1,15 +1,15 @@
 package dataio
 
 import (
-	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 
+	"github.com/sluice-data/sluice/internal/version"
 	"github.com/sluice-data/sluice/task"
 )
 
@@ -42,6 +42,27 @@ type ParquetWriterOptions struct {
 	// IncludeInternal writes columns whose names start with InternalPrefix,
 	// which are left out by default.
 	IncludeInternal bool
+	// PageVersion is the data page version written: 1 (default), which
+	// every Parquet reader reads, or 2.
+	PageVersion int
+}
+
+// createdBy is the created_by string of the files Sluice writes, in the
+// form the Parquet specification gives ("sluice version V (build R)"), so
+// that readers which parse it (to work around known writer bugs) can.
+func createdBy() parquet.WriterOption {
+	v, rev := version.Module()
+	if v == "(devel)" {
+		v = "devel" // parenthesised, it would not parse as a version
+	}
+	return parquet.CreatedBy("sluice", v, rev)
+}
+
+// Check reports an invalid option (an unknown compression or page
+// version).
+func (o ParquetWriterOptions) Check() error {
+	_, err := o.writerOptions()
+	return err
 }
 
 func (o ParquetWriterOptions) writerOptions() ([]parquet.WriterOption, error) {
@@ -64,147 +85,45 @@ func (o ParquetWriterOptions) writerOptions() ([]parquet.WriterOption, error) {
 	default:
 		return nil, fmt.Errorf("dataio: unknown parquet compression %q", o.Compression)
 	}
-	return []parquet.WriterOption{parquet.Compression(codec), parquet.MaxRowsPerRowGroup(rows), parquet.CreatedBy("sluice", "", "")}, nil
+	pv := o.PageVersion
+	switch pv {
+	case 0:
+		pv = 1
+	case 1, 2:
+	default:
+		return nil, fmt.Errorf("dataio: parquet data page version %d: want 1 or 2", o.PageVersion)
+	}
+	return []parquet.WriterOption{parquet.Compression(codec), parquet.MaxRowsPerRowGroup(rows), parquet.DataPageVersion(pv), createdBy()}, nil
 }
 
-// pqWriter writes rows of task.Columns to an atomically created file.
-type pqWriter struct {
-	af    *atomicFile
-	bw    *bufio.Writer
-	w     *parquet.GenericWriter[any]
-	types []task.ColumnType
-	names []string
-	leaf  []int
-	rows  []parquet.Row
-	n     int64
-	// rgBytes counts the value bytes written since the last row group
-	// ended; maxRGBytes bounds it.
-	rgBytes, maxRGBytes int64
-}
-
-// newPQWriter starts a file at path with the schema of cols.
-func newPQWriter(af *atomicFile, cols []*task.Column, opts ParquetWriterOptions) (*pqWriter, error) {
-	wopts, err := opts.writerOptions()
-	if err != nil {
-		return nil, err
-	}
-	schema, err := schemaFor(cols)
-	if err != nil {
-		return nil, fmt.Errorf("dataio: parquet %s: %w", af.final, err)
-	}
-	w := &pqWriter{af: af, bw: bufio.NewWriterSize(af, 1<<20), maxRGBytes: opts.RowGroupBytes}
-	if w.maxRGBytes <= 0 {
-		w.maxRGBytes = DefaultRowGroupBytes
-	}
-	leaf := 0
-	for _, c := range cols {
-		w.types = append(w.types, c.Type)
-		w.names = append(w.names, c.Name)
-		w.leaf = append(w.leaf, leaf)
-		leaf++ // every column type we write has exactly one leaf
-	}
-	w.w = parquet.NewGenericWriter[any](w.bw, append(wopts, schema)...)
-	return w, nil
-}
-
-// write appends the rows of cols (aligned with the writer's columns).
-func (w *pqWriter) write(cols []*task.Column) error {
-	if len(cols) == 0 {
-		return nil
-	}
-	n := cols[0].Len()
-	const chunk = 1024
-	if w.rows == nil {
-		w.rows = make([]parquet.Row, chunk)
-	}
-	for from := 0; from < n; from += chunk {
-		to := min(from+chunk, n)
-		rows := w.rows[:to-from]
-		for i := range rows {
-			rows[i] = rows[i][:0]
-		}
-		for j, c := range cols {
-			leaf := w.leaf[j]
-			for i := from; i < to; i++ {
-				row := rows[i-from]
-				switch c.Type {
-				case task.String:
-					s := c.Strings[i]
-					w.rgBytes += int64(len(s))
-					// The writer copies the bytes before WriteRows returns,
-					// so viewing the string's bytes without a copy is safe.
-					row = append(row, parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s))).Level(0, 0, leaf))
-				case task.Bytes:
-					w.rgBytes += int64(len(c.Bytes[i]))
-					row = append(row, parquet.ByteArrayValue(c.Bytes[i]).Level(0, 0, leaf))
-				case task.Int64:
-					row = append(row, parquet.Int64Value(c.Ints[i]).Level(0, 0, leaf))
-				case task.Float64:
-					row = append(row, parquet.DoubleValue(c.Floats[i]).Level(0, 0, leaf))
-				case task.Bool:
-					row = append(row, parquet.BooleanValue(c.Bools[i]).Level(0, 0, leaf))
-				case task.Uint32List:
-					l := c.U32s[i]
-					w.rgBytes += int64(4 * len(l))
-					if len(l) == 0 {
-						row = append(row, parquet.NullValue().Level(0, 0, leaf))
-					}
-					for k, x := range l {
-						rep := 1
-						if k == 0 {
-							rep = 0
-						}
-						row = append(row, parquet.Int32Value(int32(x)).Level(rep, 1, leaf))
-					}
-				}
-				rows[i-from] = row
-			}
-		}
-		if _, err := w.w.WriteRows(rows); err != nil {
-			return fmt.Errorf("dataio: write parquet %s: %w", w.af.final, err)
-		}
-		w.rgBytes += int64(8 * (to - from) * len(cols)) // fixed-width values, roughly
-		if w.rgBytes >= w.maxRGBytes {
-			if err := w.w.Flush(); err != nil {
-				return fmt.Errorf("dataio: write parquet %s: %w", w.af.final, err)
-			}
-			w.rgBytes = 0
-		}
-	}
-	w.n += int64(n)
-	return nil
-}
-
-// commit writes the footer and moves the file into place.
-func (w *pqWriter) commit() error {
-	if err := w.w.Close(); err != nil {
-		w.af.Abort()
-		return fmt.Errorf("dataio: finish parquet %s: %w", w.af.final, err)
-	}
-	if err := w.bw.Flush(); err != nil {
-		w.af.Abort()
-		return fmt.Errorf("dataio: write parquet %s: %w", w.af.final, err)
-	}
-	return w.af.Commit()
-}
-
-// checkColumns verifies that cols match the writer's schema by name and
-// type and returns them in schema order.
+// align verifies that cols match the writer's columns by name and type
+// (and, for opaque values, Parquet type) and returns them in the writer's
+// order.
 func (w *pqWriter) align(cols []*task.Column) ([]*task.Column, error) {
-	if len(cols) != len(w.names) {
-		return nil, fmt.Errorf("dataio: parquet %s: batch has columns %s, want %s", w.af.final, colNames(cols), strings.Join(w.names, ", "))
+	mismatch := func() error {
+		want := make([]string, len(w.cols))
+		for i, o := range w.cols {
+			want[i] = o.name + " " + o.typ.String()
+		}
+		return fmt.Errorf("dataio: parquet %s: batch has columns %s, want %s", w.af.final, colNames(cols), strings.Join(want, ", "))
+	}
+	if len(cols) != len(w.cols) {
+		return nil, mismatch()
 	}
 	out := make([]*task.Column, len(cols))
-	for i, name := range w.names {
+	for i, o := range w.cols {
 		var c *task.Column
 		for _, cand := range cols {
-			if cand.Name == name {
+			if cand.Name == o.name {
 				c = cand
 				break
 			}
 		}
-		if c == nil || c.Type != w.types[i] {
-			return nil, fmt.Errorf("dataio: parquet %s: batch has columns %s, want %s", w.af.final, colNames(cols), strings.Join(w.names, ", "))
+		if c == nil || c.Type != o.typ {
+			return nil, mismatch()
+		}
+		if c.Type == task.Opaque && c.SourceType != o.source {
+			return nil, fmt.Errorf("dataio: parquet %s: column %q holds values of another Parquet type than the file's first batch", w.af.final, c.Name)
 		}
 		out[i] = c
 	}
@@ -220,11 +139,28 @@ func colNames(cols []*task.Column) string {
 }
 
 // ParquetWriter writes DocumentBatches to one Parquet file. The schema is
-// taken from the first batch's columns, in order, every column required (no
-// nulls): String as string, Bytes as binary, Int64 as int64, Float64 as
-// double, Bool as boolean and Uint32List as list<uint32>. Later batches must
-// have the same columns and types (in any order). Columns whose names start
-// with InternalPrefix are left out unless IncludeInternal is set.
+// taken from the first batch's columns, in order. A column read from
+// Parquet (its SourceType holds a Parquet type) is written with that type:
+// repetition, logical type (int16, timestamp, ...), field id and, for
+// Opaque columns, nested fields, all as read. Any other column is
+// optional (it may hold nulls) and typed by its task type: String as
+// string, Bytes as binary, Int64 as int64, Float64 as double, Bool as
+// boolean and Uint32List as list<uint32>. Nulls are written as nulls; a
+// null in a column whose Parquet type is required, or an integer that does
+// not fit a narrower Parquet type, is an error naming the column and row.
+// Later batches must have the same columns and types (in any order).
+// Columns whose names start with InternalPrefix are left out unless
+// IncludeInternal is set.
+//
+// String columns that hold raw JSON text (those the batch's metadata lists
+// under MetaRawJSONColumns, such as the JSONL reader's id column) are
+// written as what the text means: a JSON string as the string, null or a
+// missing value as a null, any other value as its JSON text.
+//
+// When the first batch carries the key/value metadata of the Parquet file
+// it was read from (ReadOptions.FileMetadata), the file gets it too; keys
+// that describe the columns (ARROW:schema, pandas) only when the columns
+// written are the source file's, in its order, with their Parquet types.
 //
 // The file appears at its path only when Close succeeds.
 type ParquetWriter struct {
@@ -255,18 +191,33 @@ func (w *ParquetWriter) Write(b *task.DocumentBatch) error {
 	if err := b.Validate(); err != nil {
 		return w.fail(fmt.Errorf("dataio: parquet %s: %w", w.path, err))
 	}
+	var raw map[string]bool
+	if m := b.Metadata[MetaRawJSONColumns]; m != "" {
+		raw = make(map[string]bool)
+		for _, name := range strings.Split(m, ",") {
+			raw[name] = true
+		}
+	}
 	var cols []*task.Column
 	for _, c := range b.Columns {
 		if w.opts.IncludeInternal || !strings.HasPrefix(c.Name, InternalPrefix) {
+			if raw[c.Name] && c.Type == task.String {
+				c = fromRawJSON(c)
+			}
 			cols = append(cols, c)
 		}
 	}
 	if w.w == nil {
-		pw, err := newPQWriter(w.af, cols, w.opts)
+		pw, err := newPQWriter(w.af, cols, w.opts, true)
 		if err != nil {
 			return w.fail(err)
 		}
 		w.w = pw
+		kv, err := keyValueFor(b, cols)
+		if err != nil {
+			return w.fail(fmt.Errorf("dataio: parquet %s: %w", w.path, err))
+		}
+		pw.setKeyValue(kv)
 	}
 	cols, err := w.w.align(cols)
 	if err != nil {
@@ -313,4 +264,53 @@ func (w *ParquetWriter) Abort() {
 		w.err = errors.New("dataio: parquet writer is aborted")
 	}
 	w.af.Abort()
+}
+
+// schemaKeys are key/value metadata keys that describe a file's columns,
+// written back only when the columns are unchanged.
+var schemaKeys = []string{"ARROW:schema", "pandas"}
+
+// keyValueFor returns the key/value metadata to write for a file whose
+// first batch is b and whose columns are cols (see ParquetWriter).
+func keyValueFor(b *task.DocumentBatch, cols []*task.Column) (map[string]string, error) {
+	raw := b.Metadata[MetaParquetKeyValue]
+	if raw == "" {
+		return nil, nil
+	}
+	var kv map[string]string
+	if err := json.Unmarshal([]byte(raw), &kv); err != nil {
+		return nil, fmt.Errorf("batch metadata %s: %w", MetaParquetKeyValue, err)
+	}
+	var fields []string
+	_ = json.Unmarshal([]byte(b.Metadata[MetaParquetFields]), &fields)
+	same := len(fields) == len(cols)
+	for i, c := range cols {
+		same = same && c.Name == fields[i] && strings.HasPrefix(c.SourceType, parquetSourcePrefix)
+	}
+	if !same {
+		for _, k := range schemaKeys {
+			delete(kv, k)
+		}
+	}
+	return kv, nil
+}
+
+// fromRawJSON returns a copy of c, a column of raw JSON text (the JSONL
+// reader's id column), holding what the text means: a JSON string becomes
+// the string, null or a missing value ("") becomes a null, any other JSON
+// value (a number, an object) keeps its text.
+func fromRawJSON(c *task.Column) *task.Column {
+	out := &task.Column{Name: c.Name, Type: task.String, Strings: make([]string, len(c.Strings)), SourceType: c.SourceType}
+	for i, v := range c.Strings {
+		var s string
+		switch {
+		case c.IsNull(i) || v == "" || v == "null":
+			out.SetNull(i)
+		case v[0] == '"' && json.Unmarshal([]byte(v), &s) == nil:
+			out.Strings[i] = s
+		default:
+			out.Strings[i] = v
+		}
+	}
+	return out
 }

@@ -44,4 +44,4 @@ func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst
 
 // AppendJSONFloat appends f formatted as the JSONL writer formats Float64
 // columns. f must be finite.
-func AppendJSONFloat(dst []byte, f float64) []byte { return appendJSONFloat(dst, f) }
+func AppendJSONFloat(dst []byte, f float64) []byte { return appendJSONFloatBits(dst, f, 64) }

@@ -178,7 +178,11 @@ func NewEngine(rank, numRanks int, opts Options) (*Engine, error) {
 		if parent == "" {
 			parent = os.TempDir()
 		}
-		e.dir, err = os.MkdirTemp(parent, fmt.Sprintf("sluice-shuffle-rank%d-", rank))
+		// The parent is created on first use: a run creates nothing before
+		// it has checked its paths, and most runs never spill.
+		if err = os.MkdirAll(parent, 0o755); err == nil {
+			e.dir, err = os.MkdirTemp(parent, fmt.Sprintf("sluice-shuffle-rank%d-", rank))
+		}
 		if err != nil {
 			c.close()
 			return nil, fmt.Errorf("shuffle: create spill directory in %s: %w", parent, err)

@@ -239,13 +239,21 @@ var documentBatchCodec = Codec{
 		w.Uvarint(uint64(b.NumRows()))
 		for _, c := range b.Columns {
 			w.String(c.Name)
-			w.Byte(byte(c.Type))
+			tag := byte(c.Type)
+			hasNulls := c.HasNulls()
+			if hasNulls {
+				tag |= colHasNulls
+			}
+			if c.SourceType != "" {
+				tag |= colHasSourceType
+			}
+			w.Byte(tag)
 			switch c.Type {
 			case String:
 				for _, s := range c.Strings {
 					w.String(s)
 				}
-			case Bytes:
+			case Bytes, Opaque:
 				for _, s := range c.Bytes {
 					w.BytesField(s)
 				}
@@ -275,6 +283,12 @@ var documentBatchCodec = Codec{
 			default:
 				return fmt.Errorf("column %q: unknown type %s", c.Name, c.Type)
 			}
+			if hasNulls {
+				writeNulls(w, c)
+			}
+			if c.SourceType != "" {
+				w.String(c.SourceType)
+			}
 		}
 		return nil
 	},
@@ -283,7 +297,9 @@ var documentBatchCodec = Codec{
 		nc := r.Count()
 		rows := r.Count()
 		for range nc {
-			c := &Column{Name: r.String(), Type: ColumnType(r.Byte())}
+			name := r.String()
+			tag := r.Byte()
+			c := &Column{Name: name, Type: ColumnType(tag &^ (colHasNulls | colHasSourceType))}
 			if r.Err() != nil {
 				return nil, r.Err()
 			}
@@ -293,7 +309,7 @@ var documentBatchCodec = Codec{
 				for i := range c.Strings {
 					c.Strings[i] = r.String()
 				}
-			case Bytes:
+			case Bytes, Opaque:
 				c.Bytes = make([][]byte, rows)
 				for i := range c.Bytes {
 					c.Bytes[i] = r.BytesField()
@@ -325,6 +341,12 @@ var documentBatchCodec = Codec{
 			default:
 				return nil, fmt.Errorf("column %q: unknown type %d", c.Name, c.Type)
 			}
+			if tag&colHasNulls != 0 {
+				readNulls(r, c, rows)
+			}
+			if tag&colHasSourceType != 0 {
+				c.SourceType = r.String()
+			}
 			if r.Err() != nil {
 				return nil, r.Err()
 			}
@@ -332,6 +354,42 @@ var documentBatchCodec = Codec{
 		}
 		return b, nil
 	},
+}
+
+// Flags in the high bits of a column's type byte: the column's validity
+// bitmap, then its source type, follow its values. Encodings without them
+// (columns without nulls) are those of wire version 1 before nulls existed.
+const (
+	colHasNulls      = 0x80
+	colHasSourceType = 0x40
+)
+
+// writeNulls writes c's null bitmap as (rows+7)/8 bytes, row 0 in the low
+// bit of the first.
+func writeNulls(w *Writer, c *Column) {
+	n := c.Len()
+	for i := 0; i < n; i += 8 {
+		word := uint64(0)
+		if k := i >> 6; k < len(c.Nulls) {
+			word = c.Nulls[k]
+		}
+		w.Byte(byte(word >> (uint(i) & 63)))
+	}
+}
+
+func readNulls(r *Reader, c *Column, rows int) {
+	nb := (rows + 7) / 8
+	if nb > r.Len() {
+		r.fail(errShort)
+		return
+	}
+	c.Nulls = make([]uint64, (rows+63)/64)
+	for i := range nb {
+		c.Nulls[i/8] |= uint64(r.Byte()) << (8 * uint(i%8))
+	}
+	if rows&63 != 0 {
+		c.Nulls[len(c.Nulls)-1] &= 1<<(uint(rows)&63) - 1 // ignore padding bits
+	}
 }
 
 func (c *Codecs) encodeFailed(w *Writer, t Task) error {

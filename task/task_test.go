@@ -70,6 +70,7 @@ func normalize(t Task) {
 		return
 	}
 	for _, c := range b.Columns {
+		canonicalNulls(c)
 		for i, x := range c.Bytes {
 			if len(x) == 0 {
 				c.Bytes[i] = []byte{}

@@ -9,15 +9,17 @@ import (
 	"github.com/sluice-data/sluice/stages/chaos"
 	"github.com/sluice-data/sluice/stages/filter"
 	"github.com/sluice-data/sluice/stages/jsonl"
+	"github.com/sluice-data/sluice/stages/parquet"
 	"github.com/sluice-data/sluice/stages/synthetic"
 )
 
 // Registry returns a new registry holding every built-in stage type (list
 // them with `sluice stages`): chaos, text_filter, the jsonl source and sink
 // (jsonl_reader with its parts file_partitioning and jsonl_read_files, and
-// jsonl_writer), the synthetic stages, the fuzzy-deduplication stages, and the filtering
-// and text-fixing stages (quality_filter, score_filter, text_fix,
-// url_remover).
+// jsonl_writer), the Parquet source and sink (parquet_reader with its part
+// parquet_read_files, and parquet_writer), the synthetic stages, the
+// fuzzy-deduplication stages, and the filtering and text-fixing stages
+// (quality_filter, score_filter, language_id, text_fix, url_remover).
 func Registry() *stage.Registry {
 	reg := stage.NewRegistry()
 	reg.MustRegister(chaos.Type())
@@ -26,6 +28,9 @@ func Registry() *stage.Registry {
 	}
 	reg.MustRegister(TextFilterType())
 	for _, t := range jsonl.Types(reg) {
+		reg.MustRegister(t)
+	}
+	for _, t := range parquet.Types(reg) {
 		reg.MustRegister(t)
 	}
 	if err := synthetic.Register(reg); err != nil {

@@ -29,7 +29,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 
 	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/stage"
@@ -127,9 +126,25 @@ func (c ReaderConfig) Split() (PartitionConfig, ReadFilesConfig) {
 	if c.Dir != "" {
 		paths = append(append([]string(nil), paths...), c.Dir)
 	}
-	return PartitionConfig{Paths: paths, Extensions: c.Extensions, FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize, Dataset: c.Dataset},
+	ext := c.Extensions
+	if len(ext) == 0 {
+		ext = JSONLExtensions() // directories may hold Parquet files too
+	}
+	return PartitionConfig{Paths: paths, Extensions: ext, FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize, Dataset: c.Dataset},
 		ReadFilesConfig{Dataset: c.Dataset, TextField: c.TextField, IDField: c.IDField, BatchRows: c.BatchRows,
 			OnBadRecord: c.OnBadRecord, QuarantineDir: c.QuarantineDir, OmitRaw: c.OmitRaw}
+}
+
+// JSONLExtensions returns the file name endings jsonl_reader picks up in
+// directories by default: dataio.DefaultExtensions without Parquet.
+func JSONLExtensions() []string {
+	var out []string
+	for _, e := range dataio.DefaultExtensions() {
+		if dataio.FormatOf("x"+e) != dataio.Parquet {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // ---- file_partitioning -------------------------------------------------------
@@ -316,12 +331,14 @@ func (r *ReadFiles) read(ctx context.Context, g *task.FileGroup) (out []task.Tas
 	if opts.Dataset == "" {
 		opts.Dataset = g.Dataset()
 	}
-	var q *lazyQuarantine
+	if err := notParquet(g.Paths); err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Name(), err)
+	}
 	if r.cfg.QuarantineDir != "" {
-		q = &lazyQuarantine{path: filepath.Join(r.cfg.QuarantineDir, g.ID()+".jsonl")}
+		q := dataio.NewLazyQuarantine(filepath.Join(r.cfg.QuarantineDir, g.ID()+".jsonl"))
 		opts.Quarantine = q
 		defer func() {
-			if cerr := q.close(err == nil); cerr != nil && err == nil {
+			if cerr := q.Close(err == nil); cerr != nil && err == nil {
 				err = fmt.Errorf("%s: %w", r.Name(), cerr)
 			}
 		}()
@@ -375,46 +392,14 @@ func setSources(b *task.DocumentBatch) {
 	}
 }
 
-// lazyQuarantine creates its file on the first bad record, so that file
-// groups without bad records leave nothing behind.
-type lazyQuarantine struct {
-	path string
-	mu   sync.Mutex
-	f    *dataio.QuarantineFile
-	err  error
-}
-
-// Put implements dataio.Quarantine.
-func (q *lazyQuarantine) Put(rec *dataio.BadRecordError) error {
-	q.mu.Lock()
-	if q.f == nil && q.err == nil {
-		if err := os.MkdirAll(filepath.Dir(q.path), 0o755); err != nil {
-			q.err = fmt.Errorf("quarantine: %w", err)
-		} else {
-			q.f, q.err = dataio.CreateQuarantineFile(q.path)
+// notParquet rejects Parquet files, which parquet_reader reads.
+func notParquet(paths []string) error {
+	for _, p := range paths {
+		if dataio.FormatOf(p) == dataio.Parquet {
+			return fmt.Errorf("%s is a Parquet file; jsonl_reader reads JSON Lines, parquet_reader reads Parquet", p)
 		}
 	}
-	f, err := q.f, q.err
-	q.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	return f.Put(rec)
-}
-
-// close commits the file if the read succeeded; otherwise it discards it by
-// committing and removing it, so a retry starts afresh.
-func (q *lazyQuarantine) close(ok bool) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.f == nil {
-		return nil
-	}
-	err := q.f.Close()
-	if !ok {
-		os.Remove(q.path)
-	}
-	return err
+	return nil
 }
 
 // ---- jsonl_reader (composite) -----------------------------------------------
@@ -459,13 +444,22 @@ func (r *Reader) Rename(name string) stage.Composite {
 // that they carry descriptors other processes can rebuild them from.
 func (r *Reader) Decompose() ([]stage.Stage, error) {
 	pc, rc := r.cfg.Split()
-	partName := r.Name() + "_partition"
-	if r.reg != nil {
-		p, err := buildPart(r.reg, PartitionType, partName, pc)
+	return DecomposeReader(r.reg, r.Name(), pc, ReadFilesType, rc, func() (stage.Stage, error) { return NewReadFiles(rc) })
+}
+
+// DecomposeReader returns the parts of a file reader composite named name:
+// a file_partitioning stage "<name>_partition" configured by pc, and a
+// stage "<name>" of type readType configured by readCfg. With a registry,
+// the parts are built by it, so that they carry descriptors other
+// processes can rebuild them from; without one, newRead builds the second.
+func DecomposeReader(reg *stage.Registry, name string, pc PartitionConfig, readType string, readCfg any, newRead func() (stage.Stage, error)) ([]stage.Stage, error) {
+	partName := name + "_partition"
+	if reg != nil {
+		p, err := buildPart(reg, PartitionType, partName, pc)
 		if err != nil {
 			return nil, err
 		}
-		f, err := buildPart(r.reg, ReadFilesType, r.Name(), rc)
+		f, err := buildPart(reg, readType, name, readCfg)
 		if err != nil {
 			return nil, err
 		}
@@ -475,11 +469,11 @@ func (r *Reader) Decompose() ([]stage.Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := NewReadFiles(rc)
+	f, err := newRead()
 	if err != nil {
 		return nil, err
 	}
-	return []stage.Stage{stage.With(p, stage.WithName(partName)), stage.With(f, stage.WithName(r.Name()))}, nil
+	return []stage.Stage{stage.With(p, stage.WithName(partName)), stage.With(f, stage.WithName(name))}, nil
 }
 
 func buildPart(reg *stage.Registry, typ, name string, cfg any) (stage.Stage, error) {

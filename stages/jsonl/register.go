@@ -70,7 +70,9 @@ func Types(reg *stage.Registry) []stage.Type {
 		{
 			Name: WriterType,
 			Doc: "Writes each document batch to <dir>/<task id><extension>, atomically; lines read by jsonl_reader " +
-				"are copied byte for byte. Returns a file group of the written file per batch (or the batch, with output: batches). " +
+				"are copied byte for byte. Other batches become one JSON object per row: nulls as null, columns read by " +
+				"parquet_reader with their Parquet types (nested structs, lists and maps as JSON; timestamps, dates and " +
+				"decimals as strings). Returns a file group of the written file per batch (or the batch, with output: batches). " +
 				"Never deletes or overwrites a file Sluice did not write (docs/safety.md).",
 			Fields: []stage.Field{
 				{Name: "dir", Type: "string", Default: "(required)", Doc: "output directory"},
@@ -80,6 +82,7 @@ func Types(reg *stage.Registry) []stage.Type {
 				{Name: "raw_json_columns", Type: "[string]", Default: "[]", Doc: "string columns holding JSON text written verbatim"},
 				{Name: "append_columns", Type: "[string]", Default: "[]", Doc: "columns added as extra keys to raw lines"},
 				{Name: "output", Type: "string", Default: "files", Doc: "what the stage returns: files (a file group per batch) or batches"},
+				{Name: "nan", Type: "string", Default: "error", Doc: "NaN and ±Inf, which JSON lacks: error (the batch fails, naming column and row), null, or string (\"NaN\", \"Infinity\")"},
 			},
 			New: func(config []byte) (stage.Stage, error) {
 				var c WriterConfig

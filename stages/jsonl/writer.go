@@ -36,6 +36,10 @@ type WriterConfig struct {
 	// Output is what the stage returns per written batch: "files" (default),
 	// a FileGroup holding the written path, or "batches", the batch itself.
 	Output string `json:"output,omitempty"`
+	// NaN says what becomes of NaN and infinite floats, which JSON cannot
+	// represent: "error" (default), "null" or "string" ("NaN",
+	// "Infinity", "-Infinity").
+	NaN string `json:"nan,omitempty"`
 }
 
 // Writer is the jsonl_writer stage. Each input DocumentBatch is written to
@@ -73,7 +77,11 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 		}
 		return nil, fmt.Errorf("mode %v", err)
 	}
-	opts := dataio.JSONLWriterOptions{RawJSONColumns: cfg.RawJSONColumns, AppendColumns: cfg.AppendColumns}
+	nan, err := dataio.ParseNaNPolicy(cfg.NaN)
+	if err != nil {
+		return nil, fmt.Errorf("nan: %w", err)
+	}
+	opts := dataio.JSONLWriterOptions{RawJSONColumns: cfg.RawJSONColumns, AppendColumns: cfg.AppendColumns, NaN: nan}
 	switch cfg.Records {
 	case "", "auto":
 		opts.Mode = dataio.Auto

@@ -1,0 +1,49 @@
+package fuzzy
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluice-data/sluice/task"
+)
+
+// TestRemoveStageReportsCopyErrors: errors of the removal copy and of
+// mirroring an empty input reach the caller (they were once lost to a
+// shadowed variable, and the run exited 0 with files missing).
+func TestRemoveStageReportsCopyErrors(t *testing.T) {
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in"), filepath.Join(dir, "out")
+	if err := os.MkdirAll(in, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	notParquet := filepath.Join(in, "bad.parquet")
+	empty := filepath.Join(in, "empty.jsonl")
+	if err := os.WriteFile(notParquet, []byte("this is not a parquet file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The empty file's mirror cannot be written: a directory is in the way.
+	if err := os.MkdirAll(filepath.Join(out, "empty.jsonl", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewRemoveStage(RemoveConfig{OutputDir: out, InputRoot: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []fileRange{{Path: notParquet, Count: 3}, {Path: empty}} {
+		b, _ := json.Marshal([]fileRange{f})
+		g := task.NewFileGroup("", []string{f.Path})
+		g.Meta()[metaFiles] = string(b)
+		g.Meta()[metaGroup] = "0"
+		_, err := s.ProcessBatch(context.Background(), []task.Task{g})
+		if err == nil || !strings.Contains(err.Error(), filepath.Base(f.Path)) {
+			t.Errorf("%s: error %v, want one naming the file", f.Path, err)
+		}
+	}
+}

@@ -138,6 +138,8 @@ func (s *session) handle(ctx context.Context, in *rpc.Incoming) ([]byte, error) 
 			return nil, nil
 		}
 		return nil, a.Stop(ctx)
+	case methodPing:
+		return json.Marshal(s.ws.Node)
 	case methodSetupNode:
 		var req setupNodeReq
 		if err := json.Unmarshal(in.Body, &req); err != nil {

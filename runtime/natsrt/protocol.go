@@ -19,6 +19,7 @@ const (
 	methodSetup     = "setup"      // body: setupReq (JSON)
 	methodCall      = "call"       // body: runtime.Wire call; reply: runtime.Wire reply
 	methodStop      = "stop"       // no body
+	methodPing      = "ping"       // a health check; reply: the worker's member.NodeInfo (JSON)
 )
 
 // methodStatus is served by the head: the reply is a Status (JSON).

@@ -235,6 +235,20 @@ func testClusterChaos(t *testing.T, c *cluster) {
 	}
 	st := waitStatus(t, c, job)
 	checkWorkerPermissions(t, c, st.Run)
+	// A worker that does not see the head's files (here: the probe file in
+	// the pipeline's directory is gone) is refused, naming the file, and
+	// the head says so.
+	probe := filepath.Join(dir, ".sluice-probe-"+st.Run)
+	if err := os.Remove(probe); err != nil {
+		t.Fatal(err)
+	}
+	blind := c.worker(t, "blind", "--token-file", filepath.Join(c.creds, "token"), "--ca-sha256", c.pin)
+	natstest.Eventually(t, 30*time.Second, "the head hearing of the refused worker", func() bool {
+		return strings.Contains(job.stderr.String(), `msg="a worker cannot join this run" node=blind`)
+	})
+	if out := blind.Output(); !strings.Contains(out, "cannot read the head's probe file "+probe) {
+		t.Fatalf("the refused worker says:\n%s", out)
+	}
 
 	r := job.wait(t, 60*time.Second)
 	if r.code != 0 {

@@ -545,6 +545,7 @@ func (w *Workflow) phase(ctx context.Context, sum *Summary, log *slog.Logger, na
 		return err
 	}
 	w.lastStages = nil
+	log.Info("phase started", "phase", name)
 	t0, c0 := time.Now(), executor.ProcessCPU()
 	ts, err := fn(dir)
 	if err != nil {

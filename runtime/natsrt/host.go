@@ -58,7 +58,7 @@ func (h *Host) Configure(cfg *worker.Config) {
 // Open implements worker.Host: a session's actors start from nothing.
 func (h *Host) Open(ws *worker.Session) (rpc.Handler, error) {
 	s := &session{ws: ws, wire: runtime.NewWire(h.reg), log: h.log.With("node", NodeID(ws.Node)),
-		actors: make(map[string]runtime.Actor), peers: make(map[goneMsg]chan struct{})}
+		actors: make(map[string]hosted), peers: make(map[goneMsg]chan struct{})}
 	rt, err := local.New(local.Options{CPUs: ws.Node.CPUs, GPUs: ws.Node.GPUs, GPUMemoryGB: ws.Node.GPUMemoryGB,
 		ScratchDir: ws.Node.ScratchDir, Registry: h.reg, NodeID: NodeID(ws.Node), Groups: s, Logger: h.log})
 	if err != nil {
@@ -95,8 +95,14 @@ type session struct {
 	gone *nats.Subscription
 
 	mu     sync.Mutex
-	actors map[string]runtime.Actor // by the head's key
+	actors map[string]hosted // by the head's key
 	peers  map[goneMsg]chan struct{}
+}
+
+// hosted is an actor of the session.
+type hosted struct {
+	runtime.Actor
+	stage string
 }
 
 func (s *session) close(why error) {
@@ -131,10 +137,10 @@ func (s *session) handle(ctx context.Context, in *rpc.Incoming) ([]byte, error) 
 		return nil, a.Setup(ctx, req.Group)
 	case methodStop:
 		s.mu.Lock()
-		a := s.actors[in.Actor]
+		a, ok := s.actors[in.Actor]
 		delete(s.actors, in.Actor)
 		s.mu.Unlock()
-		if a == nil {
+		if !ok {
 			return nil, nil
 		}
 		return nil, a.Stop(ctx)
@@ -162,7 +168,7 @@ func (s *session) spawn(ctx context.Context, in *rpc.Incoming) error {
 	s.mu.Lock()
 	_, dup := s.actors[in.Actor]
 	if !dup {
-		s.actors[in.Actor] = a
+		s.actors[in.Actor] = hosted{Actor: a, stage: spec.Worker.StageName}
 	}
 	s.mu.Unlock()
 	if dup {
@@ -173,12 +179,12 @@ func (s *session) spawn(ctx context.Context, in *rpc.Incoming) error {
 	return nil
 }
 
-func (s *session) actor(key string) (runtime.Actor, error) {
+func (s *session) actor(key string) (hosted, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.actors[key]
-	if a == nil {
-		return nil, &rpc.Error{Kind: rpc.KindNotFound, Msg: "natsrt: no actor " + key + " on this worker"}
+	a, ok := s.actors[key]
+	if !ok {
+		return a, &rpc.Error{Kind: rpc.KindNotFound, Msg: "natsrt: no actor " + key + " on this worker"}
 	}
 	return a, nil
 }
@@ -195,6 +201,9 @@ func (s *session) call(ctx context.Context, in *rpc.Incoming) ([]byte, error) {
 	if err != nil {
 		err = &runtime.DiedError{ActorID: m.Actor, Reason: runtime.DiedLost, Err: err}
 	} else {
+		// A debug line per call: fault tests watch it to kill a worker
+		// while a stage of theirs is running.
+		s.log.Debug("call started", "actor", m.Actor, "stage", a.stage, "method", m.Call.Method.String(), "attempt", m.Call.Attempt)
 		// The call runs in this goroutine until the stage returns, so that
 		// stopping the session waits for it; the stage's context is
 		// cancelled at the caller's deadline or cancel.

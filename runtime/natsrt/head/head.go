@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -196,7 +197,18 @@ func (h *Head) setup(ctx context.Context) error {
 			return err
 		}
 	}
-	h.hello, err = member.ServeHello(h.Data, h.tokenID, hello)
+	var mu sync.Mutex
+	told := make(map[string]bool)
+	h.hello, err = member.ServeHello(h.Data, h.tokenID, hello, func(req member.HelloRequest) {
+		mu.Lock()
+		key := req.Name + "\x00" + req.Host + "\x00" + req.Refused
+		first := !told[key]
+		told[key] = true
+		mu.Unlock()
+		if first { // the worker retries every second
+			h.cfg.Logger.Warn("a worker cannot join this run", "node", req.Name, "host", req.Host, "reason", req.Refused)
+		}
+	})
 	return err
 }
 

@@ -92,6 +92,8 @@ func (w *worker) join(ctx context.Context, inc string, l *live) error {
 	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := member.CheckProbe(h.Probe); err != nil {
+		host, _ := os.Hostname()
+		member.TellRefused(hctx, l.s.Conn.Data, w.cfg.Client.TokenID(), member.HelloRequest{Incarnation: inc, Name: w.cfg.Name, Host: host, Version: w.cfg.Version}, err)
 		return err
 	}
 	run, _ := subject.NewRun(h.Run)

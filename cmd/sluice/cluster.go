@@ -98,6 +98,44 @@ func (f *clusterFlags) check(fl *pflag.FlagSet) error {
 	return nil
 }
 
+// prepare checks the flags of a job command (fl) and, when the job runs on
+// workers, makes paths absolute: a worker resolves a relative path in its
+// own working directory. It refuses --workers, --cpus and --gpus, which
+// size this machine's actors.
+func (f *clusterFlags) prepare(fl *pflag.FlagSet, paths ...*string) error {
+	if err := f.check(fl); err != nil {
+		return err
+	}
+	if !f.enabled() {
+		return nil
+	}
+	for _, name := range []string{"workers", "cpus", "gpus"} {
+		if fl.Lookup(name) != nil && fl.Changed(name) {
+			return fmt.Errorf("--%s sizes this machine's actors; with --listen or --nats each worker offers its own (sluice worker --cpus, --gpus)", name)
+		}
+	}
+	for _, p := range paths {
+		if *p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
+	return nil
+}
+
+// ptrs returns pointers to the elements of s.
+func ptrs(s []string) []*string {
+	out := make([]*string, len(s))
+	for i := range s {
+		out[i] = &s[i]
+	}
+	return out
+}
+
 // listenAddr fills in 127.0.0.1 for a listen address without a host.
 func listenAddr(s string) (string, error) {
 	if _, err := strconv.Atoi(s); err == nil {

@@ -57,11 +57,11 @@ Presets (rules and thresholds in docs/filters.md; list them with --list):
            quality, C4 (rewrites the text), FineWeb rules
   nemo     NeMo Curator's English heuristic pipeline (28 filters)
 
-Input is JSONL (.jsonl, .json, .gz, .zst) or Parquet; --output receives one
-JSONL file per input batch (empty when the batch lost every record). A kept
-JSONL record is written byte for byte as read, unless a rule rewrote its
-text, in which case only its text field changes; Parquet records are written
-as JSON objects of their columns. --rejected receives every dropped record
+Input is JSONL (.jsonl, .json, .gz, .zst) or Parquet, one format per run;
+--output receives one file per input batch in the input's format (empty
+when the batch lost every record). A kept JSONL record is written byte for
+byte as read, unless a rule rewrote its text, in which case only its text
+field changes; Parquet output keeps the input's columns and types. --rejected receives every dropped record
 with "rejected_by" (the rule) and "rejected_score" added. The summary
 accounts for every record: read = kept + dropped per rule, plus the bad
 records --on-bad-record skip quarantines; the command exits 1 if they do not
@@ -92,22 +92,8 @@ func (a *app) runFilter(cmd *cobra.Command, f *filterFlags) error {
 	if f.list {
 		return writeFilterList(a.stdout)
 	}
-	if err := f.cluster.check(cmd.Flags()); err != nil {
+	if err := f.cluster.prepare(cmd.Flags(), append([]*string{&f.output, &f.rejected, &f.quarantine}, ptrs(f.inputs)...)...); err != nil {
 		return usageErr(err)
-	}
-	if f.cluster.enabled() {
-		if cmd.Flags().Changed("workers") {
-			return usageErr(errors.New("--workers sizes this machine's actors; with --listen or --nats each worker offers its own (sluice worker --cpus)"))
-		}
-		// Workers resolve paths in their own working directory.
-		if err := absPaths(&f.output, &f.rejected, &f.quarantine); err != nil {
-			return usageErr(err)
-		}
-		for i := range f.inputs {
-			if err := absPaths(&f.inputs[i]); err != nil {
-				return usageErr(err)
-			}
-		}
 	}
 	reader, qf, writer, err := f.descriptors()
 	if err != nil {
@@ -202,10 +188,44 @@ func (f *filterFlags) descriptors() (reader, qf, writer stage.Descriptor, err er
 		}
 		rc["block_size"] = f.blockSize
 	}
-	reader = descriptor("jsonl_reader", "read", rc)
+	readerType, err := readerFor(f.inputs)
+	if err != nil {
+		return reader, qf, writer, err
+	}
+	writerType := "jsonl_writer"
+	if readerType == "parquet_reader" {
+		delete(rc, "id_field")        // Parquet rows keep every column; no id is parsed
+		writerType = "parquet_writer" // the output keeps the input's format and schema
+	}
+	reader = descriptor(readerType, "read", rc)
 	qf = descriptor(filter.QualityFilterType, f.preset, map[string]any{"preset": f.preset, "rejected_dir": f.rejected, "text_field": f.textField})
-	writer = descriptor("jsonl_writer", "write", map[string]any{"dir": f.output})
+	writer = descriptor(writerType, "write", map[string]any{"dir": f.output})
 	return reader, qf, writer, nil
+}
+
+// readerFor names the reader stage for the inputs: parquet_reader when
+// every input file is Parquet, jsonl_reader when none is. A mix is refused:
+// the two formats are read by different stages.
+func readerFor(inputs []string) (string, error) {
+	l, err := dataio.FilePartitioning{Paths: inputs}.List()
+	if err != nil {
+		return "", fmt.Errorf("--input: %s", strings.TrimPrefix(err.Error(), "dataio: "))
+	}
+	var pq, other int
+	for _, f := range l.Files {
+		if dataio.FormatOf(f) == dataio.Parquet {
+			pq++
+		} else {
+			other++
+		}
+	}
+	switch {
+	case pq > 0 && other > 0:
+		return "", fmt.Errorf("--input holds %d Parquet and %d JSON Lines files: filter one format per run", pq, other)
+	case pq > 0:
+		return "parquet_reader", nil
+	}
+	return "jsonl_reader", nil
 }
 
 func descriptor(typ, name string, cfg map[string]any) stage.Descriptor {

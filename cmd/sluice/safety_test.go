@@ -372,3 +372,40 @@ func jsonlFiles(t *testing.T, dir string) []string {
 	}
 	return paths
 }
+
+// TestRunParquetWriterModes: parquet_writer follows the same output rules as
+// jsonl_writer: a second run into its dir is refused (exit 2) and leaves the
+// files as they were; mode: overwrite replaces only Sluice's files.
+func TestRunParquetWriterModes(t *testing.T) {
+	dir := t.TempDir()
+	var sb strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&sb, "{\"id\":%d,\"text\":\"record %d\"}\n", i, i)
+	}
+	writeFile(t, filepath.Join(dir, "in", "a.jsonl"), sb.String())
+	out := filepath.Join(dir, "out")
+	yml := func(extra string) string {
+		return writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(`stages:
+  - { type: jsonl_reader, name: read, config: { paths: [in], batch_rows: 10 } }
+  - { type: parquet_writer, name: write, config: { dir: out %s } }
+`, extra))
+	}
+	run := func(p string) result { return sluice("--log-level", "warn", "run", p) }
+	if r := run(yml("")); r.code != 0 {
+		t.Fatal(r)
+	}
+	snap := takeSnapshot(t, out)
+	if r := run(yml("")); r.code != exitUsage || !strings.Contains(r.stderr, out+" (dir of stage write) already holds") {
+		t.Fatalf("second run: want exit 2 naming the dir\n%s", r)
+	}
+	snap.check(t, "after the refused run")
+	notes := writeFile(t, filepath.Join(out, "notes.txt"), "mine")
+	if r := run(yml(", mode: overwrite")); r.code != 0 {
+		t.Fatal(r)
+	}
+	mustHold(t, notes, "mine")
+	files, _ := filepath.Glob(filepath.Join(out, "*.parquet"))
+	if len(files) != 4 {
+		t.Fatalf("after overwrite: %d Parquet files, want 4", len(files))
+	}
+}

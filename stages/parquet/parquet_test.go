@@ -123,6 +123,9 @@ func TestReaderWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := dataio.PrepareOutput(filepath.Join(dir, "out"), dataio.PrepareOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	for i, bt := range batches {
 		b := bt.(*task.DocumentBatch)
 		if b.ID() != fmt.Sprintf("%s_%d", groups[0].ID(), i) {

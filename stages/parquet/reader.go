@@ -42,8 +42,8 @@ const (
 // their 1-based row numbers in that file, "FIRST-LAST" inclusive, so that
 // a failed task can be traced to the records it held.
 const (
-	MetaSourceFile = "source_file"
-	MetaSourceRows = "source_rows"
+	MetaSourceFile = task.MetaSourceFile
+	MetaSourceRows = task.MetaSourceRows
 )
 
 // ReadFilesConfig configures the parquet_read_files stage.

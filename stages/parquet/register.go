@@ -72,6 +72,7 @@ func Types(reg *stage.Registry) []stage.Type {
 				"(or the batch, with output: batches).",
 			Fields: []stage.Field{
 				{Name: "dir", Type: "string", Default: "(required)", Doc: "output directory"},
+				{Name: "mode", Type: "string", Default: "error", Doc: "when dir already holds files: error (refuse), overwrite (remove only the files Sluice wrote there earlier) or append (see docs/safety.md)"},
 				{Name: "compression", Type: "string", Default: "zstd", Doc: "zstd, snappy, gzip, lz4 or none"},
 				{Name: "row_group_rows", Type: "int", Default: "131072", Doc: "maximum rows per row group"},
 				{Name: "row_group_bytes", Type: "size", Default: "32MiB", Doc: "end a row group at about this many uncompressed bytes, e.g. \"64MiB\""},

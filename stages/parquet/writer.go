@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -16,8 +15,13 @@ import (
 
 // WriterConfig configures the parquet_writer stage.
 type WriterConfig struct {
-	// Dir is the output directory, prepared by Setup.
+	// Dir is the output directory.
 	Dir string `json:"dir"`
+	// Mode is what happens when Dir already holds files (see
+	// dataio.OutputMode and docs/safety.md): "error" (default: refuse),
+	// "overwrite" (remove only the files Sluice wrote there earlier) or
+	// "append" (keep them and add files, renaming colliding names).
+	Mode string `json:"mode,omitempty"`
 	// Compression is "zstd" (default), "snappy", "gzip", "lz4" or "none".
 	Compression string `json:"compression,omitempty"`
 	// RowGroupRows and RowGroupBytes bound a row group (defaults
@@ -41,17 +45,25 @@ type WriterConfig struct {
 // name renamed into place, so a retried or abandoned attempt never leaves a
 // partial file and each batch gives exactly one file. Columns read from
 // Parquet keep their Parquet type; see dataio.ParquetWriter. A batch of
-// zero rows gives a file with the schema and no rows.
+// zero rows gives a file with the schema and no rows. Every file is
+// written through dataio.Output, which records it and refuses to replace a
+// file Sluice did not write (see docs/safety.md).
 type Writer struct {
 	stage.Base
 	cfg  WriterConfig
+	mode dataio.OutputMode
 	opts dataio.ParquetWriterOptions
+	out  *dataio.Output // per actor, from Setup
 }
 
 // NewWriter returns a parquet_writer stage named "parquet_writer".
 func NewWriter(cfg WriterConfig) (*Writer, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("dir: no output directory")
+	}
+	mode, err := dataio.ParseOutputMode(cfg.Mode)
+	if err != nil {
+		return nil, fmt.Errorf("mode %v", err)
 	}
 	if cfg.RowGroupRows < 0 || cfg.RowGroupBytes < 0 {
 		return nil, errors.New("row_group_rows and row_group_bytes must not be negative")
@@ -70,26 +82,31 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 	default:
 		return nil, fmt.Errorf("output %q: want files or batches", cfg.Output)
 	}
-	return &Writer{Base: stage.Base{StageName: WriterType, Batch: 1, In: stage.Spec{Kinds: []string{task.KindDocumentBatch}}, Out: out}, cfg: cfg, opts: opts}, nil
+	return &Writer{Base: stage.Base{StageName: WriterType, Batch: 1, In: stage.Spec{Kinds: []string{task.KindDocumentBatch}}, Out: out}, cfg: cfg, mode: mode, opts: opts}, nil
 }
 
 // Config returns the writer's configuration, defaults applied.
 func (w *Writer) Config() WriterConfig { return w.cfg }
 
-// Setup implements stage.Stage: it prepares the output directory.
+// OutputTarget implements dataio.OutputStage: pipeline.Run prepares the
+// directory once, before the run.
+func (w *Writer) OutputTarget() dataio.OutputTarget {
+	return dataio.OutputTarget{Dir: w.cfg.Dir, Mode: w.mode}
+}
+
+// Setup implements stage.Stage: it opens the output directory, which
+// dataio.PrepareOutput must have prepared for this run.
 func (w *Writer) Setup(context.Context, *stage.Worker) error {
-	if err := w.prepareDir(); err != nil {
+	out, err := dataio.OpenOutput(w.cfg.Dir, w.mode)
+	if err != nil {
 		return fmt.Errorf("%s: %w", w.Name(), err)
 	}
+	w.out = out
 	return nil
 }
 
-// prepareDir is the one place where the output directory is prepared.
-func (w *Writer) prepareDir() error {
-	return os.MkdirAll(w.cfg.Dir, 0o755)
-}
-
-// PathFor returns the file a batch with id is written to.
+// PathFor returns the file a batch with id is written to (in append mode,
+// unless an earlier run used that name).
 func (w *Writer) PathFor(id string) string {
 	return filepath.Join(w.cfg.Dir, jsonl.FileName(id)+".parquet")
 }
@@ -105,8 +122,14 @@ func (w *Writer) ProcessBatch(ctx context.Context, tasks []task.Task) ([]task.Ta
 		if !ok {
 			return nil, fmt.Errorf("%s: task %s is a %s, want a document batch", w.Name(), t.ID(), t.Kind())
 		}
-		path := w.PathFor(b.ID())
+		path, err := w.out.Begin(jsonl.FileName(b.ID()) + ".parquet")
+		if err != nil {
+			return nil, fmt.Errorf("%s: batch %s: %w", w.Name(), b.ID(), err)
+		}
 		rows, err := w.write(path, b)
+		if err == nil {
+			err = w.out.Commit(path, rows)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: batch %s: %w", w.Name(), b.ID(), err)
 		}

@@ -1,4 +1,4 @@
-package fuzzy
+package flow
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/task"
 )
 
@@ -32,15 +33,21 @@ func TestRemoveStageReportsCopyErrors(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(out, "empty.jsonl", "x"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewRemoveStage(RemoveConfig{OutputDir: out, InputRoot: in})
+	if _, err := dataio.PrepareOutput(out, dataio.PrepareOptions{Mode: dataio.OutputOverwrite}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewRemoveStage("fuzzy_remove", RemoveConfig{OutputDir: out, InputRoot: in, OutputMode: string(dataio.OutputOverwrite)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []fileRange{{Path: notParquet, Count: 3}, {Path: empty}} {
-		b, _ := json.Marshal([]fileRange{f})
+	if err := s.Setup(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []FileRange{{Path: notParquet, Count: 3}, {Path: empty}} {
+		b, _ := json.Marshal([]FileRange{f})
 		g := task.NewFileGroup("", []string{f.Path})
-		g.Meta()[metaFiles] = string(b)
-		g.Meta()[metaGroup] = "0"
+		g.Meta()[MetaFiles] = string(b)
+		g.Meta()[MetaGroup] = "0"
 		_, err := s.ProcessBatch(context.Background(), []task.Task{g})
 		if err == nil || !strings.Contains(err.Error(), filepath.Base(f.Path)) {
 			t.Errorf("%s: error %v, want one naming the file", f.Path, err)

@@ -273,6 +273,7 @@ func (s *segmentRun) segment(ctx context.Context, stages []stage.Stage, tasks []
 	out, err := ex.Execute(ctx, stages, tasks)
 	rep := ex.Report()
 	s.res.Report.Stages = append(s.res.Report.Stages, rep.Stages...)
+	s.res.Report.AddNodes(rep.Nodes)
 	s.res.Report.Failed += rep.Failed
 	s.res.Failed = append(s.res.Failed, ex.FailedTasks()...)
 	var tfe *executor.TasksFailedError

@@ -222,8 +222,8 @@ func testClusterChaos(t *testing.T, c *cluster) {
 		writeFile(t, filepath.Join(dir, "in", fmt.Sprintf("part-%d.jsonl", f)), b.String())
 	}
 	// 24 batches; errors and panics are retried away; each call sleeps, so
-	// that the job runs long enough to be looked at.
-	body := e2eYAML("out", "      error_fraction: 0.3\n      panic_on_call: 3\n      sleep: 40ms", "")
+	// that the job runs long enough (about 3 s) to be looked at.
+	body := e2eYAML("out", "      error_fraction: 0.3\n      panic_on_call: 3\n      sleep: 100ms", "")
 	yml := writeFile(t, filepath.Join(dir, "chaos.yaml"), strings.Replace(body, "batch_rows: 1000", "batch_rows: 50", 1))
 	sum := filepath.Join(dir, "summary.json")
 	job := startSluice(append([]string{"run", yml, "--summary-json", sum}, c.head(3)...)...)
@@ -243,12 +243,10 @@ func testClusterChaos(t *testing.T, c *cluster) {
 		t.Fatal(err)
 	}
 	blind := c.worker(t, "blind", "--token-file", filepath.Join(c.creds, "token"), "--ca-sha256", c.pin)
-	natstest.Eventually(t, 30*time.Second, "the head hearing of the refused worker", func() bool {
-		return strings.Contains(job.stderr.String(), `msg="a worker cannot join this run" node=blind`)
+	natstest.Eventually(t, 30*time.Second, "the refused worker naming the probe, and the head hearing of it", func() bool {
+		return strings.Contains(job.stderr.String(), `msg="a worker cannot join this run" node=blind`) &&
+			strings.Contains(blind.Output(), "cannot read the head's probe file "+probe)
 	})
-	if out := blind.Output(); !strings.Contains(out, "cannot read the head's probe file "+probe) {
-		t.Fatalf("the refused worker says:\n%s", out)
-	}
 
 	r := job.wait(t, 60*time.Second)
 	if r.code != 0 {

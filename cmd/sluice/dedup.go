@@ -40,7 +40,7 @@ func (a *app) dedupCmd() *cobra.Command {
 // ioFlags points at the fields of a dedup workflow's configuration that
 // the flags both dedup commands share set.
 type ioFlags struct {
-	cluster *clusterFlags // where the job runs: --listen, --nats, …
+	cluster                                               *clusterFlags // where the job runs: --listen, --nats, …
 	inputs                                                *[]string
 	output, cache, inputFormat, textField, idField, onBad *string
 	filesPerPartition                                     *int

@@ -198,7 +198,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	if s.cfg.StoreShingles && p.HashBits == 32 {
 		if shw, err = createShingleStore(shPath, shIdx, base); err != nil {
 			w.Abort()
-			store.close(0)
+			store.abort()
 			closeQ()
 			return nil, err
 		}
@@ -207,7 +207,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	var stats dataio.ReadStats
 	fail := func(err error) (task.Task, error) {
 		w.Abort()
-		store.close(0)
+		store.abort()
 		if shw != nil {
 			shw.abort()
 		}
@@ -306,7 +306,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 		}
 	}
 	if err := w.Close(); err != nil {
-		store.close(0)
+		store.abort()
 		if shw != nil {
 			shw.abort()
 		}

@@ -357,3 +357,38 @@ func checkWorkerPermissions(t *testing.T, c *cluster, run string) {
 	case <-time.After(100 * time.Millisecond):
 	}
 }
+
+// The cluster flags refuse what cannot work, before any work (exit 2), and
+// a head whose workers do not come gives up after --wait-workers (exit 1),
+// saying what to do.
+func TestClusterFlags(t *testing.T) {
+	dir := t.TempDir()
+	yml := writeFile(t, filepath.Join(dir, "p.yaml"), "stages:\n  - {type: chaos}\n")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", yml, "--listen", "127.0.0.1:0", "--nats", "nats://127.0.0.1:1"}, "--listen and --nats: give one"},
+		{[]string{"run", yml, "--min-workers", "2"}, "--min-workers needs --listen or --nats"},
+		{[]string{"run", yml, "--listen", "127.0.0.1:0", "--cpus", "2"}, "--cpus sizes this machine's actors"},
+		{[]string{"run", yml, "--listen", "127.0.0.1:0", "--min-workers", "0"}, "--min-workers 0: want at least 1"},
+		{[]string{"run", yml, "--nats", "nats://127.0.0.1:1", "--creds-dir", dir}, "--creds-dir needs --listen"},
+		{[]string{"run", yml, "--listen", "nonsense"}, `--listen "nonsense"`},
+		{[]string{"run", yml, "--listen", "0.0.0.0:0", "--insecure"}, "without auth"},
+		{[]string{"dedup", "fuzzy", "--input", dir, "--output", filepath.Join(dir, "o"), "--listen", "127.0.0.1:0", "--workers", "2"}, "--workers sizes this machine's actors"},
+		{[]string{"filter", "--preset", "gopher", "--input", yml, "--output", filepath.Join(dir, "f"), "--nats-creds", "x"}, "--nats-creds needs --listen or --nats"},
+	}
+	for _, c := range cases {
+		r := sluice(c.args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("sluice %s: want exit 2 and %q\n%s", strings.Join(c.args, " "), c.want, r)
+		}
+	}
+	r := sluice("run", yml, "--listen", "127.0.0.1:0", "--min-workers", "2", "--wait-workers", "300ms")
+	if r.code != exitFailed || !strings.Contains(r.stderr, "only 0 of 2 workers joined within 300ms") || !strings.Contains(r.stderr, "sluice worker --join nats://127.0.0.1:") {
+		t.Fatalf("no workers: %s", r)
+	}
+	if probes, _ := filepath.Glob(filepath.Join(dir, ".sluice-probe-*")); len(probes) != 0 {
+		t.Fatalf("the head left its probe file: %v", probes)
+	}
+}

@@ -36,7 +36,7 @@ func createEdgeFile(path string) (*edgeWriter, error) {
 	}
 	// A temporary name of its own: a writer of another attempt (an actor
 	// given up for dead that still runs) never writes into the same file.
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	f, err := createTemp(path)
 	if err != nil {
 		return nil, fmt.Errorf("edge file: %w", err)
 	}

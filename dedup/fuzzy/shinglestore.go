@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 )
@@ -31,11 +30,11 @@ type shingleWriter struct {
 }
 
 func createShingleStore(dataPath, idxPath string, base int64) (*shingleWriter, error) {
-	d, err := os.CreateTemp(filepath.Dir(dataPath), "."+filepath.Base(dataPath)+".tmp-*")
+	d, err := createTemp(dataPath)
 	if err != nil {
 		return nil, fmt.Errorf("shingle store: %w", err)
 	}
-	x, err := os.CreateTemp(filepath.Dir(idxPath), "."+filepath.Base(idxPath)+".tmp-*")
+	x, err := createTemp(idxPath)
 	if err != nil {
 		d.Close()
 		os.Remove(d.Name())

@@ -41,7 +41,7 @@ type sigStoreWriter struct {
 }
 
 func createSigStore(path string, base int64, recLen int) (*sigStoreWriter, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := createTemp(path)
 	if err != nil {
 		return nil, fmt.Errorf("signature store: %w", err)
 	}
@@ -86,6 +86,22 @@ func (w *sigStoreWriter) close(total int64) error {
 		os.Remove(w.f.Name())
 	}
 	return err
+}
+
+// createTemp creates a file of its own (mode 0644, as os.Create makes it)
+// in path's directory, to be renamed to path once complete: two attempts
+// writing path at once never write into the same file.
+func createTemp(path string) (*os.File, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
 }
 
 // abort drops the store being written.

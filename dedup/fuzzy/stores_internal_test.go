@@ -57,6 +57,11 @@ func TestStoresOfTwoAttemptsDoNotMix(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, p := range []string{sig, shd, shx, edges} {
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o644 {
+			t.Fatalf("%s: %v, %v: want mode 0644, as the other files of the cache", p, st, err)
+		}
+	}
 	b, err := os.ReadFile(sig)
 	if err != nil {
 		t.Fatal(err)

@@ -60,12 +60,15 @@ func workerConfig(url, token, pin, name string, gpus int, scratch string) worker
 	}
 }
 
-// startRuntime starts a head on loopback with the test timings.
+// startRuntime starts a head on loopback. The membership timings are the
+// production ones (0.5 s beats, 2 s TTL): the suite loses nodes by SIGKILL,
+// seen at once, and a short TTL would fence workers that a loaded machine
+// (the race detector, other tests) keeps from renewing in time.
 func startRuntime(t *testing.T, reg *stage.Registry) *natsrt.Runtime {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rt, err := natsrt.Start(ctx, natsrt.Config{Head: head.Config{Embedded: &broker.Config{}, Beat: natstest.Beat, TTL: natstest.TTL}, Registry: reg})
+	rt, err := natsrt.Start(ctx, natsrt.Config{Head: head.Config{Embedded: &broker.Config{}}, Registry: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

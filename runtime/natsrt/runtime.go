@@ -248,6 +248,13 @@ func (r *Runtime) Close() error {
 	r.closed = true
 	r.mu.Unlock()
 	r.unsub()
+	if b := r.h.Broker; b != nil {
+		// What went through the head's server: every call, collective
+		// message and shuffle byte between workers (benchmarks read it).
+		if v, err := b.Server().Varz(nil); err == nil {
+			r.log.Info("the head's NATS server carried", "in_bytes", v.InBytes, "out_bytes", v.OutBytes, "in_msgs", v.InMsgs, "out_msgs", v.OutMsgs)
+		}
+	}
 	r.h.Close()
 	return nil
 }

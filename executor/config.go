@@ -76,6 +76,9 @@ type Config struct {
 	ProgressInterval time.Duration `json:"progress_interval,omitempty" yaml:"progress_interval,omitempty"`
 	// Logger receives warnings and errors (default: discard).
 	Logger *slog.Logger `json:"-" yaml:"-"`
+	// Observer, if set, watches the run live (progress lines, metrics,
+	// the dashboard): see Observer.
+	Observer Observer `json:"-" yaml:"-"`
 }
 
 // StageConfig overrides fault-tolerance settings for one stage.

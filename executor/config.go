@@ -19,6 +19,14 @@ const (
 	StageByStage Mode = "stage-by-stage"
 )
 
+// OrDefault returns m, or Streaming (the default) when m is empty.
+func (m Mode) OrDefault() Mode {
+	if m == "" {
+		return Streaming
+	}
+	return m
+}
+
 // Config configures an Executor. The zero value is usable: every field has a
 // documented default.
 type Config struct {

@@ -51,9 +51,7 @@ type Executor struct {
 
 // New returns an executor that runs actors on rt.
 func New(rt runtime.Runtime, cfg Config) *Executor {
-	if cfg.Mode == "" {
-		cfg.Mode = Streaming
-	}
+	cfg.Mode = cfg.Mode.OrDefault()
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 3
 	}

@@ -150,7 +150,13 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 	if isTerminal(a.stderr) {
 		cfg.Progress = a.stderr
 	}
-	a.logger.Info("pipeline starting", "pipeline", p.Name(), "stages", len(p.Stages()), "mode", cfg.Mode)
+	obs, err := a.observe(ctx, "sluice run "+path)
+	if err != nil {
+		return err
+	}
+	defer obs.close(ctx)
+	cfg = obs.config(cfg)
+	a.logger.Info("pipeline starting", "pipeline", p.Name(), "stages", len(p.Stages()), "mode", cfg.Mode.OrDefault())
 	res, runErr := p.Execute(ctx, pipeline.Runner{Runtime: rt, Config: cfg}, nil)
 	if res == nil {
 		res = &pipeline.Result{Report: executor.Report{Mode: cfg.Mode}}
@@ -195,6 +201,7 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 			}
 		}
 	}
+	obs.finish(ctx, result, sum)
 	return result
 }
 

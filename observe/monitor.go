@@ -254,7 +254,8 @@ func (m *Monitor) addPointsLocked(exec int, phase string, snap executor.Snapshot
 		key := stageKey(exec, s.Name)
 		ser := m.history[key]
 		if ser == nil {
-			ser = &series{Stage: s.Name, Phase: phase}
+			// The series starts at the stage's first task, with nothing done.
+			ser = &series{Stage: s.Name, Phase: phase, Points: []point{{T: max(s.Started.Sub(m.started).Seconds(), 0)}}}
 			m.history[key] = ser
 		}
 		if len(ser.Points) >= maxPoints {

@@ -224,3 +224,24 @@ func get(t *testing.T, c *http.Client, url string, want int) string {
 	}
 	return string(b)
 }
+
+// TestETA: the time left at the stage's average rate, only once the total
+// is known and some tasks are done and some left.
+func TestETA(t *testing.T) {
+	now := time.Now()
+	s := executor.StageStatus{State: executor.StageRunning, Started: now.Add(-10 * time.Second), TasksDone: 20, TasksTotal: 100, TotalKnown: true}
+	if eta, ok := observe.ETA(s, now); !ok || eta != 40*time.Second {
+		t.Fatalf("ETA = %s, %v; want 40s", eta, ok)
+	}
+	for _, c := range []func(*executor.StageStatus){
+		func(s *executor.StageStatus) { s.TotalKnown = false },
+		func(s *executor.StageStatus) { s.TasksDone = 0 },
+		func(s *executor.StageStatus) { s.TasksDone = 100 },
+	} {
+		x := s
+		c(&x)
+		if eta, ok := observe.ETA(x, now); ok {
+			t.Errorf("%+v: ETA %s, want unknown", x, eta)
+		}
+	}
+}

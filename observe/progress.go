@@ -105,14 +105,12 @@ func (p *progressLog) stageAttrs(s StageView, now time.Time) []slog.Attr {
 
 // ETA estimates the time a running stage still needs: the tasks left over
 // the stage's average rate since its first task. It is known only once the
-// stage's total is (its input is complete) and a task is done.
+// stage's total is (its input is complete), a task is done and some are
+// left (a stage whose tasks are all done may still be handing on outputs).
 func ETA(s executor.StageStatus, now time.Time) (time.Duration, bool) {
-	if !s.TotalKnown || s.TasksDone <= 0 || s.Started.IsZero() {
-		return 0, false
-	}
 	left := s.TasksTotal - s.TasksDone
-	if left <= 0 {
-		return 0, true
+	if !s.TotalKnown || s.TasksDone <= 0 || s.Started.IsZero() || left <= 0 {
+		return 0, false
 	}
 	rate := float64(s.TasksDone) / now.Sub(s.Started).Seconds()
 	if rate <= 0 || math.IsInf(rate, 0) {

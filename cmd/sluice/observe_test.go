@@ -379,3 +379,32 @@ func badTask(t *testing.T, dir string) string {
 	}
 	return groups[0].ID() + "_2"
 }
+
+// TestObserveFlagErrors: a dashboard on a non-loopback address without a
+// token, a bad address and a negative interval are usage errors, before any
+// work.
+func TestObserveFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, filepath.Join(dir, "p.yaml"), "stages:\n  - {type: chaos}\n")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ui", "0.0.0.0:0", "run", p}, "refusing to serve the dashboard on a non-loopback address without a token"},
+		{[]string{"--ui", "127.0.0.1:0:9", "run", p}, "--ui"},
+		{[]string{"--metrics-addr", "999999", "run", p}, "--metrics-addr"},
+		{[]string{"--progress-interval", "-1s", "run", p}, "--progress-interval -1s: must not be negative"},
+		{[]string{"--linger", "soon", "run", p}, "want a duration such as 10m, or forever"},
+	}
+	for _, c := range cases {
+		r := sluice(c.args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("sluice %s: want exit 2 and %q\n%s", strings.Join(c.args, " "), c.want, r)
+		}
+	}
+	// With a token, a non-loopback dashboard is served (and the run goes on).
+	t.Setenv("SLUICE_UI_TOKEN", "t0ken")
+	if r := sluice("--ui", "0.0.0.0:0", "run", p); r.code != exitOK || !strings.Contains(r.stderr, `msg="serving dashboard"`) {
+		t.Errorf("with a token: %s", r)
+	}
+}

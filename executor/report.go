@@ -49,6 +49,10 @@ type NodeReport struct {
 	// ActorsStarted counts the actors placed on the node.
 	ActorsStarted int   `json:"actors_started"`
 	Calls         int64 `json:"calls"`
+	// Tasks counts the tasks of the calls that succeeded on the node;
+	// ActorDeaths the node's actors that died (panic, timeout, lost).
+	Tasks       int64 `json:"tasks"`
+	ActorDeaths int64 `json:"actor_deaths"`
 	// CPU sums the CPU time of the calls run on the node.
 	CPU time.Duration `json:"cpu_ns"`
 	// PeakRSS is the largest peak resident set size the node's calls

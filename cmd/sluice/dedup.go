@@ -170,12 +170,21 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 			w.Runtime, w.Executor = rt, ex
 			sum, err = w.Run(ctx)
 			return err
-		}})
+		},
+		title: "sluice dedup fuzzy", result: func() any { return summaryOrNil(sum) }})
 	if err != nil {
 		return err
 	}
 	a.printFuzzySummary(sum)
 	return nil
+}
+
+// summaryOrNil is s as an any that is nil when s is.
+func summaryOrNil[T any](s *T) any {
+	if s == nil {
+		return nil
+	}
+	return s
 }
 
 // dedupJob is one run of a dedup workflow, for runDedup.
@@ -189,6 +198,10 @@ type dedupJob struct {
 	cluster     *clusterFlags
 	// run runs the workflow on the runtime with the executor configuration.
 	run func(context.Context, runtime.Runtime, executor.Config) error
+	// title names the run on the dashboard; result returns its summary
+	// once run has returned (nil if none).
+	title  string
+	result func() any
 }
 
 // runDedup checks a dedup job before any work (exit code 2 for what is
@@ -232,7 +245,14 @@ func (a *app) runDedup(cmd *cobra.Command, j dedupJob) error {
 	if isTerminal(a.stderr) {
 		exCfg.Progress = a.stderr
 	}
-	if err := j.run(cmd.Context(), rt, exCfg); err != nil {
+	obs, err := a.observe(cmd.Context(), j.title)
+	if err != nil {
+		return err
+	}
+	defer obs.close(cmd.Context())
+	err = j.run(cmd.Context(), rt, obs.config(exCfg))
+	obs.finish(cmd.Context(), err, j.result())
+	if err != nil {
 		if errors.Is(err, fuzzy.ErrConfig) {
 			return usageErr(err)
 		}

@@ -94,7 +94,8 @@ func (a *app) runExact(cmd *cobra.Command, f *exactFlags) error {
 			w.Runtime, w.Executor = rt, ex
 			sum, err = w.Run(ctx)
 			return err
-		}})
+		},
+		title: "sluice dedup exact", result: func() any { return summaryOrNil(sum) }})
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,7 @@ and outside the inputs.`,
 	return cmd
 }
 
-func (a *app) runFilter(cmd *cobra.Command, f *filterFlags) error {
+func (a *app) runFilter(cmd *cobra.Command, f *filterFlags) (ferr error) {
 	if f.list {
 		return writeFilterList(a.stdout)
 	}
@@ -126,10 +126,17 @@ func (a *app) runFilter(cmd *cobra.Command, f *filterFlags) error {
 	if isTerminal(a.stderr) {
 		cfg.Progress = a.stderr
 	}
+	obs, err := a.observe(cmd.Context(), "sluice filter --preset "+f.preset)
+	if err != nil {
+		return err
+	}
+	defer obs.close(cmd.Context())
+	cfg = obs.config(cfg)
 	ex := executor.New(rt, cfg)
 	start, cpu0 := time.Now(), executor.ProcessCPU()
 	_, runErr := p.Run(cmd.Context(), ex, nil)
 	sum := newFilterSummary(f, ex.Report(), time.Since(start), executor.ProcessCPU()-cpu0)
+	defer func() { obs.finish(cmd.Context(), ferr, sum) }()
 	if runErr != nil {
 		if cmd.Context().Err() != nil {
 			return failedErr(fmt.Errorf("filter: interrupted: %w", runErr))

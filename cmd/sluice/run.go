@@ -131,6 +131,14 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 	}
 	a.logger.Debug("pipeline", "description", p.Describe())
 
+	// The metrics and dashboard addresses are taken before anything is
+	// written, so that a bad one fails first.
+	obs, err := a.observe(ctx, "sluice run "+path)
+	if err != nil {
+		return err
+	}
+	defer obs.close(ctx)
+
 	// Outputs are checked (and, with mode: overwrite, cleared of Sluice's
 	// earlier files) before any work; a refusal is a configuration error.
 	if err := p.PrepareOutputs(a.logger); err != nil {
@@ -167,7 +175,8 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 	if isTerminal(a.stderr) {
 		cfg.Progress = a.stderr
 	}
-	a.logger.Info("pipeline starting", "pipeline", p.Name(), "stages", len(p.Stages()), "mode", cfg.Mode)
+	cfg = obs.config(cfg)
+	a.logger.Info("pipeline starting", "pipeline", p.Name(), "stages", len(p.Stages()), "mode", cfg.Mode.OrDefault())
 	res, runErr := p.Execute(ctx, pipeline.Runner{Runtime: rt, Config: cfg}, nil)
 	if res == nil {
 		res = &pipeline.Result{Report: executor.Report{Mode: cfg.Mode}}
@@ -212,6 +221,7 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 			}
 		}
 	}
+	obs.finish(ctx, result, sum)
 	return result
 }
 

@@ -142,6 +142,8 @@ func (s *MinHashStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task
 		if err != nil {
 			return nil, err
 		}
+		stage.Count(ctx, stage.CounterRecordsRead, atoi(o.Meta()[metaRows]))
+		stage.Count(ctx, stage.CounterBytesRead, atoi(o.Meta()[metaBytes]))
 		out = append(out, o)
 	}
 	return out, nil

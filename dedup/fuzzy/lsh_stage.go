@@ -58,11 +58,8 @@ type LSHStage struct {
 	stores *sigStores
 	exact  *shingleStores // when the stores have shingles: exact Jaccard
 	stats  struct{ edges, buckets, rejected int64 }
-	// Insert's buffers, reused from store to store.
-	br    *bufio.Reader
-	rec   []byte
-	sig32 []uint32
-	sig64 []uint64
+	// Insert's reader, reused from store to store.
+	br *bufio.Reader
 }
 
 // NewLSHStage returns the stage.
@@ -192,12 +189,10 @@ func (s *LSHStage) Insert(ctx context.Context, ts []task.Task) error {
 // insertStore buckets the documents of one signature store by the bands of
 // the actor's range.
 func (s *LSHStage) insertStore(ctx context.Context, ref SigStoreRef) error {
-	recLen := s.cfg.NumPerm * s.cfg.HashBits / 8
-	if s.br == nil { // one buffer per actor, reused from store to store
-		s.br = bufio.NewReaderSize(nil, 1<<20)
-		s.rec = make([]byte, recLen)
-		s.sig32 = make([]uint32, s.cfg.NumPerm)
-		s.sig64 = make([]uint64, s.cfg.NumPerm)
+	width := s.cfg.HashBits / 8
+	recLen := s.cfg.NumPerm * width
+	if s.br == nil || s.br.Size() < recLen { // one buffer per actor, reused from store to store
+		s.br = bufio.NewReaderSize(nil, max(1<<20, recLen))
 	}
 	f, err := os.Open(ref.Path)
 	if err != nil {
@@ -211,21 +206,25 @@ func (s *LSHStage) insertStore(ctx context.Context, ref SigStoreRef) error {
 		if i%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if _, err := io.ReadFull(s.br, s.rec); err != nil {
+		// The record in the reader's buffer, valid until the next read: the
+		// band keys hash its little-endian bytes where they lie.
+		rec, err := s.br.Peek(recLen)
+		if err == nil {
+			_, err = s.br.Discard(recLen)
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
 			return fmt.Errorf("fuzzy_lsh: signature store %s: record %d of %d: %w", ref.Path, i, ref.Count, err)
 		}
-		if !s.decode() {
+		if allZero(rec) {
 			continue // empty text or bad record: never bucketed
 		}
 		binary.BigEndian.PutUint64(val[:], uint64(ref.Base+i))
 		for band := s.bands[0]; band < s.bands[1]; band++ {
 			binary.BigEndian.PutUint16(key[:], uint16(band))
-			var h [16]byte
-			if s.cfg.HashBits == 64 {
-				h = minhash.BandKey64(s.sig64, band, s.cfg.Rows)
-			} else {
-				h = minhash.BandKey32(s.sig32, band, s.cfg.Rows)
-			}
+			h := minhash.BandKeyLE(rec, band, s.cfg.Rows, width)
 			copy(key[2:], h[:])
 			if err := s.w.Shuffle.Sender.Add(ctx, key[:], val[:]); err != nil {
 				return err
@@ -235,22 +234,18 @@ func (s *LSHStage) insertStore(ctx context.Context, ref SigStoreRef) error {
 	return nil
 }
 
-// decode decodes the record read into the signature, and reports whether it
-// is not all zeros.
-func (s *LSHStage) decode() bool {
+// allZero reports whether rec, a signature record, is all zeros (an
+// empty text or a bad record). Records are multiples of 4 bytes.
+func allZero(rec []byte) bool {
 	var any uint64
-	if s.cfg.HashBits == 64 {
-		for j := range s.sig64 {
-			s.sig64[j] = binary.LittleEndian.Uint64(s.rec[8*j:])
-			any |= s.sig64[j]
-		}
-		return any != 0
+	for len(rec) >= 8 {
+		any |= binary.LittleEndian.Uint64(rec)
+		rec = rec[8:]
 	}
-	for j := range s.sig32 {
-		s.sig32[j] = binary.LittleEndian.Uint32(s.rec[4*j:])
-		any |= uint64(s.sig32[j])
+	for _, b := range rec {
+		any |= uint64(b)
 	}
-	return any != 0
+	return any == 0
 }
 
 // InsertFinished implements stage.ShuffleStage.

@@ -919,3 +919,35 @@ func TestKernel64SIMDMatchesScalar(t *testing.T) {
 		}
 	}
 }
+
+// TestBandKeyLE: the band key of a little-endian encoded signature equals
+// BandKey32's and BandKey64's of the decoded one, for every band.
+func TestBandKeyLE(t *testing.T) {
+	text := randomText(rand.New(rand.NewPCG(21, 22)), 2000)
+	h32, _ := NewHasher(DefaultParams())
+	p := DefaultParams()
+	p.HashBits = 64
+	h64, _ := NewHasher(p)
+	s32 := h32.Signature32(text, nil)
+	s64 := h64.Signature64(text, nil)
+	var le32, le64 []byte
+	for _, v := range s32 {
+		le32 = binary.LittleEndian.AppendUint32(le32, v)
+	}
+	for _, v := range s64 {
+		le64 = binary.LittleEndian.AppendUint64(le64, v)
+	}
+	for _, rows := range []int{13, 10, 1} {
+		for band := 0; (band+1)*rows <= DefaultNumPerm; band++ {
+			if BandKeyLE(le32, band, rows, 4) != BandKey32(s32, band, rows) {
+				t.Fatalf("32-bit band %d of %d rows: keys differ", band, rows)
+			}
+			if BandKeyLE(le64, band, rows, 8) != BandKey64(s64, band, rows) {
+				t.Fatalf("64-bit band %d of %d rows: keys differ", band, rows)
+			}
+		}
+	}
+	if BandKeyLE(le32, 0, 13, 4) == BandKeyLE(le32, 1, 13, 4) {
+		t.Fatal("two bands of a signature share a key")
+	}
+}

@@ -101,3 +101,15 @@ func BandKey64(sig []uint64, band, rows int) [16]byte {
 	}
 	return xxh3.Hash128(buf).Bytes()
 }
+
+// BandKeyLE is [BandKey32] (width 4) or [BandKey64] (width 8) of a
+// signature held as its little-endian encoding le, K values of width bytes
+// each (the signature stores' record format): it hashes the band's bytes
+// where they lie, with no decoding. It panics if the band lies outside le,
+// rows < 1 or width is neither 4 nor 8.
+func BandKeyLE(le []byte, band, rows, width int) [16]byte {
+	if rows < 1 || band < 0 || (width != 4 && width != 8) || (band+1)*rows*width > len(le) {
+		panic(fmt.Sprintf("minhash: BandKeyLE band %d of %d rows of width %d outside a %d-byte signature", band, rows, width, len(le)))
+	}
+	return xxh3.Hash128(le[band*rows*width : (band+1)*rows*width]).Bytes()
+}

@@ -130,7 +130,7 @@ func (q *QuarantineFile) Put(rec *BadRecordError) error {
 	}
 	b = append(b, '\n')
 	if _, err := q.w.bw.Write(b); err != nil {
-		return fmt.Errorf("dataio: quarantine %s: %w", q.w.af.final, err)
+		return fmt.Errorf("dataio: quarantine %s: %w", q.w.af.Name(), err)
 	}
 	q.n++
 	return nil
@@ -141,6 +141,16 @@ func (q *QuarantineFile) Count() int64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.n
+}
+
+// abort discards the file.
+func (q *QuarantineFile) abort() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.w != nil {
+		q.w.abort()
+		q.w = nil
+	}
 }
 
 // Close finishes the file and moves it into place.

@@ -136,7 +136,7 @@ func CopyParquetFiltered(ctx context.Context, src, dst string, drop func(row int
 	if err != nil {
 		return st, err
 	}
-	af, err := createAtomic(dst)
+	af, err := createWriter(dst)
 	if err != nil {
 		return st, err
 	}

@@ -197,6 +197,14 @@ type s3File struct {
 func (s *s3FS) stat(ctx context.Context, bucket, key string) (minio.ObjectInfo, error) {
 	s.heads.Add(1)
 	oi, err := s.core.StatObject(ctx, bucket, key, minio.StatObjectOptions{})
+	if resp := minio.ToErrorResponse(err); resp.StatusCode == http.StatusForbidden {
+		// A HEAD answer has no body to say why: refused credentials and
+		// a denied access look the same. A listing says which.
+		s.lists.Add(1)
+		if _, lerr := s.core.ListObjectsV2(bucket, key, "", "", "/", 1); lerr != nil {
+			return oi, s3Error("stat", bucket, key, lerr)
+		}
+	}
 	return oi, s3Error("stat", bucket, key, err)
 }
 

@@ -16,7 +16,8 @@ import (
 // refuse a directory that holds files; overwrite: remove only the files
 // Sluice wrote there; append: keep them). Errors wrap
 // dataio.ErrOutputRejected and name the stage, the path and its YAML key.
-// Run calls PrepareOutputs unless it was called since the last Build.
+// Run calls PrepareOutputs unless it was called since the last Build, and
+// writes each directory's dataio.SuccessMarker when the run succeeds.
 func (p *Pipeline) PrepareOutputs(logger *slog.Logger) error {
 	if !p.built {
 		if err := p.Build(); err != nil {
@@ -54,7 +55,9 @@ func (p *Pipeline) PrepareOutputs(logger *slog.Logger) error {
 			}
 		}
 	}
+	p.outputDirs = nil
 	for _, w := range writers {
+		p.outputDirs = append(p.outputDirs, w.dir.Path)
 		_, err := dataio.PrepareOutput(w.dir.Path, dataio.PrepareOptions{Name: w.dir.Name, Mode: w.mode, Logger: logger,
 			Remedy: fmt.Sprintf("set mode: overwrite (or mode: append, to keep them and add files) in the config of stage %s", w.name)})
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/sluice-data/sluice/executor"
+	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/task"
 )
@@ -50,6 +51,9 @@ type Pipeline struct {
 	// outputsPrepared is set by PrepareOutputs, so that Run does not
 	// prepare the outputs again.
 	outputsPrepared bool
+	// outputDirs are the writers' directories, marked complete
+	// (dataio.MarkComplete) when a run succeeds.
+	outputDirs []string
 }
 
 // New returns a pipeline named name over stages, each a stage.Stage or a
@@ -341,5 +345,14 @@ func (p *Pipeline) Run(ctx context.Context, exec Executor, initial []task.Task) 
 	if err := first.Inputs().Check(first.Name(), initial); err != nil {
 		return nil, fmt.Errorf("pipeline %s: initial tasks: %w", p.name, err)
 	}
-	return exec.Execute(ctx, p.Stages(), initial)
+	out, err := exec.Execute(ctx, p.Stages(), initial)
+	if err != nil {
+		return out, err
+	}
+	for _, dir := range p.outputDirs {
+		if err := dataio.MarkComplete(ctx, dir); err != nil {
+			return out, fmt.Errorf("pipeline %s: %w", p.name, err)
+		}
+	}
+	return out, nil
 }

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Accuracy, speed and memory of the language_id stage's detector
-# (bench/langid): on Debian's translated manual pages (installed here with
-# apt-get when missing) and on the shared corpus's Debian Administrator's
-# Handbook documents (label = the handbook edition's language).
+# Accuracy, speed and memory of the language_id stage's detectors
+# (bench/langid), and the size of the sluice binary with and without
+# lingua: on Debian's translated manual pages (installed here with apt-get
+# when missing) and on the shared corpus's Debian Administrator's Handbook
+# documents (label = the handbook edition's language).
 #
-#   bench/langid.sh [CORPUS_DIR] [PAGES_PER_LANGUAGE]   (default ../shared/bench/corpus, 150)
+#   bench/langid.sh [CORPUS_DIR] [PAGES_PER_LANGUAGE] [RUNS]   (default ../shared/bench/corpus, 150, 3)
+#
+# Detectors: trigram (the default), lingua (built with -tags lingua) and
+# whatlanggo (evaluated, not adopted). CPU time is the median of RUNS
+# passes (one pass for the slow lingua settings marked once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=${1:-../shared/bench/corpus}
 per=${2:-150}
+runs=${3:-3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p bench/results
@@ -22,14 +28,29 @@ if [ -n "$missing" ]; then
 fi
 python3 bench/manpages_corpus.py /usr/share/man "$per" > "$work/manpages.jsonl"
 go build -o "$work/langid" ./bench/langid
+go build -tags lingua -o "$work/langid-lingua" ./bench/langid
+CGO_ENABLED=0 go build -o "$work/sluice" ./cmd/sluice
+CGO_ENABLED=0 go build -tags lingua -o "$work/sluice-lingua" ./cmd/sluice
+timed() { /usr/bin/time -f "time: %e s wall, %U s user, %S s sys, peak RSS %M KB" "$@" 2>&1; }
+cands=$(echo en $langs | tr ' ' ,)
 {
   echo "commit $(git rev-parse --short HEAD) date $(date -u +%FT%TZ) cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-  for args in "-accuracy low" "-accuracy low -max-chars 2000" "-accuracy high"; do
-    echo "## manpages $args"
-    /usr/bin/time -f "time: %e s wall, %U s user, %S s sys, peak RSS %M KB" "$work/langid" -input "$work/manpages.jsonl" $args 2>&1
+  echo "sluice binary (CGO_ENABLED=0): $(stat -c %s "$work/sluice") bytes; with -tags lingua: $(stat -c %s "$work/sluice-lingua") bytes"
+  m="$work/manpages.jsonl"
+  echo "## manpages trigram (defaults)";             timed "$work/langid" -input "$m" -runs "$runs"
+  echo "## manpages trigram -max-chars 500";         timed "$work/langid" -input "$m" -runs "$runs" -max-chars 500
+  echo "## manpages trigram -max-chars -1";          timed "$work/langid" -input "$m" -runs "$runs" -max-chars -1
+  echo "## manpages trigram, 24 candidates";         timed "$work/langid" -input "$m" -runs "$runs" -languages "$cands"
+  echo "## manpages lingua (defaults: low, 500)";    timed "$work/langid-lingua" -input "$m" -detector lingua -runs "$runs"
+  echo "## manpages lingua -max-chars 2000 (one pass)"; timed "$work/langid-lingua" -input "$m" -detector lingua -max-chars 2000
+  echo "## manpages lingua, 24 candidates";          timed "$work/langid-lingua" -input "$m" -detector lingua -runs "$runs" -languages "$cands"
+  echo "## manpages whatlanggo (500 characters)";    timed "$work/langid" -input "$m" -detector whatlang -runs "$runs"
+  echo "## manpages whatlanggo -max-chars 2000";     timed "$work/langid" -input "$m" -detector whatlang -runs "$runs" -max-chars 2000
+  c="$corpus/corpus.jsonl.gz"
+  for d in trigram lingua whatlang; do
+    bin="$work/langid"; [ "$d" = lingua ] && bin="$work/langid-lingua"
+    echo "## handbook (non-English editions) $d";    timed "$bin" -input "$c" -detector "$d" -skip-en -runs "$runs"
+    echo "## the same without documents that are mostly English (their label is the edition's) $d"
+    timed "$bin" -input "$c" -detector "$d" -skip-en -max-english-share 0.1 -runs "$runs"
   done
-  echo "## shared corpus (non-English handbook editions) -accuracy low"
-  /usr/bin/time -f "time: %e s wall, %U s user, %S s sys, peak RSS %M KB" "$work/langid" -input "$corpus/corpus.jsonl.gz" -skip-en -accuracy low 2>&1
-  echo "## the same without documents that are mostly English (their label is the edition's)"
-  /usr/bin/time -f "time: %e s wall, %U s user, %S s sys, peak RSS %M KB" "$work/langid" -input "$corpus/corpus.jsonl.gz" -skip-en -max-english-share 0.1 -accuracy low 2>&1
 } | tee "$out"

@@ -45,6 +45,7 @@ type JSONLReader struct {
 	meta    string // value for MetaRawJSONColumns, or ""
 	// section, when set, restricts the (single) file to a byte range.
 	section *Section
+	checked int // lines read, for checking the context now and then
 }
 
 // jsonlFile is the open file being read.
@@ -135,22 +136,40 @@ func (r *JSONLReader) Next(ctx context.Context) (*task.DocumentBatch, error) {
 func (r *JSONLReader) fill(ctx context.Context) (*jsonlBatch, error) {
 	n := r.opts.BatchRows
 	b := &jsonlBatch{text: make([]string, 0, min(n, 1024)), file: make([]string, 0, min(n, 1024)), rows: make([]int64, 0, min(n, 1024))}
-	var checked int
 	for len(b.text) < n {
-		if checked++; checked&1023 == 0 {
+		line, overlong, err := r.nextLine(ctx)
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := r.record(b, line, overlong); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// nextLine returns the next line of the input, opening and closing files
+// as it goes, or io.EOF after the last file. It checks ctx every 1024
+// lines and at every file.
+func (r *JSONLReader) nextLine(ctx context.Context) ([]byte, bool, error) {
+	for {
+		if r.checked++; r.checked&1023 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		if r.cur == nil {
 			if r.next >= len(r.paths) {
-				return b, nil
+				return nil, false, io.EOF
 			}
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			if err := r.open(r.paths[r.next]); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			r.next++
 		}
@@ -163,18 +182,54 @@ func (r *JSONLReader) fill(ctx context.Context) (*jsonlBatch, error) {
 			path := r.cur.path
 			r.cur = nil
 			if cerr != nil {
-				return nil, fmt.Errorf("dataio: close %s: %w", path, cerr)
+				return nil, false, fmt.Errorf("dataio: close %s: %w", path, cerr)
 			}
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("dataio: read %s (after line %d): %w", r.cur.path, r.cur.line, hideEOF(err))
+			return nil, false, fmt.Errorf("dataio: read %s (after line %d): %w", r.cur.path, r.cur.line, hideEOF(err))
 		}
-		if err := r.record(b, line, overlong); err != nil {
-			return nil, err
+		return line, overlong, nil
+	}
+}
+
+// Record is one JSONL record as NextRecord returns it.
+type Record struct {
+	// File is the file the record comes from, and Row its index among the
+	// file's records (non-blank lines), from 0.
+	File string
+	Row  int64
+	// Text is the text field, unescaped. ID is the id field's raw JSON
+	// text (as in the id column of a batch), empty when the record has
+	// none or IDField is "-". Both are valid only until the next call.
+	Text, ID []byte
+}
+
+// NextRecord returns the next record, or io.EOF after the last one, by the
+// same rules as Next (blank lines, bad records, quarantine, statistics),
+// without building a batch: it allocates nothing per record, for callers
+// that look at each text once (hashing). Do not mix it with Next on one
+// reader.
+func (r *JSONLReader) NextRecord(ctx context.Context) (Record, error) {
+	if r.err != nil {
+		return Record{}, r.err
+	}
+	for {
+		line, overlong, err := r.nextLine(ctx)
+		if err != nil {
+			r.err = err
+			return Record{}, err
+		}
+		p, ok, err := r.parse(line, overlong)
+		if err != nil {
+			r.err = err
+			return Record{}, err
+		}
+		if ok {
+			r.stats.Rows++
+			return Record{File: r.cur.path, Row: p.row, Text: p.text, ID: p.id}, nil
 		}
 	}
-	return b, nil
 }
 
 func (r *JSONLReader) open(path string) error {
@@ -250,61 +305,76 @@ func isBlank(line []byte) bool {
 
 // record parses one line and appends it to b, or handles it as bad.
 func (r *JSONLReader) record(b *jsonlBatch, line []byte, overlong bool) error {
+	p, ok, err := r.parse(line, overlong)
+	if err != nil || !ok {
+		return err
+	}
+	b.text = append(b.text, string(p.text))
+	if r.opts.IDField != "" {
+		b.id = append(b.id, string(p.id))
+	}
+	b.file = append(b.file, r.cur.path)
+	b.rows = append(b.rows, p.row)
+	if !r.opts.OmitRaw {
+		b.raws = append(b.raws, r.keep(line))
+	}
+	r.stats.Rows++
+	return nil
+}
+
+// parsedRecord is a record parse found in a line. text and id point into
+// the line or the reader's scratch buffer.
+type parsedRecord struct {
+	row      int64
+	text, id []byte
+}
+
+// parse parses one line: ok is false for a blank line and for a bad record
+// the policy skipped (handled: counted and quarantined); err is a bad
+// record under the fail policy, or a quarantine failure.
+func (r *JSONLReader) parse(line []byte, overlong bool) (p parsedRecord, ok bool, err error) {
 	f := r.cur
 	if isBlank(line) {
 		r.stats.BlankLines++
-		return nil
+		return p, false, nil
 	}
 	row := f.row
 	f.row++
 	if overlong {
-		return r.bad(line, row, "", fmt.Sprintf("line longer than %d bytes", r.opts.MaxLineBytes), true)
+		return p, false, r.bad(line, row, "", fmt.Sprintf("line longer than %d bytes", r.opts.MaxLineBytes), true)
 	}
 	parse := line
 	if f.line == 1 && bytes.HasPrefix(parse, []byte(utf8BOM)) {
 		parse = parse[len(utf8BOM):]
 	}
 	if err := scanObjectFields(parse, r.names, r.spans); err != nil {
-		return r.bad(line, row, "", "malformed JSON: "+err.Error(), false)
+		return p, false, r.bad(line, row, "", "malformed JSON: "+err.Error(), false)
 	}
 	ts := r.spans[0]
 	if !ts.found {
-		return r.bad(line, row, r.opts.TextField, "missing field", false)
+		return p, false, r.bad(line, row, r.opts.TextField, "missing field", false)
 	}
 	if parse[ts.start] != '"' {
-		return r.bad(line, row, r.opts.TextField, "is a JSON "+jsonKind(parse[ts.start])+", want string", false)
+		return p, false, r.bad(line, row, r.opts.TextField, "is a JSON "+jsonKind(parse[ts.start])+", want string", false)
 	}
 	content := parse[ts.start+1 : ts.end-1]
 	if !utf8.Valid(content) {
-		return r.bad(line, row, r.opts.TextField, "invalid UTF-8 in text", false)
+		return p, false, r.bad(line, row, r.opts.TextField, "invalid UTF-8 in text", false)
 	}
 	if r.opts.RequireID || r.opts.RequireSingleLineID {
 		if reason := idProblem(parse, r.spans[1], r.opts.RequireSingleLineID); reason != "" {
-			return r.bad(line, row, r.opts.IDField, reason, false)
+			return p, false, r.bad(line, row, r.opts.IDField, reason, false)
 		}
 	}
-	var text string
+	p.row, p.text = row, content
 	if ts.escaped {
 		r.scratch = appendUnescaped(r.scratch[:0], content)
-		text = string(r.scratch)
-	} else {
-		text = string(content)
+		p.text = r.scratch
 	}
-	b.text = append(b.text, text)
-	if r.opts.IDField != "" {
-		id := ""
-		if s := r.spans[1]; s.found {
-			id = string(parse[s.start:s.end])
-		}
-		b.id = append(b.id, id)
+	if s := r.spans[1]; r.opts.IDField != "" && s.found {
+		p.id = parse[s.start:s.end]
 	}
-	b.file = append(b.file, f.path)
-	b.rows = append(b.rows, row)
-	if !r.opts.OmitRaw {
-		b.raws = append(b.raws, r.keep(line))
-	}
-	r.stats.Rows++
-	return nil
+	return p, true, nil
 }
 
 // keep copies line into the arena and returns the copy, capped so that

@@ -558,3 +558,105 @@ func TestJSONLRequireID(t *testing.T) {
 		t.Fatal("RequireID without an id field accepted")
 	}
 }
+
+// TestJSONLNextRecordMatchesNext: NextRecord yields exactly the records,
+// texts, ids and rows Next puts in batches — blank lines, a byte order
+// mark, escapes, two files (one empty) and skipped bad records included —
+// with the same statistics and quarantine, and fails on the same bad
+// record under the fail policy. It allocates nothing per record.
+func TestJSONLNextRecordMatchesNext(t *testing.T) {
+	dir := t.TempDir()
+	a := writeFile(t, dir, "a.jsonl", []byte(utf8BOM+`{"id":1,"text":"first"}`+"\n\n"+
+		`{"id":"x","text":"esc\"aped\nline \u00e9"}`+"\n"+`{"id":2,"text":17}`+"\n"+`{"text":"no id"}`+"\n  \n"+`not json`+"\n"+`{"id":3,"text":""}`))
+	b := writeFile(t, dir, "b.jsonl.gz", []byte(`{"id":4,"text":"gz"}`+"\n"))
+	empty := writeFile(t, dir, "c.jsonl", nil)
+	paths := []string{a, empty, b}
+	type rec struct {
+		file, text, id string
+		row            int64
+	}
+	batchQ, recQ := filepath.Join(dir, "q1.jsonl"), filepath.Join(dir, "q2.jsonl")
+	read := func(q string, byRecord bool) ([]rec, ReadStats) {
+		qf, err := CreateQuarantineFile(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := NewJSONLReader(paths, ReadOptions{OnBadRecord: Skip, Quarantine: qf, BatchRows: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var out []rec
+		for {
+			if byRecord {
+				x, err := r.NextRecord(context.Background())
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, rec{x.File, string(x.Text), string(x.ID), x.Row})
+				continue
+			}
+			bt, err := r.Next(context.Background())
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, text := range bt.Texts() {
+				out = append(out, rec{bt.Column(FileColumn).Strings[i], text, bt.Column("id").Strings[i], bt.Column(RowColumn).Ints[i]})
+			}
+		}
+		if err := qf.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return out, r.Stats()
+	}
+	want, wantSt := read(batchQ, false)
+	got, gotSt := read(recQ, true)
+	if !slices.Equal(got, want) || gotSt != wantSt {
+		t.Fatalf("NextRecord:\n%v %+v\nNext:\n%v %+v", got, gotSt, want, wantSt)
+	}
+	if len(want) != 5 || want[1].text != "esc\"aped\nline é" || want[1].id != `"x"` || want[4].text != "gz" || wantSt.BadRecords != 2 || wantSt.EmptyFiles != 1 {
+		t.Fatalf("unexpected records %+v, stats %+v", want, wantSt)
+	}
+	if q1, q2 := readQuarantine(t, batchQ), readQuarantine(t, recQ); len(q2) != 2 || fmt.Sprint(q1) != fmt.Sprint(q2) {
+		t.Fatalf("quarantines differ: %v and %v", q1, q2)
+	}
+
+	r, err := NewJSONLReader(paths, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var bad *BadRecordError
+	for err == nil {
+		_, err = r.NextRecord(context.Background())
+	}
+	if !errors.As(err, &bad) || bad.File != a || bad.Line != 4 || bad.Field != "text" {
+		t.Fatalf("fail policy: %v", err)
+	}
+	if _, err2 := r.NextRecord(context.Background()); err2 != err {
+		t.Fatalf("error not sticky: %v then %v", err, err2)
+	}
+
+	// No allocation per record once the reader runs.
+	big := writeFile(t, dir, "big.jsonl", bytes.Repeat([]byte(`{"id":7,"text":"a\nb \u00e9 some text"}`+"\n"), 5000))
+	r2, err := NewJSONLReader([]string{big}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	r2.NextRecord(context.Background())
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := r2.NextRecord(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("NextRecord allocates %.1f times per record", allocs)
+	}
+}

@@ -3,6 +3,10 @@ package pipeline
 import (
 	"fmt"
 	"log/slog"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/stage"
@@ -50,12 +54,20 @@ func (p *Pipeline) PrepareOutputs(logger *slog.Logger) error {
 			}
 		}
 		for _, o := range writers[:i] {
-			if dataio.PathsOverlap(o.dir.Path, w.dir.Path) {
+			if dataio.PathsOverlap(o.dir.Path, w.dir.Path) && !hiddenInside(o.dir.Path, w.dir.Path) && !hiddenInside(w.dir.Path, o.dir.Path) {
 				return dataio.RejectOutput("pipeline %s: %s and %s overlap: give each writer a directory of its own", p.name, o.dir, w.dir)
 			}
 		}
 	}
 	p.outputDirs = nil
+	for _, name := range slices.Sorted(maps.Keys(p.workDirs)) {
+		work := dataio.NamedPath{Path: p.workDirs[name], Name: "the cache of step " + name}
+		for _, in := range inputs {
+			if err := dataio.CheckOverlap(in, work, false); err != nil {
+				return fmt.Errorf("pipeline %s: %w", p.name, err)
+			}
+		}
+	}
 	for _, w := range writers {
 		p.outputDirs = append(p.outputDirs, w.dir.Path)
 		_, err := dataio.PrepareOutput(w.dir.Path, dataio.PrepareOptions{Name: w.dir.Name, Mode: w.mode, Logger: logger,
@@ -66,4 +78,26 @@ func (p *Pipeline) PrepareOutputs(logger *slog.Logger) error {
 	}
 	p.outputsPrepared = true
 	return nil
+}
+
+// hiddenInside reports whether path lies inside dir under a name starting
+// with "_" or "." (such as dir/_cache/...): not data of dir, so that a
+// writer there (a step's spool in the default cache, OUTPUT/_cache) never
+// meets the files of dir's writer, which neither reads nor removes such
+// names.
+func hiddenInside(dir, path string) bool {
+	if !dataio.PathWithin(path, dir) {
+		return false
+	}
+	ad, err1 := filepath.Abs(dir)
+	ap, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(ad, ap)
+	if err != nil || rel == "." || !filepath.IsLocal(rel) {
+		return false
+	}
+	first := strings.SplitN(filepath.ToSlash(rel), "/", 2)[0]
+	return strings.HasPrefix(first, "_") || strings.HasPrefix(first, ".")
 }

@@ -54,6 +54,13 @@ type Pipeline struct {
 	// outputDirs are the writers' directories, marked complete
 	// (dataio.MarkComplete) when a run succeeds.
 	outputDirs []string
+
+	// cache is the directory set for steps (SetCache), usedCache the one
+	// Build chose; workDirs maps each step to its directory and roles the
+	// stages Build inserted around steps to "spool" or "read".
+	cache, usedCache string
+	workDirs         map[string]string
+	roles            map[string]string
 }
 
 // New returns a pipeline named name over stages, each a stage.Stage or a
@@ -86,6 +93,10 @@ func (p *Pipeline) Stages() []stage.Stage { return slices.Clone(p.stages) }
 //     declared Outputs().Columns); stages that pass batches through need not
 //     redeclare columns.
 //
+// Around each Step it puts the step's spool and read stages where needed
+// (see Step), and gives the step its work directory under the cache
+// (SetCache).
+//
 // A composite wrapped by stage.With (as a registry builds it) may carry a
 // new name, which is passed to RenamableComposite.Rename, and env
 // overrides, which are applied to every part. Resource, batch-size and
@@ -101,6 +112,10 @@ func (p *Pipeline) Build() error {
 	}
 	if len(stages) == 0 {
 		return fmt.Errorf("pipeline %s: no stages", p.name)
+	}
+	stages, err := p.insertStepStages(stages)
+	if err != nil {
+		return fmt.Errorf("pipeline %s: %w", p.name, err)
 	}
 	if err := check(stages); err != nil {
 		return fmt.Errorf("pipeline %s: %w", p.name, err)
@@ -263,7 +278,11 @@ func (p *Pipeline) Describe() string {
 		if batch <= 0 {
 			batch = 1
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", i, s.Name(), typeName(s), s.Kind(),
+		kind := s.Kind().String()
+		if _, ok := asStep(s); ok {
+			kind = "step"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", i, s.Name(), typeName(s), kind,
 			describeResources(s.Resources()), batch, workers, describeSpec(s.Inputs()), describeSpec(s.Outputs()))
 	}
 	_ = tw.Flush()
@@ -332,6 +351,9 @@ func (p *Pipeline) Run(ctx context.Context, exec Executor, initial []task.Task) 
 		if err := p.Build(); err != nil {
 			return nil, err
 		}
+	}
+	if p.hasSteps() {
+		return nil, fmt.Errorf("pipeline %s has steps, which run in the driver between runs of the executor: run it with Execute", p.name)
 	}
 	if !p.outputsPrepared {
 		if err := p.PrepareOutputs(nil); err != nil {

@@ -20,6 +20,7 @@ import (
 // The file format is:
 //
 //	name: demo                      # default: the file name without extension
+//	cache: work/cache               # where steps keep their files (default: the first writer's dir/_cache)
 //	executor:                       # executor.Config; every key optional
 //	  mode: streaming               # or stage-by-stage
 //	  max_attempts: 3
@@ -46,7 +47,7 @@ import (
 // Relative paths in the file are resolved against the directory of the YAML
 // file, so a pipeline runs the same from any working directory:
 //
-//   - executor.failed_manifest;
+//   - cache and executor.failed_manifest;
 //   - in a stage's config, at its top level, the string values (or lists of
 //     strings) of keys named path, paths, dir, directory, file or files, or
 //     ending in _path, _paths, _dir, _file or _files.
@@ -60,6 +61,9 @@ type Spec struct {
 	Executor executor.Config
 	// Stages describes the stages in order, relative paths in their configs resolved.
 	Stages []stage.Descriptor
+	// Cache is the directory steps work under (Pipeline.SetCache), relative
+	// path resolved; "" for the default.
+	Cache string
 	// Path is the file the spec was loaded from, and Dir its directory.
 	Path, Dir string
 
@@ -73,6 +77,7 @@ func (s *Spec) Pipeline() (*Pipeline, error) {
 		items[i] = st
 	}
 	p := New(s.Name, items...)
+	p.SetCache(s.Cache)
 	if err := p.Build(); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Path, err)
 	}
@@ -104,6 +109,7 @@ func Load(data []byte, path string, reg *stage.Registry) (*Spec, error) {
 // decoded on its own, key by key (see decodeStruct).
 type fileYAML struct {
 	Name     string      `yaml:"name"`
+	Cache    string      `yaml:"cache"`
 	Executor yaml.Node   `yaml:"executor"`
 	Stages   []yaml.Node `yaml:"stages"`
 }
@@ -148,6 +154,9 @@ func (l *loader) load(data []byte, reg *stage.Registry) (*Spec, error) {
 		return nil, err
 	}
 	spec := &Spec{Name: f.Name, Path: l.path, Dir: l.dir}
+	if f.Cache != "" {
+		spec.Cache = l.resolve(f.Cache)
+	}
 	if err := l.decodeStruct(valueOf(top, "executor"), &spec.Executor, "executor"); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -13,25 +14,61 @@ import (
 	"github.com/sluice-data/sluice/dedup/fuzzy"
 	"github.com/sluice-data/sluice/executor"
 	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/runtime"
 	"github.com/sluice-data/sluice/runtime/local"
 	"github.com/sluice-data/sluice/stages/builtin"
 	"github.com/spf13/cobra"
 )
 
 func (a *app) dedupCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "dedup", Short: "Deduplicate a dataset (fuzzy)",
+	cmd := &cobra.Command{Use: "dedup", Short: "Deduplicate a dataset (exact or fuzzy)",
 		// `sluice dedup DIR` names no method: say what to type instead of
 		// cobra's "unknown command".
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usageErr(fmt.Errorf("sluice dedup needs a method first: sluice dedup fuzzy --input %s --output DIR", strings.Join(args, " ")))
+				in := strings.Join(args, " ")
+				return usageErr(fmt.Errorf("sluice dedup needs a method first: sluice dedup fuzzy --input %s --output DIR, or sluice dedup exact --input %s --output DIR", in, in))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(a.fuzzyCmd())
+	cmd.AddCommand(a.exactCmd(), a.fuzzyCmd())
 	return cmd
+}
+
+// ioFlags points at the fields of a dedup workflow's configuration that
+// the flags both dedup commands share set.
+type ioFlags struct {
+	inputs                                                *[]string
+	output, cache, inputFormat, textField, idField, onBad *string
+	filesPerPartition                                     *int
+	noRemove, overwrite, removeCache                      *bool
+	removedIDsOut                                         *string
+	memoryLimit, blockSize, mode                          *string
+	workers                                               *int
+}
+
+// addIOFlags defines the flags both dedup commands share; what names what
+// the memory limit bounds.
+func addIOFlags(cmd *cobra.Command, f ioFlags, memoryWhat string) {
+	fl := cmd.Flags()
+	fl.StringSliceVar(f.inputs, "input", nil, "input files or directories (repeatable, or given as arguments); directories are walked for JSON Lines (.jsonl, .json, plain or .gz/.zst/.zstd) and .parquet files, and the files skipped are logged")
+	fl.StringVar(f.output, "output", "", "output directory (required)")
+	fl.StringVar(f.cache, "cache", "", "cache directory for intermediates (default OUTPUT/_cache)")
+	fl.StringVar(f.inputFormat, "input-format", "", "jsonl or parquet (default: by file extension)")
+	fl.StringVar(f.textField, "text-field", *f.textField, "field holding the document text")
+	fl.StringVar(f.idField, "id-field", *f.idField, "the input's own id field, used by --removed-ids-out: every record must then hold a non-empty string or a number there (else it is a bad record, see --on-bad-record)")
+	fl.StringVar(f.onBad, "on-bad-record", *f.onBad, "fail: stop at the first bad record (naming file:line and field); skip: quarantine it and count it")
+	fl.StringVar(f.memoryLimit, "memory-limit", "4GiB", "memory for buffered "+memoryWhat+" shuffle rows, shared by its actors, before they spill sorted runs to the cache directory, e.g. 256MiB, 16GiB (0: unlimited)")
+	fl.IntVar(f.filesPerPartition, "files-per-partition", 0, "input files per file group (default: one file per group)")
+	fl.StringVar(f.blockSize, "blocksize", "", "group input files into groups of about this size, e.g. 1GiB (instead of --files-per-partition)")
+	fl.IntVar(f.workers, "workers", 0, "CPU budget for actors (default: the number of logical CPUs)")
+	fl.StringVar(f.mode, "mode", string(executor.Streaming), "executor mode: streaming or stage-by-stage")
+	fl.BoolVar(f.noRemove, "no-remove", false, "find duplicates but do not write the deduplicated dataset (--removed-ids-out still lists the removed ids)")
+	fl.StringVar(f.removedIDsOut, "removed-ids-out", "", "also list the --id-field values of removed documents in this file, by its extension: .jsonl or .json, one JSON value per line (each id exactly as in the input); .parquet, one string column named after --id-field; anything else, one id per line (then an id holding a line break is a bad record)")
+	fl.BoolVar(f.overwrite, "overwrite", false, "replace the output of an earlier run in --output (only the files Sluice wrote there; others are kept) and an existing --removed-ids-out file")
+	fl.BoolVar(f.removeCache, "remove-cache", false, "delete this run's cache entry after a successful run (and the cache directory, if that leaves it empty); a re-run then starts from scratch")
 }
 
 type fuzzyFlags struct {
@@ -86,13 +123,10 @@ command resumes it.`,
 	}
 	fl := cmd.Flags()
 	c := &f.cfg
-	fl.StringSliceVar(&c.Inputs, "input", nil, "input files or directories (repeatable, or given as arguments); directories are walked for JSON Lines (.jsonl, .json, plain or .gz/.zst/.zstd) and .parquet files, and the files skipped are logged")
-	fl.StringVar(&c.Output, "output", "", "output directory (required)")
-	fl.StringVar(&c.Cache, "cache", "", "cache directory for intermediates (default OUTPUT/_cache)")
-	fl.StringVar(&c.InputFormat, "input-format", "", "jsonl or parquet (default: by file extension)")
-	fl.StringVar(&c.TextField, "text-field", c.TextField, "field holding the document text")
-	fl.StringVar(&c.IDField, "id-field", c.IDField, "the input's own id field, used by --removed-ids-out: every record must then hold a non-empty string or a number there (else it is a bad record, see --on-bad-record)")
-	fl.StringVar(&c.OnBadRecord, "on-bad-record", c.OnBadRecord, "fail: stop at the first bad record (naming file:line and field); skip: quarantine it and count it")
+	addIOFlags(cmd, ioFlags{inputs: &c.Inputs, output: &c.Output, cache: &c.Cache, inputFormat: &c.InputFormat, textField: &c.TextField,
+		idField: &c.IDField, onBad: &c.OnBadRecord, filesPerPartition: &c.FilesPerPartition, noRemove: &c.NoRemove,
+		overwrite: &c.Overwrite, removeCache: &c.RemoveCache, removedIDsOut: &c.RemovedIDsOut, memoryLimit: &f.memoryLimit,
+		blockSize: &f.blockSize, mode: &f.mode, workers: &f.workers}, "LSH")
 	fl.IntVar(&c.CharNgrams, "char-ngrams", c.CharNgrams, "shingle width in characters")
 	fl.IntVar(&c.Bands, "bands", c.Bands, "LSH bands (at most 65535)")
 	fl.IntVar(&c.Rows, "rows", c.Rows, "rows (hashes) per band; permutations = bands × rows")
@@ -103,15 +137,6 @@ command resumes it.`,
 	fl.StringVar(&c.Scheme, "scheme", c.Scheme, "MinHash signature scheme: nemo (NeMo Curator's permutations, signatures identical to NeMo's) or oph (one-permutation hashing with optimal densification: signatures 3-6x faster, the whole run about 1.4x, the same LSH candidate curve and duplicates found; Jaccard estimates noisier only for documents with fewer shingles than bands x rows; signatures not comparable with NeMo's; 32-bit only)")
 	fl.BoolVar(&c.Normalize, "normalize", false, "shingle lower-cased text with punctuation and white space collapsed, so case, punctuation and spacing edits do not count (default: raw text, NeMo Curator's scheme)")
 	fl.Float64Var(&c.VerifyThreshold, "verify-threshold", 0, "keep only candidate pairs whose shingle Jaccard is ≥ this (0: off); exact, from shingle hashes the MinHash phase then keeps (estimated from signatures with --hash-bits 64)")
-	fl.StringVar(&f.memoryLimit, "memory-limit", "4GiB", "memory for buffered LSH shuffle rows, shared by the LSH actors, before they spill sorted runs to the cache directory, e.g. 256MiB, 16GiB (0: unlimited)")
-	fl.IntVar(&c.FilesPerPartition, "files-per-partition", 0, "input files per file group (default: one file per group)")
-	fl.StringVar(&f.blockSize, "blocksize", "", "group input files into groups of about this size, e.g. 1GiB (instead of --files-per-partition)")
-	fl.IntVar(&f.workers, "workers", 0, "CPU budget for actors (default: the number of logical CPUs)")
-	fl.StringVar(&f.mode, "mode", string(executor.Streaming), "executor mode: streaming or stage-by-stage")
-	fl.BoolVar(&c.NoRemove, "no-remove", false, "find duplicates but do not write the deduplicated dataset (--removed-ids-out still lists the removed ids)")
-	fl.StringVar(&c.RemovedIDsOut, "removed-ids-out", "", "also list the --id-field values of removed documents in this file, by its extension: .jsonl or .json, one JSON value per line (each id exactly as in the input); .parquet, one string column named after --id-field; anything else, one id per line (then an id holding a line break is a bad record)")
-	fl.BoolVar(&c.Overwrite, "overwrite", false, "replace the output of an earlier run in --output (only the files Sluice wrote there; others are kept) and an existing --removed-ids-out file")
-	fl.BoolVar(&c.RemoveCache, "remove-cache", false, "delete this run's cache entry after a successful run (and the cache directory, if that leaves it empty); a re-run then starts from scratch")
 	return cmd
 }
 
@@ -121,24 +146,54 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 		return usageErr(errors.New("dedup fuzzy: --input and --output are required"))
 	}
 	var err error
-	if c.MemoryLimit, err = parseSize(f.memoryLimit); err != nil {
-		return usageErr(fmt.Errorf("--memory-limit: %w", err))
-	}
-	if f.blockSize != "" {
-		if c.BlockSize, err = parseSize(f.blockSize); err != nil {
-			return usageErr(fmt.Errorf("--blocksize: %w", err))
-		}
-	}
-	if err := checkFuzzyFlags(cmd, f, c); err != nil {
+	if c.MemoryLimit, c.BlockSize, err = parseDedupSizes(f.memoryLimit, f.blockSize); err != nil {
 		return usageErr(err)
 	}
-	mode := executor.Mode(f.mode)
+	values := map[string]int64{
+		"char-ngrams": int64(c.CharNgrams), "bands": int64(c.Bands), "rows": int64(c.Rows),
+		"bands-per-iteration": int64(c.BandsPerIteration), "hash-bits": int64(c.HashBits),
+		"workers": int64(f.workers), "files-per-partition": int64(c.FilesPerPartition), "blocksize": c.BlockSize,
+	}
+	if err := checkDedupFlags(cmd, values); err != nil {
+		return usageErr(err)
+	}
+	w := &fuzzy.Workflow{Cfg: c, Registry: builtin.Registry(), Logger: a.logger}
+	var sum *fuzzy.Summary
+	err = a.runDedup(cmd, dedupJob{check: w.Check, cacheDir: c.CacheDir(), workers: f.workers, mode: f.mode, memoryLimit: c.MemoryLimit,
+		run: func(ctx context.Context, rt runtime.Runtime, ex executor.Config) (err error) {
+			w.Runtime, w.Executor = rt, ex
+			sum, err = w.Run(ctx)
+			return err
+		}})
+	if err != nil {
+		return err
+	}
+	a.printFuzzySummary(sum)
+	return nil
+}
+
+// dedupJob is one run of a dedup workflow, for runDedup.
+type dedupJob struct {
+	// check validates the configuration and inputs before any work.
+	check       func(context.Context) error
+	cacheDir    string
+	workers     int
+	mode        string
+	memoryLimit int64
+	// run runs the workflow on the runtime with the executor configuration.
+	run func(context.Context, runtime.Runtime, executor.Config) error
+}
+
+// runDedup checks a dedup job before any work (exit code 2 for what is
+// wrong with flags, inputs or the output), starts the local runtime and
+// runs the job, mapping its errors to exit codes.
+func (a *app) runDedup(cmd *cobra.Command, j dedupJob) error {
+	mode := executor.Mode(j.mode)
 	if mode != executor.Streaming && mode != executor.StageByStage {
-		return usageErr(fmt.Errorf("--mode %q: want streaming or stage-by-stage", f.mode))
+		return usageErr(fmt.Errorf("--mode %q: want streaming or stage-by-stage", j.mode))
 	}
 	// Inputs and parameters are checked before anything is written.
-	w := &fuzzy.Workflow{Cfg: c, Registry: builtin.Registry(), Logger: a.logger}
-	if err := w.Check(cmd.Context()); err != nil {
+	if err := j.check(cmd.Context()); err != nil {
 		if errors.Is(err, fuzzy.ErrConfig) {
 			return usageErr(err)
 		}
@@ -148,20 +203,18 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 	// chose for intermediates, not the system temp dir (often a small tmpfs).
 	// The directory is created only when a shuffle starts, after the
 	// workflow has checked the paths.
-	scratch := filepath.Join(c.CacheDir(), "_spill")
+	scratch := filepath.Join(j.cacheDir, "_spill")
 	defer os.Remove(scratch) // only when empty: every shuffle removes its own files
-	rt, err := local.New(local.Options{CPUs: float64(f.workers), Logger: a.logger, ScratchDir: scratch})
+	rt, err := local.New(local.Options{CPUs: float64(j.workers), Logger: a.logger, ScratchDir: scratch})
 	if err != nil {
 		return failedErr(err)
 	}
 	defer rt.Close()
-	exCfg := executor.Config{Mode: mode, Logger: a.logger, ShuffleMemoryLimit: c.MemoryLimit}
+	exCfg := executor.Config{Mode: mode, Logger: a.logger, ShuffleMemoryLimit: j.memoryLimit}
 	if isTerminal(a.stderr) {
 		exCfg.Progress = a.stderr
 	}
-	w.Runtime, w.Executor = rt, exCfg
-	sum, err := w.Run(cmd.Context())
-	if err != nil {
+	if err := j.run(cmd.Context(), rt, exCfg); err != nil {
 		if errors.Is(err, fuzzy.ErrConfig) {
 			return usageErr(err)
 		}
@@ -173,8 +226,20 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 		}
 		return failedErr(err)
 	}
-	a.printFuzzySummary(sum)
 	return nil
+}
+
+// parseDedupSizes parses --memory-limit and --blocksize ("" is 0).
+func parseDedupSizes(memoryLimit, blockSize string) (mem, block int64, err error) {
+	if mem, err = parseSize(memoryLimit); err != nil {
+		return 0, 0, fmt.Errorf("--memory-limit: %w", err)
+	}
+	if blockSize != "" {
+		if block, err = parseSize(blockSize); err != nil {
+			return 0, 0, fmt.Errorf("--blocksize: %w", err)
+		}
+	}
+	return mem, block, nil
 }
 
 func (a *app) printFuzzySummary(s *fuzzy.Summary) {
@@ -192,33 +257,39 @@ func (a *app) printFuzzySummary(s *fuzzy.Summary) {
 	if s.Params.VerifyThreshold > 0 {
 		fmt.Fprintf(w, "pairs rejected by verification\t%d\n", s.RejectedPairs)
 	}
-	for i, g := range s.LargestGroups {
+	printRunLines(w, s.LargestGroups, s.Phases, s.Nodes, s.WallSec, s.CPUSec, s.HeadCPUSec, s.PeakRSSBytes)
+}
+
+// printRunLines prints the end of a dedup summary to w and flushes it: the
+// three largest groups, each phase, the totals and where summary.json is.
+func printRunLines(w *tabwriter.Writer, groups []fuzzy.LargestGroup, phases []fuzzy.PhaseSummary, nodes []fuzzy.NodeSummary, wall, cpu, headCPU float64, rss int64) {
+	for i, g := range groups {
 		if i == 3 {
 			break
 		}
 		fmt.Fprintf(w, "largest group #%d\tid %d, %d documents%s\n", i+1, g.Group, g.Size, describeMembers(g.Members))
 	}
-	for _, p := range s.Phases {
+	for _, p := range phases {
 		state := fmt.Sprintf("%.2fs wall, %.2fs CPU", p.WallSec, p.CPUSec)
 		if p.Resumed {
 			state = "resumed from cache"
 		}
 		fmt.Fprintf(w, "phase %s\t%s\n", p.Name, state)
 	}
-	if len(s.Nodes) > 1 {
-		for _, n := range s.Nodes {
+	if len(nodes) > 1 {
+		for _, n := range nodes {
 			fmt.Fprintf(w, "node %s\t%.2fs CPU in %d calls, peak RSS %.1f MiB\n", n.ID, n.CPUSec, n.Calls, float64(n.PeakRSSBytes)/(1<<20))
 		}
 	}
-	fmt.Fprintf(w, "total\t%.2fs wall, %.2fs CPU, peak RSS %.1f MiB\n", s.WallSec, s.CPUSec, float64(s.PeakRSSBytes)/(1<<20))
-	fmt.Fprintf(w, "head process\t%.2fs CPU\n", s.HeadCPUSec)
+	fmt.Fprintf(w, "total\t%.2fs wall, %.2fs CPU, peak RSS %.1f MiB\n", wall, cpu, float64(rss)/(1<<20))
+	fmt.Fprintf(w, "head process\t%.2fs CPU\n", headCPU)
 	fmt.Fprintf(w, "summary\t%s\n", "summary.json in the output directory")
 	w.Flush()
 }
 
-// zeroMeansDefault lists the numeric flags of dedup fuzzy whose zero value
-// stands for "not given": given explicitly, 0 is an error rather than
-// silently the default.
+// zeroMeansDefault lists the numeric flags of the dedup commands whose
+// zero value stands for "not given": given explicitly, 0 is an error rather
+// than silently the default.
 var zeroMeansDefault = map[string]string{
 	"char-ngrams":         "a shingle width of at least 1 character",
 	"bands":               "at least 1 band",
@@ -230,14 +301,11 @@ var zeroMeansDefault = map[string]string{
 	"blocksize":           "a positive size such as 1GiB (leave the flag out for one file per group)",
 }
 
-// checkFuzzyFlags rejects flag values a run must not silently reinterpret.
-func checkFuzzyFlags(cmd *cobra.Command, f *fuzzyFlags, c fuzzy.Config) error {
+// checkDedupFlags rejects flag values a run must not silently reinterpret:
+// an explicit value ≤ 0 of a flag in values (see zeroMeansDefault), and
+// both ways of grouping the input files.
+func checkDedupFlags(cmd *cobra.Command, values map[string]int64) error {
 	fl := cmd.Flags()
-	values := map[string]int64{
-		"char-ngrams": int64(c.CharNgrams), "bands": int64(c.Bands), "rows": int64(c.Rows),
-		"bands-per-iteration": int64(c.BandsPerIteration), "hash-bits": int64(c.HashBits),
-		"workers": int64(f.workers), "files-per-partition": int64(c.FilesPerPartition), "blocksize": c.BlockSize,
-	}
 	for _, name := range slices.Sorted(maps.Keys(values)) {
 		if v := values[name]; fl.Changed(name) && v <= 0 {
 			return fmt.Errorf("--%s %s: want %s", name, fl.Lookup(name).Value.String(), zeroMeansDefault[name])

@@ -30,6 +30,7 @@ type runFlags struct {
 	workers           int
 	gpus              int
 	dryRun            bool
+	cache             string
 }
 
 func (a *app) runCmd() *cobra.Command {
@@ -54,6 +55,7 @@ func (a *app) runCmd() *cobra.Command {
 	fl.IntVar(&f.workers, "workers", 0, "alias of --cpus with a whole number")
 	fl.IntVar(&f.gpus, "gpus", 0, "GPUs available to actors (-1: detect with nvidia-smi)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "load and check the pipeline, print its stages and exit")
+	fl.StringVar(&f.cache, "cache", "", "directory where steps (dedup_exact, dedup_fuzzy) keep their files, each in CACHE/STEP (overrides the file's cache:; default: the first writer's dir/_cache)")
 	return cmd
 }
 
@@ -67,6 +69,8 @@ type runSummary struct {
 	OutputTasks int             `json:"output_tasks"`
 	FailedTasks []string        `json:"failed_tasks"`
 	Report      executor.Report `json:"report"`
+	// Records accounts for the documents: read = kept + removed + failed.
+	Records *pipeline.Records `json:"records,omitempty"`
 }
 
 func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
@@ -104,6 +108,9 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 	if cpus < 0 {
 		return usageErr(fmt.Errorf("--cpus %g must not be negative", cpus))
 	}
+	if flags.Changed("cache") {
+		spec.Cache = f.cache
+	}
 	p, err := spec.Pipeline()
 	if err != nil {
 		return configErr(err)
@@ -127,7 +134,14 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 		return failedErr(err)
 	}
 
-	rt, err := local.New(local.Options{CPUs: cpus, GPUs: f.gpus, Logger: a.logger})
+	// Steps spill their shuffles under the cache, on the disk chosen for
+	// intermediates, not in the system temp dir (often a small tmpfs).
+	var scratch string
+	if c := p.Cache(); c != "" {
+		scratch = filepath.Join(c, "_spill")
+		defer os.Remove(scratch) // only when empty
+	}
+	rt, err := local.New(local.Options{CPUs: cpus, GPUs: f.gpus, Logger: a.logger, ScratchDir: scratch})
 	if err != nil {
 		return failedErr(fmt.Errorf("start local runtime: %w", err))
 	}
@@ -136,18 +150,24 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 	if isTerminal(a.stderr) {
 		cfg.Progress = a.stderr
 	}
-	exec := executor.New(rt, cfg)
 	a.logger.Info("pipeline starting", "pipeline", p.Name(), "stages", len(p.Stages()), "mode", cfg.Mode)
-	out, runErr := p.Run(ctx, exec, nil)
-	rep := exec.Report()
+	res, runErr := p.Execute(ctx, pipeline.Runner{Runtime: rt, Config: cfg}, nil)
+	if res == nil {
+		res = &pipeline.Result{Report: executor.Report{Mode: cfg.Mode}}
+	}
+	out, rep := res.Out, res.Report
 	fmt.Fprintln(a.stderr)
 	if err := rep.WriteTable(a.stderr); err != nil {
 		return failedErr(err)
 	}
 
 	sum := runSummary{Pipeline: p.Name(), Status: "ok", OutputTasks: len(out), FailedTasks: []string{}, Report: rep}
-	for _, ft := range exec.FailedTasks() {
+	for _, ft := range res.Failed {
 		sum.FailedTasks = append(sum.FailedTasks, ft.ID())
+	}
+	if runErr == nil || errors.As(runErr, new(*executor.TasksFailedError)) {
+		sum.Records = &res.Records
+		fmt.Fprintf(a.stderr, "records: %s\n", res.Records)
 	}
 	var result error
 	var tfe *executor.TasksFailedError
@@ -156,13 +176,13 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 		a.logger.Info("pipeline finished", "pipeline", p.Name(), "output_tasks", len(out))
 	case errors.As(runErr, &tfe):
 		sum.Status = "tasks_failed"
-		result = failedErr(errors.New(runErr.Error() + describeFailed(exec.FailedTasks(), cfg.FailedManifest)))
+		result = failedErr(errors.New(runErr.Error() + describeFailed(res.Failed, cfg.FailedManifest)))
 	case ctx.Err() != nil && errors.Is(runErr, context.Canceled):
 		sum.Status = "interrupted"
 		result = failedErr(fmt.Errorf("interrupted: %w", runErr))
 	default:
 		sum.Status = "aborted"
-		result = failedErr(errors.New("run aborted: " + runErr.Error() + describeFailed(exec.FailedTasks(), cfg.FailedManifest)))
+		result = failedErr(errors.New("run aborted: " + runErr.Error() + describeFailed(res.Failed, cfg.FailedManifest)))
 	}
 	if result != nil {
 		sum.ExitCode, sum.Error = exitFailed, runErr.Error()

@@ -31,12 +31,6 @@ type ComponentsConfig struct {
 	NumIDs int64 `json:"num_ids,omitempty"`
 }
 
-// GroupSize is one group and its number of documents.
-type GroupSize struct {
-	Group int64 `json:"group"`
-	Size  int64 `json:"size"`
-}
-
 // ComponentsStage is a collective stage: the edge files are split over the
 // group's ranks in contiguous chunks; each rank runs union-find on its edges
 // and the ranks exchange labels (package cc) until every node carries its
@@ -240,7 +234,7 @@ func (s *ComponentsStage) topGroups(ctx context.Context, partial map[int64]int64
 func largest(m map[int64]int64, k int) []GroupSize {
 	out := make([]GroupSize, 0, len(m))
 	for g, n := range m {
-		out = append(out, GroupSize{g, n})
+		out = append(out, GroupSize{Group: g, Size: n})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Size != out[j].Size {

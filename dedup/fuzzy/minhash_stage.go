@@ -14,6 +14,8 @@ import (
 	"unsafe"
 
 	"github.com/sluice-data/sluice/dedup/fuzzy/minhash"
+	"github.com/sluice-data/sluice/dedup/internal/flow"
+	"github.com/sluice-data/sluice/dedup/normalize"
 	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/task"
@@ -23,8 +25,7 @@ import (
 // a stage needs crosses in task metadata or stage config, never through
 // shared memory.
 const (
-	metaGroup      = "fuzzy.group"       // file-group index
-	metaFiles      = "fuzzy.files"       // JSON []fileRange
+	metaGroup      = flow.MetaGroup      // file-group index
 	metaRows       = "fuzzy.rows"        // documents signed
 	metaBad        = "fuzzy.bad"         // bad records skipped
 	metaEmptyDocs  = "fuzzy.empty_docs"  // documents with empty text
@@ -38,38 +39,7 @@ const (
 	metaNodes      = "fuzzy.nodes"
 	metaDups       = "fuzzy.duplicates"
 	metaTopGroups  = "fuzzy.top_groups"
-	metaKept       = "fuzzy.kept"
-	metaDropped    = "fuzzy.dropped"
 )
-
-// fileRange is one input file with the ids of its records: [Base, Base+Count).
-type fileRange struct {
-	Path  string `json:"path"`
-	Base  int64  `json:"base"`
-	Count int64  `json:"count"`
-	// Section, when set, restricts a MinHash task to part of a large
-	// uncompressed JSONL file; ids stay Base + record index in the file.
-	Section *dataio.Section `json:"section,omitempty"`
-	// Sections lists how the ids phase split the file (for the MinHash
-	// tasks); empty for files read whole.
-	Sections []dataio.Section `json:"sections,omitempty"`
-}
-
-// ids returns the first id and the number of ids the range covers.
-func (f fileRange) ids() (first, n int64) {
-	if f.Section != nil {
-		return f.Base + f.Section.FirstRow, f.Section.Rows
-	}
-	return f.Base, f.Count
-}
-
-func fileRanges(t task.Task) ([]fileRange, error) {
-	var fr []fileRange
-	if err := json.Unmarshal([]byte(t.Meta()[metaFiles]), &fr); err != nil {
-		return nil, fmt.Errorf("task %s: metadata %s: %w", t.ID(), metaFiles, err)
-	}
-	return fr, nil
-}
 
 // MinHashConfig configures the MinHash stage.
 type MinHashConfig struct {
@@ -86,7 +56,7 @@ type MinHashConfig struct {
 	// Scheme is the signature scheme, "nemo" (default) or "oph".
 	Scheme string `json:"scheme,omitempty"`
 	// Normalize shingles the text lower-cased with punctuation and white
-	// space collapsed (see normalizeText) instead of the raw text.
+	// space collapsed (see normalize.Append) instead of the raw text.
 	Normalize bool `json:"normalize,omitempty"`
 	// StoreShingles also writes every document's shingle hashes (32-bit
 	// signatures only), so that verification can use exact Jaccard.
@@ -131,7 +101,7 @@ func NewMinHashStage(cfg MinHashConfig) (*MinHashStage, error) {
 	if cfg.CacheDir == "" {
 		return nil, errors.New("fuzzy_minhash: cache_dir is required")
 	}
-	if _, err := parsePolicy(cfg.OnBadRecord); err != nil {
+	if _, err := flow.ParsePolicy(cfg.OnBadRecord); err != nil {
 		return nil, err
 	}
 	if err := cfg.params().Validate(); err != nil {
@@ -140,16 +110,6 @@ func NewMinHashStage(cfg MinHashConfig) (*MinHashStage, error) {
 	return &MinHashStage{Base: stage.Base{StageName: "minhash", Batch: 1,
 		In:  stage.Spec{Kinds: []string{task.KindFileGroup}},
 		Out: stage.Spec{Kinds: []string{task.KindFileGroup}}}, cfg: cfg}, nil
-}
-
-func parsePolicy(s string) (dataio.BadRecordPolicy, error) {
-	switch s {
-	case "", "fail":
-		return dataio.Fail, nil
-	case "skip":
-		return dataio.Skip, nil
-	}
-	return 0, fmt.Errorf("on_bad_record %q: want fail or skip", s)
 }
 
 // Setup implements stage.Stage: one Hasher per actor.
@@ -185,12 +145,12 @@ func (s *MinHashStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task
 }
 
 func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) {
-	files, err := fileRanges(t)
+	files, err := flow.FileRanges(t)
 	if err != nil {
 		return nil, err
 	}
 	group := t.Meta()[metaGroup]
-	policy, _ := parsePolicy(s.cfg.OnBadRecord)
+	policy, _ := flow.ParsePolicy(s.cfg.OnBadRecord)
 	dir := filepath.Join(s.cfg.CacheDir, "minhash")
 	sigPath := filepath.Join(dir, "part-"+group+".parquet")
 	storePath := filepath.Join(dir, "part-"+group+".sig")
@@ -198,7 +158,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	recLen := p.NumPerm * p.HashBits / 8
 	var total, base int64
 	for i, f := range files {
-		first, n := f.ids()
+		first, n := f.IDs()
 		if i == 0 {
 			base = first
 		}
@@ -263,15 +223,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 		if q != nil {
 			opts.Quarantine = q
 		}
-		var r dataio.BatchReader
-		switch {
-		case f.Section != nil && dataio.FormatOf(f.Path) == dataio.Parquet:
-			r, err = dataio.NewParquetSectionReader(f.Path, *f.Section, opts)
-		case f.Section != nil:
-			r, err = dataio.NewJSONLSectionReader(f.Path, *f.Section, opts)
-		default:
-			r, err = dataio.NewReader([]string{f.Path}, opts)
-		}
+		r, err := flow.OpenRange(f, opts)
 		if err != nil {
 			return fail(err)
 		}
@@ -286,7 +238,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 			}
 			if s.cfg.IDField != "" && dataio.FormatOf(f.Path) == dataio.Parquet {
 				// The JSONL reader checks ids itself (RequireID).
-				if b, err = s.checkParquetIDs(b, f.Path, opts, &idBad); err != nil {
+				if b, err = flow.CheckParquetIDs(b, f.Path, s.cfg.IDField, s.cfg.IDSingleLine, opts, &idBad); err != nil {
 					r.Close()
 					return fail(err)
 				}
@@ -305,7 +257,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 				ids[i] = id
 				raw := unsafe.Slice(unsafe.StringData(text), len(text))
 				if s.cfg.Normalize {
-					norm = normalizeText(norm[:0], text)
+					norm = normalize.Append(norm[:0], text)
 					raw = norm
 				}
 				if len(raw) == 0 {
@@ -401,79 +353,5 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 // readOptions are the options the stage reads path with: the text only,
 // or, with IDField, the id too, which the JSONL reader then checks.
 func (s *MinHashStage) readOptions(dataset, path string, policy dataio.BadRecordPolicy) dataio.ReadOptions {
-	opts := dataio.ReadOptions{Dataset: dataset, TextField: s.cfg.TextField, IDField: "-", BatchRows: s.cfg.BatchRows, OnBadRecord: policy, OmitRaw: true}
-	if s.cfg.IDField != "" {
-		opts.IDField, opts.RequireID, opts.RequireSingleLineID = s.cfg.IDField, true, s.cfg.IDSingleLine
-	}
-	if dataio.FormatOf(path) == dataio.Parquet {
-		opts.Columns = []string{}
-		if s.cfg.IDField != "" {
-			opts.Columns = []string{s.cfg.IDField}
-		}
-	}
-	return opts
-}
-
-// checkParquetIDs applies the JSONL reader's RequireID rules to a Parquet
-// batch: an empty (or null) id, and with IDSingleLine one holding a line
-// break, make a bad record. Under Fail the first is returned as a
-// *dataio.BadRecordError; under Skip bad rows go to the quarantine, are
-// counted in *bad and are left out of the batch returned.
-func (s *MinHashStage) checkParquetIDs(b *task.DocumentBatch, path string, opts dataio.ReadOptions, bad *int64) (*task.DocumentBatch, error) {
-	idc, rowc := b.Column(s.cfg.IDField), b.Column(dataio.RowColumn)
-	if idc == nil || rowc == nil {
-		return nil, fmt.Errorf("minhash: %s: no %q column to check ids in", path, s.cfg.IDField)
-	}
-	var keep []bool
-	for i := range b.NumRows() {
-		reason := parquetIDProblem(idc, i, s.cfg.IDSingleLine)
-		if reason == "" {
-			continue
-		}
-		rec := &dataio.BadRecordError{File: path, Row: rowc.Ints[i], Field: s.cfg.IDField, Reason: reason}
-		if opts.OnBadRecord == dataio.Fail {
-			return nil, rec
-		}
-		if opts.Quarantine != nil {
-			if err := opts.Quarantine.Put(rec); err != nil {
-				return nil, err
-			}
-		}
-		*bad++
-		if keep == nil {
-			keep = make([]bool, b.NumRows())
-			for j := range keep {
-				keep[j] = true
-			}
-		}
-		keep[i] = false
-	}
-	if keep == nil {
-		return b, nil
-	}
-	return b.Filter(keep), nil
-}
-
-// parquetIDProblem says what makes row i's id unusable, or "". Parquet
-// NULLs read as zero values (task.Column has no validity yet), so a null
-// string id shows as empty and a null integer id as 0, which is accepted.
-func parquetIDProblem(c *task.Column, i int, singleLine bool) string {
-	var v string
-	switch c.Type {
-	case task.String:
-		v = c.Strings[i]
-	case task.Bytes:
-		v = string(c.Bytes[i])
-	case task.Int64:
-		return ""
-	default:
-		return "has type " + c.Type.String() + ", want a string or an integer"
-	}
-	switch {
-	case v == "":
-		return "empty or null"
-	case singleLine && strings.ContainsAny(v, "\n\r"):
-		return "contains a line break, which a list of one id per line cannot hold"
-	}
-	return ""
+	return flow.ReadOptions(dataset, path, s.cfg.TextField, s.cfg.IDField, s.cfg.IDSingleLine, s.cfg.BatchRows, policy)
 }

@@ -1,6 +1,9 @@
 package fuzzy
 
-import "github.com/sluice-data/sluice/stage"
+import (
+	"github.com/sluice-data/sluice/dedup/internal/flow"
+	"github.com/sluice-data/sluice/stage"
+)
 
 // Register adds the fuzzy-dedup stage types to r, so that any process with
 // the same registry can build them from a descriptor.
@@ -59,24 +62,7 @@ func Register(r *stage.Registry) error {
 				}
 				return NewComponentsStage(c)
 			}},
-		{Name: "fuzzy_remove", Doc: "Copies input files to the output without the documents in the removal list.",
-			Fields: []stage.Field{
-				{Name: "output_dir", Type: "string", Doc: "where deduplicated files go (required)"},
-				{Name: "output_root", Type: "string", Default: "output_dir", Doc: "the prepared output directory (output_dir or a parent) whose records list the written files"},
-				{Name: "output_mode", Type: "string", Default: "error", Doc: "the output's mode: error, overwrite or append (docs/safety.md)"},
-				{Name: "input_root", Type: "string", Doc: "inputs' common root; output paths mirror paths relative to it"},
-				{Name: "duplicates", Type: "list", Doc: "id-list Parquet files of ids to remove"},
-				{Name: "removed_ids_dir", Type: "string", Doc: "if set, writes the removed documents' own ids here, part-<group>.jsonl, one JSON value per line"},
-				{Name: "id_field", Type: "string", Default: "id", Doc: "the input's id field"},
-				{Name: "text_field", Type: "string", Default: "text", Doc: "field holding the text"},
-			},
-			New: func(config []byte) (stage.Stage, error) {
-				var c RemoveConfig
-				if err := stage.DecodeConfig(config, &c); err != nil {
-					return nil, err
-				}
-				return NewRemoveStage(c)
-			}},
+		flow.RemoveType("fuzzy_remove"),
 	}
 	for _, t := range types {
 		if err := r.Register(t); err != nil {

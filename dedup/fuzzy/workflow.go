@@ -11,23 +11,16 @@ package fuzzy
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
-	"slices"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sluice-data/sluice/dedup/fuzzy/minhash"
+	"github.com/sluice-data/sluice/dedup/internal/flow"
 	"github.com/sluice-data/sluice/executor"
 	"github.com/sluice-data/sluice/internal/version"
 	dataio "github.com/sluice-data/sluice/io"
@@ -36,8 +29,9 @@ import (
 	"github.com/sluice-data/sluice/task"
 )
 
-// ErrConfig is wrapped by errors in the workflow's configuration.
-var ErrConfig = errors.New("invalid configuration")
+// ErrConfig is wrapped by errors in the workflow's configuration. It is
+// the same value as exact.ErrConfig.
+var ErrConfig = flow.ErrConfig
 
 // Config is everything `sluice dedup fuzzy` takes.
 type Config struct {
@@ -84,6 +78,11 @@ type Config struct {
 	// (and the cache directory, if that leaves it empty).
 	RemoveCache bool `json:"remove_cache"`
 
+	// InputsInOrder takes Inputs, which must then be files, in the order
+	// given instead of sorted: ids, and so which document of a group is
+	// kept, follow that order (pipeline steps use it). Not a flag.
+	InputsInOrder bool `json:"-"`
+
 	// SplitBytes is the size above which an uncompressed JSONL file is read
 	// by several MinHash tasks, one per section of about this size, so that
 	// one large file still keeps every actor busy (default DefaultSplitBytes).
@@ -109,27 +108,10 @@ func DefaultConfig() Config {
 }
 
 // PhaseSummary is what one phase did.
-type PhaseSummary struct {
-	Name string `json:"name"`
-	// Resumed is true when the phase's outputs came from the cache.
-	Resumed bool    `json:"resumed"`
-	WallSec float64 `json:"wall_seconds"`
-	// CPUSec is the CPU time of the phase's work: for a phase that runs on
-	// the executor, its calls' CPU time as the nodes that ran them reported
-	// it (executor.StageReport.CPU); for the driver's own phase (ids), the
-	// head process's CPU time.
-	CPUSec float64                `json:"cpu_seconds"`
-	Stages []executor.StageReport `json:"stages,omitempty"`
-}
+type PhaseSummary = flow.PhaseSummary
 
 // NodeSummary is what the calls of the whole workflow cost on one node.
-type NodeSummary struct {
-	ID           string  `json:"id"`
-	Lost         bool    `json:"lost,omitempty"`
-	Calls        int64   `json:"calls"`
-	CPUSec       float64 `json:"cpu_seconds"`
-	PeakRSSBytes int64   `json:"peak_rss_bytes"`
-}
+type NodeSummary = flow.NodeSummary
 
 // Summary is the workflow's final report, also written as Output/summary.json.
 type Summary struct {
@@ -185,77 +167,128 @@ type Workflow struct {
 	Registry *stage.Registry
 	Logger   *slog.Logger
 
-	lastStages []executor.StageReport // of the phase's Execute, nil for a driver-only phase
-	nodes      []NodeSummary          // summed over the phases
-	listed     *inputList             // the inputs Check listed
+	listed  *flow.Inputs // the inputs Check listed
+	written []string     // the files the last Run wrote in Output/deduplicated
+}
+
+// Written returns the files the last successful Run wrote in
+// Output/deduplicated (none with NoRemove), in file-group order.
+func (w *Workflow) Written() []string { return append([]string(nil), w.written...) }
+
+// io is the part of the configuration the shared phases use.
+func (c Config) io() flow.IO {
+	return flow.IO{Inputs: c.Inputs, Output: c.Output, Cache: c.Cache, InputFormat: c.InputFormat, TextField: c.TextField,
+		IDField: c.IDField, OnBadRecord: c.OnBadRecord, FilesPerPartition: c.FilesPerPartition, BlockSize: c.BlockSize,
+		NoRemove: c.NoRemove, RemovedIDsOut: c.RemovedIDsOut, Overwrite: c.Overwrite, RemoveCache: c.RemoveCache, SplitBytes: c.SplitBytes,
+		InOrder: c.InputsInOrder}
 }
 
 // Run executes every phase and writes Output/summary.json.
 func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	start, cpu0 := time.Now(), executor.ProcessCPU()
-	w.nodes = nil
 	c, err := w.normalize()
 	if err != nil {
 		return nil, err
 	}
-	log := w.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	sum := &Summary{Params: c, SluiceVersion: strings.TrimPrefix(version.Short(), "sluice "), StartedAt: start.UTC().Format(time.RFC3339)}
-
-	// Nothing is created before the paths are known to be safe.
-	if err := checkPaths(c); err != nil {
-		return nil, err
+	var lshKey string
+	entry := func(files []string) string {
+		mhParts := []any{"minhash/v4", flow.InputKey(files), c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands * c.Rows, c.Seed, c.HashBits, c.Normalize, storeShingles(c)}
+		if idField, idSingleLine := flow.IDRequirement(c.io()); idField != "" { // ids checked: other bad records, other signatures
+			mhParts = append(mhParts, "id", idField, idSingleLine)
+		}
+		mhKey := flow.HashKey(mhParts...)
+		if c.Scheme != string(minhash.SchemeNeMo) { // NeMo's keys stay as they were
+			mhKey = flow.HashKey(mhKey, "scheme", c.Scheme)
+		}
+		lshKey = flow.HashKey("lsh/v4", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
+		return "mh-" + mhKey
 	}
-	files, groups, err := w.prepare(ctx, c)
+	run, err := flow.Begin(ctx, c.io(), flow.Runner{Runtime: w.Runtime, Executor: w.Executor, Registry: w.Registry, Logger: w.Logger, MemoryLimit: w.Cfg.MemoryLimit},
+		&w.listed, entry, start, cpu0)
 	if err != nil {
 		return nil, err
 	}
-	fileKey := inputKey(files)
-	mhParts := []any{"minhash/v4", fileKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands * c.Rows, c.Seed, c.HashBits, c.Normalize, storeShingles(c)}
-	idField, idSingleLine := minhashIDConfig(c)
-	if idField != "" { // ids checked: other bad records, other signatures
-		mhParts = append(mhParts, "id", idField, idSingleLine)
+	sum.CacheDir = run.Root
+	p := &phases{w: w, r: run.Runner, c: c, sum: sum, dst: run.Dst, root: run.Root, lshRoot: filepath.Join(run.Root, "lsh-"+lshKey)}
+	if err := p.run(ctx, run.Inputs); err != nil {
+		return nil, err
 	}
-	mhKey := hashKey(mhParts...)
-	if c.Scheme != string(minhash.SchemeNeMo) { // NeMo's keys stay as they were
-		mhKey = hashKey(mhKey, "scheme", c.Scheme)
-	}
-	lshKey := hashKey("lsh/v4", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
-	root := filepath.Join(c.Cache, "mh-"+mhKey)
-	sum.CacheDir = root
-	dst, err := prepareOutput(c, files, log)
+	err = run.End(sum, flow.Ending{CacheRemoved: &sum.CacheRemoved, FinishedAt: &sum.FinishedAt, WallSec: &sum.WallSec, CPUSec: &sum.CPUSec,
+		HeadCPUSec: &sum.HeadCPUSec, Nodes: &sum.Nodes, Phases: sum.Phases, PeakRSSBytes: &sum.PeakRSSBytes})
 	if err != nil {
 		return nil, err
 	}
-	pruneCache(c.Cache, root, log)
-	if err := writeCacheEntry(root, files); err != nil {
-		return nil, dataio.RejectOutput("--cache %s: cannot write the cache: %s", c.Cache, dataio.DescribeFSError(err))
-	}
+	return sum, nil
+}
 
+// phases runs the workflow's phases for one Run.
+type phases struct {
+	w             *Workflow
+	r             *flow.Runner
+	c             Config
+	sum           *Summary
+	dst           *dataio.Output
+	root, lshRoot string
+	idTasks       []task.Task
+}
+
+// run runs the five phases, filling the summary.
+func (p *phases) run(ctx context.Context, in *flow.Inputs) error {
+	c, sum, r := p.c, p.sum, p.r
 	// Phase 1: ids. Each file group gets a contiguous id range, in group order.
-	var idTasks []task.Task
-	err = w.phase(ctx, sum, log, "ids", filepath.Join(root, "ids"), &idTasks, func(dir string) ([]task.Task, error) {
-		return assignIDs(ctx, groups, dir, c.SplitBytes)
+	err := r.Phase(&sum.Phases, "ids", filepath.Join(p.root, "ids"), &p.idTasks, func(dir string) ([]task.Task, error) {
+		return flow.AssignIDs(ctx, "fuzzy", in.Groups, dir, c.SplitBytes)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := copyToOutput(dst, []string{filepath.Join(root, "ids", "id_map.json")}, "id_map.json"); err != nil {
-		return nil, err
+	if err := flow.CopyToOutput(p.dst, []string{filepath.Join(p.root, "ids", "id_map.json")}, "id_map.json"); err != nil {
+		return err
 	}
+	mhOut, err := p.minhash(ctx)
+	if err != nil {
+		return err
+	}
+	lshOut, err := p.lsh(ctx, mhOut)
+	if err != nil {
+		return err
+	}
+	dupFiles, err := p.components(ctx, lshOut)
+	if err != nil {
+		return err
+	}
+	sum.Kept = sum.Documents - sum.Duplicates
+	sum.Records = sum.Documents + sum.BadRecords
 
-	// Phase 2: MinHash.
+	// Phase 5: removal (never cached: it writes the output). With
+	// --no-remove it runs only to list the removed ids, if asked to.
+	res, err := r.Remove(ctx, c.io(), flow.Removal{Type: "fuzzy_remove", Files: in.Files, NumGroups: len(in.Groups), IDTasks: p.idTasks,
+		Duplicates: dupFiles, DuplicateCount: sum.Duplicates, Records: sum.Records, RemovedDir: filepath.Join(p.lshRoot, "removed_ids"), Dst: p.dst})
+	if err != nil {
+		return err
+	}
+	if res.Phase != nil {
+		sum.Phases = append(sum.Phases, *res.Phase)
+	}
+	sum.OutputDir, sum.RecordsWritten, sum.RemovedIDsOut = res.OutputDir, res.RecordsWritten, res.RemovedIDsOut
+	p.w.written = res.Written
+	return nil
+}
+
+// minhash runs phase 2, MinHash, and counts what it read.
+func (p *phases) minhash(ctx context.Context) ([]task.Task, error) {
+	c, sum := p.c, p.sum
+	idField, idSingleLine := flow.IDRequirement(c.io())
 	var mhOut []task.Task
-	err = w.phase(ctx, sum, log, "minhash", filepath.Join(root, "minhash"), &mhOut, func(string) ([]task.Task, error) {
-		st, err := w.build("fuzzy_minhash", MinHashConfig{CacheDir: root, TextField: c.TextField, OnBadRecord: c.OnBadRecord,
+	err := p.r.Phase(&sum.Phases, "minhash", filepath.Join(p.root, "minhash"), &mhOut, func(string) ([]task.Task, error) {
+		st, err := p.r.Build("fuzzy_minhash", MinHashConfig{CacheDir: p.root, TextField: c.TextField, OnBadRecord: c.OnBadRecord,
 			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits, Scheme: c.Scheme, Normalize: c.Normalize, StoreShingles: storeShingles(c),
 			IDField: idField, IDSingleLine: idSingleLine})
 		if err != nil {
 			return nil, err
 		}
-		return w.execute(ctx, st, sectionTasks(idTasks))
+		return p.r.Execute(ctx, st, flow.SectionTasks(p.idTasks))
 	})
 	if err != nil {
 		return nil, err
@@ -274,15 +307,18 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	}
 	if len(quarantines) > 0 {
 		sum.Quarantine = filepath.Join(c.Output, "quarantine.jsonl")
-		if err := copyToOutput(dst, quarantines, "quarantine.jsonl"); err != nil {
+		if err := flow.CopyToOutput(p.dst, quarantines, "quarantine.jsonl"); err != nil {
 			return nil, err
 		}
 	}
+	return mhOut, nil
+}
 
-	// Phase 3: LSH, band ranges over shuffle actors, emitting edges.
-	lshRoot := filepath.Join(root, "lsh-"+lshKey)
+// lsh runs phase 3, LSH: band ranges over shuffle actors, emitting edges.
+func (p *phases) lsh(ctx context.Context, mhOut []task.Task) ([]task.Task, error) {
+	c, sum := p.c, p.sum
 	var lshOut []task.Task
-	err = w.phase(ctx, sum, log, "lsh", filepath.Join(lshRoot, "LSH"), &lshOut, func(dir string) ([]task.Task, error) {
+	err := p.r.Phase(&sum.Phases, "lsh", filepath.Join(p.lshRoot, "LSH"), &lshOut, func(dir string) ([]task.Task, error) {
 		stores, err := storesOf(mhOut)
 		if err != nil {
 			return nil, err
@@ -292,11 +328,11 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		if c.VerifyThreshold > 0 {
 			lc.Stores = stores
 		}
-		st, err := w.build("fuzzy_lsh", lc)
+		st, err := p.r.Build("fuzzy_lsh", lc)
 		if err != nil {
 			return nil, err
 		}
-		return w.execute(ctx, st, copyTasks(mhOut))
+		return p.r.Execute(ctx, st, flow.CopyTasks(mhOut))
 	})
 	if err != nil {
 		return nil, err
@@ -306,27 +342,26 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		sum.Buckets += atoi(t.Meta()[metaBuckets])
 		sum.RejectedPairs += atoi(t.Meta()[metaVerified])
 	}
+	return lshOut, nil
+}
 
-	// Phase 4: connected components as a collective group → duplicates.
+// components runs phase 4, connected components as a collective group,
+// and returns the duplicates files, copied to the output.
+func (p *phases) components(ctx context.Context, lshOut []task.Task) ([]string, error) {
+	sum := p.sum
 	var ccOut []task.Task
-	err = w.phase(ctx, sum, log, "components", filepath.Join(lshRoot, "cc"), &ccOut, func(dir string) ([]task.Task, error) {
+	err := p.r.Phase(&sum.Phases, "components", filepath.Join(p.lshRoot, "cc"), &ccOut, func(dir string) ([]task.Task, error) {
 		// Every record, good or bad, takes an id: the ids phase's ranges
 		// bound them.
-		var numIDs int64
-		for _, t := range idTasks {
-			files, err := fileRanges(t)
-			if err != nil {
-				return nil, err
-			}
-			for _, f := range files {
-				numIDs = max(numIDs, f.Base+f.Count)
-			}
-		}
-		st, err := w.build("fuzzy_components", ComponentsConfig{OutputDir: dir, NumIDs: numIDs})
+		numIDs, err := flow.NumIDs(p.idTasks)
 		if err != nil {
 			return nil, err
 		}
-		return w.execute(ctx, st, copyTasks(lshOut))
+		st, err := p.r.Build("fuzzy_components", ComponentsConfig{OutputDir: dir, NumIDs: numIDs})
+		if err != nil {
+			return nil, err
+		}
+		return p.r.Execute(ctx, st, flow.CopyTasks(lshOut))
 	})
 	if err != nil {
 		return nil, err
@@ -344,106 +379,29 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		fg := t.(*task.FileGroup)
 		dupFiles = append(dupFiles, fg.Paths[1])
 	}
-	w.describeGroups(ctx, c, sum.LargestGroups, ccOut, idTasks)
+	p.w.describeGroups(ctx, p.c, sum.LargestGroups, ccOut, p.idTasks)
 	sort.Strings(dupFiles)
 	for _, f := range dupFiles {
-		if err := copyToOutput(dst, []string{f}, "duplicates/"+filepath.Base(f)); err != nil {
+		if err := flow.CopyToOutput(p.dst, []string{f}, "duplicates/"+filepath.Base(f)); err != nil {
 			return nil, err
 		}
 	}
-	sum.Kept = sum.Documents - sum.Duplicates
-	sum.Records = sum.Documents + sum.BadRecords
+	return dupFiles, nil
+}
 
-	// Phase 5: removal (never cached: it writes the output). With
-	// --no-remove it runs only to list the removed ids, if asked to.
-	if !c.NoRemove || c.RemovedIDsOut != "" {
-		outData := filepath.Join(c.Output, "deduplicated")
-		rc := RemoveConfig{OutputDir: outData, OutputRoot: c.Output, OutputMode: string(outputMode(c)), InputRoot: commonDir(files),
-			Duplicates: dupFiles, IDField: c.IDField, TextField: c.TextField, ListOnly: c.NoRemove}
-		if !c.NoRemove {
-			sum.OutputDir = outData
-		}
-		var removedDir string
-		if c.RemovedIDsOut != "" {
-			// Per-group lists, inside the cache entry (Sluice's own).
-			removedDir = filepath.Join(lshRoot, "removed_ids")
-			if err := os.RemoveAll(removedDir); err != nil {
-				return nil, fmt.Errorf("cache: %w", err)
-			}
-			rc.RemovedIDsDir = removedDir
-		}
-		st, err := w.build("fuzzy_remove", rc)
-		if err != nil {
-			return nil, err
-		}
-		t0, c0 := time.Now(), executor.ProcessCPU()
-		out, err := w.execute(ctx, st, copyTasks(idTasks))
-		if err != nil {
-			return nil, err
-		}
-		name := "removal"
-		if c.NoRemove {
-			name = "list removed ids"
-		}
-		sum.Phases = append(sum.Phases, w.phaseSummary(name, time.Since(t0), executor.ProcessCPU()-c0))
-		var dropped, kept int64
-		for _, t := range out {
-			dropped += atoi(t.Meta()[metaDropped])
-			kept += atoi(t.Meta()[metaKept])
-		}
-		if dropped != sum.Duplicates {
-			return nil, fmt.Errorf("removal dropped %d documents but the removal list has %d", dropped, sum.Duplicates)
-		}
-		if kept+dropped != sum.Records {
-			return nil, fmt.Errorf("record accounting: %d records read, %d kept + %d removed", sum.Records, kept, dropped)
-		}
-		if !c.NoRemove {
-			// The final word is what is on disk, not what the stage reported.
-			onDisk, err := countWritten(ctx, out)
-			if err != nil {
-				return nil, fmt.Errorf("record accounting: %w", err)
-			}
-			if onDisk != kept {
-				return nil, fmt.Errorf("record accounting: removal reported %d records kept, but the files in %s hold %d", kept, outData, onDisk)
-			}
-			sum.RecordsWritten = onDisk
-		}
-		if removedDir != "" {
-			var parts []string
-			for i := range groups {
-				parts = append(parts, filepath.Join(removedDir, "part-"+strconv.Itoa(i)+".jsonl"))
-			}
-			if err := writeRemovedIDs(c, dst, parts); err != nil {
-				return nil, err
-			}
-			os.RemoveAll(removedDir)
-			sum.RemovedIDsOut = c.RemovedIDsOut
-		}
+// Validate checks the parameters, not the inputs (which Check lists): the
+// errors a run would meet in its configuration wrap ErrConfig. Inputs and
+// Output may be empty.
+func (c Config) Validate() error {
+	v := &Workflow{Cfg: c, Registry: stage.NewRegistry()}
+	if len(c.Inputs) == 0 {
+		v.Cfg.Inputs = []string{"."}
 	}
-
-	if c.RemoveCache {
-		if err := removeCacheEntry(c.Cache, root, log); err != nil {
-			return nil, fmt.Errorf("--remove-cache: %w", err)
-		}
-		sum.CacheRemoved = true
+	if c.Output == "" {
+		v.Cfg.Output = "."
 	}
-	sum.FinishedAt = time.Now().UTC().Format(time.RFC3339)
-	sum.WallSec = time.Since(start).Seconds()
-	sum.HeadCPUSec = (executor.ProcessCPU() - cpu0).Seconds()
-	for _, p := range sum.Phases {
-		sum.CPUSec += p.CPUSec
-	}
-	sum.Nodes = w.nodes
-	sum.PeakRSSBytes = executor.PeakRSS()
-	for _, n := range w.nodes {
-		sum.PeakRSSBytes = max(sum.PeakRSSBytes, n.PeakRSSBytes)
-	}
-	b, _ := json.MarshalIndent(sum, "", "  ")
-	// summary.json is written last: its presence marks a finished run.
-	if err := writeToOutput(dst, "summary.json", func(path string) error { return writeFileAtomic(path, append(b, '\n')) }); err != nil {
-		return nil, err
-	}
-	return sum, nil
+	_, err := v.normalize()
+	return err
 }
 
 func (w *Workflow) normalize() (Config, error) {
@@ -467,7 +425,7 @@ func (w *Workflow) normalize() (Config, error) {
 	if c.OnBadRecord == "" {
 		c.OnBadRecord = d.OnBadRecord
 	}
-	if _, err := parsePolicy(c.OnBadRecord); err != nil {
+	if _, err := flow.ParsePolicy(c.OnBadRecord); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if err := checkCounts(c); err != nil {
@@ -510,248 +468,13 @@ func (w *Workflow) normalize() (Config, error) {
 	if c.VerifyThreshold < 0 || c.VerifyThreshold > 1 {
 		return c, fmt.Errorf("%w: fuzzy: --verify-threshold %g: want a value in [0, 1]", ErrConfig, c.VerifyThreshold)
 	}
-	switch c.InputFormat {
-	case "", "jsonl", "parquet":
-	default:
-		return c, fmt.Errorf("%w: fuzzy: --input-format %q: want jsonl or parquet", ErrConfig, c.InputFormat)
+	if err := flow.CheckInputFormat("fuzzy", c.InputFormat); err != nil {
+		return c, err
 	}
 	if w.Registry == nil {
 		return c, fmt.Errorf("%w: fuzzy: no stage registry", ErrConfig)
 	}
 	return c, nil
-}
-
-// phase runs fn unless dir holds a finished phase; outputs are kept in
-// dir/_DONE.json so that a later run can resume.
-func (w *Workflow) phase(ctx context.Context, sum *Summary, log *slog.Logger, name, dir string, out *[]task.Task, fn func(dir string) ([]task.Task, error)) error {
-	done := filepath.Join(dir, "_DONE.json")
-	if b, err := os.ReadFile(done); err == nil {
-		ts, err := decodeTasks(b)
-		if err == nil {
-			log.Info("resuming: phase already done in cache", "phase", name, "dir", dir)
-			sum.Phases = append(sum.Phases, PhaseSummary{Name: name, Resumed: true})
-			*out = ts
-			return nil
-		}
-		log.Warn("cached phase marker unreadable; starting the phase clean", "phase", name, "err", err)
-	}
-	if _, err := os.Stat(dir); err == nil {
-		log.Info("phase was interrupted earlier; starting it clean", "phase", name, "dir", dir)
-		if err := os.RemoveAll(dir); err != nil {
-			return err
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	w.lastStages = nil
-	t0, c0 := time.Now(), executor.ProcessCPU()
-	ts, err := fn(dir)
-	if err != nil {
-		return fmt.Errorf("phase %s: %w", name, err)
-	}
-	sum.Phases = append(sum.Phases, w.phaseSummary(name, time.Since(t0), executor.ProcessCPU()-c0))
-	b, err := encodeTasks(ts)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(done+".tmp", b, 0o644); err != nil {
-		return err
-	}
-	*out = ts
-	return os.Rename(done+".tmp", done)
-}
-
-// phaseSummary sums a finished phase: the CPU time its calls reported on
-// their nodes, or headCPU (the head process's) for a driver-only phase.
-func (w *Workflow) phaseSummary(name string, wall, headCPU time.Duration) PhaseSummary {
-	p := PhaseSummary{Name: name, WallSec: wall.Seconds(), CPUSec: headCPU.Seconds(), Stages: w.lastStages}
-	if w.lastStages != nil {
-		p.CPUSec = 0
-		for _, s := range w.lastStages {
-			p.CPUSec += s.CPU.Seconds()
-		}
-	}
-	return p
-}
-
-// addNodes adds one Execute's node reports to the workflow's.
-func (w *Workflow) addNodes(nodes []executor.NodeReport) {
-	for _, n := range nodes {
-		i := slices.IndexFunc(w.nodes, func(s NodeSummary) bool { return s.ID == n.ID })
-		if i < 0 {
-			w.nodes = append(w.nodes, NodeSummary{ID: n.ID})
-			i = len(w.nodes) - 1
-		}
-		s := &w.nodes[i]
-		s.Lost = s.Lost || n.Lost
-		s.Calls += n.Calls
-		s.CPUSec += n.CPU.Seconds()
-		s.PeakRSSBytes = max(s.PeakRSSBytes, n.PeakRSS)
-	}
-}
-
-// build makes a registered stage from its config, so that the stage can be
-// rebuilt in another process from its descriptor.
-func (w *Workflow) build(typ string, cfg any) (stage.Stage, error) {
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return w.Registry.Build(stage.Descriptor{Type: typ, Config: b})
-}
-
-// execute runs one stage on the executor and keeps its report for the phase.
-func (w *Workflow) execute(ctx context.Context, st stage.Stage, in []task.Task) ([]task.Task, error) {
-	ec := w.Executor
-	if ec.ShuffleMemoryLimit == 0 {
-		ec.ShuffleMemoryLimit = w.Cfg.MemoryLimit // the LSH shuffle's bound, unless the executor sets one
-	}
-	ex := executor.New(w.Runtime, ec)
-	out, err := ex.Execute(ctx, []stage.Stage{st}, in)
-	rep := ex.Report()
-	w.lastStages = rep.Stages
-	w.addNodes(rep.Nodes)
-	if err != nil {
-		if failed := ex.FailedTasks(); len(failed) > 0 {
-			return nil, failedError(err, failed)
-		}
-		return nil, err
-	}
-	return out, nil
-}
-
-// assignIDs counts the records of every file and gives each file group a
-// contiguous id range, in group order (not in the order actors finish), so
-// ids are the same on every run. It writes dir/id_map.json.
-func assignIDs(ctx context.Context, groups [][]string, dir string, splitBytes int64) ([]task.Task, error) {
-	type job struct{ g, f int }
-	counts := make([][]int64, len(groups))
-	sections := make([][][]dataio.Section, len(groups))
-	var jobs []job
-	for g, files := range groups {
-		counts[g] = make([]int64, len(files))
-		sections[g] = make([][]dataio.Section, len(files))
-		for f := range files {
-			jobs = append(jobs, job{g, f})
-		}
-	}
-	var mu sync.Mutex
-	var firstErr error
-	var wg sync.WaitGroup
-	next := make(chan job)
-	for range 4 {
-		wg.Go(func() {
-			for j := range next {
-				path := groups[j.g][j.f]
-				var n int64
-				var secs []dataio.Section
-				var err error
-				fi, serr := os.Stat(path)
-				large := serr == nil && fi.Size() > splitBytes
-				switch {
-				case large && dataio.FormatOf(path) == dataio.JSONL && dataio.CompressionOf(path) == dataio.NoCompression:
-					secs, err = dataio.SplitJSONLContext(ctx, path, splitBytes)
-				case large && dataio.FormatOf(path) == dataio.Parquet:
-					// Parquet sections are runs of row groups, sized by
-					// uncompressed bytes (text compresses about 2–3:1).
-					secs, err = dataio.SplitParquet(path, 2*splitBytes)
-				}
-				if secs != nil || err != nil {
-					for _, s := range secs {
-						n += s.Rows
-					}
-				} else {
-					n, err = dataio.CountRecordsContext(ctx, path)
-				}
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = fmt.Errorf("count records: %w", err)
-				}
-				counts[j.g][j.f] = n
-				sections[j.g][j.f] = secs
-				mu.Unlock()
-			}
-		})
-	}
-	for _, j := range jobs {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- j
-	}
-	close(next)
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	type idGroup struct {
-		Group   int         `json:"group"`
-		FirstID int64       `json:"first_id"`
-		Count   int64       `json:"count"`
-		Files   []fileRange `json:"files"`
-	}
-	var idmap []idGroup
-	var tasks []task.Task
-	var next64 int64
-	for g, files := range groups {
-		ig := idGroup{Group: g, FirstID: next64}
-		for f, p := range files {
-			ig.Files = append(ig.Files, fileRange{Path: p, Base: next64, Count: counts[g][f], Sections: sections[g][f]})
-			next64 += counts[g][f]
-			ig.Count += counts[g][f]
-		}
-		idmap = append(idmap, ig)
-		t := task.NewFileGroup("fuzzy", files)
-		b, _ := json.Marshal(ig.Files)
-		t.Meta()[metaFiles] = string(b)
-		t.Meta()[metaGroup] = strconv.Itoa(g)
-		tasks = append(tasks, t)
-	}
-	b, _ := json.MarshalIndent(map[string]any{"total_ids": next64, "groups": idmap}, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "id_map.json"), append(b, '\n'), 0o644); err != nil {
-		return nil, err
-	}
-	return tasks, nil
-}
-
-type storedTask struct {
-	ID    string            `json:"id"`
-	Paths []string          `json:"paths"`
-	Meta  map[string]string `json:"meta"`
-}
-
-func encodeTasks(ts []task.Task) ([]byte, error) {
-	var st []storedTask
-	for _, t := range ts {
-		fg, ok := t.(*task.FileGroup)
-		if !ok {
-			return nil, fmt.Errorf("phase output %s is %s, want a file group", t.ID(), t.Kind())
-		}
-		st = append(st, storedTask{ID: fg.ID(), Paths: fg.Paths, Meta: fg.Meta()})
-	}
-	return json.MarshalIndent(st, "", "  ")
-}
-
-func decodeTasks(b []byte) ([]task.Task, error) {
-	var st []storedTask
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, err
-	}
-	var ts []task.Task
-	for _, s := range st {
-		for _, p := range s.Paths {
-			if _, err := os.Stat(p); err != nil {
-				return nil, fmt.Errorf("cached output missing: %w", err)
-			}
-		}
-		fg := &task.FileGroup{Header: task.Header{TaskID: s.ID, Metadata: s.Meta}, Paths: s.Paths}
-		ts = append(ts, fg)
-	}
-	return ts, nil
 }
 
 // storeShingles reports whether the MinHash phase keeps shingle hashes:
@@ -769,157 +492,5 @@ const DefaultMemoryLimit = 4 << 30
 // 16 bits.
 const MaxBands = 1<<16 - 1
 
-// sectionTasks returns the MinHash tasks for the file groups: a group's task
-// as is, or, for a group with a split file, one task per section of that
-// file, plus one task per run of consecutive unsplit files of the group.
-func sectionTasks(groups []task.Task) []task.Task {
-	var out []task.Task
-	for _, t := range copyTasks(groups) {
-		files, err := fileRanges(t)
-		split := false
-		for _, f := range files {
-			split = split || len(f.Sections) > 1
-		}
-		if err != nil || !split {
-			out = append(out, t)
-			continue
-		}
-		g := t.Meta()[metaGroup]
-		// A MinHash task's signature store covers one contiguous id range,
-		// so each run of consecutive whole files (no split file between
-		// them) gets a task of its own.
-		var whole []fileRange
-		wholeStart := 0
-		flush := func() {
-			if len(whole) > 0 {
-				out = append(out, rangeTask(t, fmt.Sprintf("%s-w%d", g, wholeStart), whole))
-				whole = nil
-			}
-		}
-		for fi, f := range files {
-			if len(f.Sections) <= 1 {
-				if len(whole) == 0 {
-					wholeStart = fi
-				}
-				whole = append(whole, f)
-				continue
-			}
-			flush()
-			for si := range f.Sections {
-				sec := f.Sections[si]
-				fr := fileRange{Path: f.Path, Base: f.Base, Count: f.Count, Section: &sec}
-				out = append(out, rangeTask(t, fmt.Sprintf("%s-%d-%d", g, fi, si), []fileRange{fr}))
-			}
-		}
-		flush()
-	}
-	return out
-}
-
-func rangeTask(t task.Task, group string, files []fileRange) task.Task {
-	paths := make([]string, len(files))
-	for i, f := range files {
-		paths[i] = f.Path
-	}
-	fg := &task.FileGroup{Header: task.HeaderOf(t), Paths: paths}
-	b, _ := json.Marshal(files)
-	fg.Meta()[metaFiles] = string(b)
-	fg.Meta()[metaGroup] = group
-	fg.TaskID = t.ID() + "-" + group
-	return fg
-}
-
-// copyTasks gives a phase its own copies of earlier outputs (stages set ids
-// on the tasks they are handed).
-func copyTasks(ts []task.Task) []task.Task {
-	out := make([]task.Task, len(ts))
-	for i, t := range ts {
-		fg := t.(*task.FileGroup)
-		out[i] = &task.FileGroup{Header: task.HeaderOf(fg), Paths: append([]string(nil), fg.Paths...)}
-	}
-	return out
-}
-
-func inputKey(files []string) string {
-	var sb strings.Builder
-	for _, f := range files {
-		fi, err := os.Stat(f)
-		if err == nil {
-			fmt.Fprintf(&sb, "%s\x00%d\x00%d\n", f, fi.Size(), fi.ModTime().UnixNano())
-		} else {
-			fmt.Fprintf(&sb, "%s\x00?\n", f)
-		}
-	}
-	return sb.String()
-}
-
-func hashKey(parts ...any) string {
-	h := sha256.New()
-	for _, p := range parts {
-		fmt.Fprintf(h, "%v\x00", p)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-func atoi(s string) int64 {
-	n, _ := strconv.ParseInt(s, 10, 64)
-	return n
-}
-
-// commonDir is the deepest directory containing every file.
-func commonDir(files []string) string {
-	if len(files) == 0 {
-		return ""
-	}
-	dir := filepath.Dir(files[0])
-	for _, f := range files[1:] {
-		for !strings.HasPrefix(f, dir+string(filepath.Separator)) && dir != "/" && dir != "." {
-			dir = filepath.Dir(dir)
-		}
-	}
-	return dir
-}
-
-// concatFiles writes the concatenation of srcs (missing ones skipped) to dst,
-// through a hidden temporary file renamed into place.
-func concatFiles(srcs []string, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	out, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := out.Name()
-	for _, s := range srcs {
-		in, err := os.Open(s)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			out.Close()
-			os.Remove(tmp)
-			return err
-		}
-		_, err = io.Copy(out, in)
-		in.Close()
-		if err != nil {
-			out.Close()
-			os.Remove(tmp)
-			return err
-		}
-	}
-	if err := out.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil { // CreateTemp makes 0600
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
-}
+// atoi parses a decimal metadata value.
+func atoi(s string) int64 { return flow.Atoi(s) }

@@ -4,7 +4,9 @@
 package builtin
 
 import (
+	"github.com/sluice-data/sluice/dedup/exact"
 	"github.com/sluice-data/sluice/dedup/fuzzy"
+	"github.com/sluice-data/sluice/dedup/steps"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/stages/chaos"
 	"github.com/sluice-data/sluice/stages/filter"
@@ -17,8 +19,9 @@ import (
 // them with `sluice stages`): chaos, text_filter, the jsonl source and sink
 // (jsonl_reader with its parts file_partitioning and jsonl_read_files, and
 // jsonl_writer), the Parquet source and sink (parquet_reader with its part
-// parquet_read_files, and parquet_writer), the synthetic stages, the
-// fuzzy-deduplication stages, and the filtering and text-fixing stages
+// parquet_read_files, and parquet_writer), the synthetic stages, the exact-
+// and fuzzy-deduplication stages, the deduplication steps of pipeline files
+// (dedup_exact, dedup_fuzzy), and the filtering and text-fixing stages
 // (quality_filter, score_filter, language_id, text_fix, url_remover).
 func Registry() *stage.Registry {
 	reg := stage.NewRegistry()
@@ -41,6 +44,12 @@ func Registry() *stage.Registry {
 	}
 	if err := filter.Register(reg); err != nil {
 		panic(err)
+	}
+	if err := exact.Register(reg); err != nil {
+		panic(err)
+	}
+	for _, t := range steps.Types(reg) {
+		reg.MustRegister(t)
 	}
 	return reg
 }

@@ -1,5 +1,3 @@
-//go:build !nolangid
-
 package filter
 
 import (
@@ -9,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/pemistahl/lingua-go"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/task"
 )
@@ -17,32 +14,42 @@ import (
 // LanguageIDType is the registry name of the language identification stage.
 const LanguageIDType = "language_id"
 
-// Language-identification drop reasons (counted as dropped.<reason>).
+// Language-identification drop reasons (counted as dropped.<reason>), and
+// the code written when no language is determined (ISO 639-2 "und").
 const (
-	ReasonLanguage      = "language_not_kept"
-	ReasonLanguageScore = "language_score_too_low"
-	UnknownLanguage     = "unknown"
+	ReasonLanguage       = "language_not_kept"
+	ReasonLanguageScore  = "language_score_too_low"
+	UndeterminedLanguage = "und"
+)
+
+// Detector names (LanguageIDConfig.Detector).
+const (
+	DetectorTrigram = "trigram"
+	DetectorLingua  = "lingua"
 )
 
 // LanguageIDConfig configures language_id.
 type LanguageIDConfig struct {
 	// TextField is the column holding the text (default: the batch's text column).
 	TextField string `json:"text_field,omitempty"`
-	// LanguageField and ScoreField receive the ISO 639-1 code ("unknown"
-	// when no language is detected) and its confidence in [0, 1].
+	// LanguageField and ScoreField receive the language code ("und" when
+	// none is determined) and its score in [0, 1].
 	LanguageField string `json:"language_field,omitempty"`
 	ScoreField    string `json:"score_field,omitempty"`
-	// Languages restricts the candidate languages (ISO 639-1 codes); fewer
-	// candidates cost less memory and time. Default: all 75 of lingua.
+	// Detector is "trigram" (default: package text/langid, lingua-go's
+	// trigram models scored by Sluice) or "lingua" (lingua-go itself,
+	// compiled in only with -tags lingua).
+	Detector string `json:"detector,omitempty"`
+	// Languages restricts the candidate languages (ISO 639-1 codes).
+	// Default: all 75 (both detectors know the same 75).
 	Languages []string `json:"languages,omitempty"`
 	// Keep, when set, drops documents whose language is not listed.
 	Keep []string `json:"keep,omitempty"`
-	// MinScore drops documents whose confidence is below it (0: off).
+	// MinScore drops documents whose score is below it (0: off).
 	MinScore float64 `json:"min_score,omitempty"`
-	// Accuracy is "low" (default: trigram models only, ~75 MiB for all
-	// languages) or "high" (1- to 5-gram models for texts under 120
-	// characters, up to ~1.2 GiB for all; lingua uses trigrams alone on
-	// longer texts).
+	// Accuracy is lingua's mode: "low" (default: trigram models only, ~75
+	// MiB for all languages) or "high" (1- to 5-gram models for texts under
+	// 120 characters, up to ~1.2 GiB for all). Only for detector lingua.
 	Accuracy string `json:"accuracy,omitempty"`
 	// MaxChars bounds the characters examined per document (default 500;
 	// -1: the whole text).
@@ -51,15 +58,19 @@ type LanguageIDConfig struct {
 	RejectedDir string `json:"rejected_dir,omitempty"`
 }
 
-// LanguageID identifies each document's language with lingua-go (models
-// embedded in the binary), writes it and its confidence to two fields, and
-// optionally drops documents by language and confidence.
+// languageDetector identifies the language of one text: its code ("und"
+// when undetermined) and a score in [0, 1]. It is safe for concurrent use.
+type languageDetector interface {
+	detect(text string) (code string, score float64)
+}
+
+// LanguageID identifies each document's language, writes it and its score
+// to two fields, and optionally drops documents by language and score.
 type LanguageID struct {
 	stage.Base
 	cfg      LanguageIDConfig
-	builder  lingua.LanguageDetectorBuilder
 	keep     map[string]bool
-	detector lingua.LanguageDetector
+	detector languageDetector
 	label    string // the stage's name in its pipeline, set by Setup
 }
 
@@ -74,63 +85,71 @@ func NewLanguageID(cfg LanguageIDConfig) (*LanguageID, error) {
 	if cfg.LanguageField == cfg.ScoreField {
 		return nil, errors.New("language_field and score_field must differ")
 	}
-	if cfg.MaxChars == 0 {
-		cfg.MaxChars = 500
-	}
 	if cfg.MinScore < 0 || cfg.MinScore > 1 {
 		return nil, fmt.Errorf("min_score %g is outside [0, 1]", cfg.MinScore)
 	}
-	b := lingua.NewLanguageDetectorBuilder()
-	var built lingua.LanguageDetectorBuilder
-	if len(cfg.Languages) == 0 {
-		built = b.FromAllLanguages()
-	} else {
-		langs, err := parseLanguages(cfg.Languages)
-		if err != nil {
-			return nil, fmt.Errorf("languages: %w", err)
-		}
-		if len(langs) < 2 {
-			return nil, errors.New("languages: give at least two candidates (or none for all)")
-		}
-		built = b.FromLanguages(langs...)
+	if cfg.Detector == "" {
+		cfg.Detector = DetectorTrigram
 	}
-	switch cfg.Accuracy {
-	case "", "low":
-		built = built.WithLowAccuracyMode()
-	case "high":
-	default:
-		return nil, fmt.Errorf("accuracy %q: want low or high", cfg.Accuracy)
+	if cfg.MaxChars == 0 {
+		cfg.MaxChars = 500
+	}
+	if len(cfg.Languages) == 1 {
+		return nil, errors.New("languages: give at least two candidates (or none for all)")
+	}
+	det, known, err := newDetector(&cfg)
+	if err != nil {
+		return nil, err
 	}
 	keep := map[string]bool{}
-	if _, err := parseLanguages(cfg.Keep); err != nil {
-		return nil, fmt.Errorf("keep: %w", err)
-	}
-	for _, k := range cfg.Keep {
-		keep[strings.ToLower(k)] = true
+	for _, k := range lowerCodes(cfg.Keep) {
+		if !known(k) && k != UndeterminedLanguage {
+			return nil, fmt.Errorf("keep: %q is not a language code detector %s knows (nor und)", k, cfg.Detector)
+		}
+		keep[k] = true
 	}
 	return &LanguageID{
 		Base: stage.Base{StageName: LanguageIDType, Batch: 1, In: stage.Spec{Kinds: []string{task.KindDocumentBatch}},
 			Out: stage.Spec{Kinds: []string{task.KindDocumentBatch}, Columns: []string{cfg.LanguageField, cfg.ScoreField}}},
-		cfg: cfg, builder: built, keep: keep,
+		cfg: cfg, keep: keep, detector: det,
 	}, nil
 }
 
-func parseLanguages(codes []string) ([]lingua.Language, error) {
-	var out []lingua.Language
-	for _, c := range codes {
-		l := lingua.GetLanguageFromIsoCode639_1(lingua.GetIsoCode639_1FromValue(strings.ToUpper(c)))
-		if l == lingua.Unknown {
-			return nil, fmt.Errorf("%q is not an ISO 639-1 code of a language lingua knows", c)
+// newDetector builds cfg's detector and returns it and its language-code
+// check.
+func newDetector(cfg *LanguageIDConfig) (languageDetector, func(string) bool, error) {
+	cands := lowerCodes(cfg.Languages)
+	switch cfg.Detector {
+	case DetectorTrigram:
+		if cfg.Accuracy != "" {
+			return nil, nil, fmt.Errorf("accuracy %q: only detector lingua has accuracy modes", cfg.Accuracy)
 		}
-		out = append(out, l)
+		d, err := newTrigramDetector(cands)
+		return d, trigramKnows, err
+	case DetectorLingua:
+		d, err := newLinguaDetector(cands, cfg.Accuracy)
+		return d, linguaKnows, err
 	}
-	return out, nil
+	return nil, nil, fmt.Errorf("detector %q: want %s or %s", cfg.Detector, DetectorTrigram, DetectorLingua)
 }
 
-// Setup implements stage.Stage: it builds the detector (models load on
-// first use and are shared by the actors of a process).
+// lowerCodes returns the codes in lower case (nil for none).
+func lowerCodes(codes []string) []string {
+	if len(codes) == 0 {
+		return nil
+	}
+	out := make([]string, len(codes))
+	for i, c := range codes {
+		out[i] = strings.ToLower(strings.TrimSpace(c))
+	}
+	return out
+}
+
+// Config returns the stage's configuration, defaults filled in.
+func (l *LanguageID) Config() LanguageIDConfig { return l.cfg }
+
+// Setup implements stage.Stage.
 func (l *LanguageID) Setup(_ context.Context, w *stage.Worker) error {
-	l.detector = l.builder.Build()
 	if w != nil && w.StageName != "" {
 		l.label = w.StageName
 	}
@@ -142,20 +161,13 @@ func (l *LanguageID) Setup(_ context.Context, w *stage.Worker) error {
 	return nil
 }
 
-// Detect returns the ISO 639-1 code of text's language ("unknown" when
-// none is found) and its confidence.
+// Detect returns the code of text's language ("und" when none is
+// determined) and its score, looking at the first MaxChars characters.
 func (l *LanguageID) Detect(text string) (string, float64) {
-	if l.detector == nil {
-		l.detector = l.builder.Build()
-	}
 	if l.cfg.MaxChars > 0 && len(text) > l.cfg.MaxChars {
 		text = prefixRunes(text, l.cfg.MaxChars)
 	}
-	vals := l.detector.ComputeLanguageConfidenceValues(text)
-	if len(vals) == 0 || vals[0].Value() <= 0 {
-		return UnknownLanguage, 0
-	}
-	return strings.ToLower(vals[0].Language().IsoCode639_1().String()), vals[0].Value()
+	return l.detector.detect(text)
 }
 
 // prefixRunes returns the first n code points of s.
@@ -247,18 +259,23 @@ func (l *LanguageID) batch(ctx context.Context, b *task.DocumentBatch, counts ma
 
 // languageIDType returns the registry entry of language_id.
 func languageIDType(textField, rejected stage.Field) stage.Type {
+	lingua := "lingua (lingua-go itself; in this binary)"
+	if !linguaCompiled {
+		lingua = "lingua (lingua-go itself; not in this binary: build with -tags lingua)"
+	}
 	return stage.Type{
 		Name: LanguageIDType,
-		Doc: "Identifies each document's language with lingua-go (models embedded in the binary) and writes its ISO 639-1 code and confidence; " +
-			"optionally drops documents by language and minimum confidence. Counts documents per language (language.<code>) and drops (dropped.<reason>).",
+		Doc: "Identifies each document's language among 75 and writes its ISO 639-1 code (und when undetermined) and a score in [0, 1]; " +
+			"optionally drops documents by language and minimum score. Counts documents per language (language.<code>) and drops (dropped.<reason>). See docs/filters.md.",
 		Fields: []stage.Field{
 			textField,
-			{Name: "language_field", Type: "string", Default: "language", Doc: "field receiving the ISO 639-1 code (\"unknown\" when none is detected)"},
-			{Name: "score_field", Type: "string", Default: "language_score", Doc: "field receiving the confidence, in [0, 1]"},
-			{Name: "languages", Type: "[string]", Default: "(all 75)", Doc: "candidate languages, ISO 639-1 codes; fewer cost less memory and time"},
-			{Name: "keep", Type: "[string]", Default: "[]", Doc: "keep only documents in these languages (empty: keep all)"},
-			{Name: "min_score", Type: "float", Default: "0", Doc: "drop documents whose confidence is below this"},
-			{Name: "accuracy", Type: "string", Default: "low", Doc: "low (trigram models, ~75 MiB for all languages) or high (1- to 5-grams for texts under 120 characters, up to ~1.2 GiB for all)"},
+			{Name: "detector", Type: "string", Default: DetectorTrigram, Doc: "trigram (lingua-go's trigram models scored by Sluice: 4 MB, thousands of documents per CPU-second) or " + lingua},
+			{Name: "language_field", Type: "string", Default: "language", Doc: "field receiving the ISO 639-1 code (\"und\" when undetermined)"},
+			{Name: "score_field", Type: "string", Default: "language_score", Doc: "field receiving the score, in [0, 1]: the winner's softmax share among the candidates, 1 when the script decides"},
+			{Name: "languages", Type: "[string]", Default: "(all 75)", Doc: "candidate languages, ISO 639-1 codes (at least two); scores are relative to them"},
+			{Name: "keep", Type: "[string]", Default: "[]", Doc: "keep only documents in these languages (und allowed; empty: keep all)"},
+			{Name: "min_score", Type: "float", Default: "0", Doc: "drop documents whose score is below this"},
+			{Name: "accuracy", Type: "string", Default: "low", Doc: "lingua only: low (trigram models, ~75 MiB for all languages) or high (1- to 5-grams for texts under 120 characters, up to ~1.2 GiB for all)"},
 			{Name: "max_chars", Type: "int", Default: "500", Doc: "characters examined per document, from its start (-1: all; lingua slows down with length)"},
 			rejected,
 		},

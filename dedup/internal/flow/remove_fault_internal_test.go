@@ -1,4 +1,4 @@
-package fuzzy
+package flow
 
 import (
 	"context"
@@ -36,18 +36,18 @@ func TestRemoveStageReportsCopyErrors(t *testing.T) {
 	if _, err := dataio.PrepareOutput(out, dataio.PrepareOptions{Mode: dataio.OutputOverwrite}); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewRemoveStage(RemoveConfig{OutputDir: out, InputRoot: in, OutputMode: string(dataio.OutputOverwrite)})
+	s, err := NewRemoveStage("fuzzy_remove", RemoveConfig{OutputDir: out, InputRoot: in, OutputMode: string(dataio.OutputOverwrite)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Setup(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []fileRange{{Path: notParquet, Count: 3}, {Path: empty}} {
-		b, _ := json.Marshal([]fileRange{f})
+	for _, f := range []FileRange{{Path: notParquet, Count: 3}, {Path: empty}} {
+		b, _ := json.Marshal([]FileRange{f})
 		g := task.NewFileGroup("", []string{f.Path})
-		g.Meta()[metaFiles] = string(b)
-		g.Meta()[metaGroup] = "0"
+		g.Meta()[MetaFiles] = string(b)
+		g.Meta()[MetaGroup] = "0"
 		_, err := s.ProcessBatch(context.Background(), []task.Task{g})
 		if err == nil || !strings.Contains(err.Error(), filepath.Base(f.Path)) {
 			t.Errorf("%s: error %v, want one naming the file", f.Path, err)

@@ -1,4 +1,4 @@
-package fuzzy
+package flow
 
 import (
 	"bufio"
@@ -50,27 +50,29 @@ type RemoveConfig struct {
 // for byte; Parquet files keep their schema.
 type RemoveStage struct {
 	stage.Base
+	typ  string // the registered type, which names the stage in errors
 	cfg  RemoveConfig
 	dups []int64        // the removal ids of the file group being copied
 	out  *dataio.Output // per actor, from Setup; nil with ListOnly
 }
 
-// NewRemoveStage returns the stage.
-func NewRemoveStage(cfg RemoveConfig) (*RemoveStage, error) {
+// NewRemoveStage returns the stage, registered as typ (fuzzy_remove,
+// exact_remove).
+func NewRemoveStage(typ string, cfg RemoveConfig) (*RemoveStage, error) {
 	if cfg.OutputDir == "" && !cfg.ListOnly {
-		return nil, errors.New("fuzzy_remove: output_dir is required")
+		return nil, errors.New(typ + ": output_dir is required")
 	}
 	if cfg.ListOnly && cfg.RemovedIDsDir == "" {
-		return nil, errors.New("fuzzy_remove: list_only needs removed_ids_dir")
+		return nil, errors.New(typ + ": list_only needs removed_ids_dir")
 	}
 	if cfg.OutputRoot == "" {
 		cfg.OutputRoot = cfg.OutputDir
 	}
 	if _, err := dataio.ParseOutputMode(cfg.OutputMode); err != nil {
-		return nil, fmt.Errorf("fuzzy_remove: output_mode %w", err)
+		return nil, fmt.Errorf("%s: output_mode %w", typ, err)
 	}
 	return &RemoveStage{Base: stage.Base{StageName: "remove", Batch: 1,
-		In: stage.Spec{Kinds: []string{task.KindFileGroup}}, Out: stage.Spec{Kinds: []string{task.KindFileGroup}}}, cfg: cfg}, nil
+		In: stage.Spec{Kinds: []string{task.KindFileGroup}}, Out: stage.Spec{Kinds: []string{task.KindFileGroup}}}, typ: typ, cfg: cfg}, nil
 }
 
 // Setup implements stage.Stage: it opens the output directory, which the
@@ -82,7 +84,7 @@ func (s *RemoveStage) Setup(context.Context, *stage.Worker) error {
 	mode, _ := dataio.ParseOutputMode(s.cfg.OutputMode)
 	out, err := dataio.OpenOutput(s.cfg.OutputRoot, mode)
 	if err != nil {
-		return fmt.Errorf("fuzzy_remove: %w", err)
+		return fmt.Errorf("%s: %w", s.typ, err)
 	}
 	s.out = out
 	return nil
@@ -96,7 +98,7 @@ func (s *RemoveStage) loadDups(ctx context.Context, lo, hi int64) error {
 	for _, p := range s.cfg.Duplicates {
 		r, err := dataio.OpenIDListFile(p, dataio.DedupIDColumn, 0)
 		if err != nil {
-			return fmt.Errorf("fuzzy_remove: %w", err)
+			return fmt.Errorf("%s: %w", s.typ, err)
 		}
 		for {
 			ids, err := r.Next()
@@ -105,7 +107,7 @@ func (s *RemoveStage) loadDups(ctx context.Context, lo, hi int64) error {
 			}
 			if err != nil {
 				r.Close()
-				return fmt.Errorf("fuzzy_remove: %s: %w", p, err)
+				return fmt.Errorf("%s: %s: %w", s.typ, p, err)
 			}
 			for _, id := range ids {
 				if id >= lo && id < hi {
@@ -133,7 +135,7 @@ func (s *RemoveStage) isDup(id int64) bool {
 func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.Task, error) {
 	var out []task.Task
 	for _, t := range ts {
-		files, err := fileRanges(t)
+		files, err := FileRanges(t)
 		if err != nil {
 			return nil, err
 		}
@@ -161,7 +163,7 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 			} else {
 				dst, cst, err := s.copyFile(ctx, f, &droppedRows)
 				if err != nil {
-					return nil, fmt.Errorf("fuzzy_remove: %s: %w", f.Path, err)
+					return nil, fmt.Errorf("%s: %s: %w", s.typ, f.Path, err)
 				}
 				st = cst
 				written = append(written, dst)
@@ -177,13 +179,13 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 			}
 		}
 		if s.cfg.RemovedIDsDir != "" {
-			if err := writeLines(filepath.Join(s.cfg.RemovedIDsDir, "part-"+t.Meta()[metaGroup]+".jsonl"), removedIDs); err != nil {
+			if err := writeLines(filepath.Join(s.cfg.RemovedIDsDir, "part-"+t.Meta()[MetaGroup]+".jsonl"), removedIDs); err != nil {
 				return nil, err
 			}
 		}
 		o := &task.FileGroup{Header: task.HeaderOf(t), Paths: written}
-		o.Meta()[metaKept] = strconv.FormatInt(kept, 10)
-		o.Meta()[metaDropped] = strconv.FormatInt(dropped, 10)
+		o.Meta()[MetaKept] = strconv.FormatInt(kept, 10)
+		o.Meta()[MetaDropped] = strconv.FormatInt(dropped, 10)
 		out = append(out, o)
 	}
 	return out, nil
@@ -193,9 +195,9 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 // under OutputDir, through the output's records, appending the dropped row
 // indexes to dropped. Every error is returned: a write that fails (a full
 // disk) fails the task.
-func (s *RemoveStage) copyFile(ctx context.Context, f fileRange, dropped *[]int64) (string, dataio.CopyStats, error) {
+func (s *RemoveStage) copyFile(ctx context.Context, f FileRange, dropped *[]int64) (string, dataio.CopyStats, error) {
 	var st dataio.CopyStats
-	rel, err := filepath.Rel(s.cfg.OutputRoot, filepath.Join(s.cfg.OutputDir, outputRel(s.cfg.InputRoot, f.Path)))
+	rel, err := filepath.Rel(s.cfg.OutputRoot, filepath.Join(s.cfg.OutputDir, OutputRel(s.cfg.InputRoot, f.Path)))
 	if err != nil {
 		return "", st, err
 	}
@@ -252,7 +254,7 @@ func (s *RemoveStage) originalIDs(ctx context.Context, path string, rows []int64
 		}
 		rowCol, idCol := b.Column(dataio.RowColumn), b.Column(idField)
 		if rowCol == nil || idCol == nil {
-			return nil, fmt.Errorf("fuzzy_remove: %s: no %q field to report removed ids", path, idField)
+			return nil, fmt.Errorf("%s: %s: no %q field to report removed ids", s.typ, path, idField)
 		}
 		for i, row := range rowCol.Ints {
 			for next < len(rows) && rows[next] < row {
@@ -261,7 +263,7 @@ func (s *RemoveStage) originalIDs(ctx context.Context, path string, rows []int64
 			if next < len(rows) && rows[next] == row {
 				id, err := idJSON(idCol, i, dataio.FormatOf(path) == dataio.JSONL)
 				if err != nil {
-					return nil, fmt.Errorf("fuzzy_remove: %s: row %d: %w", path, row+1, err)
+					return nil, fmt.Errorf("%s: %s: row %d: %w", s.typ, path, row+1, err)
 				}
 				out = append(out, id)
 				next++
@@ -271,7 +273,7 @@ func (s *RemoveStage) originalIDs(ctx context.Context, path string, rows []int64
 	if len(out) != len(rows) {
 		// Every removed document was signed, so it has a usable id; a
 		// shortfall means the file changed since the ids phase.
-		return nil, fmt.Errorf("fuzzy_remove: %s: found the ids of %d of the %d removed records; did the file change during the run?", path, len(out), len(rows))
+		return nil, fmt.Errorf("%s: %s: found the ids of %d of the %d removed records; did the file change during the run?", s.typ, path, len(out), len(rows))
 	}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package fuzzy
+package flow
 
 import (
 	"encoding/json"
@@ -12,11 +12,15 @@ import (
 	dataio "github.com/sluice-data/sluice/io"
 )
 
-// The cache holds one entry per input set and signature parameters,
-// CACHE/mh-KEY (with lsh-KEY2 entries inside). Each entry carries a marker,
-// entryMarker, listing the input files its key was computed from. The
-// marker is what makes an entry Sluice's: pruning and --remove-cache delete
-// only directories that hold one, and nothing else in the cache directory.
+// The cache holds one entry per input set and parameters: CACHE/mh-KEY for
+// fuzzy dedup (with lsh-KEY2 entries inside), CACHE/ex-KEY for exact dedup.
+// Each entry carries a marker, entryMarker, listing the input files its key
+// was computed from. The marker is what makes an entry Sluice's: pruning and
+// --remove-cache delete only directories that hold one, and nothing else in
+// the cache directory.
+
+// EntryPrefixes are the name prefixes of the workflows' cache entries.
+var EntryPrefixes = []string{"mh-", "ex-"}
 
 // entryMarker is the marker file of a cache entry.
 const entryMarker = "_entry.json"
@@ -34,9 +38,9 @@ type cacheInput struct {
 	MtimeNS int64  `json:"mtime_ns"`
 }
 
-// writeCacheEntry creates the entry directory root with its marker, unless
+// WriteCacheEntry creates the entry directory root with its marker, unless
 // the marker is there.
-func writeCacheEntry(root string, files []string) error {
+func WriteCacheEntry(root string, files []string) error {
 	marker := filepath.Join(root, entryMarker)
 	if _, err := os.Stat(marker); err == nil {
 		return nil
@@ -60,7 +64,7 @@ func writeCacheEntry(root string, files []string) error {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(marker, b)
+	return WriteFileAtomic(marker, b)
 }
 
 // staleReason returns why the cache entry at dir can never be used again
@@ -87,18 +91,19 @@ func staleReason(dir string) (string, bool) {
 	return "", true
 }
 
-// pruneCache removes the entries of cache other than current whose input
+// PruneCache removes the entries of cache other than current whose input
 // files changed or are gone: their keys can never match again. Each removal
-// is logged with its size; entries without a marker are left alone.
-// Failures are logged, not fatal: pruning only saves space.
-func pruneCache(cache, current string, log *slog.Logger) {
+// is logged with its size; entries without a marker, and directories not
+// named like an entry (EntryPrefixes), are left alone. Failures are logged,
+// not fatal: pruning only saves space.
+func PruneCache(cache, current string, log *slog.Logger) {
 	entries, err := os.ReadDir(cache)
 	if err != nil {
 		return
 	}
 	for _, d := range entries {
 		dir := filepath.Join(cache, d.Name())
-		if !d.IsDir() || !strings.HasPrefix(d.Name(), "mh-") || dir == current {
+		if !d.IsDir() || !isEntryName(d.Name()) || dir == current {
 			continue
 		}
 		why, ours := staleReason(dir)
@@ -115,10 +120,10 @@ func pruneCache(cache, current string, log *slog.Logger) {
 	}
 }
 
-// removeCacheEntry deletes the run's cache entry (after a successful run,
+// RemoveCacheEntry deletes the run's cache entry (after a successful run,
 // --remove-cache), then the spill directory and the cache directory if
 // they are left empty.
-func removeCacheEntry(cache, root string, log *slog.Logger) error {
+func RemoveCacheEntry(cache, root string, log *slog.Logger) error {
 	if _, ours := staleReason(root); !ours {
 		return errors.New("the cache entry " + root + " has no marker; not removing it")
 	}
@@ -144,4 +149,14 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// isEntryName reports whether name is named like a cache entry.
+func isEntryName(name string) bool {
+	for _, p := range EntryPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,8 +1,11 @@
-package fuzzy
+package flow
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,11 +20,11 @@ import (
 // dataio.PrepareOutput, and every file the workflow and its removal actors
 // write there goes through a dataio.Output, which records it.
 
-// checkPaths refuses overlapping paths before any work: an input equal to
+// CheckPaths refuses overlapping paths before any work: an input equal to
 // or inside the output, the cache or --removed-ids-out (the output and the
 // cache may sit inside an input directory: they are never read as input),
 // and an output inside the cache.
-func checkPaths(c Config) error {
+func CheckPaths(c IO) error {
 	out := dataio.NamedPath{Path: c.Output, Name: "--output"}
 	cache := dataio.NamedPath{Path: c.Cache, Name: "--cache"}
 	ids := dataio.NamedPath{Path: c.RemovedIDsOut, Name: "--removed-ids-out"}
@@ -50,26 +53,26 @@ func checkPaths(c Config) error {
 	return nil
 }
 
-// outputMode is the dataio mode of the run's output.
-func outputMode(c Config) dataio.OutputMode {
+// OutputMode is the dataio mode of the run's output.
+func OutputMode(c IO) dataio.OutputMode {
 	if c.Overwrite {
 		return dataio.OutputOverwrite
 	}
 	return dataio.OutputError
 }
 
-// prepareOutput prepares the output directory for the run and opens it for
+// PrepareOutput prepares the output directory for the run and opens it for
 // the driver's own files. Every file the run will write at a known path is
 // reserved: a file Sluice did not write there refuses the run before any
 // work, in every mode. The files of an interrupted run (no summary.json)
 // are replaced without --overwrite, so that the same command resumes.
-func prepareOutput(c Config, files []string, log *slog.Logger) (*dataio.Output, error) {
-	mode := outputMode(c)
+func PrepareOutput(c IO, files []string, log *slog.Logger) (*dataio.Output, error) {
+	mode := OutputMode(c)
 	reserved := []string{"id_map.json", "summary.json", "quarantine.jsonl"}
 	if !c.NoRemove {
-		root := commonDir(files)
+		root := CommonDir(files)
 		for _, f := range files {
-			reserved = append(reserved, "deduplicated/"+filepath.ToSlash(outputRel(root, f)))
+			reserved = append(reserved, "deduplicated/"+filepath.ToSlash(OutputRel(root, f)))
 		}
 	}
 	if c.RemovedIDsOut != "" {
@@ -90,7 +93,7 @@ func prepareOutput(c Config, files []string, log *slog.Logger) (*dataio.Output, 
 // checkRemovedIDsOut refuses a --removed-ids-out file outside the output
 // that is an input file or already exists (unless --overwrite: the user
 // named this very file).
-func checkRemovedIDsOut(c Config, files []string) error {
+func checkRemovedIDsOut(c IO, files []string) error {
 	for _, f := range files {
 		if dataio.PathWithin(c.RemovedIDsOut, f) {
 			return dataio.RejectOutput("--removed-ids-out %s is the input file %s", c.RemovedIDsOut, f)
@@ -119,19 +122,8 @@ func relInside(dir, path string) (string, bool) {
 	return filepath.ToSlash(rel), true
 }
 
-// outputRel is where input file path goes under deduplicated/: its path
-// relative to root, the inputs' common directory, or its base name when it
-// does not lie under root.
-func outputRel(root, path string) string {
-	rel, err := filepath.Rel(root, path)
-	if err != nil || !filepath.IsLocal(rel) {
-		return filepath.Base(path)
-	}
-	return rel
-}
-
-// writeToOutput writes the output file rel with write, recording it.
-func writeToOutput(dst *dataio.Output, rel string, write func(path string) error) error {
+// WriteToOutput writes the output file rel with write, recording it.
+func WriteToOutput(dst *dataio.Output, rel string, write func(path string) error) error {
 	path, err := dst.Begin(rel)
 	if err != nil {
 		return err
@@ -142,17 +134,17 @@ func writeToOutput(dst *dataio.Output, rel string, write func(path string) error
 	return dst.Commit(path, 0)
 }
 
-// copyToOutput writes the concatenation of srcs to the output file rel.
-func copyToOutput(dst *dataio.Output, srcs []string, rel string) error {
-	return writeToOutput(dst, rel, func(path string) error { return concatFiles(srcs, path) })
+// CopyToOutput writes the concatenation of srcs to the output file rel.
+func CopyToOutput(dst *dataio.Output, srcs []string, rel string) error {
+	return WriteToOutput(dst, rel, func(path string) error { return concatFiles(srcs, path) })
 }
 
 // writeRemovedIDs writes the per-group id lists to --removed-ids-out, in
 // the format its extension names (writeRemovedIDsTo); a file inside
 // --output is recorded as written by Sluice.
-func writeRemovedIDs(c Config, dst *dataio.Output, parts []string) error {
+func writeRemovedIDs(c IO, dst *dataio.Output, parts []string) error {
 	if rel, ok := relInside(c.Output, c.RemovedIDsOut); ok {
-		return writeToOutput(dst, rel, func(path string) error { return writeRemovedIDsTo(parts, path, c.IDField) })
+		return WriteToOutput(dst, rel, func(path string) error { return writeRemovedIDsTo(parts, path, c.IDField) })
 	}
 	if err := writeRemovedIDsTo(parts, c.RemovedIDsOut, c.IDField); err != nil {
 		return fmt.Errorf("--removed-ids-out: %w", err)
@@ -160,8 +152,8 @@ func writeRemovedIDs(c Config, dst *dataio.Output, parts []string) error {
 	return nil
 }
 
-// writeFileAtomic writes b to path through a hidden temporary file.
-func writeFileAtomic(path string, b []byte) error {
+// WriteFileAtomic writes b to path through a hidden temporary file.
+func WriteFileAtomic(path string, b []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
@@ -184,10 +176,10 @@ func writeFileAtomic(path string, b []byte) error {
 	return nil
 }
 
-// countWritten counts the records in the files the removal tasks wrote, as
+// CountWritten counts the records in the files the removal tasks wrote, as
 // they are on disk (JSONL: non-blank lines; Parquet: the footer's row
 // count), a few files at a time.
-func countWritten(ctx context.Context, tasks []task.Task) (int64, error) {
+func CountWritten(ctx context.Context, tasks []task.Task) (int64, error) {
 	var paths []string
 	for _, t := range tasks {
 		if fg, ok := t.(*task.FileGroup); ok {
@@ -220,4 +212,55 @@ func countWritten(ctx context.Context, tasks []task.Task) (int64, error) {
 	close(next)
 	wg.Wait()
 	return total, firstErr
+}
+
+// WriteSummary writes v, indented, as the output's summary.json, last: its
+// presence marks a finished run.
+func WriteSummary(dst *dataio.Output, v any) error {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return WriteToOutput(dst, "summary.json", func(path string) error { return WriteFileAtomic(path, append(b, '\n')) })
+}
+
+// concatFiles writes the concatenation of srcs (missing ones skipped) to dst,
+// through a hidden temporary file renamed into place.
+func concatFiles(srcs []string, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := out.Name()
+	for _, s := range srcs {
+		in, err := os.Open(s)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			out.Close()
+			os.Remove(tmp)
+			return err
+		}
+		_, err = io.Copy(out, in)
+		in.Close()
+		if err != nil {
+			out.Close()
+			os.Remove(tmp)
+			return err
+		}
+	}
+	if err := out.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil { // CreateTemp makes 0600
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

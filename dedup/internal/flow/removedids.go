@@ -1,4 +1,4 @@
-package fuzzy
+package flow
 
 import (
 	"bufio"
@@ -43,21 +43,21 @@ func removedIDsFormat(path string) idsFormat {
 	return idsText
 }
 
-// minhashIDConfig says which ids the MinHash phase requires of every
-// record: none without --removed-ids-out; else a usable --id-field, on one
-// line for the text format.
-func minhashIDConfig(c Config) (field string, singleLine bool) {
+// IDRequirement says which ids the reading phase (MinHash, hashing)
+// requires of every record: none without --removed-ids-out; else a usable
+// --id-field, on one line for the text format.
+func IDRequirement(c IO) (field string, singleLine bool) {
 	if c.RemovedIDsOut == "" {
 		return "", false
 	}
 	return c.IDField, removedIDsFormat(c.RemovedIDsOut) == idsText
 }
 
-// checkIDField makes sure, before any work, that --id-field names a field
+// CheckIDField makes sure, before any work, that --id-field names a field
 // the inputs have, when --removed-ids-out needs it: every Parquet file has
 // such a column of a usable type, and some JSONL file's first record has
-// the field (per-record checks come in the MinHash phase).
-func checkIDField(ctx context.Context, c Config, files []string) error {
+// the field (per-record checks come in the reading phase).
+func CheckIDField(ctx context.Context, c IO, files []string) error {
 	if c.RemovedIDsOut == "" {
 		return nil
 	}
@@ -93,7 +93,7 @@ func checkIDField(ctx context.Context, c Config, files []string) error {
 }
 
 // checkParquetIDColumn opens path for its id column.
-func checkParquetIDColumn(ctx context.Context, c Config, path string) error {
+func checkParquetIDColumn(ctx context.Context, c IO, path string) error {
 	r, err := dataio.NewParquetReader([]string{path}, dataio.ReadOptions{TextField: c.TextField, IDField: c.IDField,
 		Columns: []string{c.IDField}, BatchRows: 1, OnBadRecord: dataio.Skip})
 	if err != nil {
@@ -119,7 +119,7 @@ func checkParquetIDColumn(ctx context.Context, c Config, path string) error {
 
 // firstRecordHasField reads the first record of a JSONL file and says
 // whether it has the id field, and what fields it has.
-func firstRecordHasField(ctx context.Context, c Config, path string) (bool, string, error) {
+func firstRecordHasField(ctx context.Context, c IO, path string) (bool, string, error) {
 	r, err := dataio.NewJSONLReader([]string{path}, dataio.ReadOptions{TextField: c.TextField, IDField: c.IDField, BatchRows: 1, OnBadRecord: dataio.Skip})
 	if err != nil {
 		return false, "", fmt.Errorf("%w: %s", ErrConfig, strings.TrimPrefix(err.Error(), "dataio: "))

@@ -93,6 +93,11 @@ type FS interface {
 	// MkdirAll creates a directory and its parents; object stores have no
 	// directories and do nothing.
 	MkdirAll(ctx context.Context, name string) error
+	// ReadDir lists a directory's entries (for object stores, the objects
+	// and prefixes one level below name/), sorted by name. A missing
+	// directory is an error wrapping fs.ErrNotExist locally and empty on
+	// object stores.
+	ReadDir(ctx context.Context, name string) ([]FileInfo, error)
 }
 
 // IsURL reports whether p names an object in a store (a URL with a scheme
@@ -290,6 +295,27 @@ func MkdirAll(ctx context.Context, p string) error {
 		return err
 	}
 	return b.MkdirAll(ctx, LocalPath(p))
+}
+
+// ReadDir lists the directory p (see FS.ReadDir).
+func ReadDir(ctx context.Context, p string) ([]FileInfo, error) {
+	b, err := backend(p)
+	if err != nil {
+		return nil, err
+	}
+	return b.ReadDir(ctx, LocalPath(p))
+}
+
+// TreeSize is the total size of the files below root.
+func TreeSize(ctx context.Context, root string) int64 {
+	var n int64
+	_ = Walk(ctx, root, func(fi FileInfo) error {
+		if fi.Regular {
+			n += fi.Size
+		}
+		return nil
+	})
+	return n
 }
 
 // RemoveTree removes the files below root (and, locally, the emptied

@@ -119,6 +119,22 @@ func (localFS) MkdirAll(_ context.Context, name string) error { return os.MkdirA
 
 func removeAllLocal(p string) error { return os.RemoveAll(p) }
 
+func (localFS) ReadDir(_ context.Context, name string) ([]FileInfo, error) {
+	entries, err := os.ReadDir(name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]FileInfo, 0, len(entries))
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		out = append(out, localInfo(filepath.Join(name, e.Name()), fi))
+	}
+	return out, nil
+}
+
 // atomicFile is a file written under a temporary name in the directory of
 // its final path and renamed into place by Commit.
 type atomicFile struct {

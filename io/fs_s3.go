@@ -635,6 +635,33 @@ func (s *s3FS) Remove(ctx context.Context, name string) error {
 
 func (s *s3FS) MkdirAll(context.Context, string) error { return nil }
 
+func (s *s3FS) ReadDir(ctx context.Context, name string) ([]FileInfo, error) {
+	bucket, key, err := splitS3(name)
+	if err != nil {
+		return nil, err
+	}
+	prefix := strings.TrimSuffix(key, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	s.lists.Add(1)
+	var out []FileInfo
+	for oi := range s.core.ListObjectsIter(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix}) {
+		if oi.Err != nil {
+			return nil, s3Error("list", bucket, prefix, oi.Err)
+		}
+		rel := strings.TrimPrefix(oi.Key, prefix)
+		switch {
+		case rel == "":
+		case strings.HasSuffix(rel, "/"): // a common prefix: a directory
+			out = append(out, FileInfo{Path: s3URL(bucket, strings.TrimSuffix(oi.Key, "/")), Name: strings.TrimSuffix(rel, "/"), IsDir: true})
+		default:
+			out = append(out, s3Info(bucket, oi))
+		}
+	}
+	return out, nil
+}
+
 func (s *s3FS) WriteFile(ctx context.Context, name string, data []byte) error {
 	bucket, key, err := splitS3(name)
 	if err != nil {

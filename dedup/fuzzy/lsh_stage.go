@@ -9,11 +9,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/sluice-data/sluice/dedup/fuzzy/minhash"
+	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/task"
 )
@@ -119,7 +118,7 @@ func (s *LSHStage) bandRange(i int) [2]int {
 // edge files: OutputDir/band_<s>-band_<e>.
 func BandDir(cfg LSHConfig, i int) string {
 	r := (&LSHStage{cfg: cfg}).bandRange(i)
-	return filepath.Join(cfg.OutputDir, fmt.Sprintf("band_%d-band_%d", r[0], r[1]))
+	return dataio.JoinPath(cfg.OutputDir, fmt.Sprintf("band_%d-band_%d", r[0], r[1]))
 }
 
 // NumPartitions implements stage.ShuffleStage.
@@ -183,7 +182,7 @@ func (s *LSHStage) Insert(ctx context.Context, ts []task.Task) error {
 			return fmt.Errorf("fuzzy_lsh: task %s is not a MinHash output: %w", t.ID(), err)
 		}
 		ref := refs[0]
-		f, err := os.Open(ref.Path)
+		f, err := dataio.OpenStream(ctx, ref.Path, 0, -1)
 		if err != nil {
 			return fmt.Errorf("fuzzy_lsh: %w", err)
 		}
@@ -242,7 +241,7 @@ func (s *LSHStage) InsertFinished(ctx context.Context) error { return s.w.Shuffl
 // ExtractAndWrite implements stage.ShuffleStage.
 func (s *LSHStage) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
 	dir := BandDir(s.cfg, s.w.Iteration)
-	path := filepath.Join(dir, "part."+strconv.Itoa(s.w.Rank)+".parquet")
+	path := dataio.JoinPath(dir, "part."+strconv.Itoa(s.w.Rank)+".parquet")
 	ew, err := createEdgeFile(path)
 	if err != nil {
 		return nil, err

@@ -3,8 +3,9 @@ package fuzzy
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
 	"sort"
+
+	dataio "github.com/sluice-data/sluice/io"
 )
 
 // A signature store is a flat file of fixed-size signature records, one per
@@ -28,7 +29,7 @@ type SigStoreRef struct {
 // sigStoreWriter writes records sequentially, filling gaps (ids of bad
 // records) with zeros.
 type sigStoreWriter struct {
-	f      *os.File
+	f      outFile
 	buf    []byte
 	next   int64 // next id expected
 	base   int64
@@ -36,7 +37,7 @@ type sigStoreWriter struct {
 }
 
 func createSigStore(path string, base int64, recLen int) (*sigStoreWriter, error) {
-	f, err := os.Create(path)
+	f, err := createOut(path, false)
 	if err != nil {
 		return nil, fmt.Errorf("signature store: %w", err)
 	}
@@ -70,17 +71,17 @@ func (w *sigStoreWriter) close(total int64) error {
 	for ; w.next < w.base+total; w.next++ {
 		w.buf = append(w.buf, make([]byte, w.recLen)...)
 	}
-	err := w.flush()
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
+	if err := w.flush(); err != nil {
+		w.f.Abort()
+		return err
 	}
-	return err
+	return w.f.Commit()
 }
 
 // sigStores reads signatures from a set of stores.
 type sigStores struct {
 	refs   []SigStoreRef
-	files  []*os.File
+	files  []dataio.File
 	recLen int
 	buf    []byte
 }
@@ -89,7 +90,7 @@ func openSigStores(refs []SigStoreRef, recLen int) (*sigStores, error) {
 	s := &sigStores{refs: append([]SigStoreRef(nil), refs...), recLen: recLen}
 	sort.Slice(s.refs, func(i, j int) bool { return s.refs[i].Base < s.refs[j].Base })
 	for _, r := range s.refs {
-		f, err := os.Open(r.Path)
+		f, err := openIn(r.Path)
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("signature store: %w", err)

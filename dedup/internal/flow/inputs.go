@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"reflect"
 	"strings"
 
@@ -58,7 +57,7 @@ func InputExtensions(format string) []string {
 // configuration errors; what the directory walks skipped is logged.
 func CheckInputs(c IO, log *slog.Logger) ([]string, [][]string, error) {
 	for _, in := range c.Inputs {
-		if _, err := os.Stat(in); err != nil {
+		if _, err := dataio.Stat(context.Background(), in); err != nil {
 			return nil, nil, fmt.Errorf("%w: --input %s: %s", ErrConfig, in, PathProblem(err))
 		}
 	}
@@ -117,7 +116,7 @@ func PathProblem(err error) string {
 func inputsInOrder(c IO, log *slog.Logger) ([]string, [][]string, error) {
 	seen := map[string]bool{}
 	for _, in := range c.Inputs {
-		if fi, err := os.Stat(in); err != nil || !fi.Mode().IsRegular() {
+		if fi, err := dataio.Stat(context.Background(), in); err != nil || !fi.Regular {
 			return nil, nil, fmt.Errorf("%w: input %s is not a file (inputs taken in order must be files)", ErrConfig, in)
 		}
 		if seen[in] {

@@ -125,7 +125,7 @@ func BandDir(cfg LSHConfig, i int) string {
 func (s *LSHStage) NumPartitions() int { return s.cfg.NumPartitions }
 
 // Setup implements stage.Stage.
-func (s *LSHStage) Setup(_ context.Context, w *stage.Worker) error {
+func (s *LSHStage) Setup(ctx context.Context, w *stage.Worker) error {
 	if w.Shuffle == nil {
 		return errors.New("fuzzy_lsh: no shuffle endpoint")
 	}
@@ -135,13 +135,13 @@ func (s *LSHStage) Setup(_ context.Context, w *stage.Worker) error {
 	s.w = w
 	s.bands = s.bandRange(w.Iteration)
 	if s.cfg.VerifyThreshold > 0 {
-		st, err := openSigStores(s.cfg.Stores, s.cfg.NumPerm*s.cfg.HashBits/8)
+		st, err := openSigStores(ctx, s.cfg.Stores, s.cfg.NumPerm*s.cfg.HashBits/8, w.ScratchDir)
 		if err != nil {
 			return err
 		}
 		s.stores = st
 		if len(s.cfg.Stores) > 0 && s.cfg.Stores[0].Shingles != "" {
-			ex, err := openShingleStores(s.cfg.Stores)
+			ex, err := openShingleStores(ctx, s.cfg.Stores, w.ScratchDir)
 			if err != nil {
 				return err
 			}

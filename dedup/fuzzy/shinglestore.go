@@ -2,11 +2,13 @@ package fuzzy
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
+
+	dataio "github.com/sluice-data/sluice/io"
 )
 
 // A shingle store keeps, for every document id of a MinHash task, the
@@ -20,7 +22,7 @@ import (
 // join needs memory for two documents' hashes only.
 
 type shingleWriter struct {
-	data, idx  *os.File
+	data, idx  outFile
 	bd, bx     *bufio.Writer
 	base, next int64
 	off        uint64
@@ -28,13 +30,13 @@ type shingleWriter struct {
 }
 
 func createShingleStore(dataPath, idxPath string, base int64) (*shingleWriter, error) {
-	d, err := os.Create(dataPath)
+	d, err := createOut(dataPath, false)
 	if err != nil {
 		return nil, fmt.Errorf("shingle store: %w", err)
 	}
-	x, err := os.Create(idxPath)
+	x, err := createOut(idxPath, false)
 	if err != nil {
-		d.Close()
+		d.Abort()
 		return nil, fmt.Errorf("shingle store: %w", err)
 	}
 	return &shingleWriter{data: d, idx: x, bd: bufio.NewWriterSize(d, 1<<20), bx: bufio.NewWriterSize(x, 64<<10), base: base, next: base}, nil
@@ -73,28 +75,33 @@ func (w *shingleWriter) close(total int64) error {
 	for ; w.next <= w.base+total && err == nil; w.next++ {
 		err = w.entry() // gaps, then the end offset
 	}
-	for _, e := range []error{w.bd.Flush(), w.bx.Flush(), w.data.Close(), w.idx.Close()} {
+	for _, e := range []error{w.bd.Flush(), w.bx.Flush()} {
 		if err == nil {
 			err = e
 		}
 	}
+	if err == nil {
+		err = w.data.Commit()
+	}
+	if err == nil {
+		err = w.idx.Commit()
+	}
 	if err != nil {
+		w.abort()
 		return fmt.Errorf("shingle store %s: %w", w.data.Name(), err)
 	}
 	return nil
 }
 
 func (w *shingleWriter) abort() {
-	w.data.Close()
-	w.idx.Close()
-	os.Remove(w.data.Name())
-	os.Remove(w.idx.Name())
+	w.data.Abort()
+	w.idx.Abort()
 }
 
 // shingleStores reads the shingle hashes of any document.
 type shingleStores struct {
 	refs      []SigStoreRef
-	data, idx []*os.File
+	data, idx []dataio.File
 	ib        [16]byte
 	raw       []byte
 	scratch   []uint32 // radixSort32's buffer
@@ -109,16 +116,18 @@ type shingleStores struct {
 // is emptied.
 const shingleCacheHashes = 4 << 20
 
-func openShingleStores(refs []SigStoreRef) (*shingleStores, error) {
+// openShingleStores opens the stores for positioned reads; stores on an
+// object store are first copied to the local directory scratch.
+func openShingleStores(ctx context.Context, refs []SigStoreRef, scratch string) (*shingleStores, error) {
 	s := &shingleStores{refs: append([]SigStoreRef(nil), refs...)}
 	sort.Slice(s.refs, func(i, j int) bool { return s.refs[i].Base < s.refs[j].Base })
 	for _, r := range s.refs {
-		d, err := os.Open(r.Shingles)
+		d, err := dataio.OpenLocal(ctx, r.Shingles, scratch)
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("shingle store: %w", err)
 		}
-		x, err := os.Open(r.ShingleIndex)
+		x, err := dataio.OpenLocal(ctx, r.ShingleIndex, scratch)
 		if err != nil {
 			d.Close()
 			s.close()

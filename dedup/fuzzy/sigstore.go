@@ -1,6 +1,7 @@
 package fuzzy
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"sort"
@@ -86,11 +87,13 @@ type sigStores struct {
 	buf    []byte
 }
 
-func openSigStores(refs []SigStoreRef, recLen int) (*sigStores, error) {
+// openSigStores opens the stores for positioned reads; stores on an object
+// store are first copied to the local directory scratch.
+func openSigStores(ctx context.Context, refs []SigStoreRef, recLen int, scratch string) (*sigStores, error) {
 	s := &sigStores{refs: append([]SigStoreRef(nil), refs...), recLen: recLen}
 	sort.Slice(s.refs, func(i, j int) bool { return s.refs[i].Base < s.refs[j].Base })
 	for _, r := range s.refs {
-		f, err := openIn(r.Path)
+		f, err := dataio.OpenLocal(ctx, r.Path, scratch)
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("signature store: %w", err)

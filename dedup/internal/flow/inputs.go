@@ -29,6 +29,9 @@ func Prepare(ctx context.Context, c IO, log *slog.Logger, cached **Inputs) (*Inp
 	if l := *cached; l != nil && reflect.DeepEqual(l.io, c) {
 		return l, nil
 	}
+	if err := CheckStorage(ctx, c); err != nil {
+		return nil, err
+	}
 	files, groups, err := CheckInputs(c, log)
 	if err != nil {
 		return nil, err
@@ -38,6 +41,38 @@ func Prepare(ctx context.Context, c IO, log *slog.Logger, cached **Inputs) (*Inp
 	}
 	*cached = &Inputs{c, files, groups}
 	return *cached, nil
+}
+
+// CheckStorage checks, before any work, that every object store the run
+// uses can be reached with the configured credentials: the inputs' buckets
+// can be listed, and an object can be written and removed under the
+// output, the cache and --removed-ids-out. Set-up problems (credentials
+// refused, access denied, a missing bucket, a bad endpoint) wrap ErrConfig;
+// others (the store cannot be reached) are returned as they are.
+func CheckStorage(ctx context.Context, c IO) error {
+	type use struct {
+		flag, path string
+		write      bool
+	}
+	var uses []use
+	for _, in := range c.Inputs {
+		uses = append(uses, use{"--input", in, false})
+	}
+	uses = append(uses, use{"--output", c.Output, true}, use{"--cache", c.Cache, true})
+	if c.RemovedIDsOut != "" {
+		uses = append(uses, use{"--removed-ids-out", dataio.DirOf(c.RemovedIDsOut), true})
+	}
+	for _, u := range uses {
+		err := dataio.CheckStorage(ctx, u.path, u.write)
+		switch {
+		case err == nil:
+		case errors.Is(err, dataio.ErrStorageSetup):
+			return fmt.Errorf("%w: %s %s: %w", ErrConfig, u.flag, u.path, err)
+		default:
+			return fmt.Errorf("%s %s: %w", u.flag, u.path, err)
+		}
+	}
+	return nil
 }
 
 // InputExtensions returns the file name endings picked up in input

@@ -1,6 +1,7 @@
 package dataio
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -93,7 +94,7 @@ type QuarantineFile struct {
 
 // CreateQuarantineFile starts a quarantine file at path.
 func CreateQuarantineFile(path string) (*QuarantineFile, error) {
-	w, err := createCompressed(path)
+	w, err := createCompressed(context.Background(), path)
 	if err != nil {
 		return nil, err
 	}

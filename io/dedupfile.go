@@ -2,6 +2,7 @@ package dataio
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 
@@ -24,7 +25,7 @@ type typedWriter struct {
 }
 
 func createTyped(path string, cols []*task.Column, opts ParquetWriterOptions) (*typedWriter, error) {
-	af, err := createWriter(path)
+	af, err := createWriter(context.Background(), path)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +180,7 @@ func createStruct[T any](path string, opts ParquetWriterOptions) (*structWriter[
 	if err != nil {
 		return nil, err
 	}
-	af, err := createWriter(path)
+	af, err := createWriter(context.Background(), path)
 	if err != nil {
 		return nil, err
 	}

@@ -184,8 +184,8 @@ type compressedWriter struct {
 	fbw *bufio.Writer // buffers between the encoder and the file
 }
 
-func createCompressed(path string) (*compressedWriter, error) {
-	af, err := createWriter(path)
+func createCompressed(ctx context.Context, path string) (*compressedWriter, error) {
+	af, err := createWriter(ctx, path)
 	if err != nil {
 		return nil, err
 	}

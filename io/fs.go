@@ -192,7 +192,7 @@ func backend(p string) (FS, error) {
 // createWriter starts an atomic write of p for this package's writers: a
 // temporary local file renamed into place (parent directories must exist,
 // as before), or an object upload.
-func createWriter(p string) (Writer, error) {
+func createWriter(ctx context.Context, p string) (Writer, error) {
 	if !IsURL(p) {
 		a, err := createAtomic(LocalPath(p))
 		if err != nil {
@@ -200,7 +200,7 @@ func createWriter(p string) (Writer, error) {
 		}
 		return a, nil
 	}
-	return Create(context.Background(), p)
+	return Create(ctx, p)
 }
 
 // Open opens the file at p (a local path or a URL) for random access.

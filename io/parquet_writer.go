@@ -1,6 +1,7 @@
 package dataio
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -176,7 +177,7 @@ func CreateParquet(path string, opts ParquetWriterOptions) (*ParquetWriter, erro
 	if _, err := opts.writerOptions(); err != nil {
 		return nil, err
 	}
-	af, err := createWriter(path)
+	af, err := createWriter(context.Background(), path)
 	if err != nil {
 		return nil, err
 	}

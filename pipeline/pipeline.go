@@ -371,10 +371,16 @@ func (p *Pipeline) Run(ctx context.Context, exec Executor, initial []task.Task) 
 	if err != nil {
 		return out, err
 	}
+	return out, p.markComplete(ctx)
+}
+
+// markComplete commits the writers' output directories (dataio.MarkComplete)
+// after a successful run.
+func (p *Pipeline) markComplete(ctx context.Context) error {
 	for _, dir := range p.outputDirs {
 		if err := dataio.MarkComplete(ctx, dir); err != nil {
-			return out, fmt.Errorf("pipeline %s: %w", p.name, err)
+			return fmt.Errorf("pipeline %s: %w", p.name, err)
 		}
 	}
-	return out, nil
+	return nil
 }

@@ -228,6 +228,9 @@ func (p *Pipeline) Execute(ctx context.Context, r Runner, initial []task.Task) (
 			err = aerr
 		}
 	}
+	if err == nil {
+		err = p.markComplete(ctx)
+	}
 	return run.res, err
 }
 

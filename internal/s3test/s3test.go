@@ -5,7 +5,8 @@
 // The binary is found through the SLUICE_VERSITYGW environment variable,
 // in the cache directory scripts/versitygw.sh installs it into, or on PATH.
 // Without it, tests that need it are skipped on a developer machine and
-// fail under CI=true, naming the script that installs it.
+// fail under CI=true or SLUICE_REQUIRE_S3=1, naming the script that
+// installs it.
 package s3test
 
 import (
@@ -103,13 +104,18 @@ func Shared(t testing.TB) *Server {
 	})
 	var miss errMissing
 	switch {
-	case errors.As(initErr, &miss) && os.Getenv("CI") != "true":
+	case errors.As(initErr, &miss) && !Required():
 		t.Skipf("S3 tests skipped: versitygw %s not found (%s); install it with scripts/versitygw.sh", Version, miss.where)
 	case initErr != nil:
 		t.Fatalf("S3 test server: %v", initErr)
 	}
 	return shared
 }
+
+// Required reports whether a missing versitygw fails the tests rather
+// than skipping them: under CI=true, or with SLUICE_REQUIRE_S3=1 (which
+// the repository's test script sets).
+func Required() bool { return os.Getenv("CI") == "true" || os.Getenv("SLUICE_REQUIRE_S3") == "1" }
 
 type errMissing struct{ where string }
 

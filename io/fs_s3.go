@@ -8,7 +8,9 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"strings"
@@ -129,8 +131,19 @@ func s3Error(op, bucket, key string, err error) error {
 	case resp.StatusCode == http.StatusPreconditionFailed:
 		return &S3Error{Op: op, Bucket: bucket, Key: key, Code: resp.Code, Status: resp.StatusCode,
 			msg: "the object changed while it was being read"}
+	case resp.StatusCode == 0 && resp.Code == "" && unreachable(err):
+		return &S3Error{Op: op, Bucket: bucket, Key: key, err: err,
+			msg: "no answer from the S3 endpoint (retried; is the server up?): " + err.Error()}
 	}
 	return &S3Error{Op: op, Bucket: bucket, Key: key, Code: resp.Code, Status: resp.StatusCode, err: err}
+}
+
+// unreachable reports whether err is a failure to talk to the server at
+// all (refused or broken connections, timeouts), not an answer.
+func unreachable(err error) bool {
+	var ue *url.Error
+	var ne net.Error
+	return errors.As(err, &ue) || errors.As(err, &ne)
 }
 
 var debugS3Errors = os.Getenv("SLUICE_DEBUG_S3") != ""

@@ -271,7 +271,7 @@ func TestS3DedupServerStopped(t *testing.T) {
 	if !stopped.Load() {
 		t.Fatalf("the server was never stopped: %s", r)
 	}
-	if r.code != 1 || !strings.Contains(r.stderr, "sluice: ") || !strings.Contains(r.stderr, f.url("")) {
+	if r.code != 1 || !strings.Contains(r.stderr, "sluice: ") || !strings.Contains(r.stderr, f.url("")) || !strings.Contains(r.stderr, "no answer from the S3 endpoint") {
 		t.Fatalf("run with the server stopped: want exit 1 and an error naming the object: %s", r)
 	}
 	keys := listObjects(t, f.srv, f.bucket, "out/")

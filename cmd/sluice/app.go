@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/observe"
 )
 
 // Exit codes of the sluice command.
@@ -53,6 +54,8 @@ type app struct {
 	cpuProfile     string
 	stopProfile    func() error
 	s3             dataio.S3Options // --s3-* flags; the rest from the environment
+	obs            obsFlags         // progress lines, metrics, dashboard (observe.go)
+	logRing        *observe.LogRing // the log's tail for the dashboard, with --ui
 }
 
 // run executes the sluice command line args, writing to stdout and stderr,
@@ -105,6 +108,7 @@ func (a *app) rootCmd() *cobra.Command {
 			}
 			a.logger = l
 			dataio.SetS3Options(a.s3)
+			a.teeLog()
 			if a.cpuProfile != "" {
 				f, err := os.Create(a.cpuProfile)
 				if err != nil {
@@ -137,7 +141,8 @@ func (a *app) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.s3.Endpoint, "s3-endpoint", "", "S3 API endpoint for s3:// paths, such as http://127.0.0.1:7070 for MinIO, Ceph or versitygw (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url, or AWS); see docs/storage.md")
 	root.PersistentFlags().StringVar(&a.s3.Region, "s3-region", "", "region of the s3:// buckets (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region)")
 	root.PersistentFlags().StringVar(&a.s3.Addressing, "s3-addressing", "", "S3 bucket addressing: auto (virtual-hosted on AWS, path-style elsewhere), path or virtual (default: the profile's s3 addressing_style, or auto)")
-	root.AddCommand(a.runCmd(), a.dedupCmd(), a.filterCmd(), a.stagesCmd(), a.versionCmd(), a.workerCmd())
+	a.obs.register(root.PersistentFlags())
+	root.AddCommand(a.runCmd(), a.dedupCmd(), a.filterCmd(), a.stagesCmd(), a.versionCmd(), a.workerCmd(), a.statusCmd())
 	return root
 }
 

@@ -33,7 +33,7 @@ func createEdgeFile(path string) (*edgeWriter, error) {
 	if err := dataio.MkdirAll(context.Background(), dataio.DirOf(path)); err != nil {
 		return nil, err
 	}
-	f, err := createOut(path, true)
+	f, err := createOut(path)
 	if err != nil {
 		return nil, fmt.Errorf("edge file: %w", err)
 	}

@@ -30,11 +30,11 @@ type shingleWriter struct {
 }
 
 func createShingleStore(dataPath, idxPath string, base int64) (*shingleWriter, error) {
-	d, err := createOut(dataPath, false)
+	d, err := createOut(dataPath)
 	if err != nil {
 		return nil, fmt.Errorf("shingle store: %w", err)
 	}
-	x, err := createOut(idxPath, false)
+	x, err := createOut(idxPath)
 	if err != nil {
 		d.Abort()
 		return nil, fmt.Errorf("shingle store: %w", err)

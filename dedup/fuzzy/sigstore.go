@@ -28,7 +28,9 @@ type SigStoreRef struct {
 }
 
 // sigStoreWriter writes records sequentially, filling gaps (ids of bad
-// records) with zeros.
+// records) with zeros. It writes through an outFile: under a temporary name
+// of its own renamed into place on close (locally), so that a writer of
+// another attempt never writes into the same file, or as one upload.
 type sigStoreWriter struct {
 	f      outFile
 	buf    []byte
@@ -38,7 +40,7 @@ type sigStoreWriter struct {
 }
 
 func createSigStore(path string, base int64, recLen int) (*sigStoreWriter, error) {
-	f, err := createOut(path, false)
+	f, err := createOut(path)
 	if err != nil {
 		return nil, fmt.Errorf("signature store: %w", err)
 	}
@@ -78,6 +80,9 @@ func (w *sigStoreWriter) close(total int64) error {
 	}
 	return w.f.Commit()
 }
+
+// abort drops the store being written.
+func (w *sigStoreWriter) abort() { w.f.Abort() }
 
 // sigStores reads signatures from a set of stores.
 type sigStores struct {

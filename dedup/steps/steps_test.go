@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"go.uber.org/goleak"
@@ -251,6 +252,21 @@ stages:
 			t.Errorf("report lacks row %s (has %v)", n, names)
 		}
 	}
+	// The node rows count the calls of the steps' phases too: stage and
+	// node CPU sums agree (up to the rounding of seconds in the workflows'
+	// summaries).
+	var stageCPU, nodeCPU time.Duration
+	for _, s := range res.Report.Stages {
+		if s.Kind != "step" {
+			stageCPU += s.CPU
+		}
+	}
+	for _, n := range res.Report.Nodes {
+		nodeCPU += n.CPU
+	}
+	if len(res.Report.Nodes) != 1 || (stageCPU-nodeCPU).Abs() > time.Millisecond {
+		t.Errorf("nodes %+v: %s CPU, the stages %s", res.Report.Nodes, nodeCPU, stageCPU)
+	}
 	if names["fuzzy_spool"] || names["exact_read"] {
 		t.Error("files between two steps were read and spooled again")
 	}
@@ -284,7 +300,7 @@ stages:
     name: read
     config: { paths: [in], batch_rows: 16 }
   - type: chaos
-    config: { error_fraction: 0.5, error_attempts: 9, seed: 3 }
+    config: { error_fraction: 0.3, error_attempts: 9, seed: 3, panic_on_call: 2 }
   - type: dedup_exact
     name: exact
   - type: jsonl_writer

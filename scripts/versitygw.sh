@@ -6,7 +6,8 @@
 #
 # Tests find the binary through SLUICE_VERSITYGW (set it to this script's
 # output), or in the default cache directory below, or on PATH. Without it
-# they skip on a developer machine and fail under CI=true.
+# they skip on a developer machine and fail under CI=true or
+# SLUICE_REQUIRE_S3=1 (set both in the repository's test script).
 set -euo pipefail
 VERSION=v1.8.0
 CACHE="${SLUICE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sluice/tools}"

@@ -290,7 +290,8 @@ func TestS3DedupServerStopped(t *testing.T) {
 // TestS3InterruptMidUpload sends SIGINT to a `sluice dedup exact` process
 // while a multipart upload of its output is in flight: it exits 1 saying
 // it was interrupted, and leaves no object at the output's names, no
-// summary.json and no incomplete multipart upload.
+// summary.json and no incomplete multipart upload. The same command then
+// completes, with the output of a local run.
 func TestS3InterruptMidUpload(t *testing.T) {
 	srv, bucket := s3Env(t)
 	dir := t.TempDir()
@@ -343,5 +344,20 @@ func TestS3InterruptMidUpload(t *testing.T) {
 			t.Fatal(u.Err)
 		}
 		t.Fatalf("an incomplete multipart upload is left: %s", u.Key)
+	}
+
+	// The same command, run again, completes: the S3 output equals a
+	// local run's, byte for byte.
+	if r := sluice("dedup", "exact", "--input", in, "--output", "s3://"+bucket+"/out", "--workers", "1"); r.code != 0 {
+		t.Fatalf("rerun after the interrupt: %s", r)
+	}
+	local := filepath.Join(dir, "local")
+	if r := sluice("dedup", "exact", "--input", in, "--output", local, "--workers", "1"); r.code != 0 {
+		t.Fatalf("local run: %s", r)
+	}
+	want := readFile(t, filepath.Join(local, "deduplicated", "big.jsonl"))
+	got, err := dataio.ReadFile(context.Background(), "s3://"+bucket+"/out/deduplicated/big.jsonl")
+	if err != nil || string(got) != want || len(want) < 8<<20 {
+		t.Fatalf("S3 output: %d bytes (%v); local: %d bytes", len(got), err, len(want))
 	}
 }

@@ -179,3 +179,36 @@ func TestS3WrongCredentials(t *testing.T) {
 		t.Fatalf("objects written by refused runs: %v", keys)
 	}
 }
+
+// TestS3PipelineStep: a dedup step keeps its files on local disk, so a
+// pipeline whose only writer is on S3 is refused (exit 2, saying to set a
+// local cache) until a local --cache is given; then it runs, and the S3
+// output is committed with _SUCCESS.
+func TestS3PipelineStep(t *testing.T) {
+	srv, bucket := s3Env(t)
+	dir := t.TempDir()
+	var b strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&b, `{"id":%d,"text":"text number %d"}`+"\n", i, i%200) // 100 exact duplicates
+	}
+	writeFile(t, filepath.Join(dir, "in", "a.jsonl"), b.String())
+	p := writeFile(t, filepath.Join(dir, "p.yaml"), fmt.Sprintf(`stages:
+  - { type: jsonl_reader, name: read, config: { paths: [%q] } }
+  - { type: dedup_exact, name: exact }
+  - { type: jsonl_writer, name: write, config: { dir: "s3://%s/out" } }
+`, filepath.Join(dir, "in"), bucket))
+	r := sluice("run", p)
+	if r.code != 2 || !strings.Contains(r.stderr, "a step's cache must be a local directory") {
+		t.Fatalf("S3 writer without a local cache: %s", r)
+	}
+	if keys := listObjects(t, srv, bucket, "out/"); len(keys) != 0 {
+		t.Fatalf("the refused run wrote %v", keys)
+	}
+	if r = sluice("run", p, "--cache", filepath.Join(dir, "cache")); r.code != 0 {
+		t.Fatalf("with a local cache: %s", r)
+	}
+	lines, _ := outputLines(t, "s3://"+bucket+"/out")
+	if len(lines) != 200 || !slices.Contains(listObjects(t, srv, bucket, "out/"), "_SUCCESS") {
+		t.Fatalf("S3 output: %d lines (want 200), objects %v", len(lines), listObjects(t, srv, bucket, "out/"))
+	}
+}

@@ -40,8 +40,8 @@ func CopyJSONLFiltered(ctx context.Context, src, dst string, drop func(row int64
 		return st, err
 	}
 	defer in.Close()
-	size := fileSize(in.file)
-	out, err := createCompressedSized(dst, size)
+	size := in.size
+	out, err := createCompressedSized(ctx, dst, size)
 	if err != nil {
 		return st, err
 	}
@@ -137,7 +137,7 @@ func CopyParquetFiltered(ctx context.Context, src, dst string, drop func(row int
 	if err != nil {
 		return st, err
 	}
-	af, err := createAtomic(dst)
+	af, err := createWriter(ctx, dst)
 	if err != nil {
 		return st, err
 	}

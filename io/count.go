@@ -33,7 +33,7 @@ func CountRecordsContext(ctx context.Context, path string) (int64, error) {
 		return 0, err
 	}
 	defer in.Close()
-	secs, err := splitStream(ctxReader{ctx, in}, math.MaxInt64, readBufferSize(fileSize(in.file), CompressionOf(path)))
+	secs, err := splitStream(ctxReader{ctx, in}, math.MaxInt64, readBufferSize(in.size, CompressionOf(path)))
 	if err != nil {
 		return 0, fmt.Errorf("dataio: count records in %s: %w", path, err)
 	}

@@ -234,20 +234,25 @@ func (r *JSONLReader) NextRecord(ctx context.Context) (Record, error) {
 }
 
 func (r *JSONLReader) open(path string) error {
+	if s := r.section; s != nil {
+		d, err := openDecompressedRange(path, s.Offset, s.Length)
+		if err != nil {
+			return err
+		}
+		r.stats.Files++
+		r.stats.FileBytes += s.Length
+		r.cur = &jsonlFile{path: path, d: d, br: r.reader(d, s.Length, NoCompression), line: s.FirstLine, row: s.FirstRow, startRow: s.FirstRow}
+		return nil
+	}
 	d, err := openDecompressed(path)
 	if err != nil {
 		return err
 	}
 	r.stats.Files++
-	if s := r.section; s != nil {
-		d.r = io.NewSectionReader(d.file, s.Offset, s.Length)
-		r.stats.FileBytes += s.Length
-		r.cur = &jsonlFile{path: path, d: d, br: r.reader(d, s.Length, NoCompression), line: s.FirstLine, row: s.FirstRow, startRow: s.FirstRow}
-		return nil
+	if d.size >= 0 {
+		r.stats.FileBytes += d.size
 	}
-	size := fileSize(d.file)
-	r.stats.FileBytes += max(size, 0)
-	r.cur = &jsonlFile{path: path, d: d, br: r.reader(d, size, CompressionOf(path))}
+	r.cur = &jsonlFile{path: path, d: d, br: r.reader(d, d.size, CompressionOf(path))}
 	return nil
 }
 

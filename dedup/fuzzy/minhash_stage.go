@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -122,7 +120,7 @@ func (s *MinHashStage) Setup(context.Context, *stage.Worker) error {
 		return err
 	}
 	s.hasher = h
-	return os.MkdirAll(filepath.Join(s.cfg.CacheDir, "minhash"), 0o755)
+	return dataio.MkdirAll(context.Background(), dataio.JoinPath(s.cfg.CacheDir, "minhash"))
 }
 
 // ProcessBatch implements stage.Stage.
@@ -213,12 +211,12 @@ type mhOutputs struct {
 // createOutputs creates the outputs of the task of file group group, whose
 // ids start at base.
 func (s *MinHashStage) createOutputs(group string, base int64, policy dataio.BadRecordPolicy) (*mhOutputs, error) {
-	dir := filepath.Join(s.cfg.CacheDir, "minhash")
+	dir := dataio.JoinPath(s.cfg.CacheDir, "minhash")
 	p := s.hasher.Params()
-	o := &mhOutputs{storePath: filepath.Join(dir, "part-"+group+".sig"), base: base,
-		qPath: filepath.Join(s.cfg.CacheDir, "quarantine", "part-"+group+".jsonl")}
+	o := &mhOutputs{storePath: dataio.JoinPath(dir, "part-"+group+".sig"), base: base,
+		qPath: dataio.JoinPath(s.cfg.CacheDir, "quarantine", "part-"+group+".jsonl")}
 	if policy == dataio.Skip {
-		if err := os.MkdirAll(filepath.Dir(o.qPath), 0o755); err != nil {
+		if err := dataio.MkdirAll(context.Background(), dataio.DirOf(o.qPath)); err != nil {
 			return nil, err
 		}
 		q, err := dataio.CreateQuarantineFile(o.qPath)
@@ -234,7 +232,7 @@ func (s *MinHashStage) createOutputs(group string, base int64, policy dataio.Bad
 	}
 	o.store = store
 	if s.cfg.StoreShingles && p.HashBits == 32 {
-		o.shPath, o.shIdx = filepath.Join(dir, "part-"+group+".shingles"), filepath.Join(dir, "part-"+group+".shidx")
+		o.shPath, o.shIdx = dataio.JoinPath(dir, "part-"+group+".shingles"), dataio.JoinPath(dir, "part-"+group+".shidx")
 		if o.shw, err = createShingleStore(o.shPath, o.shIdx, base); err != nil {
 			o.abort()
 			return nil, err
@@ -274,7 +272,7 @@ func (o *mhOutputs) close(total int64) (SigStoreRef, error) {
 			err = qerr
 		}
 		if o.q.Count() == 0 {
-			os.Remove(o.qPath)
+			_ = dataio.Remove(context.Background(), o.qPath)
 		}
 	}
 	return sref, err

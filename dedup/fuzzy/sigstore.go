@@ -1,12 +1,13 @@
 package fuzzy
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
+
+	dataio "github.com/sluice-data/sluice/io"
 )
 
 // A signature store is a flat file of fixed-size signature records, one per
@@ -28,13 +29,11 @@ type SigStoreRef struct {
 }
 
 // sigStoreWriter writes records sequentially, filling gaps (ids of bad
-// records) with zeros. It writes under a temporary name of its own in the
-// store's directory and renames the store into place when it closes, so
-// that a writer of another attempt (an actor given up for dead that still
-// runs) never writes into the same file.
+// records) with zeros. It writes through an outFile: under a temporary name
+// of its own renamed into place on close (locally), so that a writer of
+// another attempt never writes into the same file, or as one upload.
 type sigStoreWriter struct {
-	f      *os.File
-	path   string
+	f      outFile
 	buf    []byte
 	next   int64 // next id expected
 	base   int64
@@ -47,20 +46,20 @@ const sigStoreFlush = 1 << 20
 // createSigStore creates a store at path for records of recLen bytes from
 // id base on, buffering in buf (reused; may be nil).
 func createSigStore(path string, base int64, recLen int, buf []byte) (*sigStoreWriter, error) {
-	f, err := createTemp(path)
+	f, err := createOut(path)
 	if err != nil {
 		return nil, fmt.Errorf("signature store: %w", err)
 	}
 	if cap(buf) < sigStoreFlush+recLen {
 		buf = make([]byte, 0, sigStoreFlush+recLen)
 	}
-	return &sigStoreWriter{f: f, path: path, buf: buf[:0], base: base, next: base, recLen: recLen}, nil
+	return &sigStoreWriter{f: f, buf: buf[:0], base: base, next: base, recLen: recLen}, nil
 }
 
 // begin fills the gap up to id with zero records.
 func (w *sigStoreWriter) begin(id int64) error {
 	if id < w.next {
-		return fmt.Errorf("signature store %s: id %d out of order (next %d)", w.path, id, w.next)
+		return fmt.Errorf("signature store %s: id %d out of order (next %d)", w.f.Name(), id, w.next)
 	}
 	for ; w.next < id; w.next++ {
 		if err := w.zero(); err != nil {
@@ -110,7 +109,7 @@ func (w *sigStoreWriter) write64(id int64, sig []uint64) error {
 
 func (w *sigStoreWriter) flush() error {
 	if _, err := w.f.Write(w.buf); err != nil {
-		return fmt.Errorf("signature store %s: %w", w.path, err)
+		return fmt.Errorf("signature store %s: %w", w.f.Name(), err)
 	}
 	w.buf = w.buf[:0]
 	return nil
@@ -125,53 +124,31 @@ func (w *sigStoreWriter) close(total int64) error {
 	if err == nil {
 		err = w.flush()
 	}
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(w.f.Name(), w.path)
-	}
 	if err != nil {
-		os.Remove(w.f.Name())
+		w.f.Abort()
+		return err
 	}
-	return err
-}
-
-// createTemp creates a file of its own (mode 0644, as os.Create makes it)
-// in path's directory, to be renamed to path once complete: two attempts
-// writing path at once never write into the same file.
-func createTemp(path string) (*os.File, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return nil, err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, err
-	}
-	return f, nil
+	return w.f.Commit()
 }
 
 // abort drops the store being written.
-func (w *sigStoreWriter) abort() {
-	w.f.Close()
-	os.Remove(w.f.Name())
-}
+func (w *sigStoreWriter) abort() { w.f.Abort() }
 
 // sigStores reads signatures from a set of stores.
 type sigStores struct {
 	refs   []SigStoreRef
-	files  []*os.File
+	files  []dataio.File
 	recLen int
 	buf    []byte
 }
 
-func openSigStores(refs []SigStoreRef, recLen int) (*sigStores, error) {
+// openSigStores opens the stores for positioned reads; stores on an object
+// store are first copied to the local directory scratch.
+func openSigStores(ctx context.Context, refs []SigStoreRef, recLen int, scratch string) (*sigStores, error) {
 	s := &sigStores{refs: append([]SigStoreRef(nil), refs...), recLen: recLen}
 	sort.Slice(s.refs, func(i, j int) bool { return s.refs[i].Base < s.refs[j].Base })
 	for _, r := range s.refs {
-		f, err := os.Open(r.Path)
+		f, err := dataio.OpenLocal(ctx, r.Path, scratch)
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("signature store: %w", err)
@@ -241,7 +218,9 @@ func matchFraction(a, b []byte, hashBits int) float64 {
 // from call to call. The ids of bad records, which are never signed, hold
 // all-zero records, as do empty texts.
 func EachStoredSignature(dir string, fn func(id int64, words []uint32) error) error {
-	b, err := os.ReadFile(filepath.Join(dir, "_DONE.json"))
+	ctx := context.Background()
+	done := dataio.JoinPath(dir, "_DONE.json")
+	b, err := dataio.ReadFile(ctx, done)
 	if err != nil {
 		return fmt.Errorf("signature stores: %w (is %s a finished MinHash phase?)", err, dir)
 	}
@@ -249,7 +228,7 @@ func EachStoredSignature(dir string, fn func(id int64, words []uint32) error) er
 		Meta map[string]string `json:"meta"`
 	}
 	if err := json.Unmarshal(b, &tasks); err != nil {
-		return fmt.Errorf("signature stores: %s: %w", filepath.Join(dir, "_DONE.json"), err)
+		return fmt.Errorf("signature stores: %s: %w", done, err)
 	}
 	var words []uint32
 	for _, t := range tasks {
@@ -257,7 +236,7 @@ func EachStoredSignature(dir string, fn func(id int64, words []uint32) error) er
 		if err := json.Unmarshal([]byte(t.Meta[metaStore]), &ref); err != nil {
 			return fmt.Errorf("signature stores: metadata %s: %w", metaStore, err)
 		}
-		data, err := os.ReadFile(ref.Path)
+		data, err := dataio.ReadFile(ctx, ref.Path)
 		if err != nil {
 			return fmt.Errorf("signature store: %w", err)
 		}

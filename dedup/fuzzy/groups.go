@@ -33,6 +33,9 @@ type GroupMember struct {
 	OriginalID json.RawMessage `json:"original_id,omitempty"`
 	// Kept is true for the group's first document, the one kept.
 	Kept bool `json:"kept"`
+	// TextStart is the first characters of the document's text (white
+	// space collapsed), for the report.
+	TextStart string `json:"text_start,omitempty"`
 }
 
 // Groups described by describeGroups, and members named per group.

@@ -65,7 +65,7 @@ func outputMode(c Config) dataio.OutputMode {
 // are replaced without --overwrite, so that the same command resumes.
 func prepareOutput(c Config, files []string, log *slog.Logger) (*dataio.Output, error) {
 	mode := outputMode(c)
-	reserved := []string{"id_map.json", "summary.json", "quarantine.jsonl"}
+	reserved := []string{"id_map.json", "summary.json", "quarantine.jsonl", "report.html"}
 	if !c.NoRemove {
 		root := commonDir(files)
 		for _, f := range files {

@@ -20,6 +20,7 @@ func Register(r *stage.Registry) error {
 				{Name: "store_shingles", Type: "bool", Default: "false", Doc: "also keep every document's shingle hashes, for exact verification (32-bit only)"},
 				{Name: "id_field", Type: "string", Default: "none", Doc: "if set, every record must hold a non-empty string or a number in this field; others are bad records"},
 				{Name: "id_single_line", Type: "bool", Default: "false", Doc: "with id_field, an id holding a line break is a bad record too"},
+				{Name: "store_ids", Type: "string", Default: "none", Doc: "if set, keep every document's value of this id field in an id store (for the removal ledger); records without it have no id"},
 			},
 			New: func(config []byte) (stage.Stage, error) {
 				var c MinHashConfig

@@ -23,6 +23,10 @@ type SigStoreRef struct {
 	// one was written (see shinglestore.go).
 	Shingles     string `json:"shingles,omitempty"`
 	ShingleIndex string `json:"shingle_index,omitempty"`
+	// IDs and IDIndex name the id store of the same ids (the documents'
+	// original ids, for the ledger; see idstore.go).
+	IDs     string `json:"ids,omitempty"`
+	IDIndex string `json:"id_index,omitempty"`
 }
 
 // sigStoreWriter writes records sequentially, filling gaps (ids of bad

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/sluice-data/sluice/dedup/fuzzy/minhash"
+	"github.com/sluice-data/sluice/dedup/ledger"
 	"github.com/sluice-data/sluice/executor"
 	"github.com/sluice-data/sluice/internal/version"
 	dataio "github.com/sluice-data/sluice/io"
@@ -152,6 +153,9 @@ type Summary struct {
 	// StartedAt and FinishedAt are RFC 3339 times in UTC.
 	StartedAt  string `json:"started_at"`
 	FinishedAt string `json:"finished_at"`
+	// Audit: the removal ledger, sources, histograms, the precision sample
+	// and the report (audit.go).
+	Audit
 }
 
 // Workflow runs fuzzy deduplication on a runtime.
@@ -178,6 +182,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	sum := &Summary{Params: c, SluiceVersion: strings.TrimPrefix(version.Short(), "sluice "), StartedAt: start.UTC().Format(time.RFC3339)}
+	sum.ParamsHash = ledger.ParamsHash(paramsForHash(c))
 
 	// Nothing is created before the paths are known to be safe.
 	if err := checkPaths(c); err != nil {
@@ -193,6 +198,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	if idField != "" { // ids checked: other bad records, other signatures
 		mhParts = append(mhParts, "id", idField, idSingleLine)
 	}
+	mhParts = append(mhParts, "ledger-ids", c.IDField) // the id stores the ledger reads
 	mhKey := hashKey(mhParts...)
 	if c.Scheme != string(minhash.SchemeNeMo) { // NeMo's keys stay as they were
 		mhKey = hashKey(mhKey, "scheme", c.Scheme)
@@ -226,7 +232,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	err = w.phase(ctx, sum, log, "minhash", filepath.Join(root, "minhash"), &mhOut, func(string) ([]task.Task, error) {
 		st, err := w.build("fuzzy_minhash", MinHashConfig{CacheDir: root, TextField: c.TextField, OnBadRecord: c.OnBadRecord,
 			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits, Scheme: c.Scheme, Normalize: c.Normalize, StoreShingles: storeShingles(c),
-			IDField: idField, IDSingleLine: idSingleLine})
+			IDField: idField, IDSingleLine: idSingleLine, StoreIDs: c.IDField})
 		if err != nil {
 			return nil, err
 		}
@@ -297,7 +303,11 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 				numIDs = max(numIDs, f.Base+f.Count)
 			}
 		}
-		st, err := w.build("fuzzy_components", ComponentsConfig{OutputDir: dir, NumIDs: numIDs})
+		lc, err := ledgerConfig(c, root, mhOut, sum.ParamsHash)
+		if err != nil {
+			return nil, err
+		}
+		st, err := w.build("fuzzy_components", ComponentsConfig{OutputDir: dir, NumIDs: numIDs, Ledger: lc})
 		if err != nil {
 			return nil, err
 		}
@@ -325,6 +335,9 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		if err := copyToOutput(dst, []string{f}, "duplicates/"+filepath.Base(f)); err != nil {
 			return nil, err
 		}
+	}
+	if err := w.audit(ctx, c, dst, sum, ccOut, lshOut, idTasks); err != nil {
+		return nil, err
 	}
 	sum.Kept = sum.Documents - sum.Duplicates
 	sum.Records = sum.Documents + sum.BadRecords
@@ -406,6 +419,9 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	sum.WallSec = time.Since(start).Seconds()
 	sum.CPUSec = (executor.ProcessCPU() - cpu0).Seconds()
 	sum.PeakRSSBytes = executor.PeakRSS()
+	if err := writeReport(dst, sum); err != nil {
+		return nil, err
+	}
 	b, _ := json.MarshalIndent(sum, "", "  ")
 	// summary.json is written last: its presence marks a finished run.
 	if err := writeToOutput(dst, "summary.json", func(path string) error { return writeFileAtomic(path, append(b, '\n')) }); err != nil {

@@ -1,0 +1,263 @@
+package fuzzy
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/sluice-data/sluice/dedup/ledger"
+	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/task"
+)
+
+// An id store keeps, for every document id of a MinHash task, the
+// document's original id (the --id-field value in the ledger's text form,
+// ledger.IDText), so that the components phase can name both documents of
+// every removal in the ledger with two positioned reads, without reading
+// the inputs again or holding any id in memory. Like the shingle store it
+// is two files: the entries (a byte 1 and the id's text, or a byte 0 for a
+// record without an id) and an index of little-endian uint64 byte offsets,
+// where entry i is where document base+i starts and the last entry is the
+// end. It costs about the ids' length plus 9 bytes per document, a few per
+// cent of the signature store.
+
+type idStoreWriter struct {
+	data, idx  *os.File
+	bd, bx     *bufio.Writer
+	base, next int64
+	off        uint64
+}
+
+func createIDStore(dataPath, idxPath string, base int64) (*idStoreWriter, error) {
+	d, err := os.Create(dataPath)
+	if err != nil {
+		return nil, fmt.Errorf("id store: %w", err)
+	}
+	x, err := os.Create(idxPath)
+	if err != nil {
+		d.Close()
+		os.Remove(dataPath)
+		return nil, fmt.Errorf("id store: %w", err)
+	}
+	return &idStoreWriter{data: d, idx: x, bd: bufio.NewWriterSize(d, 256<<10), bx: bufio.NewWriterSize(x, 64<<10), base: base, next: base}, nil
+}
+
+func (w *idStoreWriter) entry() error {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], w.off)
+	_, err := w.bx.Write(b[:])
+	return err
+}
+
+// write stores the original id of document id (nil: none). Ids must come in
+// increasing order; skipped ids (bad records) have no original id.
+func (w *idStoreWriter) write(id int64, orig *string) error {
+	if id < w.next {
+		return fmt.Errorf("id store %s: id %d out of order (next %d)", w.data.Name(), id, w.next)
+	}
+	for ; w.next < id; w.next++ {
+		if err := w.gap(); err != nil {
+			return err
+		}
+	}
+	w.next++
+	if err := w.entry(); err != nil {
+		return err
+	}
+	if orig == nil {
+		w.off++
+		return w.bd.WriteByte(0)
+	}
+	w.bd.WriteByte(1)
+	if _, err := w.bd.WriteString(*orig); err != nil {
+		return fmt.Errorf("id store %s: %w", w.data.Name(), err)
+	}
+	w.off += 1 + uint64(len(*orig))
+	return nil
+}
+
+func (w *idStoreWriter) gap() error {
+	if err := w.entry(); err != nil {
+		return err
+	}
+	w.off++
+	return w.bd.WriteByte(0)
+}
+
+func (w *idStoreWriter) close(total int64) error {
+	var err error
+	for ; w.next < w.base+total && err == nil; w.next++ {
+		err = w.gap()
+	}
+	if err == nil {
+		err = w.entry() // the end offset
+	}
+	for _, e := range []error{w.bd.Flush(), w.bx.Flush(), w.data.Close(), w.idx.Close()} {
+		if err == nil {
+			err = e
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("id store %s: %w", w.data.Name(), err)
+	}
+	return nil
+}
+
+func (w *idStoreWriter) abort() {
+	w.data.Close()
+	w.idx.Close()
+	os.Remove(w.data.Name())
+	os.Remove(w.idx.Name())
+}
+
+// idStores reads original ids from the id stores of a set of MinHash tasks.
+type idStores struct {
+	refs      []SigStoreRef
+	data, idx []*os.File
+	ib        [16]byte
+	buf       []byte
+}
+
+func openIDStores(refs []SigStoreRef) (*idStores, error) {
+	s := &idStores{}
+	for _, r := range refs {
+		if r.IDs != "" {
+			s.refs = append(s.refs, r)
+		}
+	}
+	sort.Slice(s.refs, func(i, j int) bool { return s.refs[i].Base < s.refs[j].Base })
+	for _, r := range s.refs {
+		d, err := os.Open(r.IDs)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("id store: %w", err)
+		}
+		x, err := os.Open(r.IDIndex)
+		if err != nil {
+			d.Close()
+			s.close()
+			return nil, fmt.Errorf("id store: %w", err)
+		}
+		s.data, s.idx = append(s.data, d), append(s.idx, x)
+	}
+	return s, nil
+}
+
+// read returns the original id of document id, nil when it has none (or
+// when no store covers it: the run kept no ids).
+func (s *idStores) read(id int64) (*string, error) {
+	i := sort.Search(len(s.refs), func(i int) bool { return s.refs[i].Base+s.refs[i].Count > id })
+	if i == len(s.refs) || id < s.refs[i].Base {
+		return nil, nil
+	}
+	if _, err := s.idx[i].ReadAt(s.ib[:], (id-s.refs[i].Base)*8); err != nil {
+		return nil, fmt.Errorf("id store %s: id %d: %w", s.refs[i].IDIndex, id, err)
+	}
+	from, to := binary.LittleEndian.Uint64(s.ib[:8]), binary.LittleEndian.Uint64(s.ib[8:])
+	if to <= from || to-from > 1<<30 {
+		return nil, fmt.Errorf("id store %s: corrupt index at id %d", s.refs[i].IDIndex, id)
+	}
+	n := int(to - from)
+	if cap(s.buf) < n {
+		s.buf = make([]byte, n)
+	}
+	b := s.buf[:n]
+	if _, err := s.data[i].ReadAt(b, int64(from)); err != nil {
+		return nil, fmt.Errorf("id store %s: id %d: %w", s.refs[i].IDs, id, err)
+	}
+	if b[0] == 0 {
+		return nil, nil
+	}
+	v := string(b[1:])
+	return &v, nil
+}
+
+func (s *idStores) close() {
+	for _, f := range append(s.data, s.idx...) {
+		f.Close()
+	}
+	s.data, s.idx = nil, nil
+}
+
+// originalIDText is row i's id in the ledger's text form: the JSONL
+// reader's raw JSON through ledger.IDText; a Parquet string or binary
+// value as is (empty, which is also how a null reads, as none); an integer
+// in decimal.
+func originalIDText(c *task.Column, i int, rawJSON bool) *string {
+	if c == nil {
+		return nil
+	}
+	var v string
+	switch c.Type {
+	case task.String:
+		if rawJSON {
+			return ledger.IDText(c.Strings[i])
+		}
+		v = c.Strings[i]
+	case task.Bytes:
+		v = string(c.Bytes[i])
+	case task.Int64:
+		v = strconv.FormatInt(c.Ints[i], 10)
+	default:
+		return nil
+	}
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+// parquetHasIDColumn reports whether the Parquet file at path has a
+// top-level column name of a type the ledger can show as an id: a string or
+// binary, or a signed integer. Other files are read without ids.
+func parquetHasIDColumn(path, name string) bool {
+	if dataio.FormatOf(path) != dataio.Parquet {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return false
+	}
+	pf, err := parquet.OpenFile(f, fi.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return false
+	}
+	for _, field := range pf.Schema().Fields() {
+		if field.Name() != name {
+			continue
+		}
+		if !field.Leaf() || field.Repeated() {
+			return false
+		}
+		var lv format.LogicalTypeValue
+		if lt := field.Type().LogicalType(); lt != nil {
+			lv = lt.Value
+		}
+		switch field.Type().Kind() {
+		case parquet.ByteArray:
+			switch lv.(type) {
+			case nil, *format.StringType, *format.EnumType, *format.JsonType:
+				return true
+			}
+		case parquet.Int32:
+			_, ok := lv.(*format.IntType)
+			return lv == nil || ok
+		case parquet.Int64:
+			it, ok := lv.(*format.IntType)
+			return lv == nil || ok && it.IsSigned
+		}
+		return false
+	}
+	return false
+}

@@ -142,9 +142,12 @@ func (c Chart) tip(b Bar) string {
 // niceMax rounds v up to four times a round tick step (1, 1.5, 2, 2.5,
 // 3, 4, 5, 6, 7.5 or 8 times a power of ten), so that the axis's four
 // ticks are round numbers.
-func niceMax(v float64) float64 {
-	if v <= 4 {
-		return 4 // counts below 4: ticks at 0, 1, 2, 3, 4
+//
+// With integers (every value a whole number), an axis is at least 0 to 4,
+// so that the ticks of small counts are whole numbers too.
+func niceMax(v float64, integers bool) float64 {
+	if v <= 0 || integers && v <= 4 {
+		return 4
 	}
 	step := v / 4
 	p := math.Pow(10, math.Floor(math.Log10(step)))
@@ -158,9 +161,11 @@ func niceMax(v float64) float64 {
 
 func stackedMax(c Chart) float64 {
 	m := 0.0
+	integers := true
 	for _, b := range c.Bars {
 		s := 0.0
 		for _, v := range b.Values {
+			integers = integers && v == math.Trunc(v)
 			if c.Grouped {
 				s = max(s, v)
 			} else {
@@ -169,7 +174,7 @@ func stackedMax(c Chart) float64 {
 		}
 		m = max(m, s)
 	}
-	return niceMax(m)
+	return niceMax(m, integers)
 }
 
 func layoutColumns(c Chart) chartView {

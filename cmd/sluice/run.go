@@ -125,13 +125,9 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 		fmt.Fprint(a.stdout, p.Describe())
 		return nil
 	}
-	htmlReport, explicit := reportPath(f)
-	if err := checkReportPath(htmlReport); htmlReport != "" && err != nil {
-		if explicit {
-			return configErr(fmt.Errorf("--report: %w", err))
-		}
-		a.logger.Warn("not writing the HTML report", "reason", err.Error(), "remedy", "pass --report FILE")
-		htmlReport = ""
+	htmlReport, err := a.reportTarget(f)
+	if err != nil {
+		return err
 	}
 	a.logger.Debug("pipeline", "description", p.Describe())
 
@@ -186,14 +182,8 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 	if result != nil {
 		sum.ExitCode, sum.Error = exitFailed, runErr.Error()
 	}
-	if htmlReport != "" {
-		if err := writeRunReport(htmlReport, sum); err != nil {
-			a.logger.Error("cannot write the HTML report", "path", htmlReport, "err", err)
-			sum.HTMLReport = ""
-			if result == nil {
-				result = failedErr(fmt.Errorf("--report: %w", err))
-			}
-		}
+	if err := a.writeReport(&sum); err != nil && result == nil {
+		result = err
 	}
 	if f.summaryJSON != "" {
 		if err := writeJSON(f.summaryJSON, sum); err != nil {

@@ -27,6 +27,39 @@ func reportPath(f *runFlags) (path string, explicit bool) {
 	return strings.TrimSuffix(f.summaryJSON, filepath.Ext(f.summaryJSON)) + ".html", false
 }
 
+// reportTarget is where the run's HTML report goes ("" for nowhere),
+// checked before the run: a file there that Sluice did not write refuses
+// the run if the user named it (exit 2), and is skipped, with a warning,
+// at the default location.
+func (a *app) reportTarget(f *runFlags) (string, error) {
+	path, explicit := reportPath(f)
+	if path == "" {
+		return "", nil
+	}
+	if err := checkReportPath(path); err != nil {
+		if explicit {
+			return "", configErr(fmt.Errorf("--report: %w", err))
+		}
+		a.logger.Warn("not writing the HTML report", "reason", err.Error(), "remedy", "pass --report FILE")
+		return "", nil
+	}
+	return path, nil
+}
+
+// writeReport writes the run's HTML report, if it has a target; a failure
+// is logged, clears sum.HTMLReport and fails the run.
+func (a *app) writeReport(sum *runSummary) error {
+	if sum.HTMLReport == "" {
+		return nil
+	}
+	if err := writeRunReport(sum.HTMLReport, *sum); err != nil {
+		a.logger.Error("cannot write the HTML report", "path", sum.HTMLReport, "err", err)
+		sum.HTMLReport = ""
+		return failedErr(fmt.Errorf("--report: %w", err))
+	}
+	return nil
+}
+
 // checkReportPath refuses a report path that holds a file Sluice did not
 // write (or a report edited since): Sluice never overwrites such a file.
 func checkReportPath(path string) error {

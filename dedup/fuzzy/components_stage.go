@@ -103,60 +103,8 @@ func (s *ComponentsStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]t
 	rank := strconv.Itoa(s.w.Rank)
 	compPath := filepath.Join(s.cfg.OutputDir, "components", "part."+rank+".parquet")
 	dupPath := filepath.Join(s.cfg.OutputDir, "duplicates", "part."+rank+".parquet")
-	for _, d := range []string{filepath.Dir(compPath), filepath.Dir(dupPath)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	gw, err := dataio.CreateGroupFile(compPath, dataio.ParquetWriterOptions{})
+	nDups, sizes, err := writeLabels(labels, compPath, dupPath)
 	if err != nil {
-		return nil, err
-	}
-	dw, err := dataio.CreateIDListFile(dupPath, dataio.DedupIDColumn, dataio.ParquetWriterOptions{})
-	if err != nil {
-		gw.Abort()
-		return nil, err
-	}
-	const chunk = 65536
-	nodes, groups, dups := make([]int64, 0, chunk), make([]int64, 0, chunk), make([]int64, 0, chunk)
-	var nDups int64
-	flush := func() error {
-		if err := gw.Write(nodes, groups); err != nil {
-			return err
-		}
-		if err := dw.Write(dups); err != nil {
-			return err
-		}
-		nDups += int64(len(dups))
-		nodes, groups, dups = nodes[:0], groups[:0], dups[:0]
-		return nil
-	}
-	sizes := make(map[int64]int64)
-	for _, l := range labels { // sorted by node, so dups are sorted
-		nodes = append(nodes, l.Node)
-		groups = append(groups, l.Group)
-		if l.Node != l.Group {
-			dups = append(dups, l.Node)
-		}
-		sizes[l.Group]++
-		if len(nodes) == chunk {
-			if err := flush(); err != nil {
-				gw.Abort()
-				dw.Abort()
-				return nil, err
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		gw.Abort()
-		dw.Abort()
-		return nil, err
-	}
-	if err := gw.Close(); err != nil {
-		dw.Abort()
-		return nil, err
-	}
-	if err := dw.Close(); err != nil {
 		return nil, err
 	}
 	totals, owned, err := s.groupSizes(ctx, sizes, s.cfg.Ledger != nil)
@@ -185,6 +133,70 @@ func (s *ComponentsStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]t
 		m[metaTopGroups] = string(b)
 	}
 	return []task.Task{o}, nil
+}
+
+// writeLabels writes a rank's labels (sorted by node) to the components
+// file and its duplicates (nodes whose group is not themselves) to the
+// duplicates file, and returns the number of duplicates and the partial
+// size of each group the labels name.
+func writeLabels(labels []cc.Label, compPath, dupPath string) (int64, map[int64]int64, error) {
+	for _, d := range []string{filepath.Dir(compPath), filepath.Dir(dupPath)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return 0, nil, err
+		}
+	}
+	gw, err := dataio.CreateGroupFile(compPath, dataio.ParquetWriterOptions{})
+	if err != nil {
+		return 0, nil, err
+	}
+	dw, err := dataio.CreateIDListFile(dupPath, dataio.DedupIDColumn, dataio.ParquetWriterOptions{})
+	if err != nil {
+		gw.Abort()
+		return 0, nil, err
+	}
+	const chunk = 65536
+	nodes, groups, dups := make([]int64, 0, chunk), make([]int64, 0, chunk), make([]int64, 0, chunk)
+	var nDups int64
+	flush := func() error {
+		if err := gw.Write(nodes, groups); err != nil {
+			return err
+		}
+		if err := dw.Write(dups); err != nil {
+			return err
+		}
+		nDups += int64(len(dups))
+		nodes, groups, dups = nodes[:0], groups[:0], dups[:0]
+		return nil
+	}
+	sizes := make(map[int64]int64)
+	for _, l := range labels { // sorted by node, so dups are sorted
+		nodes = append(nodes, l.Node)
+		groups = append(groups, l.Group)
+		if l.Node != l.Group {
+			dups = append(dups, l.Node)
+		}
+		sizes[l.Group]++
+		if len(nodes) == chunk {
+			if err := flush(); err != nil {
+				gw.Abort()
+				dw.Abort()
+				return 0, nil, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		gw.Abort()
+		dw.Abort()
+		return 0, nil, err
+	}
+	if err := gw.Close(); err != nil {
+		dw.Abort()
+		return 0, nil, err
+	}
+	if err := dw.Close(); err != nil {
+		return 0, nil, err
+	}
+	return nDups, sizes, nil
 }
 
 // useDenseGraph reports whether this rank should index nodes by id in an

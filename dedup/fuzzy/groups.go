@@ -46,16 +46,17 @@ const (
 
 // describeGroups names, for each of the first few of the largest groups,
 // its first few documents: the kept one and the earliest removed ones, with
-// their files, record numbers and original ids. It reads at most
+// their files, record numbers and original ids. The ids come from the
+// MinHash phase's id stores (mhOut), else it reads at most
 // describedGroups × membersPerGroup records (of a large JSONL file only the
 // section holding the record). A failure is logged, not fatal: the summary
 // then lacks the members.
-func (w *Workflow) describeGroups(ctx context.Context, c Config, groups []LargestGroup, ccOut, idTasks []task.Task) {
+func (w *Workflow) describeGroups(ctx context.Context, c Config, groups []LargestGroup, ccOut, idTasks, mhOut []task.Task) {
 	groups = groups[:min(len(groups), describedGroups)]
 	if len(groups) == 0 {
 		return
 	}
-	if err := describe(ctx, c, groups, ccOut, idTasks); err != nil {
+	if err := describe(ctx, c, groups, ccOut, idTasks, mhOut); err != nil {
 		w.logger().Warn("summary: cannot name the members of the largest groups", "err", err)
 		for i := range groups {
 			groups[i].Members = nil
@@ -63,10 +64,17 @@ func (w *Workflow) describeGroups(ctx context.Context, c Config, groups []Larges
 	}
 }
 
-func describe(ctx context.Context, c Config, groups []LargestGroup, ccOut, idTasks []task.Task) error {
+func describe(ctx context.Context, c Config, groups []LargestGroup, ccOut, idTasks, mhOut []task.Task) error {
 	members, err := smallestMembers(groups, ccOut)
 	if err != nil {
 		return err
+	}
+	var ids *idStores
+	if refs, err := storesOf(mhOut); err == nil && len(refs) > 0 && refs[0].IDs != "" {
+		if ids, err = openIDStores(refs); err != nil {
+			return err
+		}
+		defer ids.close()
 	}
 	var files []fileRange
 	for _, t := range idTasks {
@@ -78,7 +86,7 @@ func describe(ctx context.Context, c Config, groups []LargestGroup, ccOut, idTas
 	}
 	for i := range groups {
 		for _, id := range members[groups[i].Group] {
-			m, err := locate(ctx, c, files, id)
+			m, err := locate(ctx, c, files, id, ids)
 			if err != nil {
 				return err
 			}
@@ -127,8 +135,9 @@ func smallestMembers(groups []LargestGroup, ccOut []task.Task) (map[int64][]int6
 	return members, nil
 }
 
-// locate finds the file and record of id and reads its original id.
-func locate(ctx context.Context, c Config, files []fileRange, id int64) (GroupMember, error) {
+// locate finds the file and record of id and its original id: from the
+// id stores when there are some (ids), else by reading the record.
+func locate(ctx context.Context, c Config, files []fileRange, id int64, ids *idStores) (GroupMember, error) {
 	i := slices.IndexFunc(files, func(f fileRange) bool { return id >= f.Base && id < f.Base+f.Count })
 	if i < 0 {
 		return GroupMember{}, fmt.Errorf("id %d is in no file's range", id)
@@ -136,6 +145,13 @@ func locate(ctx context.Context, c Config, files []fileRange, id int64) (GroupMe
 	f := files[i]
 	row := id - f.Base
 	m := GroupMember{DedupID: id, File: f.Path, Record: row + 1}
+	if ids != nil {
+		js, err := ids.read(id)
+		if js != nil {
+			m.OriginalID = json.RawMessage(*js)
+		}
+		return m, err
+	}
 	orig, err := readOriginalID(ctx, c, f, row)
 	m.OriginalID = orig
 	return m, err

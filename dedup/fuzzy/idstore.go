@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
@@ -17,8 +18,8 @@ import (
 )
 
 // An id store keeps, for every document id of a MinHash task, the
-// document's original id (the --id-field value in the ledger's text form,
-// ledger.IDText), so that the components phase can name both documents of
+// document's original id (the --id-field value as JSON, see
+// originalIDJSON), so that the components phase can name both documents of
 // every removal in the ledger with two positioned reads, without reading
 // the inputs again or holding any id in memory. Like the shingle store it
 // is two files: the entries (a byte 1 and the id's text, or a byte 0 for a
@@ -149,8 +150,8 @@ func openIDStores(refs []SigStoreRef) (*idStores, error) {
 	return s, nil
 }
 
-// read returns the original id of document id, nil when it has none (or
-// when no store covers it: the run kept no ids).
+// read returns the original id of document id as JSON, nil when it has
+// none (or when no store covers it: the run kept no ids).
 func (s *idStores) read(id int64) (*string, error) {
 	i := sort.Search(len(s.refs), func(i int) bool { return s.refs[i].Base+s.refs[i].Count > id })
 	if i == len(s.refs) || id < s.refs[i].Base {
@@ -185,11 +186,12 @@ func (s *idStores) close() {
 	s.data, s.idx = nil, nil
 }
 
-// originalIDText is row i's id in the ledger's text form: the JSONL
-// reader's raw JSON through ledger.IDText; a Parquet string or binary
-// value as is (empty, which is also how a null reads, as none); an integer
-// in decimal.
-func originalIDText(c *task.Column, i int, rawJSON bool) *string {
+// originalIDJSON is row i's id as JSON, as the id store keeps it: the
+// JSONL reader's raw JSON as is (a missing or null id: none); a Parquet
+// string or binary value as a JSON string (empty, which is also how a null
+// reads, as none); an integer in decimal. ledger.IDText turns it into the
+// ledger's text form.
+func originalIDJSON(c *task.Column, i int, rawJSON bool) *string {
 	if c == nil {
 		return nil
 	}
@@ -197,20 +199,36 @@ func originalIDText(c *task.Column, i int, rawJSON bool) *string {
 	switch c.Type {
 	case task.String:
 		if rawJSON {
-			return ledger.IDText(c.Strings[i])
+			if raw := strings.TrimSpace(c.Strings[i]); raw != "" && raw != "null" {
+				return &raw
+			}
+			return nil
 		}
 		v = c.Strings[i]
 	case task.Bytes:
 		v = string(c.Bytes[i])
 	case task.Int64:
-		v = strconv.FormatInt(c.Ints[i], 10)
+		n := strconv.FormatInt(c.Ints[i], 10)
+		return &n
 	default:
 		return nil
 	}
 	if v == "" {
 		return nil
 	}
-	return &v
+	js, err := jsonString(v)
+	if err != nil {
+		return nil
+	}
+	return &js
+}
+
+// idText is an id store's JSON in the ledger's text form.
+func idText(js *string) *string {
+	if js == nil {
+		return nil
+	}
+	return ledger.IDText(*js)
 }
 
 // parquetHasIDColumn reports whether the Parquet file at path has a

@@ -196,11 +196,13 @@ func (s *ledgerSources) row(l cc.Label, size int64, paramsHash string, kept map[
 	if err != nil {
 		return ledger.Row{}, err
 	}
+	orig = idText(orig)
 	k, ok := kept[l.Group]
 	if !ok {
 		if k.orig, err = s.ids.read(l.Group); err != nil {
 			return ledger.Row{}, err
 		}
+		k.orig = idText(k.orig)
 		k.file, k.record = locateID(s.files, l.Group)
 		if len(kept) >= 1<<16 {
 			clear(kept)

@@ -326,7 +326,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 					idc = nil // a Parquet file without a usable id column
 				}
 				for i := range texts {
-					if err := idw.write(f.Base+rowCol.Ints[i], originalIDText(idc, i, rawJSON)); err != nil {
+					if err := idw.write(f.Base+rowCol.Ints[i], originalIDJSON(idc, i, rawJSON)); err != nil {
 						r.Close()
 						return fail(err)
 					}

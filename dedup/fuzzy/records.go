@@ -185,7 +185,7 @@ func findID(ctx context.Context, r dataio.BatchReader, idField, id string, rawJS
 			return -1, nil
 		}
 		for i := range rc.Ints {
-			if v := originalIDText(idc, i, rawJSON); v != nil && *v == id {
+			if v := idText(originalIDJSON(idc, i, rawJSON)); v != nil && *v == id {
 				return rc.Ints[i], nil
 			}
 		}

@@ -55,7 +55,7 @@ func resultSection(s *Summary) report.Section {
 		sec.Notes = append(sec.Notes, "--no-remove: the deduplicated dataset was not written; \"removed\" counts the duplicates found.")
 	}
 	sec.Notes = append(sec.Notes, "Every number in this report is in summary.json; the removals are listed one per row in "+ledger.Dir+
-		"/ (`sluice explain --output DIR ID` shows one).")
+		"/ (sluice explain --output DIR ID shows one).")
 	return sec
 }
 

@@ -329,7 +329,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		fg := t.(*task.FileGroup)
 		dupFiles = append(dupFiles, fg.Paths[1])
 	}
-	w.describeGroups(ctx, c, sum.LargestGroups, ccOut, idTasks)
+	w.describeGroups(ctx, c, sum.LargestGroups, ccOut, idTasks, mhOut)
 	sort.Strings(dupFiles)
 	for _, f := range dupFiles {
 		if err := copyToOutput(dst, []string{f}, "duplicates/"+filepath.Base(f)); err != nil {

@@ -52,6 +52,8 @@ func Register(r *stage.Registry) error {
 			Fields: []stage.Field{
 				{Name: "output_dir", Type: "string", Doc: "directory for components/ and duplicates/ (required)"},
 				{Name: "top_groups", Type: "int", Default: "10", Doc: "largest groups to report"},
+				{Name: "num_ids", Type: "int", Default: "0 (unknown)", Doc: "when positive, every node id is below it: ranks index nodes in an array"},
+				{Name: "ledger", Type: "object", Default: "none", Doc: "if set ({id_map, stores, num_perm, hash_bits, params_hash}), each rank also writes ledger/part.<rank>.parquet, the removal ledger rows of the duplicates it owns"},
 			},
 			New: func(config []byte) (stage.Stage, error) {
 				var c ComponentsConfig

@@ -11,6 +11,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
+
+	dataio "github.com/sluice-data/sluice/io"
 )
 
 // rowsPerGroup bounds a row group: explain reads whole row groups whose
@@ -29,6 +31,7 @@ type Writer struct {
 	buf       []Row
 	n         int64
 	err       error
+	out       *dataio.Output // set by CreateOutput: Close commits there
 }
 
 // Create starts a ledger part at path (its directory is created).
@@ -45,6 +48,25 @@ func Create(path string) (*Writer, error) {
 		parquet.BloomFilters(parquet.SplitBlockFilter(10, "original_id"), parquet.SplitBlockFilter(10, "kept_original_id")),
 		parquet.CreatedBy("sluice", "ledger", "1"))
 	return &Writer{path: path, tmp: f.Name(), f: f, bw: bw, w: w}, nil
+}
+
+// CreateOutput starts ledger part n in a prepared output directory
+// (OUTPUT/ledger/part.N.parquet) through the output's records of written
+// files (docs/safety.md): it refuses a file Sluice did not write there, and
+// Close commits the file with its row count. For a workflow writing its
+// ledger straight into the output (dedup/fuzzy writes it in the cache and
+// copies it).
+func CreateOutput(out *dataio.Output, n int) (*Writer, error) {
+	path, err := out.Begin(Dir + "/" + PartName(n))
+	if err != nil {
+		return nil, err
+	}
+	w, err := Create(path)
+	if err != nil {
+		return nil, err
+	}
+	w.out = out
+	return w, nil
 }
 
 // Write appends rows.
@@ -101,6 +123,9 @@ func (w *Writer) Close() error {
 		return w.err
 	}
 	w.err = fmt.Errorf("ledger %s: writer is closed", w.path)
+	if w.out != nil {
+		return w.out.Commit(w.path, w.n)
+	}
 	return nil
 }
 

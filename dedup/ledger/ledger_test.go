@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+
+	dataio "github.com/sluice-data/sluice/io"
 )
 
 func sp(s string) *string { return &s }
@@ -208,5 +210,49 @@ func TestIDTextAndParamsHash(t *testing.T) {
 	type p struct{ A, B int }
 	if a, b := ParamsHash(p{1, 2}), ParamsHash(p{1, 2}); a != b || a == ParamsHash(p{1, 3}) || !strings.HasPrefix(a, "sha256:") {
 		t.Fatal("ParamsHash does not tell parameters apart, or is not deterministic")
+	}
+}
+
+// TestCreateOutput writes a part through an output directory's records:
+// the part is Sluice's there (a later run in overwrite mode removes it),
+// and a file the user put at the part's path is refused, untouched.
+func TestCreateOutput(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := dataio.PrepareOutput(dir, dataio.PrepareOptions{Name: "out", Mode: dataio.OutputError}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := dataio.OpenOutput(dir, dataio.OutputError)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := CreateOutput(out, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(testRows(5, 2)...)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	parts, err := Parts(dir)
+	if err != nil || len(parts) != 1 || filepath.Base(parts[0]) != "part.3.parquet" {
+		t.Fatalf("parts %v, %v", parts, err)
+	}
+	mine := filepath.Join(dir, Dir, PartName(4))
+	os.WriteFile(mine, []byte("mine"), 0o644)
+	if _, err := CreateOutput(out, 4); err == nil {
+		t.Fatal("CreateOutput over a file Sluice did not write succeeded")
+	}
+	if b, _ := os.ReadFile(mine); string(b) != "mine" {
+		t.Fatal("the user's file was changed")
+	}
+	// Overwrite mode removes the part Sluice wrote and keeps the user's file.
+	if _, err := dataio.PrepareOutput(dir, dataio.PrepareOptions{Name: "out", Mode: dataio.OutputOverwrite}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(parts[0]); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("overwrite kept the ledger part Sluice wrote: %v", err)
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Fatalf("overwrite removed the user's file: %v", err)
 	}
 }

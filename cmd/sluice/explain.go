@@ -29,7 +29,7 @@ func (a *app) explainCmd() *cobra.Command {
 		Use:   "explain --output DIR ID",
 		Short: "Explain why a document was removed: its ledger row and both texts",
 		Long: `Look a document up, by its original id (the --id-field value), in the removal
-ledger of a finished 'sluice dedup' run (DIR/ledger/*.parquet), and print:
+ledger of a finished 'sluice dedup' run (DIR/ledger/part.N.parquet), and print:
 
   - its ledger row: the document kept in its place, the group and its size,
     the similarity of the two (exact or estimated) and the parameter hash;
@@ -84,7 +84,7 @@ func (a *app) explain(cmd *cobra.Command, f *explainFlags, id string) error {
 	}
 	parts, err := ledger.Parts(f.output)
 	if errors.Is(err, os.ErrNotExist) {
-		return configErr(fmt.Errorf("--output %s holds no removal ledger (%s/*.parquet): give the output directory of a finished 'sluice dedup' run",
+		return configErr(fmt.Errorf("--output %s holds no removal ledger (%s/part.N.parquet): give the output directory of a finished 'sluice dedup' run",
 			f.output, filepath.Join(f.output, ledger.Dir)))
 	}
 	if err != nil {

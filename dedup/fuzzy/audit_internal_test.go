@@ -266,3 +266,41 @@ func TestParquetHasIDColumn(t *testing.T) {
 		t.Error("a JSONL path has a Parquet id column")
 	}
 }
+
+// TestStoresWithEmptyTask: a MinHash task of empty files has a store of no
+// ids that shares its Base with the next task's. In whatever order the
+// tasks finished, every id must still be found (the binary search over the
+// stores' ranges failed when the empty store came second).
+func TestStoresWithEmptyTask(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(name string, base, count int64) SigStoreRef {
+		path := filepath.Join(dir, name)
+		w, err := createSigStore(path, base, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id := base; id < base+count; id++ {
+			if err := w.write(id, []byte{byte(id), 0, 0, 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.close(count); err != nil {
+			t.Fatal(err)
+		}
+		return SigStoreRef{Path: path, Base: base, Count: count}
+	}
+	empty, full, next := mk("e.sig", 0, 0), mk("f.sig", 0, 7), mk("n.sig", 7, 3)
+	for _, refs := range [][]SigStoreRef{{empty, full, next}, {full, empty, next}, {next, full, empty}} {
+		s, err := openSigStores(refs, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id := int64(0); id < 10; id++ {
+			rec, err := s.read(id)
+			if err != nil || rec[0] != byte(id) {
+				t.Fatalf("stores in order %v: read(%d) = %v, %v", refs, id, rec, err)
+			}
+		}
+		s.close()
+	}
+}

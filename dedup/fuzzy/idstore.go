@@ -127,12 +127,11 @@ type idStores struct {
 
 func openIDStores(refs []SigStoreRef) (*idStores, error) {
 	s := &idStores{}
-	for _, r := range refs {
+	for _, r := range byBase(refs) {
 		if r.IDs != "" {
 			s.refs = append(s.refs, r)
 		}
 	}
-	sort.Slice(s.refs, func(i, j int) bool { return s.refs[i].Base < s.refs[j].Base })
 	for _, r := range s.refs {
 		d, err := os.Open(r.IDs)
 		if err != nil {

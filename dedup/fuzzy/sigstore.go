@@ -89,9 +89,23 @@ type sigStores struct {
 	buf    []byte
 }
 
+// byBase returns the stores of refs that hold ids (a task of empty files
+// holds none), ordered by first id, so that a binary search over their
+// ranges is sound: an empty store shares its Base with the next one, and in
+// either order the two would break the search.
+func byBase(refs []SigStoreRef) []SigStoreRef {
+	var out []SigStoreRef
+	for _, r := range refs {
+		if r.Count > 0 {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Base < out[j].Base })
+	return out
+}
+
 func openSigStores(refs []SigStoreRef, recLen int) (*sigStores, error) {
-	s := &sigStores{refs: append([]SigStoreRef(nil), refs...), recLen: recLen}
-	sort.Slice(s.refs, func(i, j int) bool { return s.refs[i].Base < s.refs[j].Base })
+	s := &sigStores{refs: byBase(refs), recLen: recLen}
 	for _, r := range s.refs {
 		f, err := os.Open(r.Path)
 		if err != nil {

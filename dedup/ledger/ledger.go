@@ -84,8 +84,9 @@ var Columns = []string{"original_id", "kept_original_id", "group_id", "group_siz
 func PartName(n int) string { return "part." + strconv.Itoa(n) + ".parquet" }
 
 // Parts lists the ledger parts in dir (a workflow's output or its ledger
-// directory), in part order. A directory without a ledger is an error
-// wrapping os.ErrNotExist.
+// directory), in part order: the files named part.N.parquet (others,
+// such as a file a user put there, are not the ledger's). A directory
+// without a ledger is an error wrapping os.ErrNotExist.
 func Parts(dir string) ([]string, error) {
 	if filepath.Base(dir) != Dir {
 		if fi, err := os.Stat(filepath.Join(dir, Dir)); err == nil && fi.IsDir() {
@@ -106,23 +107,17 @@ func Parts(dir string) ([]string, error) {
 		if e.IsDir() || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || !strings.HasSuffix(name, ".parquet") {
 			continue
 		}
-		n := -1
-		if s, ok := strings.CutPrefix(strings.TrimSuffix(name, ".parquet"), "part."); ok {
-			if v, err := strconv.Atoi(s); err == nil {
-				n = v
-			}
+		s, ok := strings.CutPrefix(strings.TrimSuffix(name, ".parquet"), "part.")
+		n, err := strconv.Atoi(s)
+		if !ok || err != nil || n < 0 {
+			continue
 		}
 		parts = append(parts, part{n, filepath.Join(dir, name)})
 	}
 	if len(parts) == 0 {
-		return nil, fmt.Errorf("ledger: no ledger parts (*.parquet) in %s: %w", dir, os.ErrNotExist)
+		return nil, fmt.Errorf("ledger: no ledger parts (part.N.parquet) in %s: %w", dir, os.ErrNotExist)
 	}
-	slices.SortFunc(parts, func(a, b part) int {
-		if a.n != b.n {
-			return a.n - b.n
-		}
-		return strings.Compare(a.path, b.path)
-	})
+	slices.SortFunc(parts, func(a, b part) int { return a.n - b.n })
 	out := make([]string, len(parts))
 	for i, p := range parts {
 		out[i] = p.path

@@ -56,6 +56,7 @@ func TestRoundTripAndFind(t *testing.T) {
 	rows[7].OriginalID = nil                   // a record without an id
 	writePart(t, filepath.Join(dir, Dir, PartName(10)), rows[:len(rows)-3])
 	writePart(t, filepath.Join(dir, Dir, PartName(2)), rows[len(rows)-3:])
+	os.WriteFile(filepath.Join(dir, Dir, "notes.parquet"), []byte("a user's file"), 0o644)
 	parts, err := Parts(dir)
 	if err != nil {
 		t.Fatal(err)

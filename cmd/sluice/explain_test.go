@@ -16,7 +16,7 @@ import (
 // It also checks the sample's report.html against its summary.json.
 func TestExplain(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
-	if r := sluice("dedup", "fuzzy", "--input", "../../examples/fuzzy/data", "--output", out, "--workers", "2"); r.code != 0 {
+	if r := sluice("dedup", "fuzzy", "--input", "../../examples/fuzzy/data", "--output", out, "--workers", "2", "--bands", "10", "--rows", "5"); r.code != 0 {
 		t.Fatal(r)
 	}
 	checkFuzzyReport(t, out)

@@ -142,12 +142,12 @@ func runReportDoc(s runSummary) report.Doc {
 
 func stagesSection(r executor.Report) report.Section {
 	sec := report.Section{ID: "stages", Title: "Stages",
-		Intro: "Per stage: tasks and records (items) in and out, wall time from its first batch to its end, CPU time attributed to it, retries and failures."}
+		Intro: "Per stage: tasks and items in and out (items are the records of document batches, or the files of file groups), wall time from its first batch to its end, CPU time attributed to it, retries and failures."}
 	tm := report.Chart{ID: "stage-time", Title: "Wall and CPU seconds per stage", Kind: report.Rows, Grouped: true, XLabel: "seconds", Unit: " s",
 		Series: []report.Series{{Name: "wall", Class: "wall"}, {Name: "CPU", Class: "cpu"}}}
-	it := report.Chart{ID: "stage-items", Title: "Records in and out per stage", Kind: report.Rows, Grouped: true, XLabel: "records",
+	it := report.Chart{ID: "stage-items", Title: "Items (records or files) in and out per stage", Kind: report.Rows, Grouped: true, XLabel: "items",
 		Series: []report.Series{{Name: "in", Class: "s0"}, {Name: "out", Class: "s2"}}}
-	t := report.Table{ID: "stages-table", Head: []string{"stage", "kind", "actors", "tasks in", "tasks out", "records in", "records out", "wall", "CPU", "retries", "actor deaths", "setup failures", "failed tasks"},
+	t := report.Table{ID: "stages-table", Head: []string{"stage", "kind", "actors", "tasks in", "tasks out", "items in", "items out", "wall", "CPU", "retries", "actor deaths", "setup failures", "failed tasks"},
 		Numeric: []bool{false, false, true, true, true, true, true, true, true, true, true, true, true}}
 	for _, st := range r.Stages {
 		tm.Bars = append(tm.Bars, report.Bar{Label: st.Name, Values: []float64{st.Wall.Seconds(), st.CPU.Seconds()}})

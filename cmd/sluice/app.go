@@ -130,7 +130,7 @@ func (a *app) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (read it with 'go tool pprof')")
-	root.AddCommand(a.runCmd(), a.dedupCmd(), a.filterCmd(), a.stagesCmd(), a.versionCmd(), a.workerCmd())
+	root.AddCommand(a.runCmd(), a.dedupCmd(), a.filterCmd(), a.explainCmd(), a.stagesCmd(), a.versionCmd(), a.workerCmd())
 	return root
 }
 

@@ -110,8 +110,7 @@ type shingleStores struct {
 const shingleCacheHashes = 4 << 20
 
 func openShingleStores(refs []SigStoreRef) (*shingleStores, error) {
-	s := &shingleStores{refs: append([]SigStoreRef(nil), refs...)}
-	sort.Slice(s.refs, func(i, j int) bool { return s.refs[i].Base < s.refs[j].Base })
+	s := &shingleStores{refs: byBase(refs)}
 	for _, r := range s.refs {
 		d, err := os.Open(r.Shingles)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-data/sluice/runtime"
 	"github.com/sluice-data/sluice/stage"
+	"github.com/sluice-data/sluice/task"
 )
 
 // stageRun is the state of one stage during a run: its settings, its
@@ -48,6 +49,13 @@ type stageRun struct {
 	seq       atomic.Int64
 	bar       stageBar
 
+	// For Snapshot: expected is the number of input tasks when known up
+	// front (0 otherwise), inputDone is set once every input task has
+	// arrived, and queue is the streaming queue in front of the stage.
+	expected  atomic.Int64
+	inputDone atomic.Bool
+	queue     atomic.Pointer[chan task.Task]
+
 	countMu sync.Mutex
 	counts  map[string]int64 // summed stage.Count counters
 
@@ -76,13 +84,6 @@ func (e *Executor) newStageRun(idx int, st stage.Stage) *stageRun {
 	r.desc, _ = stage.DescriptorOf(st)
 	r.env = stage.MergeEnv(e.cfg.Env, st.Env(), st.Name(), e.log)
 	return r
-}
-
-// account adds one finished call to the stage's figures: its wall time
-// (busy), and its usage and counters (see usage).
-func (r *stageRun) account(h *actorHandle, wall time.Duration, u runtime.Usage, counts map[string]int64) {
-	r.busy.Add(int64(wall))
-	r.usage(h, wall, u, counts)
 }
 
 // usage adds a call's CPU time and peak RSS to its actor's handle (so that
@@ -150,12 +151,34 @@ func (u *usageSum) cpu() time.Duration {
 type actorHandle struct {
 	a       runtime.Actor
 	id      string
+	stage   string
 	pl      placement
 	stopped atomic.Bool
 	retired atomic.Bool
+	tracked atomic.Bool // set up and counted as live
+	died    atomic.Bool
 	use     usageSum
 	calls   atomic.Int64
+	tasks   atomic.Int64 // tasks of the calls that succeeded
 	peakRSS atomic.Int64
+	// busySince is when the current call started (unix ns), 0 when idle.
+	busySince atomic.Int64
+}
+
+// invoke runs one call on h, marking h busy meanwhile, and adds the call's
+// usage to h and its counters to the stage (see usage). It returns the
+// call's wall time.
+func (r *stageRun) invoke(ctx context.Context, h *actorHandle, c runtime.Call) (runtime.Result, time.Duration, error) {
+	start := time.Now()
+	h.busySince.Store(start.UnixNano())
+	res, err := h.a.Call(ctx, c)
+	dur := time.Since(start)
+	h.busySince.Store(0)
+	if err == nil {
+		h.tasks.Add(int64(len(c.Tasks)))
+	}
+	r.usage(h, dur, res.Usage, res.Counts)
+	return res, dur, err
 }
 
 // retire stops counting h as a live actor (once).
@@ -196,6 +219,7 @@ func (r *stageRun) setupFailed(ctx context.Context, err error) error {
 	}
 	n := r.setupFailures.Add(1)
 	r.e.log.Warn("actor setup failed", "stage", r.name(), "failures", n, "err", err)
+	r.e.emit(Event{Kind: EventSetupFailure, Stage: r.name(), Error: err.Error()})
 	if int(n) >= r.e.cfg.MaxSetupFailures {
 		return fmt.Errorf("stage %s: actor setup failed %d times (max_setup_failures=%d); last error: %w", r.name(), n, r.e.cfg.MaxSetupFailures, err)
 	}
@@ -279,7 +303,7 @@ func (r *stageRun) place(ctx context.Context, rank, size, iter int, essential bo
 		}
 		a, err := r.spawnOn(ctx, pl, rank, size, iter)
 		if err == nil {
-			h := &actorHandle{a: a, id: a.ID(), pl: pl}
+			h := &actorHandle{a: a, id: a.ID(), stage: r.name(), pl: pl}
 			r.handlesMu.Lock()
 			r.handles = append(r.handles, h)
 			r.handlesMu.Unlock()
@@ -338,6 +362,7 @@ func (r *stageRun) setup(ctx context.Context, h *actorHandle, g *runtime.Group) 
 
 // track counts a set-up actor as live.
 func (r *stageRun) track(h *actorHandle) *actorHandle {
+	h.tracked.Store(true)
 	r.started.Add(1)
 	live := r.live.Add(1)
 	for {

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -20,11 +21,13 @@ func (e *Executor) runBarrier(ctx context.Context, r *stageRun, tasks []task.Tas
 	r.tasksIn.Add(int64(len(tasks)))
 	r.itemsIn.Add(int64(countItems(tasks)))
 	r.bar.addIn(int64(len(tasks)))
+	r.inputDone.Store(true)
 	var lastErr error
 	for attempt := 1; attempt <= r.maxAttempts; attempt++ {
 		if attempt > 1 {
 			r.retries.Add(1)
 			e.log.Warn("retrying barrier stage with fresh actors", "stage", r.name(), "attempt", attempt, "err", lastErr)
+			e.emit(Event{Kind: EventRetry, Stage: r.name(), Error: lastErr.Error(), Attempt: attempt})
 			select {
 			case <-time.After(e.cfg.RetryBackoff << min(attempt-2, 10)):
 			case <-ctx.Done():
@@ -102,9 +105,8 @@ func (e *Executor) runShuffle(ctx context.Context, r *stageRun, tasks []task.Tas
 	pool := NewPool[*actorHandle, []task.Task, struct{}](actors, PoolOptions{MaxPending: 2 * n, IsDead: runtime.IsDied})
 	defer pool.Close()
 	insert := func(ctx context.Context, h *actorHandle, b []task.Task) (struct{}, error) {
-		start := time.Now()
-		res, err := h.a.Call(ctx, runtime.Call{Method: runtime.Insert, Tasks: b, Attempt: attempt})
-		r.account(h, time.Since(start), res.Usage, res.Counts)
+		_, dur, err := r.invoke(ctx, h, runtime.Call{Method: runtime.Insert, Tasks: b, Attempt: attempt})
+		r.busy.Add(int64(dur))
 		return struct{}{}, err
 	}
 	batches := Batches(tasks, r.st.BatchSize())
@@ -195,13 +197,16 @@ func (r *stageRun) onAll(ctx context.Context, actors []*actorHandle, m runtime.M
 				cctx, c = context.WithTimeout(ctx, r.timeout)
 				defer c()
 			}
-			start := time.Now()
-			res, err := h.a.Call(cctx, runtime.Call{Method: m, Tasks: in, Attempt: attempt})
-			r.account(h, time.Since(start), res.Usage, res.Counts)
+			res, dur, err := r.invoke(cctx, h, runtime.Call{Method: m, Tasks: in, Attempt: attempt})
+			r.busy.Add(int64(dur))
 			if err != nil {
-				if runtime.IsDied(err) {
+				var died *runtime.DiedError
+				if errors.As(err, &died) {
 					r.deaths.Add(1)
+					h.died.Store(true)
 					r.e.logPanic(r.name(), h.id, in, err, &task.Attempt{})
+					r.e.emit(Event{Kind: EventActorDeath, Stage: r.name(), Actor: h.id, Node: h.pl.node.ID,
+						Task: firstID(in), Reason: died.Reason, Error: err.Error(), Attempt: attempt})
 				}
 				errs[i] = fmt.Errorf("actor %s (rank %d): %s: %w", h.id, i, m, err)
 				cancel(errs[i])

@@ -19,6 +19,14 @@ const (
 	StageByStage Mode = "stage-by-stage"
 )
 
+// OrDefault returns m, or Streaming (the default) when m is empty.
+func (m Mode) OrDefault() Mode {
+	if m == "" {
+		return Streaming
+	}
+	return m
+}
+
 // Config configures an Executor. The zero value is usable: every field has a
 // documented default.
 type Config struct {
@@ -76,6 +84,9 @@ type Config struct {
 	ProgressInterval time.Duration `json:"progress_interval,omitempty" yaml:"progress_interval,omitempty"`
 	// Logger receives warnings and errors (default: discard).
 	Logger *slog.Logger `json:"-" yaml:"-"`
+	// Observer, if set, watches the run live (progress lines, metrics,
+	// the dashboard): see Observer.
+	Observer Observer `json:"-" yaml:"-"`
 }
 
 // StageConfig overrides fault-tolerance settings for one stage.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +59,16 @@ func TestCounters(t *testing.T) {
 		if err := rep.WriteTable(&buf); err != nil || !strings.Contains(buf.String(), "counting: dropped.odd = 3\n") {
 			t.Errorf("table: %v\n%s", err, buf.String())
 		}
+	}
+}
+
+// AddNodes sums the node rows of two executions per node id.
+func TestReportAddNodes(t *testing.T) {
+	var r Report
+	r.AddNodes([]NodeReport{{ID: "a", Calls: 2, CPU: time.Second, PeakRSS: 10, ActorsStarted: 1}})
+	r.AddNodes([]NodeReport{{ID: "b", Calls: 1}, {ID: "a", Calls: 3, CPU: 2 * time.Second, PeakRSS: 5, ActorsStarted: 2, Lost: true}})
+	want := []NodeReport{{ID: "a", Lost: true, ActorsStarted: 3, Calls: 5, CPU: 3 * time.Second, PeakRSS: 10}, {ID: "b", Calls: 1}}
+	if !reflect.DeepEqual(r.Nodes, want) {
+		t.Fatalf("nodes %+v, want %+v", r.Nodes, want)
 	}
 }

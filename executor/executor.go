@@ -44,13 +44,14 @@ type Executor struct {
 	report   Report
 	runs     []*stageRun
 	abortErr error
+	// started and running describe the current Execute, for Snapshot.
+	started time.Time
+	running bool
 }
 
 // New returns an executor that runs actors on rt.
 func New(rt runtime.Runtime, cfg Config) *Executor {
-	if cfg.Mode == "" {
-		cfg.Mode = Streaming
-	}
+	cfg.Mode = cfg.Mode.OrDefault()
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 3
 	}
@@ -139,7 +140,9 @@ func (e *Executor) Execute(ctx context.Context, stages []stage.Stage, initial []
 	// change is missed; a node lost meanwhile stays lost.
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
+	e.mu.Lock()
 	e.ledger = newLedger()
+	e.mu.Unlock()
 	if err := e.rt.WatchNodes(wctx, e.onNodeEvent); err != nil {
 		return nil, fmt.Errorf("executor: watch nodes: %w", err)
 	}
@@ -158,20 +161,20 @@ func (e *Executor) Execute(ctx context.Context, stages []stage.Stage, initial []
 		return nil, fmt.Errorf("executor: no free CPUs: the cluster has %g and %g are reserved", total, e.cfg.ReservedCPUs)
 	}
 
-	e.mu.Lock()
-	e.failed, e.abortErr = nil, nil
-	e.runs = make([]*stageRun, len(stages))
-	for i, st := range stages {
-		e.runs[i] = e.newStageRun(i, st)
-	}
-	runs := e.runs
-	e.mu.Unlock()
-
 	prog := newProgress(e.cfg.Progress, e.cfg.ProgressInterval)
-	for _, r := range runs {
-		r.bar = prog.addStage(r.name())
+	runs := make([]*stageRun, len(stages))
+	for i, st := range stages {
+		runs[i] = e.newStageRun(i, st)
+		runs[i].bar = prog.addStage(runs[i].name())
 	}
 	start, cpu0 := time.Now(), ProcessCPU()
+	e.mu.Lock()
+	e.failed, e.abortErr = nil, nil
+	e.runs, e.started, e.running = runs, start, true
+	e.mu.Unlock()
+	if e.cfg.Observer != nil {
+		e.cfg.Observer.Begin(e)
+	}
 	defer func() {
 		stopWatch()
 		prog.finish()
@@ -183,6 +186,9 @@ func (e *Executor) Execute(ctx context.Context, stages []stage.Stage, initial []
 			if f := e.failedSummary(); f != nil {
 				err = f
 			}
+		}
+		if e.cfg.Observer != nil {
+			e.cfg.Observer.End(e, err)
 		}
 	}()
 
@@ -267,6 +273,7 @@ func (e *Executor) runPlainAll(ctx context.Context, r *stageRun, tasks []task.Ta
 	}
 	in := make(chan task.Task)
 	close(in)
+	r.expected.Store(int64(len(tasks)))
 	var out []task.Task
 	// emit is only called by the stage's collector goroutine.
 	err = e.runPlain(ctx, r, tasks, in, func() int { return n }, func(_ context.Context, t task.Task) error {
@@ -291,6 +298,9 @@ func (e *Executor) runStreaming(ctx context.Context, runs []*stageRun, initial [
 			size = max(2*runs[i].st.BatchSize(), 4)
 		}
 		chans[i] = make(chan task.Task, max(size, 1))
+		if i < len(runs) {
+			runs[i].queue.Store(&chans[i])
+		}
 	}
 	var out []task.Task
 	var wg sync.WaitGroup
@@ -311,6 +321,7 @@ func (e *Executor) runStreaming(ctx context.Context, runs []*stageRun, initial [
 		})
 	} else {
 		pre = initial
+		runs[0].expected.Store(int64(len(initial)))
 		close(chans[0])
 	}
 	for i, r := range runs {
@@ -441,6 +452,10 @@ func (e *Executor) recordFailed(f *task.Failed) error {
 	e.mu.Unlock()
 	srcs, _ := task.Sources(f)
 	e.log.Error("task failed permanently", "task", f.ID(), "stage", f.Stage, "records", task.DescribeSources(srcs), "attempts", len(f.Attempts), "err", f.Err)
+	if e.cfg.Observer != nil {
+		ent := e.manifestEntry(f)
+		e.emit(Event{Kind: EventTaskFailed, Stage: f.Stage, Task: f.ID(), Error: f.Err, Attempt: len(f.Attempts), Entry: &ent})
+	}
 	return nil
 }
 
@@ -513,7 +528,7 @@ func (e *Executor) finishReport(runs []*stageRun, wall, headCPU time.Duration) {
 		rep.PeakRSS = max(rep.PeakRSS, n.PeakRSS)
 	}
 	e.mu.Lock()
-	e.report = rep
+	e.report, e.running = rep, false
 	e.mu.Unlock()
 }
 

@@ -302,21 +302,50 @@ func (l *ledger) release(p placement) {
 // report lists every node that was part of the run with the usage of the
 // actors in handles.
 func (l *ledger) report(handles []*actorHandle) []NodeReport {
-	cpu := make(map[string]time.Duration)
-	calls := make(map[string]int64)
-	peak := make(map[string]int64)
+	st := l.status(handles)
+	out := make([]NodeReport, len(st))
+	for i, n := range st {
+		out[i] = n.NodeReport
+	}
+	return out
+}
+
+// status lists every node that was part of the run: its resources and
+// bookings now, and the usage of the actors in handles placed there.
+func (l *ledger) status(handles []*actorHandle) []NodeStatus {
+	type sums struct {
+		cpu                  time.Duration
+		calls, tasks, deaths int64
+		peak                 int64
+	}
+	by := make(map[string]*sums)
 	for _, h := range handles {
-		id := h.pl.node.ID
-		cpu[id] += h.use.cpu()
-		calls[id] += h.calls.Load()
-		peak[id] = max(peak[id], h.peakRSS.Load())
+		s := by[h.pl.node.ID]
+		if s == nil {
+			s = &sums{}
+			by[h.pl.node.ID] = s
+		}
+		s.cpu += h.use.cpu()
+		s.calls += h.calls.Load()
+		s.tasks += h.tasks.Load()
+		if h.died.Load() {
+			s.deaths++
+		}
+		s.peak = max(s.peak, h.peakRSS.Load())
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make([]NodeReport, 0, len(l.nodes))
+	out := make([]NodeStatus, 0, len(l.nodes))
 	for _, b := range l.nodes {
-		out = append(out, NodeReport{ID: b.node.ID, Lost: b.lost, ActorsStarted: b.started, Calls: calls[b.node.ID],
-			CPU: cpu[b.node.ID], PeakRSS: peak[b.node.ID]})
+		s := by[b.node.ID]
+		if s == nil {
+			s = &sums{}
+		}
+		out = append(out, NodeStatus{
+			NodeReport: NodeReport{ID: b.node.ID, Lost: b.lost, ActorsStarted: b.started, Calls: s.calls, Tasks: s.tasks,
+				ActorDeaths: s.deaths, CPU: s.cpu, PeakRSS: s.peak},
+			CPUs: b.node.CPUs, GPUs: b.node.GPUs, GPUMemoryGB: b.node.GPUMemoryGB, CPUsBooked: b.cpuUsed, Actors: b.actors,
+		})
 	}
 	return out
 }

@@ -46,13 +46,23 @@ func (e *Executor) logPanic(stageName, actor string, tasks []task.Task, err erro
 		return
 	}
 	at.Stack = pe.Stack
-	first := ""
-	if len(tasks) > 0 {
-		first = tasks[0].ID()
-	}
 	e.log.Error("stage panicked; the actor is replaced", "stage", stageName, "actor", actor,
-		"panic", fmt.Sprint(pe.Value), "at", pe.Site, "task", first)
+		"panic", fmt.Sprint(pe.Value), "at", pe.Site, "task", firstID(tasks))
 	e.log.Debug("panic stack", "stage", stageName, "actor", actor, "stack", pe.Stack)
+}
+
+// manifestEntry is ft's line in the failed-task manifest.
+func (e *Executor) manifestEntry(ft *task.Failed) ManifestEntry {
+	ent := ManifestEntry{TaskID: ft.ID(), Stage: ft.Stage, Error: ft.Err, Attempts: len(ft.Attempts)}
+	srcs, err := task.Sources(ft)
+	if err != nil {
+		e.log.Warn("failed-task manifest: the task's sources are unreadable", "task", ft.ID(), "err", err)
+	}
+	ent.Sources = srcs
+	for _, a := range ft.Attempts {
+		ent.History = append(ent.History, ManifestAttempt{Actor: a.Actor, Outcome: a.Outcome, Error: a.Error, At: a.At, Stack: a.Stack})
+	}
+	return ent
 }
 
 // writeManifest writes every failed task to Config.FailedManifest, one JSON
@@ -75,16 +85,7 @@ func (e *Executor) writeManifest() error {
 	w := bufio.NewWriter(f)
 	enc := json.NewEncoder(w)
 	for _, ft := range failed {
-		ent := ManifestEntry{TaskID: ft.ID(), Stage: ft.Stage, Error: ft.Err, Attempts: len(ft.Attempts)}
-		srcs, err := task.Sources(ft)
-		if err != nil {
-			e.log.Warn("failed-task manifest: the task's sources are unreadable", "task", ft.ID(), "err", err)
-		}
-		ent.Sources = srcs
-		for _, a := range ft.Attempts {
-			ent.History = append(ent.History, ManifestAttempt{Actor: a.Actor, Outcome: a.Outcome, Error: a.Error, At: a.At, Stack: a.Stack})
-		}
-		if err := enc.Encode(ent); err != nil {
+		if err := enc.Encode(e.manifestEntry(ft)); err != nil {
 			f.Close()
 			return fmt.Errorf("failed-task manifest %s: %w", path, err)
 		}

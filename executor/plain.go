@@ -123,6 +123,7 @@ func (p *plainRunner) feed(pre []task.Task, in <-chan task.Task) error {
 		bs = 1
 	}
 	defer func() {
+		p.r.inputDone.Store(true)
 		p.mu.Lock()
 		p.inputDone = true
 		p.cond.Broadcast()
@@ -381,10 +382,7 @@ func (p *plainRunner) call(ctx context.Context, h *actorHandle, b *batch) (*call
 		cctx, cancel = context.WithTimeout(cctx, p.r.timeout)
 		defer cancel()
 	}
-	start := time.Now()
-	res, err := h.a.Call(cctx, runtime.Call{Method: runtime.Process, Tasks: b.tasks, Attempt: len(b.attempts) + 1})
-	dur := time.Since(start)
-	p.r.usage(h, dur, res.Usage, res.Counts)
+	res, dur, err := p.r.invoke(cctx, h, runtime.Call{Method: runtime.Process, Tasks: b.tasks, Attempt: len(b.attempts) + 1})
 	// A batch is in one call at a time, so its result can live in it.
 	b.res = callResult{b: b, actor: h, out: res.Tasks, err: err, dur: dur}
 	return &b.res, err
@@ -503,6 +501,9 @@ func (p *plainRunner) handle(res *callResult) error {
 		p.r.e.logPanic(p.r.name(), res.actor.id, b.tasks, res.err, &at)
 		b.deaths++
 		p.r.deaths.Add(1)
+		res.actor.died.Store(true)
+		p.r.e.emit(Event{Kind: EventActorDeath, Stage: p.r.name(), Actor: res.actor.id, Node: res.actor.pl.node.ID,
+			Task: firstID(b.tasks), Reason: died.Reason, Error: res.err.Error(), Attempt: len(b.attempts) + 1})
 		p.removeActor(res.actor)
 		p.r.retire(res.actor)
 		p.stops.Go(func() { p.r.stop(p.ctx, res.actor) })
@@ -520,6 +521,8 @@ func (p *plainRunner) handle(res *callResult) error {
 		return p.fail(b)
 	}
 	p.r.retries.Add(1)
+	p.r.e.emit(Event{Kind: EventRetry, Stage: p.r.name(), Actor: res.actor.id, Node: res.actor.pl.node.ID,
+		Task: firstID(b.tasks), Reason: at.Outcome, Error: at.Error, Attempt: len(b.attempts) + 1})
 	p.resubmit(b)
 	return nil
 }

@@ -78,6 +78,14 @@ func (b stageBar) addDone(n int64) {
 	}
 }
 
+// doneCount is the tasks done so far.
+func (b stageBar) doneCount() int64 {
+	if b.done == nil {
+		return 0
+	}
+	return b.done.Load()
+}
+
 // finish completes every bar and waits for the last render.
 func (p *progress) finish() {
 	if p.p == nil {

@@ -3,6 +3,7 @@ package executor
 import (
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 )
@@ -48,11 +49,34 @@ type NodeReport struct {
 	// ActorsStarted counts the actors placed on the node.
 	ActorsStarted int   `json:"actors_started"`
 	Calls         int64 `json:"calls"`
+	// Tasks counts the tasks of the calls that succeeded on the node;
+	// ActorDeaths the node's actors that died (panic, timeout, lost).
+	Tasks       int64 `json:"tasks"`
+	ActorDeaths int64 `json:"actor_deaths"`
 	// CPU sums the CPU time of the calls run on the node.
 	CPU time.Duration `json:"cpu_ns"`
 	// PeakRSS is the largest peak resident set size the node's calls
 	// reported for their process, in bytes (0 when not measured).
 	PeakRSS int64 `json:"peak_rss_bytes"`
+}
+
+// AddNodes adds the node reports of another Execute (on the same runtime)
+// to r's: calls, CPU and actors are summed per node id, peak RSS is the
+// larger, and a node lost in either is lost.
+func (r *Report) AddNodes(nodes []NodeReport) {
+	for _, n := range nodes {
+		i := slices.IndexFunc(r.Nodes, func(m NodeReport) bool { return m.ID == n.ID })
+		if i < 0 {
+			r.Nodes = append(r.Nodes, n)
+			continue
+		}
+		m := &r.Nodes[i]
+		m.Lost = m.Lost || n.Lost
+		m.ActorsStarted += n.ActorsStarted
+		m.Calls += n.Calls
+		m.CPU += n.CPU
+		m.PeakRSS = max(m.PeakRSS, n.PeakRSS)
+	}
 }
 
 // Throughput is tasks out per second of wall time.

@@ -67,6 +67,8 @@ type StepResult struct {
 	DocumentsIn, DocumentsOut int64
 	// Stages are the executor reports of the step's phases, in order.
 	Stages []executor.StageReport
+	// Nodes are what the step's phases ran on each node.
+	Nodes []executor.NodeReport
 }
 
 // Roles of the stages Build inserts around steps.
@@ -273,6 +275,7 @@ func (s *segmentRun) segment(ctx context.Context, stages []stage.Stage, tasks []
 	out, err := ex.Execute(ctx, stages, tasks)
 	rep := ex.Report()
 	s.res.Report.Stages = append(s.res.Report.Stages, rep.Stages...)
+	s.res.Report.AddNodes(rep.Nodes)
 	s.res.Report.Failed += rep.Failed
 	s.res.Failed = append(s.res.Failed, ex.FailedTasks()...)
 	var tfe *executor.TasksFailedError
@@ -304,6 +307,7 @@ func (s *segmentRun) step(ctx context.Context, name string, st Step, in []task.T
 		r.Name = name + "/" + r.Name
 		s.res.Report.Stages = append(s.res.Report.Stages, r)
 	}
+	s.res.Report.AddNodes(res.Nodes)
 	env.Logger.Info("step finished", "step", name, "documents_in", res.DocumentsIn, "documents_out", res.DocumentsOut)
 	return res.Out, nil
 }

@@ -17,12 +17,12 @@
 //     ErrorCodec, which keeps DiedError, stage.Permanent, context.Canceled,
 //     context.DeadlineExceeded and registered sentinels recognisable.
 //
-// One implementation exists today: runtime/local runs actors as goroutines in
-// the current process (with an Isolate option that sends everything through
-// the wire forms). A runtime that runs actors in `sluice worker` processes
-// joined through NATS (runtime/natsrt) is planned and not built yet; see
-// docs/runtime.md. Stages never know which runtime runs them. The package
-// runtime/runtimetest checks that a Runtime behaves as the executor expects.
+// Two implementations exist: runtime/local runs actors as goroutines in the
+// current process (with an Isolate option that sends everything through the
+// wire forms), and runtime/natsrt runs them in `sluice worker` processes
+// joined through NATS; see docs/runtime.md. Stages never know which runtime
+// runs them. The package runtime/runtimetest checks that a Runtime behaves
+// as the executor expects.
 package runtime
 
 import (

@@ -45,6 +45,15 @@ func Attempt(ctx context.Context) int {
 	return 0
 }
 
+// Counters with a meaning every observer knows: a stage that reads input
+// files reports the records and uncompressed bytes it read, and progress
+// lines, metrics and the dashboard show them as the stage's records and
+// bytes.
+const (
+	CounterRecordsRead = "records_read"
+	CounterBytesRead   = "bytes_read"
+)
+
 // Count adds delta to the counter name of the call in ctx. The counts of a
 // call return with its result, and the executor sums them per stage
 // (executor.StageReport.Counters). Outside a call Count does nothing.

@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sluice-data/sluice/observe"
 )
 
 // Exit codes of the sluice command.
@@ -50,6 +52,8 @@ type app struct {
 	logger         *slog.Logger
 	cpuProfile     string
 	stopProfile    func() error
+	obs            obsFlags         // progress lines, metrics, dashboard (observe.go)
+	logRing        *observe.LogRing // the log's tail for the dashboard, with --ui
 }
 
 // run executes the sluice command line args, writing to stdout and stderr,
@@ -101,6 +105,7 @@ func (a *app) rootCmd() *cobra.Command {
 				return usageErr(err)
 			}
 			a.logger = l
+			a.teeLog()
 			if a.cpuProfile != "" {
 				f, err := os.Create(a.cpuProfile)
 				if err != nil {
@@ -130,7 +135,8 @@ func (a *app) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (read it with 'go tool pprof')")
-	root.AddCommand(a.runCmd(), a.dedupCmd(), a.filterCmd(), a.explainCmd(), a.stagesCmd(), a.versionCmd(), a.workerCmd())
+	a.obs.register(root.PersistentFlags())
+	root.AddCommand(a.runCmd(), a.dedupCmd(), a.filterCmd(), a.explainCmd(), a.stagesCmd(), a.versionCmd(), a.workerCmd(), a.statusCmd())
 	return root
 }
 

@@ -3,19 +3,13 @@ package main
 import (
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sluice-data/sluice/internal/browsertest"
 )
-
-// EnvArtifacts names a directory where TestReportsInBrowser keeps its
-// screenshots (CI artefacts); by default they go to the test's temp dir.
-const EnvArtifacts = "SLUICE_TEST_ARTIFACTS"
 
 func fileURL(path string) string {
 	abs, _ := filepath.Abs(path)
@@ -30,15 +24,7 @@ func fileURL(path string) string {
 // has values, at a visible size. Screenshots are saved and their paths
 // logged. Without a browser the test fails, saying how to install one.
 func TestReportsInBrowser(t *testing.T) {
-	b, err := browsertest.Start(90 * time.Second)
-	if err != nil {
-		t.Fatalf("headless browser: %v", err)
-	}
-	defer b.Close()
-	shots := os.Getenv(EnvArtifacts)
-	if shots == "" {
-		shots = t.TempDir()
-	}
+	b := browsertest.Start(t)
 
 	t.Run("fuzzy", func(t *testing.T) {
 		in := filepath.Join(t.TempDir(), "in")
@@ -53,7 +39,7 @@ func TestReportsInBrowser(t *testing.T) {
 		if want["candidate-similarity"] == 0 || want["precision-sample"] == 0 {
 			t.Fatalf("the run drew no candidate-similarity or precision chart: %v", want)
 		}
-		p := openPage(t, b, filepath.Join(out, "report.html"), filepath.Join(shots, "fuzzy-report.png"))
+		p := openPage(t, b, filepath.Join(out, "report.html"), "fuzzy-report.png")
 		checkCharts(t, p, want)
 	})
 
@@ -69,26 +55,18 @@ func TestReportsInBrowser(t *testing.T) {
 		}
 		var s runSummary
 		readJSON(t, sumPath, &s)
-		p := openPage(t, b, s.HTMLReport, filepath.Join(shots, "run-report.png"))
+		p := openPage(t, b, s.HTMLReport, "run-report.png")
 		checkCharts(t, p, map[string]int{"stage-time": len(s.Report.Stages), "stage-items": len(s.Report.Stages)})
 	})
 }
 
 // openPage opens path, checks that it logged nothing and requested only
-// itself, and saves a screenshot.
+// itself, and saves a screenshot named shot (browsertest.ArtifactDir).
 func openPage(t *testing.T, b *browsertest.Browser, path, shot string) *browsertest.Page {
 	t.Helper()
 	u := fileURL(path)
-	p, err := b.Open(u, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	if err := p.Screenshot(shot); err != nil {
-		t.Errorf("screenshot: %v", err)
-	} else {
-		t.Logf("screenshot of %s: %s", filepath.Base(path), shot)
-	}
+	p := b.Open(t, u)
+	p.Screenshot(t, shot)
 	if m := p.Messages(); len(m) > 0 {
 		t.Errorf("%s logged:\n%s", path, strings.Join(m, "\n"))
 	}

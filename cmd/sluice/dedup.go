@@ -40,6 +40,7 @@ func (a *app) dedupCmd() *cobra.Command {
 // ioFlags points at the fields of a dedup workflow's configuration that
 // the flags both dedup commands share set.
 type ioFlags struct {
+	cluster                                               *clusterFlags // where the job runs: --listen, --nats, …
 	inputs                                                *[]string
 	output, cache, inputFormat, textField, idField, onBad *string
 	filesPerPartition                                     *int
@@ -60,7 +61,7 @@ func addIOFlags(cmd *cobra.Command, f ioFlags, memoryWhat string) {
 	fl.StringVar(f.textField, "text-field", *f.textField, "field holding the document text")
 	fl.StringVar(f.idField, "id-field", *f.idField, "the input's own id field, used by --removed-ids-out: every record must then hold a non-empty string or a number there (else it is a bad record, see --on-bad-record)")
 	fl.StringVar(f.onBad, "on-bad-record", *f.onBad, "fail: stop at the first bad record (naming file:line and field); skip: quarantine it and count it")
-	fl.StringVar(f.memoryLimit, "memory-limit", "4GiB", "memory for buffered "+memoryWhat+" shuffle rows, shared by its actors, before they spill sorted runs to the cache directory, e.g. 256MiB, 16GiB (0: unlimited)")
+	fl.StringVar(f.memoryLimit, "memory-limit", "4GiB", "memory for buffered "+memoryWhat+" shuffle rows, shared by its actors, before they spill sorted runs to the cache directory (with --listen or --nats: to each worker's --scratch), e.g. 256MiB, 16GiB (0: unlimited)")
 	fl.IntVar(f.filesPerPartition, "files-per-partition", 0, "input files per file group (default: one file per group)")
 	fl.StringVar(f.blockSize, "blocksize", "", "group input files into groups of about this size, e.g. 1GiB (instead of --files-per-partition)")
 	fl.IntVar(f.workers, "workers", 0, "CPU budget for actors (default: the number of logical CPUs)")
@@ -69,6 +70,7 @@ func addIOFlags(cmd *cobra.Command, f ioFlags, memoryWhat string) {
 	fl.StringVar(f.removedIDsOut, "removed-ids-out", "", "also list the --id-field values of removed documents in this file, by its extension: .jsonl or .json, one JSON value per line (each id exactly as in the input); .parquet, one string column named after --id-field; anything else, one id per line (then an id holding a line break is a bad record)")
 	fl.BoolVar(f.overwrite, "overwrite", false, "replace the output of an earlier run in --output (only the files Sluice wrote there; others are kept) and an existing --removed-ids-out file")
 	fl.BoolVar(f.removeCache, "remove-cache", false, "delete this run's cache entry after a successful run (and the cache directory, if that leaves it empty); a re-run then starts from scratch")
+	f.cluster.add(fl)
 }
 
 type fuzzyFlags struct {
@@ -78,6 +80,7 @@ type fuzzyFlags struct {
 	blockSize   string
 	workers     int
 	mode        string
+	cluster     clusterFlags
 }
 
 func (a *app) fuzzyCmd() *cobra.Command {
@@ -130,7 +133,7 @@ command resumes it.`,
 	addIOFlags(cmd, ioFlags{inputs: &c.Inputs, output: &c.Output, cache: &c.Cache, inputFormat: &c.InputFormat, textField: &c.TextField,
 		idField: &c.IDField, onBad: &c.OnBadRecord, filesPerPartition: &c.FilesPerPartition, noRemove: &c.NoRemove,
 		overwrite: &c.Overwrite, removeCache: &c.RemoveCache, removedIDsOut: &c.RemovedIDsOut, memoryLimit: &f.memoryLimit,
-		blockSize: &f.blockSize, mode: &f.mode, workers: &f.workers}, "LSH")
+		blockSize: &f.blockSize, mode: &f.mode, workers: &f.workers, cluster: &f.cluster}, "LSH")
 	fl.IntVar(&c.CharNgrams, "char-ngrams", c.CharNgrams, "shingle width in characters")
 	fl.IntVar(&c.Bands, "bands", c.Bands, "LSH bands (at most 65535)")
 	fl.IntVar(&c.Rows, "rows", c.Rows, "rows (hashes) per band; permutations = bands × rows")
@@ -161,19 +164,31 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 	if err := checkDedupFlags(cmd, values); err != nil {
 		return usageErr(err)
 	}
+	if err := f.cluster.prepare(cmd.Flags(), append([]*string{&c.Cache, &c.Output, &c.RemovedIDsOut}, ptrs(c.Inputs)...)...); err != nil {
+		return usageErr(err)
+	}
 	w := &fuzzy.Workflow{Cfg: c, Registry: builtin.Registry(), Logger: a.logger}
 	var sum *fuzzy.Summary
-	err = a.runDedup(cmd, dedupJob{check: w.Check, cacheDir: c.CacheDir(), workers: f.workers, mode: f.mode, memoryLimit: c.MemoryLimit,
+	err = a.runDedup(cmd, dedupJob{check: w.Check, cacheDir: c.CacheDir(), workers: f.workers, mode: f.mode, memoryLimit: c.MemoryLimit, cluster: &f.cluster,
 		run: func(ctx context.Context, rt runtime.Runtime, ex executor.Config) (err error) {
 			w.Runtime, w.Executor = rt, ex
 			sum, err = w.Run(ctx)
 			return err
-		}})
+		},
+		title: "sluice dedup fuzzy", result: func() any { return summaryOrNil(sum) }})
 	if err != nil {
 		return err
 	}
 	a.printFuzzySummary(sum)
 	return nil
+}
+
+// summaryOrNil is s as an any that is nil when s is.
+func summaryOrNil[T any](s *T) any {
+	if s == nil {
+		return nil
+	}
+	return s
 }
 
 // dedupJob is one run of a dedup workflow, for runDedup.
@@ -184,8 +199,13 @@ type dedupJob struct {
 	workers     int
 	mode        string
 	memoryLimit int64
+	cluster     *clusterFlags
 	// run runs the workflow on the runtime with the executor configuration.
 	run func(context.Context, runtime.Runtime, executor.Config) error
+	// title names the run on the dashboard; result returns its summary
+	// once run has returned (nil if none).
+	title  string
+	result func() any
 }
 
 // runDedup checks a dedup job before any work (exit code 2 for what is
@@ -203,22 +223,40 @@ func (a *app) runDedup(cmd *cobra.Command, j dedupJob) error {
 		}
 		return failedErr(err)
 	}
-	// Shuffle spills go under the cache directory, on the disk the user
-	// chose for intermediates, not the system temp dir (often a small tmpfs).
-	// The directory is created only when a shuffle starts, after the
-	// workflow has checked the paths.
-	scratch := filepath.Join(j.cacheDir, "_spill")
-	defer os.Remove(scratch) // only when empty: every shuffle removes its own files
-	rt, err := local.New(local.Options{CPUs: float64(j.workers), Logger: a.logger, ScratchDir: scratch})
-	if err != nil {
-		return failedErr(err)
+	var rt runtime.Runtime
+	if j.cluster.enabled() {
+		// Workers spill to their own --scratch; the cache directory must be
+		// shared, so the probe goes there.
+		var err error
+		if rt, err = a.startCluster(cmd.Context(), j.cluster, j.cacheDir); err != nil {
+			return err
+		}
+	} else {
+		// Shuffle spills go under the cache directory, on the disk the user
+		// chose for intermediates, not the system temp dir (often a small tmpfs).
+		// The directory is created only when a shuffle starts, after the
+		// workflow has checked the paths.
+		scratch := filepath.Join(j.cacheDir, "_spill")
+		defer os.Remove(scratch) // only when empty: every shuffle removes its own files
+		lrt, err := local.New(local.Options{CPUs: float64(j.workers), Logger: a.logger, ScratchDir: scratch})
+		if err != nil {
+			return failedErr(err)
+		}
+		rt = lrt
 	}
 	defer rt.Close()
 	exCfg := executor.Config{Mode: mode, Logger: a.logger, ShuffleMemoryLimit: j.memoryLimit}
 	if isTerminal(a.stderr) {
 		exCfg.Progress = a.stderr
 	}
-	if err := j.run(cmd.Context(), rt, exCfg); err != nil {
+	obs, err := a.observe(cmd.Context(), j.title)
+	if err != nil {
+		return err
+	}
+	defer obs.close(cmd.Context())
+	err = j.run(cmd.Context(), rt, obs.config(exCfg))
+	obs.finish(cmd.Context(), err, j.result())
+	if err != nil {
 		if errors.Is(err, fuzzy.ErrConfig) {
 			return usageErr(err)
 		}

@@ -19,6 +19,7 @@ type exactFlags struct {
 	blockSize   string
 	workers     int
 	mode        string
+	cluster     clusterFlags
 }
 
 func (a *app) exactCmd() *cobra.Command {
@@ -69,7 +70,7 @@ found before any work.`,
 	addIOFlags(cmd, ioFlags{inputs: &c.Inputs, output: &c.Output, cache: &c.Cache, inputFormat: &c.InputFormat, textField: &c.TextField,
 		idField: &c.IDField, onBad: &c.OnBadRecord, filesPerPartition: &c.FilesPerPartition, noRemove: &c.NoRemove,
 		overwrite: &c.Overwrite, removeCache: &c.RemoveCache, removedIDsOut: &c.RemovedIDsOut, memoryLimit: &f.memoryLimit,
-		blockSize: &f.blockSize, mode: &f.mode, workers: &f.workers}, "hash")
+		blockSize: &f.blockSize, mode: &f.mode, workers: &f.workers, cluster: &f.cluster}, "hash")
 	cmd.Flags().BoolVar(&c.Normalize, "normalize", false, "hash the text lower-cased with punctuation and white space collapsed (fuzzy dedup's --normalize), so texts differing only in case, punctuation or spacing are duplicates (default: the raw UTF-8 bytes, NeMo Curator's scheme)")
 	return cmd
 }
@@ -87,14 +88,18 @@ func (a *app) runExact(cmd *cobra.Command, f *exactFlags) error {
 	if err := checkDedupFlags(cmd, values); err != nil {
 		return usageErr(err)
 	}
+	if err := f.cluster.prepare(cmd.Flags(), append([]*string{&c.Cache, &c.Output, &c.RemovedIDsOut}, ptrs(c.Inputs)...)...); err != nil {
+		return usageErr(err)
+	}
 	w := &exact.Workflow{Cfg: c, Registry: builtin.Registry(), Logger: a.logger}
 	var sum *exact.Summary
-	err = a.runDedup(cmd, dedupJob{check: w.Check, cacheDir: c.CacheDir(), workers: f.workers, mode: f.mode, memoryLimit: c.MemoryLimit,
+	err = a.runDedup(cmd, dedupJob{check: w.Check, cacheDir: c.CacheDir(), workers: f.workers, mode: f.mode, memoryLimit: c.MemoryLimit, cluster: &f.cluster,
 		run: func(ctx context.Context, rt runtime.Runtime, ex executor.Config) (err error) {
 			w.Runtime, w.Executor = rt, ex
 			sum, err = w.Run(ctx)
 			return err
-		}})
+		},
+		title: "sluice dedup exact", result: func() any { return summaryOrNil(sum) }})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-data/sluice/executor"
 	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/pipeline"
+	"github.com/sluice-data/sluice/runtime"
 	"github.com/sluice-data/sluice/runtime/local"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/stages/builtin"
@@ -38,6 +39,7 @@ type filterFlags struct {
 	workers           int
 	summaryJSON       string
 	list              bool
+	cluster           clusterFlags
 }
 
 func (a *app) filterCmd() *cobra.Command {
@@ -82,12 +84,16 @@ and outside the inputs.`,
 	fl.IntVar(&f.workers, "workers", 0, "CPU budget for actors (default: the number of logical CPUs)")
 	fl.StringVar(&f.summaryJSON, "summary-json", "", "also write the summary as JSON to this file")
 	fl.BoolVar(&f.list, "list", false, "list the presets with their rules, and the filter types, then exit")
+	f.cluster.add(fl)
 	return cmd
 }
 
-func (a *app) runFilter(cmd *cobra.Command, f *filterFlags) error {
+func (a *app) runFilter(cmd *cobra.Command, f *filterFlags) (ferr error) {
 	if f.list {
 		return writeFilterList(a.stdout)
+	}
+	if err := f.cluster.prepare(cmd.Flags(), append([]*string{&f.output, &f.rejected, &f.quarantine}, ptrs(f.inputs)...)...); err != nil {
+		return usageErr(err)
 	}
 	reader, qf, writer, err := f.descriptors()
 	if err != nil {
@@ -105,19 +111,32 @@ func (a *app) runFilter(cmd *cobra.Command, f *filterFlags) error {
 	if err := p.Build(); err != nil {
 		return usageErr(err)
 	}
-	rt, err := local.New(local.Options{CPUs: float64(f.workers), Logger: a.logger})
+	var rt runtime.Runtime
+	if f.cluster.enabled() {
+		// The output's parent is on the shared filesystem: the output goes there.
+		rt, err = a.startCluster(cmd.Context(), &f.cluster, filepath.Dir(f.output))
+	} else if rt, err = local.New(local.Options{CPUs: float64(f.workers), Logger: a.logger}); err != nil {
+		err = failedErr(err)
+	}
 	if err != nil {
-		return failedErr(err)
+		return err
 	}
 	defer rt.Close()
 	cfg := executor.Config{Mode: executor.Streaming, Logger: a.logger}
 	if isTerminal(a.stderr) {
 		cfg.Progress = a.stderr
 	}
+	obs, err := a.observe(cmd.Context(), "sluice filter --preset "+f.preset)
+	if err != nil {
+		return err
+	}
+	defer obs.close(cmd.Context())
+	cfg = obs.config(cfg)
 	ex := executor.New(rt, cfg)
 	start, cpu0 := time.Now(), executor.ProcessCPU()
 	_, runErr := p.Run(cmd.Context(), ex, nil)
 	sum := newFilterSummary(f, ex.Report(), time.Since(start), executor.ProcessCPU()-cpu0)
+	defer func() { obs.finish(cmd.Context(), ferr, sum) }()
 	if runErr != nil {
 		if cmd.Context().Err() != nil {
 			return failedErr(fmt.Errorf("filter: interrupted: %w", runErr))
@@ -275,6 +294,12 @@ type filterSummary struct {
 func newFilterSummary(f *filterFlags, rep executor.Report, wall, cpu time.Duration) *filterSummary {
 	s := &filterSummary{Preset: f.preset, ByRule: map[string]int64{}, WallSec: wall.Seconds(), CPUSec: cpu.Seconds(),
 		PeakRSS: executor.PeakRSS(), Output: f.output, Rejected: f.rejected}
+	if f.cluster.enabled() { // the actors ran in worker processes: add theirs
+		for _, n := range rep.Nodes {
+			s.CPUSec += n.CPU.Seconds()
+			s.PeakRSS = max(s.PeakRSS, n.PeakRSS)
+		}
+	}
 	rules, _ := text.PresetRules(f.preset)
 	for _, r := range rules {
 		s.Rules = append(s.Rules, r.Name())

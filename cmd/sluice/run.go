@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-data/sluice/executor"
 	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/pipeline"
+	"github.com/sluice-data/sluice/runtime"
 	"github.com/sluice-data/sluice/runtime/local"
 	"github.com/sluice-data/sluice/stages/builtin"
 	"github.com/sluice-data/sluice/task"
@@ -32,6 +33,7 @@ type runFlags struct {
 	gpus              int
 	dryRun            bool
 	cache             string
+	cluster           clusterFlags
 }
 
 func (a *app) runCmd() *cobra.Command {
@@ -58,6 +60,7 @@ func (a *app) runCmd() *cobra.Command {
 	fl.IntVar(&f.gpus, "gpus", 0, "GPUs available to actors (-1: detect with nvidia-smi)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "load and check the pipeline, print its stages and exit")
 	fl.StringVar(&f.cache, "cache", "", "directory where steps (dedup_exact, dedup_fuzzy) keep their files, each in CACHE/STEP (overrides the file's cache:; default: the first writer's dir/_cache)")
+	f.cluster.add(fl)
 	return cmd
 }
 
@@ -117,6 +120,9 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 	if cpus < 0 {
 		return usageErr(fmt.Errorf("--cpus %g must not be negative", cpus))
 	}
+	if err := f.cluster.prepare(flags, &f.cache); err != nil {
+		return usageErr(err)
+	}
 	if flags.Changed("cache") {
 		spec.Cache = f.cache
 	}
@@ -138,6 +144,14 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 	}
 	a.logger.Debug("pipeline", "description", p.Describe())
 
+	// The metrics and dashboard addresses are taken before anything is
+	// written, so that a bad one fails first.
+	obs, err := a.observe(ctx, "sluice run "+path)
+	if err != nil {
+		return err
+	}
+	defer obs.close(ctx)
+
 	// Outputs are checked (and, with mode: overwrite, cleared of Sluice's
 	// earlier files) before any work; a refusal is a configuration error.
 	if err := p.PrepareOutputs(a.logger); err != nil {
@@ -147,23 +161,35 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 		return failedErr(err)
 	}
 
-	// Steps spill their shuffles under the cache, on the disk chosen for
-	// intermediates, not in the system temp dir (often a small tmpfs).
-	var scratch string
-	if c := p.Cache(); c != "" {
-		scratch = filepath.Join(c, "_spill")
-		defer os.Remove(scratch) // only when empty
+	var rt runtime.Runtime
+	if f.cluster.enabled() {
+		// Workers spill to their own --scratch. The pipeline file's
+		// directory is where its relative paths point: it must be shared.
+		rt, err = a.startCluster(ctx, &f.cluster, filepath.Dir(path))
+	} else {
+		// Steps spill their shuffles under the cache, on the disk chosen for
+		// intermediates, not in the system temp dir (often a small tmpfs).
+		var scratch string
+		if c := p.Cache(); c != "" {
+			scratch = filepath.Join(c, "_spill")
+			defer os.Remove(scratch) // only when empty
+		}
+		var lrt *local.Runtime
+		if lrt, err = local.New(local.Options{CPUs: cpus, GPUs: f.gpus, Logger: a.logger, ScratchDir: scratch}); err != nil {
+			err = failedErr(fmt.Errorf("start local runtime: %w", err))
+		}
+		rt = lrt
 	}
-	rt, err := local.New(local.Options{CPUs: cpus, GPUs: f.gpus, Logger: a.logger, ScratchDir: scratch})
 	if err != nil {
-		return failedErr(fmt.Errorf("start local runtime: %w", err))
+		return err
 	}
 	defer rt.Close()
 	cfg.Logger = a.logger
 	if isTerminal(a.stderr) {
 		cfg.Progress = a.stderr
 	}
-	a.logger.Info("pipeline starting", "pipeline", p.Name(), "stages", len(p.Stages()), "mode", cfg.Mode)
+	cfg = obs.config(cfg)
+	a.logger.Info("pipeline starting", "pipeline", p.Name(), "stages", len(p.Stages()), "mode", cfg.Mode.OrDefault())
 	started := now()
 	res, runErr := p.Execute(ctx, pipeline.Runner{Runtime: rt, Config: cfg}, nil)
 	if res == nil {
@@ -213,6 +239,7 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 			}
 		}
 	}
+	obs.finish(ctx, result, sum)
 	return result
 }
 

@@ -257,7 +257,8 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	}
 	sum := &Summary{Params: c, SluiceVersion: strings.TrimPrefix(version.Short(), "sluice "), StartedAt: start.UTC().Format(time.RFC3339)}
 	sum.ParamsHash = ledger.ParamsHash(paramsForHash(c))
-	run, err := flow.Begin(ctx, c.io(), flow.Runner{Runtime: w.Runtime, Executor: w.Executor, Registry: w.Registry, Logger: w.Logger, MemoryLimit: c.MemoryLimit},
+	run, err := flow.Begin(ctx, c.io(), flow.Runner{Runtime: w.Runtime, Executor: w.Executor, Registry: w.Registry, Logger: w.Logger, MemoryLimit: c.MemoryLimit,
+		Workflow: "dedup exact", Plan: flow.PlanPhases(c.io(), "ids", "hash")},
 		&w.listed, func(files []string) string { return "ex-" + cacheKey(c, files) }, start, cpu0)
 	if err != nil {
 		return nil, err

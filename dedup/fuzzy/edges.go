@@ -21,7 +21,7 @@ type edgeRow struct {
 	B int64 `parquet:"_sluice_dedup_id_b"`
 }
 
-// edgeWriter writes an edge file atomically (temp name, renamed on close).
+// edgeWriter writes an edge file atomically (a unique temp name, renamed on close).
 type edgeWriter struct {
 	path, tmp string
 	f         *os.File
@@ -34,12 +34,13 @@ func createEdgeFile(path string) (*edgeWriter, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	tmp := filepath.Join(filepath.Dir(path), ".tmp-"+filepath.Base(path))
-	f, err := os.Create(tmp)
+	// A temporary name of its own: a writer of another attempt (an actor
+	// given up for dead that still runs) never writes into the same file.
+	f, err := createTemp(path)
 	if err != nil {
 		return nil, fmt.Errorf("edge file: %w", err)
 	}
-	return &edgeWriter{path: path, tmp: tmp, f: f, w: parquet.NewGenericWriter[edgeRow](f, parquet.Compression(&zstd.Codec{}), parquet.MaxRowsPerRowGroup(1<<20))}, nil
+	return &edgeWriter{path: path, tmp: f.Name(), f: f, w: parquet.NewGenericWriter[edgeRow](f, parquet.Compression(&zstd.Codec{}), parquet.MaxRowsPerRowGroup(1<<20))}, nil
 }
 
 func (e *edgeWriter) add(a, b int64) error {

@@ -146,6 +146,8 @@ func (s *MinHashStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task
 		if err != nil {
 			return nil, err
 		}
+		stage.Count(ctx, stage.CounterRecordsRead, atoi(o.Meta()[metaRows]))
+		stage.Count(ctx, stage.CounterBytesRead, atoi(o.Meta()[metaBytes]))
 		out = append(out, o)
 	}
 	return out, nil
@@ -205,7 +207,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	if s.cfg.StoreShingles && p.HashBits == 32 {
 		if shw, err = createShingleStore(shPath, shIdx, base); err != nil {
 			w.Abort()
-			store.close(0)
+			store.abort()
 			closeQ()
 			return nil, err
 		}
@@ -227,7 +229,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	var stats dataio.ReadStats
 	fail := func(err error) (task.Task, error) {
 		w.Abort()
-		store.close(0)
+		store.abort()
 		if shw != nil {
 			shw.abort()
 		}
@@ -341,7 +343,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 		}
 	}
 	if err := w.Close(); err != nil {
-		store.close(0)
+		store.abort()
 		if shw != nil {
 			shw.abort()
 		}

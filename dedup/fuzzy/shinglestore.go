@@ -20,7 +20,9 @@ import (
 // join needs memory for two documents' hashes only.
 
 type shingleWriter struct {
-	data, idx  *os.File
+	data, idx  *os.File // temporary names, renamed to dataPath, idxPath by close
+	dataPath   string
+	idxPath    string
 	bd, bx     *bufio.Writer
 	base, next int64
 	off        uint64
@@ -28,16 +30,17 @@ type shingleWriter struct {
 }
 
 func createShingleStore(dataPath, idxPath string, base int64) (*shingleWriter, error) {
-	d, err := os.Create(dataPath)
+	d, err := createTemp(dataPath)
 	if err != nil {
 		return nil, fmt.Errorf("shingle store: %w", err)
 	}
-	x, err := os.Create(idxPath)
+	x, err := createTemp(idxPath)
 	if err != nil {
 		d.Close()
+		os.Remove(d.Name())
 		return nil, fmt.Errorf("shingle store: %w", err)
 	}
-	return &shingleWriter{data: d, idx: x, bd: bufio.NewWriterSize(d, 1<<20), bx: bufio.NewWriterSize(x, 64<<10), base: base, next: base}, nil
+	return &shingleWriter{data: d, idx: x, dataPath: dataPath, idxPath: idxPath, bd: bufio.NewWriterSize(d, 1<<20), bx: bufio.NewWriterSize(x, 64<<10), base: base, next: base}, nil
 }
 
 func (w *shingleWriter) entry() error {
@@ -50,7 +53,7 @@ func (w *shingleWriter) entry() error {
 // write stores the shingle hashes of document id.
 func (w *shingleWriter) write(id int64, hashes []uint32) error {
 	if id < w.next {
-		return fmt.Errorf("shingle store %s: id %d out of order (next %d)", w.data.Name(), id, w.next)
+		return fmt.Errorf("shingle store %s: id %d out of order (next %d)", w.dataPath, id, w.next)
 	}
 	for ; w.next <= id; w.next++ {
 		if err := w.entry(); err != nil {
@@ -62,7 +65,7 @@ func (w *shingleWriter) write(id int64, hashes []uint32) error {
 		w.buf = binary.LittleEndian.AppendUint32(w.buf, h)
 	}
 	if _, err := w.bd.Write(w.buf); err != nil {
-		return fmt.Errorf("shingle store %s: %w", w.data.Name(), err)
+		return fmt.Errorf("shingle store %s: %w", w.dataPath, err)
 	}
 	w.off += uint64(len(hashes))
 	return nil
@@ -78,8 +81,16 @@ func (w *shingleWriter) close(total int64) error {
 			err = e
 		}
 	}
+	if err == nil {
+		err = os.Rename(w.data.Name(), w.dataPath)
+	}
+	if err == nil {
+		err = os.Rename(w.idx.Name(), w.idxPath)
+	}
 	if err != nil {
-		return fmt.Errorf("shingle store %s: %w", w.data.Name(), err)
+		os.Remove(w.data.Name())
+		os.Remove(w.idx.Name())
+		return fmt.Errorf("shingle store %s: %w", w.dataPath, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 )
 
@@ -30,9 +31,13 @@ type SigStoreRef struct {
 }
 
 // sigStoreWriter writes records sequentially, filling gaps (ids of bad
-// records) with zeros.
+// records) with zeros. It writes under a temporary name of its own in the
+// store's directory and renames the store into place when it closes, so
+// that a writer of another attempt (an actor given up for dead that still
+// runs) never writes into the same file.
 type sigStoreWriter struct {
 	f      *os.File
+	path   string
 	buf    []byte
 	next   int64 // next id expected
 	base   int64
@@ -40,16 +45,16 @@ type sigStoreWriter struct {
 }
 
 func createSigStore(path string, base int64, recLen int) (*sigStoreWriter, error) {
-	f, err := os.Create(path)
+	f, err := createTemp(path)
 	if err != nil {
 		return nil, fmt.Errorf("signature store: %w", err)
 	}
-	return &sigStoreWriter{f: f, base: base, next: base, recLen: recLen}, nil
+	return &sigStoreWriter{f: f, path: path, base: base, next: base, recLen: recLen}, nil
 }
 
 func (w *sigStoreWriter) write(id int64, rec []byte) error {
 	if id < w.next {
-		return fmt.Errorf("signature store %s: id %d out of order (next %d)", w.f.Name(), id, w.next)
+		return fmt.Errorf("signature store %s: id %d out of order (next %d)", w.path, id, w.next)
 	}
 	for ; w.next < id; w.next++ {
 		w.buf = append(w.buf, make([]byte, w.recLen)...)
@@ -64,7 +69,7 @@ func (w *sigStoreWriter) write(id int64, rec []byte) error {
 
 func (w *sigStoreWriter) flush() error {
 	if _, err := w.f.Write(w.buf); err != nil {
-		return fmt.Errorf("signature store %s: %w", w.f.Name(), err)
+		return fmt.Errorf("signature store %s: %w", w.path, err)
 	}
 	w.buf = w.buf[:0]
 	return nil
@@ -78,7 +83,35 @@ func (w *sigStoreWriter) close(total int64) error {
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Rename(w.f.Name(), w.path)
+	}
+	if err != nil {
+		os.Remove(w.f.Name())
+	}
 	return err
+}
+
+// createTemp creates a file of its own (mode 0644, as os.Create makes it)
+// in path's directory, to be renamed to path once complete: two attempts
+// writing path at once never write into the same file.
+func createTemp(path string) (*os.File, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return f, nil
+}
+
+// abort drops the store being written.
+func (w *sigStoreWriter) abort() {
+	w.f.Close()
+	os.Remove(w.f.Name())
 }
 
 // sigStores reads signatures from a set of stores.

@@ -213,7 +213,8 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		lshKey = flow.HashKey("lsh/v4", mhKey, c.Bands, c.Rows, c.VerifyThreshold)
 		return "mh-" + mhKey
 	}
-	run, err := flow.Begin(ctx, c.io(), flow.Runner{Runtime: w.Runtime, Executor: w.Executor, Registry: w.Registry, Logger: w.Logger, MemoryLimit: w.Cfg.MemoryLimit},
+	run, err := flow.Begin(ctx, c.io(), flow.Runner{Runtime: w.Runtime, Executor: w.Executor, Registry: w.Registry, Logger: w.Logger, MemoryLimit: w.Cfg.MemoryLimit,
+		Workflow: "dedup fuzzy", Plan: flow.PlanPhases(c.io(), "ids", "minhash", "lsh", "components")},
 		&w.listed, entry, start, cpu0)
 	if err != nil {
 		return nil, err

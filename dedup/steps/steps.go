@@ -16,10 +16,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sluice-data/sluice/dedup/exact"
 	"github.com/sluice-data/sluice/dedup/fuzzy"
 	"github.com/sluice-data/sluice/dedup/internal/flow"
+	"github.com/sluice-data/sluice/executor"
 	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/pipeline"
 	"github.com/sluice-data/sluice/stage"
@@ -132,6 +134,7 @@ type outcome struct {
 	records, written int64
 	files            []string
 	phases           []flow.PhaseSummary
+	nodes            []flow.NodeSummary
 }
 
 var _ pipeline.Step = (*Step)(nil)
@@ -178,7 +181,7 @@ func NewExact(reg *stage.Registry, c ExactConfig) (*Step, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &outcome{records: sum.Records, written: sum.RecordsWritten, files: w.Written(), phases: sum.Phases}, nil
+		return &outcome{records: sum.Records, written: sum.RecordsWritten, files: w.Written(), phases: sum.Phases, nodes: sum.Nodes}, nil
 	}
 	return s, nil
 }
@@ -229,7 +232,7 @@ func NewFuzzy(reg *stage.Registry, c FuzzyConfig, given func(key string) bool) (
 		if err != nil {
 			return nil, err
 		}
-		return &outcome{records: sum.Records, written: sum.RecordsWritten, files: w.Written(), phases: sum.Phases}, nil
+		return &outcome{records: sum.Records, written: sum.RecordsWritten, files: w.Written(), phases: sum.Phases, nodes: sum.Nodes}, nil
 	}
 	return s, nil
 }
@@ -287,6 +290,10 @@ func (s *Step) RunStep(ctx context.Context, env pipeline.StepEnv, in []task.Task
 	}
 	for _, p := range o.phases {
 		res.Stages = append(res.Stages, p.Stages...)
+	}
+	for _, n := range o.nodes {
+		res.Nodes = append(res.Nodes, executor.NodeReport{ID: n.ID, Lost: n.Lost, Calls: n.Calls,
+			CPU: time.Duration(n.CPUSec * float64(time.Second)), PeakRSS: n.PeakRSSBytes})
 	}
 	return res, nil
 }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"go.uber.org/goleak"
@@ -250,6 +251,21 @@ stages:
 		if !names[n] {
 			t.Errorf("report lacks row %s (has %v)", n, names)
 		}
+	}
+	// The node rows count the calls of the steps' phases too: stage and
+	// node CPU sums agree (up to the rounding of seconds in the workflows'
+	// summaries).
+	var stageCPU, nodeCPU time.Duration
+	for _, s := range res.Report.Stages {
+		if s.Kind != "step" {
+			stageCPU += s.CPU
+		}
+	}
+	for _, n := range res.Report.Nodes {
+		nodeCPU += n.CPU
+	}
+	if len(res.Report.Nodes) != 1 || (stageCPU-nodeCPU).Abs() > time.Millisecond {
+		t.Errorf("nodes %+v: %s CPU, the stages %s", res.Report.Nodes, nodeCPU, stageCPU)
 	}
 	if names["fuzzy_spool"] || names["exact_read"] {
 		t.Error("files between two steps were read and spooled again")

@@ -33,7 +33,7 @@ type actor struct {
 	stopPending bool // Stop came while an abandoned call was running
 	stopped     bool
 	transport   collective.Transport
-	shuffleT    *shuffle.HubTransport
+	shuffleT    ShuffleTransport
 	engine      *shuffle.Engine
 
 	// Used by one call at a time (calls are sequential; a call that is
@@ -81,7 +81,7 @@ func (a *actor) Setup(ctx context.Context, g *runtime.Group) error {
 func (a *actor) join(g *runtime.Group) error {
 	a.worker.Rank, a.worker.Size = g.Rank, g.Size
 	if _, ok := stage.AsShuffle(a.inst); !ok {
-		t, err := a.rt.hub.Join(g.Rendezvous, g.Rank, g.Size)
+		t, err := a.rt.groups.Collective(*g)
 		if err != nil {
 			return fmt.Errorf("actor %s: join group: %w", a.worker.ID, err)
 		}
@@ -99,7 +99,7 @@ func (a *actor) join(g *runtime.Group) error {
 	if err != nil {
 		return fmt.Errorf("actor %s: shuffle %s: %w", a.worker.ID, g.Rendezvous, err)
 	}
-	tr, err := a.rt.shuffles.Join(g.Rendezvous, g.Rank, g.Size, eng)
+	tr, err := a.rt.groups.Shuffle(*g, eng)
 	if err != nil {
 		return errors.Join(fmt.Errorf("actor %s: %w", a.worker.ID, err), eng.Close())
 	}

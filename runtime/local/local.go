@@ -74,17 +74,61 @@ type Options struct {
 	// is then ignored, and a stage without a descriptor is refused: see
 	// RequiresDescriptors); its task codecs and named errors are the wire's.
 	Registry *stage.Registry
-	Logger   *slog.Logger
+	// NodeID names the one node when Nodes is empty (default "local"). A
+	// worker process of another runtime that hosts its actors in a local
+	// runtime names the node as its head does.
+	NodeID string
+	// Groups, when set, makes the transports of the actors' collective
+	// groups and shuffles, in place of the in-process hubs: a runtime whose
+	// actors have peers in other processes plugs its network in here.
+	Groups Groups
+	Logger *slog.Logger
+}
+
+// Groups makes the transports through which an actor talks to the other
+// ranks of its group.
+type Groups interface {
+	// Collective joins rank g.Rank of the collective group g.Rendezvous.
+	Collective(g runtime.Group) (collective.Transport, error)
+	// Shuffle joins rank g.Rank of the shuffle g.Rendezvous: from then on
+	// the batches the other ranks send this rank are stored in recv. The
+	// transport carries this rank's batches to the others.
+	Shuffle(g runtime.Group, recv shuffle.Receiver) (ShuffleTransport, error)
+}
+
+// ShuffleTransport is a rank's shuffle.Transport, which the actor closes
+// when it stops.
+type ShuffleTransport interface {
+	shuffle.Transport
+	Close() error
+}
+
+// hubs are the in-process Groups: a collective.LocalHub and a
+// shuffle.LocalHub.
+type hubs struct {
+	collective *collective.LocalHub
+	shuffles   *shuffle.LocalHub
+}
+
+func (h hubs) Collective(g runtime.Group) (collective.Transport, error) {
+	return h.collective.Join(g.Rendezvous, g.Rank, g.Size)
+}
+
+func (h hubs) Shuffle(g runtime.Group, recv shuffle.Receiver) (ShuffleTransport, error) {
+	t, err := h.shuffles.Join(g.Rendezvous, g.Rank, g.Size, recv)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // Runtime runs actors as goroutines. Create it with New.
 type Runtime struct {
-	opts     Options
-	virtual  bool // Options.Nodes was given
-	hub      *collective.LocalHub
-	shuffles *shuffle.LocalHub
-	wire     *runtime.Wire
-	callSeq  atomic.Uint64
+	opts    Options
+	virtual bool // Options.Nodes was given
+	groups  Groups
+	wire    *runtime.Wire
+	callSeq atomic.Uint64
 
 	mu       sync.Mutex
 	nodes    []*nodeState
@@ -122,17 +166,25 @@ func New(opts Options) (*Runtime, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.NodeID == "" {
+		opts.NodeID = "local"
+	}
 	r := &Runtime{
 		opts:     opts,
 		virtual:  len(opts.Nodes) > 0,
-		hub:      collective.NewLocalHub(),
-		shuffles: shuffle.NewLocalHub(shuffle.HubOptions{Async: opts.Isolate, MaxBatchBytes: opts.MaxMessageBytes}),
+		groups:   opts.Groups,
 		wire:     runtime.NewWire(opts.Registry),
 		actors:   make(map[*actor]struct{}),
 		watchers: make(map[uint64]func(runtime.NodeEvent)),
 	}
+	if r.groups == nil {
+		r.groups = hubs{
+			collective: collective.NewLocalHub(),
+			shuffles:   shuffle.NewLocalHub(shuffle.HubOptions{Async: opts.Isolate, MaxBatchBytes: opts.MaxMessageBytes}),
+		}
+	}
 	if !r.virtual {
-		r.nodes = []*nodeState{{node: stage.Node{ID: "local", CPUs: opts.CPUs, GPUs: float64(opts.GPUs), GPUMemoryGB: opts.GPUMemoryGB, ScratchDir: opts.ScratchDir}}}
+		r.nodes = []*nodeState{{node: stage.Node{ID: opts.NodeID, CPUs: opts.CPUs, GPUs: float64(opts.GPUs), GPUMemoryGB: opts.GPUMemoryGB, ScratchDir: opts.ScratchDir}}}
 		return r, nil
 	}
 	seen := make(map[string]bool)

@@ -1,8 +1,22 @@
-// Package natsrt will be the Runtime that runs actors in `sluice worker`
-// processes joined through NATS. The runtime itself (runtime.Runtime and
-// runtime.Actor over these parts) waits on the Part 1 interfaces of issue
-// 8; what it is assembled from is built and tested against a real embedded
-// nats-server in the sub-packages:
+// Package natsrt is the Runtime that runs actors in `sluice worker`
+// processes joined through NATS.
+//
+// The head (the process that runs the job) uses a [Runtime] ([Start]): its
+// nodes are the worker incarnations in the run's membership, and each
+// runtime.Actor method is an RPC to the worker that hosts the actor (spawn
+// with the JSON ActorSpec, setup with the Group, call with the runtime.Wire
+// encodings of the call and its reply, stop). A worker runs its actors in
+// a [Host]: per session, a runtime/local runtime whose one node is the
+// worker and whose groups talk over NATS (collectives through
+// p2p.Transport, shuffles through acknowledged p2p data into each rank's
+// engine on the worker's scratch directory). A node declared lost fails
+// its calls in flight at once (runtime.DiedError, reason lost), and the
+// head tells the other workers which group ranks it hosted, so that their
+// transports to it fail with ErrPeerClosed. [QueryStatus] is `sluice
+// status`. The whole of it passes runtime/runtimetest.
+//
+// It is assembled from sub-packages, each tested against a real embedded
+// nats-server:
 //
 //	subject   every subject, bucket and inbox name of a run, in one place
 //	broker    the embedded server (JetStream, 8 MiB messages, 1 s pings,

@@ -360,6 +360,8 @@ func (r *ReadFiles) read(ctx context.Context, g *task.FileGroup) (out []task.Tas
 		out = append(out, b)
 	}
 	st := rd.Stats()
+	stage.Count(ctx, stage.CounterRecordsRead, st.Rows)
+	stage.Count(ctx, stage.CounterBytesRead, st.Bytes)
 	for _, b := range out {
 		setSources(b.(*task.DocumentBatch))
 		meta := b.Meta()

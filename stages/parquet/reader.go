@@ -155,6 +155,8 @@ func (r *ReadFiles) read(ctx context.Context, g *task.FileGroup) (out []task.Tas
 			return nil, fmt.Errorf("%s: file group %s: %w", r.Name(), g.ID(), err)
 		}
 		bad += st.BadRecords
+		stage.Count(ctx, stage.CounterRecordsRead, st.Rows)
+		stage.Count(ctx, stage.CounterBytesRead, st.Bytes)
 		for _, b := range batches {
 			b.TaskID = g.ID() + "_" + strconv.Itoa(len(out))
 			out = append(out, b)

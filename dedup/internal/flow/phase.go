@@ -52,6 +52,12 @@ type Runner struct {
 	// MemoryLimit bounds a shuffle's buffered rows when the executor
 	// configuration sets no bound of its own.
 	MemoryLimit int64
+	// Workflow names the workflow ("dedup fuzzy") and Plan its phases in
+	// order (see PlanPhases): the log and the executor's observer
+	// (Config.Observer: progress lines, metrics, the dashboard) say which
+	// phase runs, as "phase 2/5 minhash".
+	Workflow string
+	Plan     []string
 
 	lastStages []executor.StageReport // of the phase's Execute, nil for a driver-only phase
 	nodes      []NodeSummary          // summed over the phases
@@ -79,6 +85,7 @@ func (r *Runner) Phase(phases *[]PhaseSummary, name, dir string, out *[]task.Tas
 		ts, err := decodeTasks(b)
 		if err == nil {
 			log.Info("resuming: phase already done in cache", "phase", name, "dir", dir)
+			r.notePhase(executor.Phase{Name: name, State: executor.PhaseResumed})
 			*phases = append(*phases, PhaseSummary{Name: name, Resumed: true})
 			*out = ts
 			return nil
@@ -95,12 +102,17 @@ func (r *Runner) Phase(phases *[]PhaseSummary, name, dir string, out *[]task.Tas
 		return err
 	}
 	r.lastStages = nil
+	log.Info("phase started", "phase", name)
+	r.notePhase(executor.Phase{Name: name, State: executor.PhaseRunning})
 	t0, c0 := time.Now(), executor.ProcessCPU()
 	ts, err := fn(dir)
 	if err != nil {
+		r.notePhase(executor.Phase{Name: name, State: executor.PhaseFailed, Wall: time.Since(t0)})
 		return fmt.Errorf("phase %s: %w", name, err)
 	}
-	*phases = append(*phases, r.phaseSummary(name, time.Since(t0), executor.ProcessCPU()-c0))
+	ps := r.phaseSummary(name, time.Since(t0), executor.ProcessCPU()-c0)
+	r.notePhase(ps.phase(executor.PhaseDone))
+	*phases = append(*phases, ps)
 	b, err := encodeTasks(ts)
 	if err != nil {
 		return err
@@ -110,6 +122,31 @@ func (r *Runner) Phase(phases *[]PhaseSummary, name, dir string, out *[]task.Tas
 	}
 	*out = ts
 	return os.Rename(done+".tmp", done)
+}
+
+// PlanPhases is the plan of a workflow whose phases are phases, then the
+// removal phase when the run has one (see RemovalName).
+func PlanPhases(c IO, phases ...string) []string {
+	if name := RemovalName(c); name != "" {
+		return append(phases, name)
+	}
+	return phases
+}
+
+// notePhase logs a phase that starts and tells the executor's observer,
+// if any, where the workflow stands.
+func (r *Runner) notePhase(p executor.Phase) {
+	p.Workflow, p.Plan, p.Total = r.Workflow, r.Plan, len(r.Plan)
+	p.Index = slices.Index(r.Plan, p.Name) + 1
+	if p.State == executor.PhaseRunning {
+		r.log().Info("phase starting", "phase", fmt.Sprintf("%d/%d %s", p.Index, p.Total, p.Name))
+	}
+	executor.ReportPhase(r.Executor.Observer, p)
+}
+
+// phase is the summary as an observer's phase.
+func (p PhaseSummary) phase(state executor.PhaseState) executor.Phase {
+	return executor.Phase{Name: p.Name, State: state, Wall: time.Duration(p.WallSec * float64(time.Second)), CPU: time.Duration(p.CPUSec * float64(time.Second))}
 }
 
 // Build makes a registered stage from its config, so that the stage can be

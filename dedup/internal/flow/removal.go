@@ -75,13 +75,27 @@ type RemovalResult struct {
 	RemovedIDsOut string
 }
 
+// RemovalName is the name of the run's last phase: "removal", "list
+// removed ids" with --no-remove and --removed-ids-out, or "" when there is
+// none (--no-remove alone).
+func RemovalName(c IO) string {
+	switch {
+	case !c.NoRemove:
+		return "removal"
+	case c.RemovedIDsOut != "":
+		return "list removed ids"
+	}
+	return ""
+}
+
 // Remove runs the removal phase (never cached: it writes the output). With
 // --no-remove it runs only to list the removed ids, if asked to. It checks
 // that the records dropped are the duplicates, that every record was kept
 // or dropped, and that the files on disk hold the records kept.
 func (r *Runner) Remove(ctx context.Context, c IO, in Removal) (*RemovalResult, error) {
 	res := &RemovalResult{}
-	if c.NoRemove && c.RemovedIDsOut == "" {
+	name := RemovalName(c)
+	if name == "" {
 		return res, nil
 	}
 	outData := filepath.Join(c.Output, "deduplicated")
@@ -100,16 +114,15 @@ func (r *Runner) Remove(ctx context.Context, c IO, in Removal) (*RemovalResult, 
 	if err != nil {
 		return nil, err
 	}
+	r.notePhase(executor.Phase{Name: name, State: executor.PhaseRunning})
 	t0, c0 := time.Now(), executor.ProcessCPU()
 	out, err := r.Execute(ctx, st, CopyTasks(in.IDTasks))
 	if err != nil {
+		r.notePhase(executor.Phase{Name: name, State: executor.PhaseFailed, Wall: time.Since(t0)})
 		return nil, err
 	}
-	name := "removal"
-	if c.NoRemove {
-		name = "list removed ids"
-	}
 	ps := r.phaseSummary(name, time.Since(t0), executor.ProcessCPU()-c0)
+	r.notePhase(ps.phase(executor.PhaseDone))
 	res.Phase = &ps
 	if err := r.checkRemoval(ctx, c, in, out, res); err != nil {
 		return nil, err

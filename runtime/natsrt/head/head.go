@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -57,6 +58,10 @@ type Config struct {
 	Version string
 	// Stream tunes the head's RPC streams.
 	Stream p2p.Options
+	// Handler, when set, serves calls made to the head (sluice status).
+	Handler rpc.Handler
+	// Codec encodes the errors of calls (nil: rpc.DefaultCodec).
+	Codec  rpc.ErrorCodec
 	Logger *slog.Logger
 }
 
@@ -174,7 +179,7 @@ func (h *Head) setup(ctx context.Context) error {
 	if h.Members, err = member.NewMonitor(ctx, h.KV, mo); err != nil {
 		return err
 	}
-	if h.Endpoint, err = rpc.NewEndpoint(h.Data, h.Run, "head", rpc.Options{Stream: h.cfg.Stream, Logger: h.cfg.Logger}); err != nil {
+	if h.Endpoint, err = rpc.NewEndpoint(h.Data, h.Run, "head", rpc.Options{Handler: h.cfg.Handler, Codec: h.cfg.Codec, Stream: h.cfg.Stream, Logger: h.cfg.Logger}); err != nil {
 		return err
 	}
 	h.unsub = h.Members.Subscribe(func(ev member.Event) {
@@ -192,7 +197,18 @@ func (h *Head) setup(ctx context.Context) error {
 			return err
 		}
 	}
-	h.hello, err = member.ServeHello(h.Data, h.tokenID, hello)
+	var mu sync.Mutex
+	told := make(map[string]bool)
+	h.hello, err = member.ServeHello(h.Data, h.tokenID, hello, func(req member.HelloRequest) {
+		mu.Lock()
+		key := req.Name + "\x00" + req.Host + "\x00" + req.Refused
+		first := !told[key]
+		told[key] = true
+		mu.Unlock()
+		if first { // the worker retries every second
+			h.cfg.Logger.Warn("a worker cannot join this run", "node", req.Name, "host", req.Host, "reason", req.Refused)
+		}
+	})
 	return err
 }
 
@@ -209,6 +225,9 @@ func (h *Head) writeProbe() (*member.Probe, error) {
 	sum := sha256.Sum256(content)
 	return &member.Probe{Path: h.probePath, SHA256: hex.EncodeToString(sum[:])}, nil
 }
+
+// Version is the sluice version the head announces to workers.
+func (h *Head) Version() string { return h.cfg.Version }
 
 // JoinLine is the command that joins a worker (embedded server only).
 func (h *Head) JoinLine() string {

@@ -46,19 +46,34 @@ type Probe struct {
 type HelloRequest struct {
 	Incarnation string `json:"inc"`
 	Name        string `json:"name"`
+	Host        string `json:"host,omitempty"`
 	Protocol    int    `json:"protocol"`
 	Version     string `json:"version,omitempty"`
+	// Refused, when set, tells the head why this worker cannot join the
+	// run it was told about (it cannot read the probe file).
+	Refused string `json:"refused,omitempty"`
 }
 
 // ServeHello answers workers holding the token with id tokenID
-// (subject.Hello) with h until the subscription is removed.
-func ServeHello(nc *nats.Conn, tokenID string, h Hello) (*nats.Subscription, error) {
+// (subject.Hello) with h until the subscription is removed. onRefused,
+// when set, hears of the workers that could not join (see TellRefused).
+func ServeHello(nc *nats.Conn, tokenID string, h Hello, onRefused func(HelloRequest)) (*nats.Subscription, error) {
 	h.Protocol = Protocol
 	data, err := json.Marshal(h)
 	if err != nil {
 		return nil, err
 	}
-	sub, err := nc.Subscribe(subject.Hello(tokenID), func(m *nats.Msg) { m.Respond(data) })
+	sub, err := nc.Subscribe(subject.Hello(tokenID), func(m *nats.Msg) {
+		var req HelloRequest
+		if json.Unmarshal(m.Data, &req) == nil && req.Refused != "" {
+			if onRefused != nil {
+				onRefused(req)
+			}
+			m.Respond(nil)
+			return
+		}
+		m.Respond(data)
+	})
 	if err == nil {
 		err = nc.Flush()
 	}
@@ -93,6 +108,14 @@ func AskHello(ctx context.Context, nc *nats.Conn, tokenID string, req HelloReque
 		return Hello{}, fmt.Errorf("member: the head's answer: %w", err)
 	}
 	return h, nil
+}
+
+// TellRefused tells the head that the worker req describes cannot join,
+// and why (best effort: the head logs it).
+func TellRefused(ctx context.Context, nc *nats.Conn, tokenID string, req HelloRequest, why error) {
+	req.Protocol, req.Refused = Protocol, why.Error()
+	data, _ := json.Marshal(req)
+	nc.RequestWithContext(ctx, subject.Hello(tokenID), data)
 }
 
 // CheckProbe reads the probe file and compares its SHA-256. The error says

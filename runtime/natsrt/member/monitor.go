@@ -238,7 +238,7 @@ func (m *Monitor) DeclareLost(incarnation, reason string) {
 		m.emit(Event{Kind: NodeLost, Node: info, Reason: reason, At: time.Now()})
 	}
 	m.mu.Unlock()
-	if wasLive {
+	if wasLive && m.opts.Revoke {
 		m.opts.Logger.Warn("node lost", "node", info.Name, "incarnation", incarnation, "reason", reason)
 	}
 	if m.opts.Revoke {
@@ -357,7 +357,7 @@ func (m *Monitor) up(info NodeInfo) {
 		m.emit(Event{Kind: NodeUp, Node: info, At: time.Now()})
 	}
 	m.mu.Unlock()
-	if !known {
+	if !known && m.opts.Revoke { // the head's monitor; workers' follow quietly
 		m.opts.Logger.Info("node up", "node", info.Name, "incarnation", info.Incarnation, "cpus", info.CPUs, "gpus", info.GPUs)
 	}
 }

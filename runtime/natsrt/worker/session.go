@@ -92,6 +92,8 @@ func (w *worker) join(ctx context.Context, inc string, l *live) error {
 	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := member.CheckProbe(h.Probe); err != nil {
+		host, _ := os.Hostname()
+		member.TellRefused(hctx, l.s.Conn.Data, w.cfg.Client.TokenID(), member.HelloRequest{Incarnation: inc, Name: w.cfg.Name, Host: host, Version: w.cfg.Version}, err)
 		return err
 	}
 	run, _ := subject.NewRun(h.Run)
@@ -148,7 +150,7 @@ func (w *worker) serve(ctx context.Context, kv jetstream.KeyValue, l *live) erro
 		return fmt.Errorf("worker: open host: %w", err)
 	}
 	l.host = true
-	ep, err := rpc.NewEndpoint(l.s.Conn.Data, l.s.Run, l.s.Node.Incarnation, rpc.Options{Handler: handler, Logger: w.log})
+	ep, err := rpc.NewEndpoint(l.s.Conn.Data, l.s.Run, l.s.Node.Incarnation, rpc.Options{Handler: handler, Codec: w.cfg.Codec, Logger: w.log})
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/sluice-data/sluice/runtime/natsrt/broker"
 	"github.com/sluice-data/sluice/runtime/natsrt/logfwd"
 	"github.com/sluice-data/sluice/runtime/natsrt/member"
@@ -79,6 +81,8 @@ type Config struct {
 	Version string
 	// Host serves the runs' calls (nil: PingHost).
 	Host Host
+	// Codec encodes the errors of calls (nil: rpc.DefaultCodec).
+	Codec rpc.ErrorCodec
 	// Retry is the wait between attempts to join (default 1 s).
 	Retry time.Duration
 	// StopTimeout bounds stopping a session (default 10 s).
@@ -190,7 +194,12 @@ func (w *worker) note(err error) {
 	switch {
 	case errors.Is(err, member.ErrNoHead):
 		w.log.Info("waiting for a head to start a job", "server", w.cfg.Client.URL)
-	case errors.Is(err, ErrFenced), errors.Is(err, ErrHeadGone), errors.Is(err, ErrDisconnected):
+	case errors.Is(err, nats.ErrNoServers):
+		// A head's embedded server comes and goes with its job.
+		w.log.Info("waiting for the server to accept connections (a head with --listen starts it)", "server", w.cfg.Client.URL)
+	case errors.Is(err, ErrHeadGone):
+		w.log.Info("the job ended; waiting for the next one", "reason", msg)
+	case errors.Is(err, ErrFenced), errors.Is(err, ErrDisconnected):
 		w.log.Warn("session ended; rejoining", "reason", msg)
 	default:
 		w.log.Warn("cannot join", "err", msg)

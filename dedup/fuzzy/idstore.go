@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"github.com/sluice-data/sluice/dedup/internal/flow"
+	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/task"
 )
 
 // An id store keeps, for every document id of a MinHash task, the
@@ -174,4 +178,24 @@ func (s *idStores) close() {
 		f.Close()
 	}
 	s.data, s.idx = nil, nil
+}
+
+// writeBatch writes the original ids of a batch read from path (ids
+// base+rows[i]; the batch's idField column, none when "-"). A nil writer
+// writes nothing.
+func (w *idStoreWriter) writeBatch(b *task.DocumentBatch, idField, path string, base int64, rows []int64) error {
+	if w == nil {
+		return nil
+	}
+	var idc *task.Column
+	if idField != "-" { // "-": a Parquet file without a usable id column
+		idc = b.Column(idField)
+	}
+	rawJSON := dataio.FormatOf(path) != dataio.Parquet
+	for i, row := range rows {
+		if err := w.write(base+row, flow.OriginalIDJSON(idc, i, rawJSON)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

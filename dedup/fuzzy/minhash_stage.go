@@ -274,17 +274,9 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 				r.Close()
 				return fail(fmt.Errorf("minhash: reader gave no %s column", dataio.RowColumn))
 			}
-			if idw != nil {
-				idc, rawJSON := b.Column(opts.IDField), dataio.FormatOf(f.Path) != dataio.Parquet
-				if opts.IDField == "-" {
-					idc = nil // a Parquet file without a usable id column
-				}
-				for i := range texts {
-					if err := idw.write(f.Base+rowCol.Ints[i], flow.OriginalIDJSON(idc, i, rawJSON)); err != nil {
-						r.Close()
-						return fail(err)
-					}
-				}
+			if err := idw.writeBatch(b, opts.IDField, f.Path, f.Base, rowCol.Ints[:len(texts)]); err != nil {
+				r.Close()
+				return fail(err)
 			}
 			ids := make([]int64, len(texts))
 			sigs := make([][]uint32, len(texts))

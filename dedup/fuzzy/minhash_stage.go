@@ -35,6 +35,8 @@ const (
 	metaNodes      = "fuzzy.nodes"
 	metaDups       = "fuzzy.duplicates"
 	metaTopGroups  = "fuzzy.top_groups"
+	metaSizeHist   = "fuzzy.size_histogram"       // JSON flow.SizeHistogram of the groups a rank owns
+	metaSimHist    = "fuzzy.similarity_histogram" // JSON SimilarityHistogram of the pairs verification compared
 )
 
 // MinHashConfig configures the MinHash stage.
@@ -62,6 +64,11 @@ type MinHashConfig struct {
 	// record. IDSingleLine also rejects ids holding a line break.
 	IDField      string `json:"id_field,omitempty"`
 	IDSingleLine bool   `json:"id_single_line,omitempty"`
+	// StoreIDs, when set, names the input's id field whose values the stage
+	// keeps in an id store (part-<group>.ids, .idsx), so that the removal
+	// ledger can name documents by their own ids. Records without it are
+	// fine (no id); with IDField set it must be the same field.
+	StoreIDs string `json:"store_ids,omitempty"`
 }
 
 func (c MinHashConfig) params() minhash.Params {
@@ -197,11 +204,14 @@ type mhCounts struct {
 }
 
 // mhOutputs are the files a MinHash task writes: the signature store, the
-// shingle store (for verification) and the quarantine (with skip).
+// shingle store (for verification), the id store (for the ledger) and the
+// quarantine (with skip).
 type mhOutputs struct {
 	store         *sigStoreWriter
 	shw           *shingleWriter
 	shPath, shIdx string
+	idw           *idStoreWriter
+	idPath, idIdx string
 	q             *dataio.QuarantineFile
 	qPath         string
 	storePath     string
@@ -238,6 +248,13 @@ func (s *MinHashStage) createOutputs(group string, base int64, policy dataio.Bad
 			return nil, err
 		}
 	}
+	if s.storeIDs() {
+		o.idPath, o.idIdx = dataio.JoinPath(dir, "part-"+group+".ids"), dataio.JoinPath(dir, "part-"+group+".idsx")
+		if o.idw, err = createIDStore(o.idPath, o.idIdx, base); err != nil {
+			o.abort()
+			return nil, err
+		}
+	}
 	return o, nil
 }
 
@@ -248,6 +265,9 @@ func (o *mhOutputs) abort() {
 	}
 	if o.shw != nil {
 		o.shw.abort()
+	}
+	if o.idw != nil {
+		o.idw.abort()
 	}
 	if o.q != nil {
 		o.q.Close()
@@ -267,6 +287,14 @@ func (o *mhOutputs) close(total int64) (SigStoreRef, error) {
 			o.shw.abort()
 		}
 	}
+	if o.idw != nil {
+		if err == nil {
+			err = o.idw.close(total)
+			sref.IDs, sref.IDIndex = o.idPath, o.idIdx
+		} else {
+			o.idw.abort()
+		}
+	}
 	if o.q != nil {
 		if qerr := o.q.Close(); err == nil {
 			err = qerr
@@ -280,14 +308,21 @@ func (o *mhOutputs) close(total int64) (SigStoreRef, error) {
 
 // signFiles signs the documents of files, record by record, into out.
 func (s *MinHashStage) signFiles(ctx context.Context, dataset string, files []flow.FileRange, policy dataio.BadRecordPolicy, out *mhOutputs, n *mhCounts) error {
-	sign := func(id int64, text []byte) error { return s.sign(id, text, out, n) }
+	sign := func(id int64, text, origID []byte) error {
+		if out.idw != nil {
+			if err := out.idw.writeJSON(id, origID); err != nil {
+				return err
+			}
+		}
+		return s.sign(id, text, out, n)
+	}
 	for _, f := range files {
 		opts := s.readOptions(dataset, f.Path, policy)
 		if out.q != nil {
 			opts.Quarantine = out.q
 		}
 		r := &flow.TextReader{Opts: opts, IDField: s.cfg.IDField, IDSingleLine: s.cfg.IDSingleLine}
-		err := r.Each(ctx, f, sign)
+		err := r.EachWithID(ctx, f, sign)
 		n.bad += r.Stats.BadRecords + r.IDBad
 		n.emptyFiles += r.Stats.EmptyFiles
 		if err != nil {
@@ -328,5 +363,17 @@ func (s *MinHashStage) sign(id int64, text []byte, out *mhOutputs, n *mhCounts) 
 // readOptions are the options the stage reads path with: the text only,
 // or, with IDField, the id too, which the JSONL reader then checks.
 func (s *MinHashStage) readOptions(dataset, path string, policy dataio.BadRecordPolicy) dataio.ReadOptions {
-	return flow.ReadOptions(dataset, path, s.cfg.TextField, s.cfg.IDField, s.cfg.IDSingleLine, s.cfg.BatchRows, policy)
+	opts := flow.ReadOptions(dataset, path, s.cfg.TextField, s.cfg.IDField, s.cfg.IDSingleLine, s.cfg.BatchRows, policy)
+	flow.KeepIDs(&opts, path, s.cfg.StoreIDs) // kept when present, never required
+	return opts
+}
+
+// storeIDs reports whether the stage keeps an id store: an id field is
+// named, and it is not the text field.
+func (s *MinHashStage) storeIDs() bool {
+	text := s.cfg.TextField
+	if text == "" {
+		text = dataio.DefaultTextField
+	}
+	return s.cfg.StoreIDs != "" && s.cfg.StoreIDs != text && s.cfg.StoreIDs != "-"
 }

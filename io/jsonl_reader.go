@@ -233,6 +233,43 @@ func (r *JSONLReader) NextRecord(ctx context.Context) (Record, error) {
 	}
 }
 
+// SkipTo moves the reader, within the file it reads, to just before record
+// row (the row numbering of Record.Row), without parsing the records it
+// passes: they are neither checked nor counted in the statistics, and a
+// blank line still is one. The next NextRecord then returns record row, or
+// a later one if row is a bad record. It returns io.EOF at the end of the
+// input. For callers that want a few records of a large file (reports).
+func (r *JSONLReader) SkipTo(ctx context.Context, row int64) error {
+	if r.err != nil {
+		return r.err
+	}
+	if r.cur == nil { // open the next file without reading a line
+		if r.next >= len(r.paths) {
+			return io.EOF
+		}
+		if err := r.open(r.paths[r.next]); err != nil {
+			r.err = err
+			return err
+		}
+		r.next++
+	}
+	for r.cur.row < row {
+		line, _, err := r.nextLine(ctx)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				r.err = err
+			}
+			return err
+		}
+		if isBlank(line) {
+			r.stats.BlankLines++
+			continue
+		}
+		r.cur.row++
+	}
+	return nil
+}
+
 func (r *JSONLReader) open(path string) error {
 	if s := r.section; s != nil {
 		d, err := openDecompressedRange(path, s.Offset, s.Length)

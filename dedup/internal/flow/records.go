@@ -160,6 +160,9 @@ func readFileTexts(ctx context.Context, f FileRange, textField string, rows []in
 // closes it.
 func collectTexts(ctx context.Context, r dataio.BatchReader, base int64, rows []int64, out map[int64]string) error {
 	defer r.Close()
+	if jr, ok := r.(*dataio.JSONLReader); ok {
+		return collectJSONLTexts(ctx, jr, base, rows, out)
+	}
 	next := 0
 	for next < len(rows) {
 		b, err := r.Next(ctx)
@@ -182,6 +185,34 @@ func collectTexts(ctx context.Context, r dataio.BatchReader, base int64, rows []
 				out[base+row] = texts[i]
 				next++
 			}
+		}
+	}
+	return nil
+}
+
+// collectJSONLTexts is collectTexts for JSONL: it skips to each wanted row
+// without parsing the records between (a report's samples are a few
+// documents of a whole corpus) and copies only the wanted texts.
+func collectJSONLTexts(ctx context.Context, jr *dataio.JSONLReader, base int64, rows []int64, out map[int64]string) error {
+	next := 0
+	for next < len(rows) {
+		err := jr.SkipTo(ctx, rows[next])
+		var rec dataio.Record
+		if err == nil {
+			rec, err = jr.NextRecord(ctx)
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for next < len(rows) && rows[next] < rec.Row { // bad records: no text
+			next++
+		}
+		if next < len(rows) && rows[next] == rec.Row {
+			out[base+rec.Row] = string(rec.Text)
+			next++
 		}
 	}
 	return nil

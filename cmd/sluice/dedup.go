@@ -143,7 +143,7 @@ command resumes it.`,
 	fl.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the MinHash permutation parameters (with --scheme oph: of the shingle hash)")
 	fl.IntVar(&c.HashBits, "hash-bits", c.HashBits, "32 or 64")
 	fl.StringVar(&f.preset, "preset", "", presetHelp())
-	fl.StringVar(&c.Scheme, "scheme", c.Scheme, "MinHash signature scheme: nemo (NeMo Curator's permutations, signatures identical to NeMo's) or oph (one-permutation hashing with optimal densification: signatures 3-6x faster, the whole run about 1.8x less CPU, the same LSH candidate curve and duplicates found; Jaccard estimates noisier only for documents with fewer shingles than bands x rows; signatures not comparable with NeMo's; 32-bit only)")
+	fl.StringVar(&c.Scheme, "scheme", c.Scheme, "MinHash signature scheme: nemo (NeMo Curator's permutations, signatures identical to NeMo's) or oph (one-permutation hashing with optimal densification: signatures 3-6x faster, the whole run about 1.7x less CPU, the same LSH candidate curve and duplicates found; Jaccard estimates noisier only for documents with fewer shingles than bands x rows; signatures not comparable with NeMo's; 32-bit only)")
 	fl.BoolVar(&c.Normalize, "normalize", false, "shingle lower-cased text with punctuation and white space collapsed, so case, punctuation and spacing edits do not count (default: raw text, NeMo Curator's scheme)")
 	fl.Float64Var(&c.VerifyThreshold, "verify-threshold", 0, "keep only candidate pairs whose shingle Jaccard is ≥ this (0: off); exact, from shingle hashes the MinHash phase then keeps (estimated from signatures with --hash-bits 64)")
 	return cmd

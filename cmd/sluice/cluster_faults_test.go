@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -156,4 +157,87 @@ func testKillWorker(t *testing.T, c *cluster, ref fuzzyRef, phase, method string
 	if d, re := s.deaths(phase); d == 0 || re == 0 {
 		t.Fatalf("phase %s: %d actor deaths, %d retries; the kill must have cost it an actor and a retry", phase, d, re)
 	}
+}
+
+// testPartition cuts worker i off (a paused TCP proxy between it and the
+// server, both directions) while it runs an LSH call. The head must
+// declare it lost and finish without it; the worker, unable to renew its
+// lease, must stop its actors (fenced) while still cut off. Once the
+// link is back it joins again as a new incarnation, and the output, read
+// after its return, equals the clean run's.
+func testPartition(t *testing.T, c *cluster, ref fuzzyRef, i int) {
+	// Worker i now reaches the server through the proxy.
+	c.workers[i].Kill()
+	proxy := natstest.NewProxy(c.t, c.addr)
+	c.replace(i, proxy.URL())
+	w := c.workers[i]
+	name := fmt.Sprintf("w%d", i+1)
+
+	out := filepath.Join(t.TempDir(), "out")
+	from := c.offsets()
+	job := startSluice(append([]string{"dedup", "fuzzy", "--input", ref.in, "--output", out}, c.head(3)...)...)
+	re := callStarted("stage=lsh method=insert")
+	natstest.Eventually(t, 60*time.Second, name+" starting an LSH call", func() bool {
+		o := w.Output()
+		return len(o) > from[i] && re.MatchString(o[from[i]:])
+	})
+	proxy.Pause(true, true)
+	cut := time.Now()
+	natstest.Eventually(t, 30*time.Second, "the head declaring "+name+" lost", func() bool {
+		return strings.Contains(job.stderr.String(), `msg="node lost" node=`+name+" ")
+	})
+	lostAfter := time.Since(cut)
+	fenced := regexp.MustCompile(`msg="stopped the session's actors" .*reason="worker: fenced`)
+	natstest.Eventually(t, 30*time.Second, name+" fencing itself while cut off", func() bool {
+		o := w.Output()
+		return len(o) > from[i] && fenced.MatchString(o[from[i]:])
+	})
+	t.Logf("cut %s off at an LSH call: the head declared it lost after %s, it fenced itself after %s",
+		name, lostAfter.Round(time.Millisecond), time.Since(cut).Round(time.Millisecond))
+	proxy.Resume()
+	r := job.wait(t, 90*time.Second)
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	var s faultSummary
+	readJSON(t, filepath.Join(out, "summary.json"), &s)
+	if lost := s.lost(); len(lost) != 1 || !strings.HasPrefix(lost[0], name+"-") {
+		t.Fatalf("lost nodes %v; want %s's incarnation", lost, name)
+	}
+	if d, re := s.deaths("lsh"); d == 0 || re == 0 {
+		t.Fatalf("phase lsh: %d actor deaths, %d retries; the partition must have cost it an actor and a retry", d, re)
+	}
+	before := outputListing(t, out)
+	// The returning worker has dropped whatever it had in hand once its
+	// fenced session is torn down and it looks for a head again (it joins
+	// the next one: the next subtest needs all three workers).
+	natstest.Eventually(t, 30*time.Second, name+" back, looking for a head", func() bool {
+		o := w.Output()
+		return strings.Contains(o[from[i]:], `msg="session ended; rejoining" reason="worker: fenced`)
+	})
+	checkSame(t, ref, out)
+	if after := outputListing(t, out); after != before {
+		t.Fatalf("the output directory changed after the run:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// outputListing lists every file under dir with its size and time.
+func outputListing(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %d %s\n", p, fi.Size(), fi.ModTime().Format(time.RFC3339Nano))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

@@ -135,6 +135,7 @@ func TestCluster(t *testing.T) {
 	for _, call := range [][2]string{{"minhash", "process"}, {"lsh", "insert"}, {"components", "process"}} {
 		t.Run("kill -9 of a worker in "+call[0], func(t *testing.T) { testKillWorker(t, c, ref, call[0], call[1]) })
 	}
+	t.Run("partition of a worker in lsh", func(t *testing.T) { testPartition(t, c, ref, 2) })
 }
 
 // fuzzySubset writes the first n lines of each sample file.

@@ -241,3 +241,57 @@ func outputListing(t *testing.T, dir string) string {
 	}
 	return b.String()
 }
+
+// testKillHead SIGKILLs the head (a `sluice dedup fuzzy` process) while
+// the workers run its LSH actors. Every worker must stop the run's actors
+// within a few seconds and stay up; the same command run again on the
+// same workers must then succeed, with the clean run's output, resuming
+// the phases the dead head finished.
+func testKillHead(t *testing.T, c *cluster, ref fuzzyRef) {
+	out := filepath.Join(t.TempDir(), "out")
+	args := append([]string{"dedup", "fuzzy", "--input", ref.in, "--output", out}, c.head(3)...)
+	a, _ := json.Marshal(args)
+	from := c.offsets()
+	head := natstest.StartChild(t, "sluice", "SLUICE_ARGS="+string(a))
+	re := callStarted("stage=lsh method=insert")
+	natstest.Eventually(t, 60*time.Second, "a worker starting an LSH call", func() bool {
+		for i, w := range c.workers {
+			if o := w.Output(); len(o) > from[i] && re.MatchString(o[from[i]:]) {
+				return true
+			}
+		}
+		return false
+	})
+	head.Kill()
+	killed := time.Now()
+	stopped := regexp.MustCompile(`msg="stopped the session's actors" .*reason="worker: (connection closed|the head is gone)"`)
+	held := regexp.MustCompile(`msg="stopped the run's actors" .*actors=[1-9]`)
+	var holders int
+	for i, w := range c.workers {
+		natstest.Eventually(t, 10*time.Second, fmt.Sprintf("w%d stopping the dead head's actors", i+1), func() bool {
+			return stopped.MatchString(w.Output()[from[i]:])
+		})
+		if held.MatchString(w.Output()[from[i]:]) {
+			holders++
+		}
+		if exited, err := w.Wait(0); exited {
+			t.Fatalf("w%d exited (%v); a worker outlives its heads", i+1, err)
+		}
+	}
+	t.Logf("head killed: %d workers held its actors; all stopped them within %s", holders, time.Since(killed).Round(time.Millisecond))
+	if holders == 0 {
+		t.Fatal("no worker held an actor when the head died: the kill came too late to test anything")
+	}
+	// The same command again, on the same workers, with a new head.
+	r := sluice(args...)
+	if r.code != 0 {
+		t.Fatal(r)
+	}
+	checkSame(t, ref, out)
+	// What the head's death cost: the phase it was in. The phases done
+	// before it (ids, MinHash) come from the cache.
+	if !strings.Contains(r.stderr, `msg="resuming: phase already done in cache" phase=minhash`) ||
+		!strings.Contains(r.stderr, `msg="phase was interrupted earlier; starting it clean" phase=lsh`) {
+		t.Fatalf("the new run did not resume from the dead head's cache:\n%s", r.stderr)
+	}
+}

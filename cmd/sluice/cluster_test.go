@@ -136,6 +136,7 @@ func TestCluster(t *testing.T) {
 		t.Run("kill -9 of a worker in "+call[0], func(t *testing.T) { testKillWorker(t, c, ref, call[0], call[1]) })
 	}
 	t.Run("partition of a worker in lsh", func(t *testing.T) { testPartition(t, c, ref, 2) })
+	t.Run("kill -9 of the head, then a new run", func(t *testing.T) { testKillHead(t, c, ref) })
 }
 
 // fuzzySubset writes the first n lines of each sample file.

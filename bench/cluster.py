@@ -37,6 +37,13 @@ def input_bytes(d):
     return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
 
 
+def phases(out):
+    """CPU seconds of each phase's calls, as the run's summary.json reports them."""
+    with open(os.path.join(out, "summary.json")) as f:
+        s = json.load(f)
+    return {p["name"]: round(p["cpu_seconds"], 3) for p in s.get("phases", [])}
+
+
 def run_local(a, tmp):
     out = os.path.join(tmp, "out")
     shutil.rmtree(out, ignore_errors=True)
@@ -47,7 +54,7 @@ def run_local(a, tmp):
     if p.returncode != 0:
         sys.exit("local run failed:\n" + err[-4000:])
     t = read_time(tf)
-    return {"wall_s": t["wall_s"], "cpu_s": t["cpu_s"], "peak_rss_mib": t["peak_rss_mib"]}
+    return {"wall_s": t["wall_s"], "cpu_s": t["cpu_s"], "peak_rss_mib": t["peak_rss_mib"], "phase_cpu_s": phases(out)}
 
 
 def run_cluster(a, tmp, n):
@@ -76,8 +83,10 @@ def run_cluster(a, tmp, n):
         tf = os.path.join(tmp, "w%d.time" % i)
         log = open(os.path.join(tmp, "w%d.log" % i), "w")
         scratch = os.path.join(tmp, "scratch%d" % i)
+        env = dict(os.environ)
+        env.update(kv.split("=", 1) for kv in a.worker_env.split(",") if kv)
         p = timed([a.sluice, "worker", "--join", url, "--token", token, "--ca-sha256", pin, "--cpus", "1",
-                   "--name", "w%d" % (i + 1), "--scratch", scratch], tf, stdout=log, stderr=log)
+                   "--name", "w%d" % (i + 1), "--scratch", scratch], tf, stdout=log, stderr=log, env=env)
         workers.append((p, tf))
     head.wait()
     for p, _ in workers:
@@ -98,7 +107,8 @@ def run_cluster(a, tmp, n):
     return {"wall_s": h["wall_s"], "cpu_s": cpu, "head_cpu_s": h["cpu_s"], "worker_cpu_s": [w["cpu_s"] for w in ws],
             "peak_rss_mib": max([h["peak_rss_mib"]] + [w["peak_rss_mib"] for w in ws]),
             "head_rss_mib": h["peak_rss_mib"], "worker_rss_mib": [w["peak_rss_mib"] for w in ws],
-            "server_in_bytes": int(c.group(1)) if c else None, "server_out_bytes": int(c.group(2)) if c else None}
+            "server_in_bytes": int(c.group(1)) if c else None, "server_out_bytes": int(c.group(2)) if c else None,
+            "phase_cpu_s": phases(out)}
 
 
 def main():
@@ -109,28 +119,34 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workers", default="1,2,3")
     ap.add_argument("--json")
+    ap.add_argument("--worker-env", default="", help="KEY=VALUE,... added to the workers' environment (e.g. GOMAXPROCS=1)")
     a = ap.parse_args()
     size = input_bytes(a.input)
     settings = ["local"] + [int(x) for x in a.workers.split(",")]
-    for s in settings:
-        runs = []
-        for _ in range(a.runs):
+    # Runs are interleaved (local, 1, 2, 3 workers, then again), so that the
+    # load of a shared machine drifts over every setting alike.
+    runs = {s: [] for s in settings}
+    for _ in range(a.runs):
+        for s in settings:
             tmp = tempfile.mkdtemp(dir=a.work)
-            runs.append(run_local(a, tmp) if s == "local" else run_cluster(a, tmp, s))
+            runs[s].append(run_local(a, tmp) if s == "local" else run_cluster(a, tmp, s))
             shutil.rmtree(tmp)
-        med = {k: statistics.median(r[k] for r in runs) for k in ("wall_s", "cpu_s", "peak_rss_mib")}
+            print(json.dumps({"setting": str(s), "run": runs[s][-1]}), file=sys.stderr, flush=True)
+    for s in settings:
+        rs = runs[s]
+        med = {k: statistics.median(r[k] for r in rs) for k in ("wall_s", "cpu_s", "peak_rss_mib")}
         med["mb_per_cpu_s"] = size / 1e6 / med["cpu_s"]
         if s != "local":
-            med["head_cpu_share"] = statistics.median(r["head_cpu_s"] / r["cpu_s"] for r in runs)
-            if all(r["server_in_bytes"] is not None for r in runs):
-                med["head_in_bytes_per_input_byte"] = statistics.median(r["server_in_bytes"] / size for r in runs)
-                med["head_out_bytes_per_input_byte"] = statistics.median(r["server_out_bytes"] / size for r in runs)
-        out = {"label": "local" if s == "local" else "workers=%d" % s, "input_bytes": size, "runs": runs, "median": med}
+            med["head_cpu_share"] = statistics.median(r["head_cpu_s"] / r["cpu_s"] for r in rs)
+            if all(r["server_in_bytes"] is not None for r in rs):
+                med["head_in_bytes_per_input_byte"] = statistics.median(r["server_in_bytes"] / size for r in rs)
+                med["head_out_bytes_per_input_byte"] = statistics.median(r["server_out_bytes"] / size for r in rs)
+        out = {"label": "local" if s == "local" else "workers=%d" % s, "input_bytes": size, "worker_env": a.worker_env,
+               "runs": rs, "median": med}
         print(json.dumps(out), flush=True)
         if a.json:
             with open(a.json, "a") as f:
                 f.write(json.dumps(out) + "\n")
-
 
 if __name__ == "__main__":
     main()

@@ -7,8 +7,11 @@
 # CPU-second, peak RSS, the head's CPU share and the bytes its NATS server
 # carried per byte of input (bench/cluster.py).
 #
-#   bench/cluster.sh [CORPUS_DIR] [RUNS] [COPIES] [WORKERS]
-#                    (default ../shared/bench/corpus, 3, 10, "1,2,3")
+#   bench/cluster.sh [CORPUS_DIR] [RUNS] [COPIES] [WORKERS] [WORKER_ENV]
+#                    (default ../shared/bench/corpus, 3, 10, "1,2,3", "")
+#
+# WORKER_ENV (KEY=VALUE,...) is added to the workers' environment, e.g.
+# GOMAXPROCS=1. Settings are interleaved run by run.
 #
 # Results are appended as JSON lines to bench/results/cluster-<date>.jsonl.
 set -euo pipefail
@@ -17,6 +20,7 @@ corpus=${1:-../shared/bench/corpus}
 runs=${2:-3}
 copies=${3:-10}
 workers=${4:-1,2,3}
+worker_env=${5:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p bench/results "$work/in"
@@ -28,6 +32,6 @@ for i in $(seq 1 $((copies - 1))); do
 done
 go build -o "$work/sluice" ./cmd/sluice
 echo "{\"commit\":\"$(git rev-parse --short HEAD)\",\"date\":\"$(date -u +%FT%TZ)\",\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\",\"cores\":$(nproc),\"copies\":$copies,\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | tee -a "$out"
-python3 bench/cluster.py --sluice "$work/sluice" --input "$work/in" --work "$work" --runs "$runs" --workers "$workers" --json "$out"
+python3 bench/cluster.py --sluice "$work/sluice" --input "$work/in" --work "$work" --runs "$runs" --workers "$workers" --worker-env "$worker_env" --json "$out"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo "results: $out"

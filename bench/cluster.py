@@ -99,6 +99,8 @@ def run_cluster(a, tmp, n):
     herr.seek(0)
     log = herr.read()
     if head.returncode != 0:
+        for i in range(n):
+            sys.stderr.write("--- w%d's log:\n%s\n" % (i + 1, open(os.path.join(tmp, "w%d.log" % i)).read()[-3000:]))
         sys.exit("cluster run (%d workers) failed:\n%s" % (n, log[-4000:]))
     h = read_time(htf)
     ws = [read_time(tf) for _, tf in workers]
@@ -108,7 +110,7 @@ def run_cluster(a, tmp, n):
             "peak_rss_mib": max([h["peak_rss_mib"]] + [w["peak_rss_mib"] for w in ws]),
             "head_rss_mib": h["peak_rss_mib"], "worker_rss_mib": [w["peak_rss_mib"] for w in ws],
             "server_in_bytes": int(c.group(1)) if c else None, "server_out_bytes": int(c.group(2)) if c else None,
-            "phase_cpu_s": phases(out)}
+            "phase_cpu_s": phases(out), "nodes_lost": log.count('msg="node lost" ')}
 
 
 def main():

@@ -53,6 +53,16 @@ func (e *Executor) runBarrier(ctx context.Context, r *stageRun, tasks []task.Tas
 
 func (e *Executor) runBarrierOnce(ctx context.Context, r *stageRun, tasks []task.Task, attempt int) ([]task.Task, error) {
 	res := r.st.Resources()
+	var orphaned time.Time
+	for {
+		changed := e.ledger.wait()
+		if e.ledger.live() > 0 {
+			break
+		}
+		if err := e.waitNode(ctx, r.name(), changed, &orphaned); err != nil {
+			return nil, fmt.Errorf("stage %s: %w", r.name(), err)
+		}
+	}
 	cpus, gpus := e.free()
 	n, warn, err := ActorCount(len(tasks), r.st.BatchSize(), cpus, gpus, res.CPUs, res.GPUs, r.st.NumWorkers())
 	if err != nil {

@@ -64,15 +64,13 @@ func (c *cluster) offsets() []int {
 }
 
 // replace starts a new worker process in place of worker i (after a
-// kill), joining url (default: the head's address directly).
+// kill), joining url (default: the head's address directly). The
+// cluster's test owns it.
 func (c *cluster) replace(i int, url string) {
 	if url == "" {
 		url = "nats://" + c.addr
 	}
-	args := []string{"--log-level", "debug", "worker", "--join", url, "--name", fmt.Sprintf("w%d", i+1), "--cpus", "1", "--scratch", c.t.TempDir(),
-		"--token-file", filepath.Join(c.creds, "token"), "--ca-sha256", c.pin}
-	a, _ := json.Marshal(args)
-	c.workers[i] = natstest.StartChild(c.t, "sluice", "SLUICE_ARGS="+string(a), "GOMAXPROCS=1")
+	c.workers[i] = c.workerVia(c.t, url, fmt.Sprintf("w%d", i+1), "--token-file", filepath.Join(c.creds, "token"), "--ca-sha256", c.pin)
 }
 
 // checkSame compares a fuzzy output with the clean run of as many ranks.

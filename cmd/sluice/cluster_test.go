@@ -56,7 +56,14 @@ func startCluster(t *testing.T, n int) *cluster {
 // worker starts `sluice worker` with one CPU and the given credentials.
 func (c *cluster) worker(t *testing.T, name string, creds ...string) *natstest.Child {
 	t.Helper()
-	args := append([]string{"--log-level", "debug", "worker", "--join", "nats://" + c.addr, "--name", name, "--cpus", "1", "--scratch", t.TempDir()}, creds...)
+	return c.workerVia(t, "nats://"+c.addr, name, creds...)
+}
+
+// workerVia starts `sluice worker` joining url (the server, or a proxy to
+// it), logging every call (the hook fault tests time their faults with).
+func (c *cluster) workerVia(t *testing.T, url, name string, creds ...string) *natstest.Child {
+	t.Helper()
+	args := append([]string{"--log-level", "debug", "worker", "--join", url, "--name", name, "--cpus", "1", "--scratch", t.TempDir()}, creds...)
 	a, _ := json.Marshal(args)
 	return natstest.StartChild(t, "sluice", "SLUICE_ARGS="+string(a), "GOMAXPROCS=1")
 }

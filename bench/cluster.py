@@ -110,7 +110,7 @@ def run_cluster(a, tmp, n):
             "peak_rss_mib": max([h["peak_rss_mib"]] + [w["peak_rss_mib"] for w in ws]),
             "head_rss_mib": h["peak_rss_mib"], "worker_rss_mib": [w["peak_rss_mib"] for w in ws],
             "server_in_bytes": int(c.group(1)) if c else None, "server_out_bytes": int(c.group(2)) if c else None,
-            "phase_cpu_s": phases(out), "nodes_lost": log.count('msg="node lost" ')}
+            "phase_cpu_s": phases(out), "nodes_lost": [l for l in log.splitlines() if 'msg="node lost" ' in l]}
 
 
 def main():

@@ -300,7 +300,7 @@ stages:
     name: read
     config: { paths: [in], batch_rows: 16 }
   - type: chaos
-    config: { error_fraction: 0.5, error_attempts: 9, seed: 3 }
+    config: { error_fraction: 0.3, error_attempts: 9, seed: 3, panic_on_call: 2 }
   - type: dedup_exact
     name: exact
   - type: jsonl_writer

@@ -106,6 +106,25 @@ type faultSummary struct {
 	} `json:"phases"`
 }
 
+// checkLost checks that the summary lists worker name's incarnation as
+// lost. Other losses are logged, not failed: on a heavily loaded machine a
+// worker's lease can lapse (2 s TTL) and it rejoins as a new node, which
+// the run survives by design.
+func (s faultSummary) checkLost(t *testing.T, name string) {
+	t.Helper()
+	var found bool
+	for _, id := range s.lost() {
+		if strings.HasPrefix(id, name+"-") {
+			found = true
+		} else {
+			t.Logf("also lost during the run: %s", id)
+		}
+	}
+	if !found {
+		t.Fatalf("lost nodes %v; want %s's incarnation among them", s.lost(), name)
+	}
+}
+
 // lost returns the ids of the nodes lost during the run.
 func (s faultSummary) lost() []string {
 	var lost []string
@@ -149,9 +168,7 @@ func testKillWorker(t *testing.T, c *cluster, ref fuzzyRef, phase, method string
 	checkSame(t, ref, out)
 	var s faultSummary
 	readJSON(t, filepath.Join(out, "summary.json"), &s)
-	if lost := s.lost(); len(lost) != 1 || !strings.HasPrefix(lost[0], fmt.Sprintf("w%d-", i+1)) {
-		t.Fatalf("lost nodes %v; want w%d's incarnation", lost, i+1)
-	}
+	s.checkLost(t, fmt.Sprintf("w%d", i+1))
 	if d, re := s.deaths(phase); d == 0 || re == 0 {
 		t.Fatalf("phase %s: %d actor deaths, %d retries; the kill must have cost it an actor and a retry", phase, d, re)
 	}
@@ -199,9 +216,7 @@ func testPartition(t *testing.T, c *cluster, ref fuzzyRef, i int) {
 	}
 	var s faultSummary
 	readJSON(t, filepath.Join(out, "summary.json"), &s)
-	if lost := s.lost(); len(lost) != 1 || !strings.HasPrefix(lost[0], name+"-") {
-		t.Fatalf("lost nodes %v; want %s's incarnation", lost, name)
-	}
+	s.checkLost(t, name)
 	if d, re := s.deaths("lsh"); d == 0 || re == 0 {
 		t.Fatalf("phase lsh: %d actor deaths, %d retries; the partition must have cost it an actor and a retry", d, re)
 	}

@@ -1,6 +1,7 @@
 package dataio
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -93,7 +94,7 @@ type QuarantineFile struct {
 
 // CreateQuarantineFile starts a quarantine file at path.
 func CreateQuarantineFile(path string) (*QuarantineFile, error) {
-	w, err := createCompressed(path)
+	w, err := createCompressed(context.Background(), path)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +131,7 @@ func (q *QuarantineFile) Put(rec *BadRecordError) error {
 	}
 	b = append(b, '\n')
 	if _, err := q.w.bw.Write(b); err != nil {
-		return fmt.Errorf("dataio: quarantine %s: %w", q.w.af.final, err)
+		return fmt.Errorf("dataio: quarantine %s: %w", q.w.af.Name(), err)
 	}
 	q.n++
 	return nil
@@ -141,6 +142,16 @@ func (q *QuarantineFile) Count() int64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.n
+}
+
+// abort discards the file.
+func (q *QuarantineFile) abort() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.w != nil {
+		q.w.abort()
+		q.w = nil
+	}
 }
 
 // Close finishes the file and moves it into place.

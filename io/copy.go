@@ -40,7 +40,7 @@ func CopyJSONLFiltered(ctx context.Context, src, dst string, drop func(row int64
 		return st, err
 	}
 	defer in.Close()
-	out, err := createCompressed(dst)
+	out, err := createCompressed(ctx, dst)
 	if err != nil {
 		return st, err
 	}
@@ -136,7 +136,7 @@ func CopyParquetFiltered(ctx context.Context, src, dst string, drop func(row int
 	if err != nil {
 		return st, err
 	}
-	af, err := createAtomic(dst)
+	af, err := createWriter(ctx, dst)
 	if err != nil {
 		return st, err
 	}

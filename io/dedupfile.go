@@ -2,6 +2,7 @@ package dataio
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 
@@ -24,7 +25,7 @@ type typedWriter struct {
 }
 
 func createTyped(path string, cols []*task.Column, opts ParquetWriterOptions) (*typedWriter, error) {
-	af, err := createAtomic(path)
+	af, err := createWriter(context.Background(), path)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +44,7 @@ func (t *typedWriter) write(cols ...*task.Column) error {
 	n := cols[0].Len()
 	for _, c := range cols[1:] {
 		if c.Len() != n {
-			t.fail(fmt.Errorf("dataio: parquet %s: column %q has %d values, column %q has %d", t.w.af.final, cols[0].Name, n, c.Name, c.Len()))
+			t.fail(fmt.Errorf("dataio: parquet %s: column %q has %d values, column %q has %d", t.w.af.Name(), cols[0].Name, n, c.Name, c.Len()))
 			return t.err
 		}
 	}
@@ -62,13 +63,13 @@ func (t *typedWriter) close() error {
 	if t.err != nil {
 		return t.err
 	}
-	t.err = fmt.Errorf("dataio: parquet %s: writer is closed", t.w.af.final)
+	t.err = fmt.Errorf("dataio: parquet %s: writer is closed", t.w.af.Name())
 	return t.w.commit()
 }
 
 func (t *typedWriter) abort() {
 	if t.err == nil {
-		t.err = fmt.Errorf("dataio: parquet %s: writer is aborted", t.w.af.final)
+		t.err = fmt.Errorf("dataio: parquet %s: writer is aborted", t.w.af.Name())
 	}
 	t.w.af.Abort()
 }
@@ -166,7 +167,7 @@ type groupRow struct {
 
 // structWriter writes rows of a struct type T to an atomically created file.
 type structWriter[T any] struct {
-	af  *atomicFile
+	af  Writer
 	bw  *bufio.Writer
 	w   *parquet.GenericWriter[T]
 	buf []T
@@ -179,7 +180,7 @@ func createStruct[T any](path string, opts ParquetWriterOptions) (*structWriter[
 	if err != nil {
 		return nil, err
 	}
-	af, err := createAtomic(path)
+	af, err := createWriter(context.Background(), path)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +200,7 @@ func (s *structWriter[T]) write(n int, fill func(dst []T, from int)) error {
 		chunk := s.buf[:min(len(s.buf), n-from)]
 		fill(chunk, from)
 		if _, err := s.w.Write(chunk); err != nil {
-			s.fail(fmt.Errorf("dataio: write parquet %s: %w", s.af.final, err))
+			s.fail(fmt.Errorf("dataio: write parquet %s: %w", s.af.Name(), err))
 			return s.err
 		}
 	}
@@ -217,21 +218,21 @@ func (s *structWriter[T]) close() error {
 	if s.err != nil {
 		return s.err
 	}
-	s.err = fmt.Errorf("dataio: parquet %s: writer is closed", s.af.final)
+	s.err = fmt.Errorf("dataio: parquet %s: writer is closed", s.af.Name())
 	if err := s.w.Close(); err != nil {
 		s.af.Abort()
-		return fmt.Errorf("dataio: finish parquet %s: %w", s.af.final, err)
+		return fmt.Errorf("dataio: finish parquet %s: %w", s.af.Name(), err)
 	}
 	if err := s.bw.Flush(); err != nil {
 		s.af.Abort()
-		return fmt.Errorf("dataio: write parquet %s: %w", s.af.final, err)
+		return fmt.Errorf("dataio: write parquet %s: %w", s.af.Name(), err)
 	}
 	return s.af.Commit()
 }
 
 func (s *structWriter[T]) abort() {
 	if s.err == nil {
-		s.err = fmt.Errorf("dataio: parquet %s: writer is aborted", s.af.final)
+		s.err = fmt.Errorf("dataio: parquet %s: writer is aborted", s.af.Name())
 	}
 	s.af.Abort()
 }
@@ -254,7 +255,7 @@ func CreateSignatureFile(path string, opts ParquetWriterOptions) (*SignatureWrit
 // Write appends rows (ids[i], sigs[i]). The slices must have equal lengths.
 func (w *SignatureWriter) Write(ids []int64, sigs [][]uint32) error {
 	if len(ids) != len(sigs) {
-		w.s.fail(fmt.Errorf("dataio: parquet %s: %d ids but %d signatures", w.s.af.final, len(ids), len(sigs)))
+		w.s.fail(fmt.Errorf("dataio: parquet %s: %d ids but %d signatures", w.s.af.Name(), len(ids), len(sigs)))
 		return w.s.err
 	}
 	return w.s.write(len(ids), func(dst []sigRow, from int) {
@@ -319,7 +320,7 @@ func CreateGroupFile(path string, opts ParquetWriterOptions) (*GroupWriter, erro
 // Write appends rows (ids[i], groups[i]). The slices must have equal lengths.
 func (w *GroupWriter) Write(ids, groups []int64) error {
 	if len(ids) != len(groups) {
-		w.s.fail(fmt.Errorf("dataio: parquet %s: %d ids but %d groups", w.s.af.final, len(ids), len(groups)))
+		w.s.fail(fmt.Errorf("dataio: parquet %s: %d ids but %d groups", w.s.af.Name(), len(ids), len(groups)))
 		return w.s.err
 	}
 	return w.s.write(len(ids), func(dst []groupRow, from int) {

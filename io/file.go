@@ -2,11 +2,11 @@ package dataio
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
@@ -78,10 +78,12 @@ func FormatOf(path string) Format {
 	return JSONL
 }
 
-// decompressed is an open JSONL input: the file and, when compressed, the
-// decoder reading from it. Read returns decompressed bytes.
+// decompressed is an open JSONL input: the file (or object stream) and,
+// when compressed, the decoder reading from it. Read returns decompressed
+// bytes.
 type decompressed struct {
-	file *os.File
+	file io.ReadCloser
+	size int64 // bytes of file, -1 when unknown
 	gz   *gzip.Reader
 	zs   *zstd.Decoder
 	r    io.Reader
@@ -90,11 +92,45 @@ type decompressed struct {
 // openDecompressed opens path and wraps it in the decoder its extension asks
 // for. A zero-length compressed file is not an error: it reads as empty.
 func openDecompressed(path string) (*decompressed, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("dataio: open %s: %w", path, err)
+	return openDecompressedRange(path, 0, -1)
+}
+
+// sized is a stream that knows its length.
+type sized interface{ Size() int64 }
+
+// openDecompressedRange is openDecompressed reading length bytes from off
+// (to the end when length < 0); a range is read as it is, without a
+// decoder. Local files are plain os files; objects stream with read-ahead.
+func openDecompressedRange(path string, off, length int64) (*decompressed, error) {
+	var f io.ReadCloser
+	size := int64(-1)
+	if !IsURL(path) {
+		osf, err := os.Open(LocalPath(path))
+		if err != nil {
+			return nil, fmt.Errorf("dataio: open %s: %w", path, err)
+		}
+		if fi, err := osf.Stat(); err == nil {
+			size = fi.Size()
+		}
+		f = osf
+		if off != 0 || length >= 0 {
+			f = sectionCloser{io.NewSectionReader(osf, off, length), osf}
+			size = length
+		}
+	} else {
+		s, err := OpenStream(context.Background(), path, off, length)
+		if err != nil {
+			return nil, fmt.Errorf("dataio: open %s: %w", path, err)
+		}
+		f = s
+		if sz, ok := s.(sized); ok {
+			size = sz.Size()
+		}
 	}
-	d := &decompressed{file: f, r: f}
+	d := &decompressed{file: f, size: size, r: f}
+	if off != 0 || length >= 0 {
+		return d, nil
+	}
 	switch CompressionOf(path) {
 	case Gzip:
 		br := bufio.NewReaderSize(f, 256<<10)
@@ -139,75 +175,17 @@ func (d *decompressed) Close() error {
 	return d.file.Close()
 }
 
-// atomicFile is a file written under a temporary name in the directory of
-// its final path and renamed into place by Commit.
-type atomicFile struct {
-	*os.File
-	final string
-	done  bool
-}
-
-func createAtomic(path string) (*atomicFile, error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return nil, fmt.Errorf("dataio: create temporary file for %s: %w", path, err)
-	}
-	return &atomicFile{File: f, final: path}, nil
-}
-
-// Commit syncs, closes and renames the file to its final path.
-func (a *atomicFile) Commit() error {
-	if a.done {
-		return fmt.Errorf("dataio: %s already closed", a.final)
-	}
-	a.done = true
-	tmp := a.Name()
-	if err := a.Chmod(0o644); err != nil {
-		a.File.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("dataio: chmod %s: %w", tmp, err)
-	}
-	if err := a.Sync(); err != nil {
-		a.File.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("dataio: sync %s: %w", tmp, err)
-	}
-	if err := a.File.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("dataio: close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, a.final); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("dataio: rename %s to %s: %w", tmp, a.final, err)
-	}
-	return nil
-}
-
-// Abort closes and removes the temporary file. It is a no-op after Commit.
-func (a *atomicFile) Abort() {
-	if a.done {
-		return
-	}
-	a.done = true
-	a.File.Close()
-	os.Remove(a.Name())
-}
-
 // compressedWriter is a buffered, possibly compressing writer over an
 // atomicFile.
 type compressedWriter struct {
-	af  *atomicFile
+	af  Writer
 	bw  *bufio.Writer // buffers in front of the encoder (or the file)
 	enc io.WriteCloser
 	fbw *bufio.Writer // buffers between the encoder and the file
 }
 
-func createCompressed(path string) (*compressedWriter, error) {
-	af, err := createAtomic(path)
+func createCompressed(ctx context.Context, path string) (*compressedWriter, error) {
+	af, err := createWriter(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +213,7 @@ func createCompressed(path string) (*compressedWriter, error) {
 
 // commit flushes every layer and renames the file into place.
 func (w *compressedWriter) commit() error {
-	final := w.af.final
+	final := w.af.Name()
 	if err := w.bw.Flush(); err != nil {
 		w.abort()
 		return fmt.Errorf("dataio: write %s: %w", final, err)

@@ -14,10 +14,17 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"go.uber.org/goleak"
 
+	"github.com/sluice-data/sluice/internal/s3test"
 	"github.com/sluice-data/sluice/task"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The S3 tests' HTTP client keeps idle connections to the test server.
+	goleak.VerifyTestMain(s3test.M{M: m},
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+}
 
 // compressBytes encodes data as c would on disk.
 func compressBytes(t testing.TB, c Compression, data []byte) []byte {

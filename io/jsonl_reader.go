@@ -233,19 +233,23 @@ func (r *JSONLReader) NextRecord(ctx context.Context) (Record, error) {
 }
 
 func (r *JSONLReader) open(path string) error {
+	if s := r.section; s != nil {
+		d, err := openDecompressedRange(path, s.Offset, s.Length)
+		if err != nil {
+			return err
+		}
+		r.stats.Files++
+		r.stats.FileBytes += s.Length
+		r.cur = &jsonlFile{path: path, d: d, br: bufio.NewReaderSize(d, 1<<20), line: s.FirstLine, row: s.FirstRow, startRow: s.FirstRow}
+		return nil
+	}
 	d, err := openDecompressed(path)
 	if err != nil {
 		return err
 	}
 	r.stats.Files++
-	if s := r.section; s != nil {
-		d.r = io.NewSectionReader(d.file, s.Offset, s.Length)
-		r.stats.FileBytes += s.Length
-		r.cur = &jsonlFile{path: path, d: d, br: bufio.NewReaderSize(d, 1<<20), line: s.FirstLine, row: s.FirstRow, startRow: s.FirstRow}
-		return nil
-	}
-	if fi, err := d.file.Stat(); err == nil {
-		r.stats.FileBytes += fi.Size()
+	if d.size >= 0 {
+		r.stats.FileBytes += d.size
 	}
 	r.cur = &jsonlFile{path: path, d: d, br: bufio.NewReaderSize(d, 1<<20)}
 	return nil

@@ -2,6 +2,7 @@ package dataio
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -130,7 +131,7 @@ func CreateJSONL(path string, opts JSONLWriterOptions) (*JSONLWriter, error) {
 	if opts.Mode > ColumnObjects {
 		return nil, fmt.Errorf("dataio: unknown JSONL mode %d", opts.Mode)
 	}
-	w, err := createCompressed(path)
+	w, err := createCompressed(context.Background(), path)
 	if err != nil {
 		return nil, err
 	}

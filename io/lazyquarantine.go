@@ -1,9 +1,8 @@
 package dataio
 
 import (
+	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 )
 
@@ -25,7 +24,7 @@ func NewLazyQuarantine(path string) *LazyQuarantine { return &LazyQuarantine{pat
 func (q *LazyQuarantine) Put(rec *BadRecordError) error {
 	q.mu.Lock()
 	if q.f == nil && q.err == nil {
-		if err := os.MkdirAll(filepath.Dir(q.path), 0o755); err != nil {
+		if err := MkdirAll(context.Background(), DirOf(q.path)); err != nil {
 			q.err = fmt.Errorf("quarantine: %w", err)
 		} else {
 			q.f, q.err = CreateQuarantineFile(q.path)
@@ -47,9 +46,9 @@ func (q *LazyQuarantine) Close(ok bool) error {
 	if q.f == nil {
 		return nil
 	}
-	err := q.f.Close()
 	if !ok {
-		os.Remove(q.path)
+		q.f.abort()
+		return nil
 	}
-	return err
+	return q.f.Close()
 }

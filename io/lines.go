@@ -21,19 +21,24 @@ var ErrStopScan = errors.New("dataio: stop scan")
 // line is valid only during the call; fn returning ErrStopScan ends the
 // scan without an error.
 func ScanJSONLRecords(ctx context.Context, path string, sec *Section, fn func(row int64, line []byte) error) error {
-	d, err := openDecompressed(path)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	var row int64
+	var (
+		d   *decompressed
+		err error
+		row int64
+	)
 	if sec != nil {
 		if CompressionOf(path) != NoCompression {
 			return fmt.Errorf("dataio: %s: sections need an uncompressed file", path)
 		}
-		d.r = io.NewSectionReader(d.file, sec.Offset, sec.Length)
+		d, err = openDecompressedRange(path, sec.Offset, sec.Length)
 		row = sec.FirstRow
+	} else {
+		d, err = openDecompressed(path)
 	}
+	if err != nil {
+		return err
+	}
+	defer d.Close()
 	br := bufio.NewReaderSize(d, 1<<20)
 	var long []byte
 	for lines := 0; ; lines++ {

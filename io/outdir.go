@@ -12,6 +12,7 @@ package dataio
 // OpenOutput once per actor, Begin before each file and Commit after it.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -205,6 +206,9 @@ func PrepareOutput(dir string, o PrepareOptions) (*Prepared, error) {
 		return nil, rejectf("mode %v", err)
 	}
 	where := NamedPath{Path: dir, Name: o.Name}
+	if err := CheckStorage(context.Background(), dir, true); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
 	scan, err := ScanOutput(dir, o.Skip)
 	if err != nil {
 		return nil, rejectf("%s: cannot read the output directory: %s", where, DescribeFSError(err))
@@ -226,6 +230,11 @@ func PrepareOutput(dir string, o PrepareOptions) (*Prepared, error) {
 		}
 	}
 	scan.removeLeftovers()
+	if foreign, err := clearSuccess(context.Background(), dir); err != nil {
+		return nil, rejectf("%s: cannot remove the %s marker of an earlier run: %s", where, SuccessMarker, DescribeFSError(err))
+	} else if foreign && o.Logger != nil {
+		o.Logger.Warn("keeping a "+SuccessMarker+" marker Sluice did not write: the directory will look complete while this run writes", "dir", dir)
+	}
 	if len(scan.Foreign) > 0 && o.Logger != nil {
 		o.Logger.Warn("keeping files Sluice did not write; they are not part of this run's output", "dir", dir,
 			"files", len(scan.Foreign), "examples", examples(scan.Foreign, 5))

@@ -1,15 +1,14 @@
 package dataio
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -35,22 +34,25 @@ import (
 // So a file someone else put in place or changed since is never taken for
 // Sluice's, and a killed writer never leaves a file Sluice forgets.
 type fileRecord struct {
-	Path    string     `json:"path"` // relative to the output directory, "/"-separated
-	Name    string     `json:"name"` // the name the writer asked for; append mode may add a suffix
-	Run     string     `json:"run"`
-	State   string     `json:"state"`
-	Size    int64      `json:"size,omitempty"`
-	MtimeNS int64      `json:"mtime_ns,omitempty"`
-	Rows    int64      `json:"rows,omitempty"`
-	Prev    *fileStamp `json:"prev,omitempty"`
+	Path    string `json:"path"` // relative to the output directory, "/"-separated
+	Name    string `json:"name"` // the name the writer asked for; append mode may add a suffix
+	Run     string `json:"run"`
+	State   string `json:"state"`
+	Size    int64  `json:"size,omitempty"`
+	MtimeNS int64  `json:"mtime_ns,omitempty"`
+	Rows    int64  `json:"rows,omitempty"`
+	// ETag identifies the object on object stores.
+	ETag string     `json:"etag,omitempty"`
+	Prev *fileStamp `json:"prev,omitempty"`
 }
 
 type fileStamp struct {
-	Size    int64 `json:"size"`
-	MtimeNS int64 `json:"mtime_ns"`
+	Size    int64  `json:"size"`
+	MtimeNS int64  `json:"mtime_ns"`
+	ETag    string `json:"etag,omitempty"`
 }
 
-func stampOf(fi fs.FileInfo) fileStamp { return fileStamp{fi.Size(), fi.ModTime().UnixNano()} }
+func stampOf(fi FileInfo) fileStamp { return fileStamp{fi.Size, fi.ModTime.UnixNano(), fi.ETag} }
 
 const (
 	stateWriting = "writing"
@@ -67,46 +69,45 @@ type loadedRecord struct {
 
 // owns reports whether the record proves that the file fi describes is the
 // one Sluice wrote.
-func (r *loadedRecord) owns(fi fs.FileInfo) bool {
-	if !fi.Mode().IsRegular() {
+func (r *loadedRecord) owns(fi FileInfo) bool {
+	if !fi.Regular {
 		return false
 	}
 	st := stampOf(fi)
 	switch r.State {
 	case stateDone:
-		return st == fileStamp{r.Size, r.MtimeNS}
+		return st == fileStamp{r.Size, r.MtimeNS, r.ETag}
 	case stateWriting:
-		return r.Prev != nil && *r.Prev == st || !fi.ModTime().Before(r.written)
+		return r.Prev != nil && *r.Prev == st || !fi.ModTime.Before(r.written)
 	}
 	return false
 }
 
-func recordsPath(dir string) string { return filepath.Join(dir, RecordsDir, "files") }
+func recordsPath(dir string) string { return JoinPath(dir, RecordsDir, "files") }
 
 func recordFile(dir, rel string) string {
 	h := sha256.Sum256([]byte(rel))
-	return filepath.Join(recordsPath(dir), hex.EncodeToString(h[:12])+".json")
+	return JoinPath(recordsPath(dir), hex.EncodeToString(h[:12])+".json")
 }
 
 // readRecord reads one record file; a missing record is (nil, nil).
 func readRecord(file string) (*loadedRecord, error) {
-	f, err := os.Open(file)
+	ctx := context.Background()
+	fi, err := Stat(ctx, file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
+	b, err := ReadFile(ctx, file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil, err
-	}
-	r := &loadedRecord{file: file, written: fi.ModTime()}
+	r := &loadedRecord{file: file, written: fi.ModTime}
 	if err := json.Unmarshal(b, &r.fileRecord); err != nil {
 		return nil, fmt.Errorf("record %s: %w", file, err)
 	}
@@ -116,19 +117,26 @@ func readRecord(file string) (*loadedRecord, error) {
 // loadRecords reads every record of dir, by path. Unreadable records are
 // left out: the files they describe then count as foreign, which is safe.
 func loadRecords(dir string) (map[string]*loadedRecord, error) {
-	entries, err := os.ReadDir(recordsPath(dir))
+	var names []string
+	err := Walk(context.Background(), recordsPath(dir), func(e FileInfo) error {
+		if e.IsDir {
+			return fs.SkipDir
+		}
+		names = append(names, e.Path)
+		return nil
+	})
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[string]*loadedRecord{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	recs := make(map[string]*loadedRecord, len(entries))
-	for _, e := range entries {
-		if hidden(e.Name()) || !strings.HasSuffix(e.Name(), ".json") {
+	recs := make(map[string]*loadedRecord, len(names))
+	for _, file := range names {
+		if name := BaseOf(file); hidden(name) || !strings.HasSuffix(name, ".json") {
 			continue
 		}
-		r, err := readRecord(filepath.Join(recordsPath(dir), e.Name()))
+		r, err := readRecord(file)
 		if err != nil || r == nil || r.Path == "" {
 			continue
 		}
@@ -137,38 +145,12 @@ func loadRecords(dir string) (map[string]*loadedRecord, error) {
 	return recs, nil
 }
 
-// writeFileAtomic writes b to path through a temporary file and a rename.
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil { // CreateTemp makes 0600
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
-}
-
 func writeRecord(dir string, r fileRecord) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(recordFile(dir, r.Path), b)
+	return WriteFile(context.Background(), recordFile(dir, r.Path), b)
 }
 
 // hidden reports whether readers skip name ("_" or "." first).
@@ -221,15 +203,16 @@ const MaxForeignListed = 1000
 // data and are not listed. A directory that does not exist is empty; a
 // symbolic link to a directory is followed.
 func ScanOutput(dir string, skip []string) (*OutputScan, error) {
+	ctx := context.Background()
 	s := &OutputScan{Dir: dir}
-	fi, err := os.Stat(dir)
+	fi, err := Stat(ctx, dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if !fi.IsDir() {
+	if !fi.IsDir {
 		return nil, &fs.PathError{Op: "scan", Path: dir, Err: errors.New("not a directory")}
 	}
 	recs, err := loadRecords(dir)
@@ -240,35 +223,26 @@ func ScanOutput(dir string, skip []string) (*OutputScan, error) {
 	for _, d := range skip {
 		skipped[canonicalPath(d)] = true
 	}
-	root, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return nil, err
-	}
 	seen := make(map[string]bool)
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == root {
-			return nil
-		}
+	err = Walk(ctx, dir, func(e FileInfo) error {
 		if len(s.Foreign) >= MaxForeignListed {
 			s.ForeignMore = true
 			return fs.SkipAll
 		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
+		rel, ok := RelPath(dir, e.Path)
+		if !ok {
+			return fmt.Errorf("scan %s: %s is outside the directory", dir, e.Path)
 		}
 		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			if hidden(d.Name()) || skipped[canonicalPath(p)] {
+		if e.IsDir {
+			if hidden(e.Name) || skipped[canonicalPath(e.Path)] {
 				return fs.SkipDir
 			}
 			return nil
 		}
 		seen[rel] = true
-		return s.classify(rel, p, d, recs)
+		s.classify(rel, e, recs)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -283,36 +257,32 @@ func ScanOutput(dir string, skip []string) (*OutputScan, error) {
 	return s, nil
 }
 
-// classify files one file found by the walk.
-func (s *OutputScan) classify(rel, full string, d fs.DirEntry, recs map[string]*loadedRecord) error {
+// classify files one file found by the walk (fi describes it without
+// following a symbolic link).
+func (s *OutputScan) classify(rel string, fi FileInfo, recs map[string]*loadedRecord) {
 	if r := recs[rel]; r != nil {
-		fi, err := os.Lstat(full)
-		if err != nil {
-			return err
-		}
 		if r.owns(fi) {
-			s.Ours = append(s.Ours, OutputFile{Path: rel, Size: fi.Size(), Rows: r.Rows, record: r.file})
-			return nil
+			s.Ours = append(s.Ours, OutputFile{Path: rel, Size: fi.Size, Rows: r.Rows, record: r.file})
+			return
 		}
 		s.leftovers = append(s.leftovers, r.file) // the file is no longer the one Sluice wrote
 	}
-	if !hidden(d.Name()) {
+	if !hidden(fi.Name) {
 		s.Foreign = append(s.Foreign, rel)
-		return nil
+		return
 	}
-	if base, ok := tempBase(d.Name()); ok {
+	if base, ok := tempBase(fi.Name); ok {
 		if _, ours := recs[path.Join(path.Dir(rel), base)]; ours {
-			s.leftovers = append(s.leftovers, full)
+			s.leftovers = append(s.leftovers, fi.Path)
 		}
 	}
-	return nil
 }
 
 // foreignAt reports whether the file rel (relative to Dir) exists and is not
 // one of Sluice's: checked directly, not through the walk's bounded list.
 func (s *OutputScan) foreignAt(rel string) bool {
 	rel = path.Clean(rel)
-	if _, err := os.Lstat(filepath.Join(s.Dir, filepath.FromSlash(rel))); err != nil {
+	if _, err := Lstat(context.Background(), JoinPath(s.Dir, rel)); err != nil {
 		return false
 	}
 	if s.ourPaths == nil {
@@ -327,18 +297,18 @@ func (s *OutputScan) foreignAt(rel string) bool {
 // unvisited handles a record whose file the walk did not reach: gone, or
 // inside a directory the walk skips.
 func (s *OutputScan) unvisited(rel string, r *loadedRecord, skipped map[string]bool) {
-	full := filepath.Join(s.Dir, filepath.FromSlash(rel))
-	for d := filepath.Dir(full); d != s.Dir && d != filepath.Dir(d); d = filepath.Dir(d) {
+	full := JoinPath(s.Dir, rel)
+	for d := DirOf(full); d != s.Dir && d != DirOf(d); d = DirOf(d) {
 		if skipped[canonicalPath(d)] {
 			return
 		}
 	}
-	fi, err := os.Lstat(full)
+	fi, err := Lstat(context.Background(), full)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		s.leftovers = append(s.leftovers, r.file)
 	case err == nil && r.owns(fi):
-		s.Ours = append(s.Ours, OutputFile{Path: rel, Size: fi.Size(), Rows: r.Rows, record: r.file})
+		s.Ours = append(s.Ours, OutputFile{Path: rel, Size: fi.Size, Rows: r.Rows, record: r.file})
 	case err == nil:
 		s.leftovers = append(s.leftovers, r.file)
 	}
@@ -347,12 +317,13 @@ func (s *OutputScan) unvisited(rel string, r *loadedRecord, skipped map[string]b
 // removeOurs removes Sluice's files, each before its record (a kill in
 // between leaves a record of a missing file, which the next scan clears).
 func (s *OutputScan) removeOurs(p *Prepared) error {
+	ctx := context.Background()
 	for _, f := range s.Ours {
-		full := filepath.Join(s.Dir, filepath.FromSlash(f.Path))
-		if err := os.Remove(full); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		full := JoinPath(s.Dir, f.Path)
+		if err := Remove(ctx, full); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		if err := os.Remove(f.record); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := Remove(ctx, f.record); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		p.Removed = append(p.Removed, f)
@@ -365,7 +336,7 @@ func (s *OutputScan) removeOurs(p *Prepared) error {
 // removeLeftovers removes killed writers' temporary files and stale records.
 func (s *OutputScan) removeLeftovers() {
 	for _, f := range s.leftovers {
-		os.Remove(f)
+		_ = Remove(context.Background(), f)
 	}
 	s.leftovers = nil
 }
@@ -378,7 +349,8 @@ type runInfo struct {
 }
 
 func startRun(dir string, mode OutputMode) (string, error) {
-	if err := os.MkdirAll(recordsPath(dir), 0o755); err != nil {
+	ctx := context.Background()
+	if err := MkdirAll(ctx, recordsPath(dir)); err != nil {
 		return "", err
 	}
 	var b [8]byte
@@ -390,7 +362,7 @@ func startRun(dir string, mode OutputMode) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return info.Run, writeFileAtomic(filepath.Join(dir, RecordsDir, "run.json"), js)
+	return info.Run, WriteFile(ctx, JoinPath(dir, RecordsDir, "run.json"), js)
 }
 
 // Output writes files into an output directory that PrepareOutput readied
@@ -406,7 +378,7 @@ type Output struct {
 // in mode (append may rename files; see Begin). It fails if dir was never
 // prepared.
 func OpenOutput(dir string, mode OutputMode) (*Output, error) {
-	b, err := os.ReadFile(filepath.Join(dir, RecordsDir, "run.json"))
+	b, err := ReadFile(context.Background(), JoinPath(dir, RecordsDir, "run.json"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, rejectf("output directory %s was not prepared for this run: call dataio.PrepareOutput before writing (pipeline.Run and the sluice commands do)", dir)
 	}
@@ -415,7 +387,7 @@ func OpenOutput(dir string, mode OutputMode) (*Output, error) {
 	}
 	var info runInfo
 	if err := json.Unmarshal(b, &info); err != nil || info.Run == "" {
-		return nil, fmt.Errorf("output directory %s: unreadable run record %s", dir, filepath.Join(dir, RecordsDir, "run.json"))
+		return nil, fmt.Errorf("output directory %s: unreadable run record %s", dir, JoinPath(dir, RecordsDir, "run.json"))
 	}
 	return &Output{dir: dir, mode: mode, run: info.Run}, nil
 }
@@ -445,12 +417,12 @@ func (o *Output) Begin(name string) (string, error) {
 		if k > 0 {
 			cand = withSuffix(rel, k)
 		}
-		full := filepath.Join(o.dir, filepath.FromSlash(cand))
+		full := JoinPath(o.dir, cand)
 		r, err := readRecord(recordFile(o.dir, cand))
 		if err != nil {
 			return "", fmt.Errorf("output %s: %w", o.dir, err)
 		}
-		fi, err := os.Lstat(full)
+		fi, err := Lstat(context.Background(), full)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", fmt.Errorf("output %s: %s", o.dir, DescribeFSError(err))
 		}
@@ -476,7 +448,7 @@ func (o *Output) Begin(name string) (string, error) {
 			st := stampOf(fi)
 			rec.Prev = &st
 		}
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		if err := MkdirAll(context.Background(), DirOf(full)); err != nil {
 			return "", fmt.Errorf("output %s: %s", o.dir, DescribeFSError(err))
 		}
 		if err := writeRecord(o.dir, rec); err != nil {
@@ -490,8 +462,8 @@ func (o *Output) Begin(name string) (string, error) {
 // Commit records that the file at path, which Begin returned, is complete
 // and holds rows records.
 func (o *Output) Commit(path string, rows int64) error {
-	rel, err := filepath.Rel(o.dir, path)
-	if err != nil || !filepath.IsLocal(rel) {
+	rel, ok := RelPath(o.dir, path)
+	if !ok || rel == "." {
 		return fmt.Errorf("output %s: %s is not inside the directory", o.dir, path)
 	}
 	rel = filepath.ToSlash(rel)
@@ -502,12 +474,12 @@ func (o *Output) Commit(path string, rows int64) error {
 	if r == nil || r.Run != o.run {
 		return fmt.Errorf("output %s: commit of %s, which this run did not begin", o.dir, rel)
 	}
-	fi, err := os.Stat(path)
+	fi, err := Stat(context.Background(), path)
 	if err != nil {
 		return fmt.Errorf("output %s: %s", o.dir, DescribeFSError(err))
 	}
 	st := stampOf(fi)
-	rec := fileRecord{Path: rel, Name: r.Name, Run: o.run, State: stateDone, Size: st.Size, MtimeNS: st.MtimeNS, Rows: rows}
+	rec := fileRecord{Path: rel, Name: r.Name, Run: o.run, State: stateDone, Size: st.Size, MtimeNS: st.MtimeNS, ETag: st.ETag, Rows: rows}
 	if err := writeRecord(o.dir, rec); err != nil {
 		return fmt.Errorf("output %s: record %s: %s", o.dir, rel, DescribeFSError(err))
 	}

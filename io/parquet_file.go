@@ -1,6 +1,7 @@
 package dataio
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -56,7 +57,7 @@ func (c *colCursor) next() (*parquet.Value, error) {
 // rows at a time.
 type pqFile struct {
 	path    string
-	osf     *os.File
+	osf     io.Closer
 	pf      *parquet.File // nil for a zero-byte file
 	size    int64
 	cols    []pqColumn
@@ -95,29 +96,47 @@ func hideEOF(err error) error {
 }
 
 // openPQ opens path. A zero-byte file opens as an empty file without schema.
+// Local files are os files; objects are read by ranged GETs (the footer,
+// then the column chunks a read needs), with larger read buffers.
 func openPQ(path string) (p *pqFile, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("dataio: open %s: %w", path, err)
+	var (
+		f    io.ReaderAt
+		c    io.Closer
+		size int64
+	)
+	opts := []parquet.FileOption{parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true)}
+	if !IsURL(path) {
+		osf, err := os.Open(LocalPath(path))
+		if err != nil {
+			return nil, fmt.Errorf("dataio: open %s: %w", path, err)
+		}
+		fi, err := osf.Stat()
+		if err != nil {
+			osf.Close()
+			return nil, fmt.Errorf("dataio: stat %s: %w", path, err)
+		}
+		f, c, size = osf, osf, fi.Size()
+	} else {
+		rf, err := Open(context.Background(), path)
+		if err != nil {
+			return nil, fmt.Errorf("dataio: open %s: %w", path, err)
+		}
+		f, c, size = rf, rf, rf.Size()
+		opts = append(opts, parquet.ReadBufferSize(s3ParquetBuffer))
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("dataio: stat %s: %w", path, err)
-	}
-	p = &pqFile{path: path, osf: f, size: fi.Size()}
+	p = &pqFile{path: path, osf: c, size: size}
 	if p.size == 0 {
 		return p, nil
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			f.Close()
+			c.Close()
 			p, err = nil, corruptError(path, r)
 		}
 	}()
-	pf, err := parquet.OpenFile(f, p.size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	pf, err := parquet.OpenFile(f, p.size, opts...)
 	if err != nil {
-		f.Close()
+		c.Close()
 		return nil, fmt.Errorf("dataio: parquet %s: %w", path, hideEOF(err))
 	}
 	p.pf = pf

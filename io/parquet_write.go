@@ -27,7 +27,7 @@ type pqOut struct {
 
 // pqWriter writes rows of task.Columns to an atomically created file.
 type pqWriter struct {
-	af   *atomicFile
+	af   Writer
 	bw   *bufio.Writer
 	w    *parquet.GenericWriter[any]
 	cols []pqOut
@@ -44,7 +44,7 @@ type pqWriter struct {
 // (repetition, logical type, field id, children); any other is written
 // with the Parquet type of its task type (see ParquetWriter), optional
 // when nullable is set and required otherwise.
-func newPQWriter(af *atomicFile, cols []*task.Column, opts ParquetWriterOptions, nullable bool) (*pqWriter, error) {
+func newPQWriter(af Writer, cols []*task.Column, opts ParquetWriterOptions, nullable bool) (*pqWriter, error) {
 	wopts, err := opts.writerOptions()
 	if err != nil {
 		return nil, err
@@ -53,12 +53,12 @@ func newPQWriter(af *atomicFile, cols []*task.Column, opts ParquetWriterOptions,
 	seen := make(map[string]bool, len(cols))
 	for _, c := range cols {
 		if seen[c.Name] {
-			return nil, fmt.Errorf("dataio: parquet %s: duplicate column %q", af.final, c.Name)
+			return nil, fmt.Errorf("dataio: parquet %s: duplicate column %q", af.Name(), c.Name)
 		}
 		seen[c.Name] = true
 		n, err := nodeOf(c, nullable)
 		if err != nil {
-			return nil, fmt.Errorf("dataio: parquet %s: column %q: %w", af.final, c.Name, err)
+			return nil, fmt.Errorf("dataio: parquet %s: column %q: %w", af.Name(), c.Name, err)
 		}
 		g = append(g, orderedField{Node: n, name: c.Name})
 	}
@@ -69,13 +69,13 @@ func newPQWriter(af *atomicFile, cols []*task.Column, opts ParquetWriterOptions,
 	}
 	leaf := 0
 	for i, f := range schema.Fields() {
-		m, err := mapField(af.final, schema, f, leaf)
+		m, err := mapField(af.Name(), schema, f, leaf)
 		if err != nil {
 			return nil, err
 		}
 		c := cols[i]
 		if !compatible(c.Type, m.typ) {
-			return nil, fmt.Errorf("dataio: parquet %s: column %q holds %s values but its Parquet type (from its SourceType) is %s; a stage that changes a column's kind must clear its SourceType", af.final, c.Name, c.Type, describeNode(f))
+			return nil, fmt.Errorf("dataio: parquet %s: column %q holds %s values but its Parquet type (from its SourceType) is %s; a stage that changes a column's kind must clear its SourceType", af.Name(), c.Name, c.Type, describeNode(f))
 		}
 		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 		if f.Leaf() {
@@ -153,16 +153,16 @@ func (w *pqWriter) write(cols []*task.Column) error {
 		}
 		for j, c := range cols {
 			if err := w.appendColumn(rows, &w.cols[j], c, from); err != nil {
-				return fmt.Errorf("dataio: write parquet %s: %w", w.af.final, err)
+				return fmt.Errorf("dataio: write parquet %s: %w", w.af.Name(), err)
 			}
 		}
 		if _, err := w.w.WriteRows(rows); err != nil {
-			return fmt.Errorf("dataio: write parquet %s: %w", w.af.final, err)
+			return fmt.Errorf("dataio: write parquet %s: %w", w.af.Name(), err)
 		}
 		w.rgBytes += int64(8 * (to - from) * len(cols)) // fixed-width values, roughly
 		if w.rgBytes >= w.maxRGBytes {
 			if err := w.w.Flush(); err != nil {
-				return fmt.Errorf("dataio: write parquet %s: %w", w.af.final, err)
+				return fmt.Errorf("dataio: write parquet %s: %w", w.af.Name(), err)
 			}
 			w.rgBytes = 0
 		}
@@ -271,11 +271,11 @@ func (w *pqWriter) setKeyValue(kv map[string]string) {
 func (w *pqWriter) commit() error {
 	if err := w.w.Close(); err != nil {
 		w.af.Abort()
-		return fmt.Errorf("dataio: finish parquet %s: %w", w.af.final, err)
+		return fmt.Errorf("dataio: finish parquet %s: %w", w.af.Name(), err)
 	}
 	if err := w.bw.Flush(); err != nil {
 		w.af.Abort()
-		return fmt.Errorf("dataio: write parquet %s: %w", w.af.final, err)
+		return fmt.Errorf("dataio: write parquet %s: %w", w.af.Name(), err)
 	}
 	return w.af.Commit()
 }

@@ -1,6 +1,7 @@
 package dataio
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,7 +106,7 @@ func (w *pqWriter) align(cols []*task.Column) ([]*task.Column, error) {
 		for i, o := range w.cols {
 			want[i] = o.name + " " + o.typ.String()
 		}
-		return fmt.Errorf("dataio: parquet %s: batch has columns %s, want %s", w.af.final, colNames(cols), strings.Join(want, ", "))
+		return fmt.Errorf("dataio: parquet %s: batch has columns %s, want %s", w.af.Name(), colNames(cols), strings.Join(want, ", "))
 	}
 	if len(cols) != len(w.cols) {
 		return nil, mismatch()
@@ -123,7 +124,7 @@ func (w *pqWriter) align(cols []*task.Column) ([]*task.Column, error) {
 			return nil, mismatch()
 		}
 		if c.Type == task.Opaque && c.SourceType != o.source {
-			return nil, fmt.Errorf("dataio: parquet %s: column %q holds values of another Parquet type than the file's first batch", w.af.final, c.Name)
+			return nil, fmt.Errorf("dataio: parquet %s: column %q holds values of another Parquet type than the file's first batch", w.af.Name(), c.Name)
 		}
 		out[i] = c
 	}
@@ -166,7 +167,7 @@ func colNames(cols []*task.Column) string {
 type ParquetWriter struct {
 	path string
 	opts ParquetWriterOptions
-	af   *atomicFile
+	af   Writer
 	w    *pqWriter
 	err  error
 }
@@ -176,7 +177,7 @@ func CreateParquet(path string, opts ParquetWriterOptions) (*ParquetWriter, erro
 	if _, err := opts.writerOptions(); err != nil {
 		return nil, err
 	}
-	af, err := createAtomic(path)
+	af, err := createWriter(context.Background(), path)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package dataio
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -132,11 +133,20 @@ func (p FilePartitioning) List() (Listing, error) {
 		if d == "" {
 			continue // not "the current directory"
 		}
-		if abs, err := filepath.Abs(d); err == nil {
+		if IsURL(d) {
+			w.excluded[strings.TrimRight(d, "/")] = true
+		} else if abs, err := filepath.Abs(LocalPath(d)); err == nil {
 			w.excluded[abs] = true
 		}
 	}
 	for _, root := range p.Paths {
+		if IsURL(root) {
+			if err := w.walkURL(root); err != nil {
+				return Listing{}, err
+			}
+			continue
+		}
+		root = LocalPath(root)
 		fi, err := os.Stat(root)
 		if err != nil {
 			return Listing{}, fmt.Errorf("dataio: list %s: %w", root, err)
@@ -214,6 +224,44 @@ func (w *walker) walk(root string) error {
 	})
 }
 
+// walkURL lists root, an object or a prefix of an object store, by the
+// rules of a local walk (there are no symbolic links or special files).
+func (w *walker) walkURL(root string) error {
+	ctx := context.Background()
+	fi, err := Stat(ctx, root)
+	if err != nil {
+		return fmt.Errorf("dataio: list %s: %w", root, err)
+	}
+	if !fi.IsDir {
+		w.out.Files = append(w.out.Files, root)
+		return nil
+	}
+	err = Walk(ctx, root, func(e FileInfo) error {
+		hidden := strings.HasPrefix(e.Name, ".") || strings.HasPrefix(e.Name, "_")
+		switch {
+		case e.IsDir && hidden:
+			w.skip(e.Path, "directory name starts with '.' or '_' (hidden, temporary or a cache)")
+			return fs.SkipDir
+		case e.IsDir && w.excluded[e.Path]:
+			w.skip(e.Path, "the job's own output or cache directory")
+			return fs.SkipDir
+		case e.IsDir:
+			return nil
+		case hidden:
+			w.skip(e.Path, "name starts with '.' or '_' (hidden or temporary)")
+		case !w.match(e.Name):
+			w.skip(e.Path, "name does not end in "+strings.Join(w.exts, ", "))
+		default:
+			w.out.Files = append(w.out.Files, e.Path)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("dataio: list %s: %w", root, err)
+	}
+	return nil
+}
+
 func (w *walker) match(name string) bool {
 	name = strings.ToLower(name)
 	for _, e := range w.exts {
@@ -254,16 +302,16 @@ func (p FilePartitioning) GroupFiles(files []string) ([][]string, error) {
 		var cur []string
 		var size int64
 		for _, f := range files {
-			fi, err := os.Stat(f)
+			fi, err := Stat(context.Background(), f)
 			if err != nil {
 				return nil, fmt.Errorf("dataio: stat %s: %w", f, err)
 			}
-			if len(cur) > 0 && size+fi.Size() > p.BlockSize {
+			if len(cur) > 0 && size+fi.Size > p.BlockSize {
 				groups = append(groups, cur)
 				cur, size = nil, 0
 			}
 			cur = append(cur, f)
-			size += fi.Size()
+			size += fi.Size
 		}
 		if len(cur) > 0 {
 			groups = append(groups, cur)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 )
 
 // Section is part of one large file that a reader can read on its own, so
@@ -44,7 +43,7 @@ func SplitJSONLContext(ctx context.Context, path string, target int64) ([]Sectio
 	if target <= 0 {
 		return nil, fmt.Errorf("dataio: split %s: target size %d must be positive", path, target)
 	}
-	f, err := os.Open(path)
+	f, err := openDecompressed(path)
 	if err != nil {
 		return nil, fmt.Errorf("dataio: split: %w", err)
 	}

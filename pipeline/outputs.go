@@ -20,7 +20,8 @@ import (
 // refuse a directory that holds files; overwrite: remove only the files
 // Sluice wrote there; append: keep them). Errors wrap
 // dataio.ErrOutputRejected and name the stage, the path and its YAML key.
-// Run calls PrepareOutputs unless it was called since the last Build.
+// Run calls PrepareOutputs unless it was called since the last Build, and
+// writes each directory's dataio.SuccessMarker when the run succeeds.
 func (p *Pipeline) PrepareOutputs(logger *slog.Logger) error {
 	if !p.built {
 		if err := p.Build(); err != nil {
@@ -58,6 +59,7 @@ func (p *Pipeline) PrepareOutputs(logger *slog.Logger) error {
 			}
 		}
 	}
+	p.outputDirs = nil
 	for _, name := range slices.Sorted(maps.Keys(p.workDirs)) {
 		work := dataio.NamedPath{Path: p.workDirs[name], Name: "the cache of step " + name}
 		for _, in := range inputs {
@@ -67,6 +69,7 @@ func (p *Pipeline) PrepareOutputs(logger *slog.Logger) error {
 		}
 	}
 	for _, w := range writers {
+		p.outputDirs = append(p.outputDirs, w.dir.Path)
 		_, err := dataio.PrepareOutput(w.dir.Path, dataio.PrepareOptions{Name: w.dir.Name, Mode: w.mode, Logger: logger,
 			Remedy: fmt.Sprintf("set mode: overwrite (or mode: append, to keep them and add files) in the config of stage %s", w.name)})
 		if err != nil {

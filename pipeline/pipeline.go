@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/sluice-data/sluice/executor"
+	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/task"
 )
@@ -50,6 +51,9 @@ type Pipeline struct {
 	// outputsPrepared is set by PrepareOutputs, so that Run does not
 	// prepare the outputs again.
 	outputsPrepared bool
+	// outputDirs are the writers' directories, marked complete
+	// (dataio.MarkComplete) when a run succeeds.
+	outputDirs []string
 
 	// cache is the directory set for steps (SetCache), usedCache the one
 	// Build chose; workDirs maps each step to its directory and roles the
@@ -363,5 +367,20 @@ func (p *Pipeline) Run(ctx context.Context, exec Executor, initial []task.Task) 
 	if err := first.Inputs().Check(first.Name(), initial); err != nil {
 		return nil, fmt.Errorf("pipeline %s: initial tasks: %w", p.name, err)
 	}
-	return exec.Execute(ctx, p.Stages(), initial)
+	out, err := exec.Execute(ctx, p.Stages(), initial)
+	if err != nil {
+		return out, err
+	}
+	return out, p.markComplete(ctx)
+}
+
+// markComplete commits the writers' output directories (dataio.MarkComplete)
+// after a successful run.
+func (p *Pipeline) markComplete(ctx context.Context) error {
+	for _, dir := range p.outputDirs {
+		if err := dataio.MarkComplete(ctx, dir); err != nil {
+			return fmt.Errorf("pipeline %s: %w", p.name, err)
+		}
+	}
+	return nil
 }

@@ -156,13 +156,17 @@ func (p *Pipeline) cacheDir(stages []stage.Stage) (string, error) {
 	if p.usedCache == "" {
 		for _, s := range stages {
 			if o, ok := stage.Unwrap(s).(dataio.OutputStage); ok {
-				p.usedCache = filepath.Join(o.OutputTarget().Dir, "_cache")
+				p.usedCache = dataio.JoinPath(o.OutputTarget().Dir, "_cache")
 				break
 			}
 		}
 	}
 	if p.usedCache == "" {
 		return "", errors.New("a step needs a cache directory for its files, and the pipeline has no writer to put one in: set cache: DIR at the top of the pipeline file (sluice run --cache DIR)")
+	}
+	if dataio.IsURL(p.usedCache) {
+		// Steps spool, spill and keep their phases on local disk.
+		return "", fmt.Errorf("a step's cache must be a local directory, not %s: set cache: DIR at the top of the pipeline file (sluice run --cache DIR); readers and writers may still use s3://", p.usedCache)
 	}
 	return p.usedCache, nil
 }
@@ -229,6 +233,9 @@ func (p *Pipeline) Execute(ctx context.Context, r Runner, initial []task.Task) (
 		if aerr != nil && err == nil {
 			err = aerr
 		}
+	}
+	if err == nil {
+		err = p.markComplete(ctx)
 	}
 	return run.res, err
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/observe"
 )
 
@@ -52,6 +53,7 @@ type app struct {
 	logger         *slog.Logger
 	cpuProfile     string
 	stopProfile    func() error
+	s3             dataio.S3Options // --s3-* flags; the rest from the environment
 	obs            obsFlags         // progress lines, metrics, dashboard (observe.go)
 	logRing        *observe.LogRing // the log's tail for the dashboard, with --ui
 }
@@ -105,6 +107,7 @@ func (a *app) rootCmd() *cobra.Command {
 				return usageErr(err)
 			}
 			a.logger = l
+			dataio.SetS3Options(a.s3)
 			a.teeLog()
 			if a.cpuProfile != "" {
 				f, err := os.Create(a.cpuProfile)
@@ -135,6 +138,9 @@ func (a *app) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (read it with 'go tool pprof')")
+	root.PersistentFlags().StringVar(&a.s3.Endpoint, "s3-endpoint", "", "S3 API endpoint for s3:// paths, such as http://127.0.0.1:7070 for MinIO, Ceph or versitygw (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url, or AWS); see docs/storage.md")
+	root.PersistentFlags().StringVar(&a.s3.Region, "s3-region", "", "region of the s3:// buckets (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region)")
+	root.PersistentFlags().StringVar(&a.s3.Addressing, "s3-addressing", "", "S3 bucket addressing: auto (virtual-hosted on AWS, path-style elsewhere), path or virtual (default: the profile's s3 addressing_style, or auto)")
 	a.obs.register(root.PersistentFlags())
 	root.AddCommand(a.runCmd(), a.dedupCmd(), a.filterCmd(), a.stagesCmd(), a.versionCmd(), a.workerCmd(), a.statusCmd())
 	return root

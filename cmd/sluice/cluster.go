@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/sluice-data/sluice/internal/version"
+	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/runtime/natsrt"
 	"github.com/sluice-data/sluice/runtime/natsrt/broker"
 	"github.com/sluice-data/sluice/runtime/natsrt/head"
@@ -115,7 +116,7 @@ func (f *clusterFlags) prepare(fl *pflag.FlagSet, paths ...*string) error {
 		}
 	}
 	for _, p := range paths {
-		if *p == "" {
+		if *p == "" || dataio.IsURL(*p) { // s3:// reads the same from every node
 			continue
 		}
 		abs, err := filepath.Abs(*p)
@@ -203,12 +204,18 @@ func (a *app) startCluster(ctx context.Context, f *clusterFlags, defaultShared s
 	if shared == "" {
 		shared = defaultShared
 	}
-	shared, err := filepath.Abs(shared)
-	if err != nil {
-		return nil, usageErr(fmt.Errorf("--shared-dir: %w", err))
-	}
-	if err := os.MkdirAll(shared, 0o755); err != nil {
-		return nil, configErr(fmt.Errorf("--shared-dir %s: %w", shared, err))
+	if dataio.IsURL(shared) && f.sharedDir == "" {
+		// A cache on an object store needs no shared filesystem: no probe
+		// (give --shared-dir when local paths must be shared too).
+		shared = ""
+	} else {
+		var err error
+		if shared, err = filepath.Abs(shared); err != nil {
+			return nil, usageErr(fmt.Errorf("--shared-dir: %w", err))
+		}
+		if err := os.MkdirAll(shared, 0o755); err != nil {
+			return nil, configErr(fmt.Errorf("--shared-dir %s: %w", shared, err))
+		}
 	}
 	hc, err := f.headConfig(a, shared)
 	if err != nil {

@@ -46,7 +46,7 @@ type ioFlags struct {
 	filesPerPartition                                     *int
 	noRemove, overwrite, removeCache                      *bool
 	removedIDsOut                                         *string
-	memoryLimit, blockSize, mode                          *string
+	memoryLimit, blockSize, mode, scratch                 *string
 	workers                                               *int
 }
 
@@ -54,14 +54,15 @@ type ioFlags struct {
 // the memory limit bounds.
 func addIOFlags(cmd *cobra.Command, f ioFlags, memoryWhat string) {
 	fl := cmd.Flags()
-	fl.StringSliceVar(f.inputs, "input", nil, "input files or directories (repeatable, or given as arguments); directories are walked for JSON Lines (.jsonl, .json, plain or .gz/.zst/.zstd) and .parquet files, and the files skipped are logged")
-	fl.StringVar(f.output, "output", "", "output directory (required)")
-	fl.StringVar(f.cache, "cache", "", "cache directory for intermediates (default OUTPUT/_cache)")
+	fl.StringSliceVar(f.inputs, "input", nil, "input files or directories, local paths or s3:// URLs (repeatable, or given as arguments); directories are walked for JSON Lines (.jsonl, .json, plain or .gz/.zst/.zstd) and .parquet files, and the files skipped are logged")
+	fl.StringVar(f.output, "output", "", "output directory, a local path or an s3:// prefix (required)")
+	fl.StringVar(f.cache, "cache", "", "cache directory for intermediates, a local directory or an s3:// prefix (default OUTPUT/_cache)")
+	fl.StringVar(f.scratch, "scratch", "", "local directory for shuffle spills and, with an s3:// cache, local copies of the stores --verify-threshold reads (default CACHE/_spill for a local cache, else the system temp directory); see docs/storage.md")
 	fl.StringVar(f.inputFormat, "input-format", "", "jsonl or parquet (default: by file extension)")
 	fl.StringVar(f.textField, "text-field", *f.textField, "field holding the document text")
 	fl.StringVar(f.idField, "id-field", *f.idField, "the input's own id field, used by --removed-ids-out: every record must then hold a non-empty string or a number there (else it is a bad record, see --on-bad-record)")
 	fl.StringVar(f.onBad, "on-bad-record", *f.onBad, "fail: stop at the first bad record (naming file:line and field); skip: quarantine it and count it")
-	fl.StringVar(f.memoryLimit, "memory-limit", "4GiB", "memory for buffered "+memoryWhat+" shuffle rows, shared by its actors, before they spill sorted runs to the cache directory (with --listen or --nats: to each worker's --scratch), e.g. 256MiB, 16GiB (0: unlimited)")
+	fl.StringVar(f.memoryLimit, "memory-limit", "4GiB", "memory for buffered "+memoryWhat+" shuffle rows, shared by its actors, before they spill sorted runs to the scratch directory (--scratch; with --listen or --nats: to each worker's --scratch), e.g. 256MiB, 16GiB (0: unlimited)")
 	fl.IntVar(f.filesPerPartition, "files-per-partition", 0, "input files per file group (default: one file per group)")
 	fl.StringVar(f.blockSize, "blocksize", "", "group input files into groups of about this size, e.g. 1GiB (instead of --files-per-partition)")
 	fl.IntVar(f.workers, "workers", 0, "CPU budget for actors (default: the number of logical CPUs)")
@@ -76,6 +77,7 @@ func addIOFlags(cmd *cobra.Command, f ioFlags, memoryWhat string) {
 type fuzzyFlags struct {
 	cfg         fuzzy.Config
 	preset      string
+	scratch     string
 	memoryLimit string
 	blockSize   string
 	workers     int
@@ -129,7 +131,7 @@ command resumes it.`,
 	addIOFlags(cmd, ioFlags{inputs: &c.Inputs, output: &c.Output, cache: &c.Cache, inputFormat: &c.InputFormat, textField: &c.TextField,
 		idField: &c.IDField, onBad: &c.OnBadRecord, filesPerPartition: &c.FilesPerPartition, noRemove: &c.NoRemove,
 		overwrite: &c.Overwrite, removeCache: &c.RemoveCache, removedIDsOut: &c.RemovedIDsOut, memoryLimit: &f.memoryLimit,
-		blockSize: &f.blockSize, mode: &f.mode, workers: &f.workers, cluster: &f.cluster}, "LSH")
+		blockSize: &f.blockSize, mode: &f.mode, workers: &f.workers, scratch: &f.scratch, cluster: &f.cluster}, "LSH")
 	fl.IntVar(&c.CharNgrams, "char-ngrams", c.CharNgrams, "shingle width in characters")
 	fl.IntVar(&c.Bands, "bands", c.Bands, "LSH bands (at most 65535)")
 	fl.IntVar(&c.Rows, "rows", c.Rows, "rows (hashes) per band; permutations = bands × rows")
@@ -165,7 +167,7 @@ func (a *app) runFuzzy(cmd *cobra.Command, f *fuzzyFlags) error {
 	}
 	w := &fuzzy.Workflow{Cfg: c, Registry: builtin.Registry(), Logger: a.logger}
 	var sum *fuzzy.Summary
-	err = a.runDedup(cmd, dedupJob{check: w.Check, cacheDir: c.CacheDir(), workers: f.workers, mode: f.mode, memoryLimit: c.MemoryLimit, cluster: &f.cluster,
+	err = a.runDedup(cmd, dedupJob{check: w.Check, cacheDir: c.CacheDir(), scratch: f.scratch, workers: f.workers, mode: f.mode, memoryLimit: c.MemoryLimit, cluster: &f.cluster,
 		run: func(ctx context.Context, rt runtime.Runtime, ex executor.Config) (err error) {
 			w.Runtime, w.Executor = rt, ex
 			sum, err = w.Run(ctx)
@@ -192,6 +194,7 @@ type dedupJob struct {
 	// check validates the configuration and inputs before any work.
 	check       func(context.Context) error
 	cacheDir    string
+	scratch     string // --scratch
 	workers     int
 	mode        string
 	memoryLimit int64
@@ -228,11 +231,10 @@ func (a *app) runDedup(cmd *cobra.Command, j dedupJob) error {
 			return err
 		}
 	} else {
-		// Shuffle spills go under the cache directory, on the disk the user
-		// chose for intermediates, not the system temp dir (often a small tmpfs).
-		// The directory is created only when a shuffle starts, after the
-		// workflow has checked the paths.
-		scratch := filepath.Join(j.cacheDir, "_spill")
+		scratch, err := scratchDir(j)
+		if err != nil {
+			return err
+		}
 		defer os.Remove(scratch) // only when empty: every shuffle removes its own files
 		lrt, err := local.New(local.Options{CPUs: float64(j.workers), Logger: a.logger, ScratchDir: scratch})
 		if err != nil {
@@ -265,6 +267,24 @@ func (a *app) runDedup(cmd *cobra.Command, j dedupJob) error {
 		return failedErr(err)
 	}
 	return nil
+}
+
+// scratchDir is the local directory for shuffle spills: --scratch, else,
+// with a local cache, CACHE/_spill, on the disk the user chose for
+// intermediates rather than the system temp dir (often a small tmpfs), and
+// with an s3:// cache a fresh directory in the system temp dir. The
+// directory is created only when a shuffle starts, after the workflow has
+// checked the paths.
+func scratchDir(j dedupJob) (string, error) {
+	switch {
+	case j.scratch != "" && dataio.IsURL(j.scratch):
+		return "", usageErr(fmt.Errorf("--scratch %s: want a local directory (spills need fast local disk)", j.scratch))
+	case j.scratch != "":
+		return filepath.Join(dataio.LocalPath(j.scratch), "_spill"), nil
+	case dataio.IsURL(j.cacheDir):
+		return filepath.Join(os.TempDir(), fmt.Sprintf("sluice-spill-%d", os.Getpid())), nil
+	}
+	return filepath.Join(dataio.LocalPath(j.cacheDir), "_spill"), nil
 }
 
 // parseDedupSizes parses --memory-limit and --blocksize ("" is 0).

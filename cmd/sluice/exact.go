@@ -19,6 +19,7 @@ type exactFlags struct {
 	blockSize   string
 	workers     int
 	mode        string
+	scratch     string
 	cluster     clusterFlags
 }
 
@@ -66,7 +67,7 @@ found before any work.`,
 	addIOFlags(cmd, ioFlags{inputs: &c.Inputs, output: &c.Output, cache: &c.Cache, inputFormat: &c.InputFormat, textField: &c.TextField,
 		idField: &c.IDField, onBad: &c.OnBadRecord, filesPerPartition: &c.FilesPerPartition, noRemove: &c.NoRemove,
 		overwrite: &c.Overwrite, removeCache: &c.RemoveCache, removedIDsOut: &c.RemovedIDsOut, memoryLimit: &f.memoryLimit,
-		blockSize: &f.blockSize, mode: &f.mode, workers: &f.workers, cluster: &f.cluster}, "hash")
+		blockSize: &f.blockSize, mode: &f.mode, workers: &f.workers, scratch: &f.scratch, cluster: &f.cluster}, "hash")
 	cmd.Flags().BoolVar(&c.Normalize, "normalize", false, "hash the text lower-cased with punctuation and white space collapsed (fuzzy dedup's --normalize), so texts differing only in case, punctuation or spacing are duplicates (default: the raw UTF-8 bytes, NeMo Curator's scheme)")
 	return cmd
 }
@@ -89,7 +90,7 @@ func (a *app) runExact(cmd *cobra.Command, f *exactFlags) error {
 	}
 	w := &exact.Workflow{Cfg: c, Registry: builtin.Registry(), Logger: a.logger}
 	var sum *exact.Summary
-	err = a.runDedup(cmd, dedupJob{check: w.Check, cacheDir: c.CacheDir(), workers: f.workers, mode: f.mode, memoryLimit: c.MemoryLimit, cluster: &f.cluster,
+	err = a.runDedup(cmd, dedupJob{check: w.Check, cacheDir: c.CacheDir(), scratch: f.scratch, workers: f.workers, mode: f.mode, memoryLimit: c.MemoryLimit, cluster: &f.cluster,
 		run: func(ctx context.Context, rt runtime.Runtime, ex executor.Config) (err error) {
 			w.Runtime, w.Executor = rt, ex
 			sum, err = w.Run(ctx)

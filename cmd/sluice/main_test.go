@@ -13,12 +13,17 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/sluice-data/sluice/internal/s3test"
 	"github.com/sluice-data/sluice/runtime/natsrt/natstest"
 )
 
 func TestMain(m *testing.M) {
 	natstest.RunChild(natstest.Children{"sluice": sluiceChild})
-	goleak.VerifyTestMain(m)
+	// The S3 tests' HTTP client keeps idle connections to their server.
+	goleak.VerifyTestMain(s3test.M{M: m},
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
 }
 
 // result is the outcome of one in-process run.

@@ -142,7 +142,7 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 	// Outputs are checked (and, with mode: overwrite, cleared of Sluice's
 	// earlier files) before any work; a refusal is a configuration error.
 	if err := p.PrepareOutputs(a.logger); err != nil {
-		if errors.Is(err, dataio.ErrOutputRejected) {
+		if errors.Is(err, dataio.ErrOutputRejected) || errors.Is(err, dataio.ErrStorageSetup) {
 			return configErr(err)
 		}
 		return failedErr(err)

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -146,9 +144,9 @@ func (s *HashStage) insertTask(ctx context.Context, t task.Task) error {
 	}
 	policy, _ := flow.ParsePolicy(s.cfg.OnBadRecord)
 	var q *dataio.QuarantineFile
-	qPath := filepath.Join(s.cfg.OutputDir, "quarantine", "part-"+t.Meta()[flow.MetaGroup]+".jsonl")
+	qPath := dataio.JoinPath(s.cfg.OutputDir, "quarantine", "part-"+t.Meta()[flow.MetaGroup]+".jsonl")
 	if policy == dataio.Skip {
-		if err := os.MkdirAll(filepath.Dir(qPath), 0o755); err != nil {
+		if err := dataio.MkdirAll(ctx, dataio.DirOf(qPath)); err != nil {
 			return err
 		}
 		if q, err = dataio.CreateQuarantineFile(qPath); err != nil {
@@ -197,7 +195,7 @@ func (s *HashStage) insertTask(ctx context.Context, t task.Task) error {
 	if q.Count() > 0 {
 		s.quarantines = append(s.quarantines, qPath)
 	} else {
-		os.Remove(qPath)
+		_ = dataio.Remove(ctx, qPath)
 	}
 	return nil
 }
@@ -231,7 +229,7 @@ func (s *HashStage) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
 		}
 	}
 	slices.Sort(dups)
-	path := filepath.Join(s.cfg.OutputDir, "duplicates", "part."+strconv.Itoa(s.w.Rank)+".parquet")
+	path := dataio.JoinPath(s.cfg.OutputDir, "duplicates", "part."+strconv.Itoa(s.w.Rank)+".parquet")
 	if err := writeIDs(path, dups); err != nil {
 		return nil, err
 	}
@@ -284,7 +282,7 @@ func lessGroup(a, b flow.GroupSize) bool {
 
 // writeIDs writes the sorted ids to an id-list file at path.
 func writeIDs(path string, ids []int64) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := dataio.MkdirAll(context.Background(), dataio.DirOf(path)); err != nil {
 		return err
 	}
 	w, err := dataio.CreateIDListFile(path, dataio.DedupIDColumn, dataio.ParquetWriterOptions{})

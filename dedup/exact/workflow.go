@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -98,7 +97,7 @@ func (c Config) CacheDir() string {
 	if c.Cache != "" {
 		return c.Cache
 	}
-	return filepath.Join(c.Output, "_cache")
+	return dataio.JoinPath(c.Output, "_cache")
 }
 
 // io is the part of the configuration the shared phases use.
@@ -295,13 +294,13 @@ type phases struct {
 func (p *phases) run(ctx context.Context, in *flow.Inputs) error {
 	c, sum, r := p.c, p.sum, p.r
 	// Phase 1: ids. Each file group gets a contiguous id range, in group order.
-	err := r.Phase(&sum.Phases, "ids", filepath.Join(p.root, "ids"), &p.idTasks, func(dir string) ([]task.Task, error) {
+	err := r.Phase(&sum.Phases, "ids", dataio.JoinPath(p.root, "ids"), &p.idTasks, func(dir string) ([]task.Task, error) {
 		return flow.AssignIDs(ctx, "exact", in.Groups, dir, c.SplitBytes)
 	})
 	if err != nil {
 		return err
 	}
-	if err := flow.CopyToOutput(p.dst, []string{filepath.Join(p.root, "ids", "id_map.json")}, "id_map.json"); err != nil {
+	if err := flow.CopyToOutput(p.dst, []string{dataio.JoinPath(p.root, "ids", "id_map.json")}, "id_map.json"); err != nil {
 		return err
 	}
 	dupFiles, err := p.hash(ctx)
@@ -314,7 +313,7 @@ func (p *phases) run(ctx context.Context, in *flow.Inputs) error {
 	// Phase 3: removal (never cached: it writes the output). With
 	// --no-remove it runs only to list the removed ids, if asked to.
 	res, err := r.Remove(ctx, c.io(), flow.Removal{Type: "exact_remove", Files: in.Files, NumGroups: len(in.Groups), IDTasks: p.idTasks,
-		Duplicates: dupFiles, DuplicateCount: sum.Duplicates, Records: sum.Records, RemovedDir: filepath.Join(p.root, "removed_ids"), Dst: p.dst})
+		Duplicates: dupFiles, DuplicateCount: sum.Duplicates, Records: sum.Records, RemovedDir: dataio.JoinPath(p.root, "removed_ids"), Dst: p.dst})
 	if err != nil {
 		return err
 	}
@@ -335,7 +334,7 @@ func (p *phases) hash(ctx context.Context) ([]string, error) {
 	idField, idSingleLine := flow.IDRequirement(c.io())
 	readTasks := flow.SectionTasks(p.idTasks)
 	var out []task.Task
-	err := p.r.Phase(&sum.Phases, "hash", filepath.Join(p.root, "hash"), &out, func(dir string) ([]task.Task, error) {
+	err := p.r.Phase(&sum.Phases, "hash", dataio.JoinPath(p.root, "hash"), &out, func(dir string) ([]task.Task, error) {
 		st, err := p.r.Build("exact_hash", HashConfig{OutputDir: dir, TextField: c.TextField, OnBadRecord: c.OnBadRecord,
 			Normalize: c.Normalize, IDField: idField, IDSingleLine: idSingleLine, NumPartitions: numPartitions(len(readTasks))})
 		if err != nil {
@@ -352,13 +351,13 @@ func (p *phases) hash(ctx context.Context) ([]string, error) {
 	}
 	flow.DescribeGroups(ctx, c.io(), p.r.Logger, sum.LargestGroups, members, p.idTasks)
 	if len(quarantines) > 0 {
-		sum.Quarantine = filepath.Join(c.Output, "quarantine.jsonl")
+		sum.Quarantine = dataio.JoinPath(c.Output, "quarantine.jsonl")
 		if err := flow.CopyToOutput(p.dst, quarantines, "quarantine.jsonl"); err != nil {
 			return nil, err
 		}
 	}
 	for _, f := range dupFiles {
-		if err := flow.CopyToOutput(p.dst, []string{f}, "duplicates/"+filepath.Base(f)); err != nil {
+		if err := flow.CopyToOutput(p.dst, []string{f}, "duplicates/"+dataio.BaseOf(f)); err != nil {
 			return nil, err
 		}
 	}

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 
@@ -92,10 +90,10 @@ func (s *ComponentsStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]t
 		return nil, fmt.Errorf("fuzzy_components: %w", err)
 	}
 	rank := strconv.Itoa(s.w.Rank)
-	compPath := filepath.Join(s.cfg.OutputDir, "components", "part."+rank+".parquet")
-	dupPath := filepath.Join(s.cfg.OutputDir, "duplicates", "part."+rank+".parquet")
-	for _, d := range []string{filepath.Dir(compPath), filepath.Dir(dupPath)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	compPath := dataio.JoinPath(s.cfg.OutputDir, "components", "part."+rank+".parquet")
+	dupPath := dataio.JoinPath(s.cfg.OutputDir, "duplicates", "part."+rank+".parquet")
+	for _, d := range []string{dataio.DirOf(compPath), dataio.DirOf(dupPath)} {
+		if err := dataio.MkdirAll(ctx, d); err != nil {
 			return nil, err
 		}
 	}

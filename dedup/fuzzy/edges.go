@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/sluice-data/sluice/dedup/fuzzy/cc"
+	dataio "github.com/sluice-data/sluice/io"
 )
 
 // edgeRow is one row of an edge file: two document ids that LSH made
@@ -21,26 +20,24 @@ type edgeRow struct {
 	B int64 `parquet:"_sluice_dedup_id_b"`
 }
 
-// edgeWriter writes an edge file atomically (a unique temp name, renamed on close).
+// edgeWriter writes an edge file atomically (temp name, renamed on close).
 type edgeWriter struct {
-	path, tmp string
-	f         *os.File
-	w         *parquet.GenericWriter[edgeRow]
-	buf       []edgeRow
-	n         int64
+	path string
+	f    outFile
+	w    *parquet.GenericWriter[edgeRow]
+	buf  []edgeRow
+	n    int64
 }
 
 func createEdgeFile(path string) (*edgeWriter, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := dataio.MkdirAll(context.Background(), dataio.DirOf(path)); err != nil {
 		return nil, err
 	}
-	// A temporary name of its own: a writer of another attempt (an actor
-	// given up for dead that still runs) never writes into the same file.
-	f, err := createTemp(path)
+	f, err := createOut(path)
 	if err != nil {
 		return nil, fmt.Errorf("edge file: %w", err)
 	}
-	return &edgeWriter{path: path, tmp: f.Name(), f: f, w: parquet.NewGenericWriter[edgeRow](f, parquet.Compression(&zstd.Codec{}), parquet.MaxRowsPerRowGroup(1<<20))}, nil
+	return &edgeWriter{path: path, f: f, w: parquet.NewGenericWriter[edgeRow](f, parquet.Compression(&zstd.Codec{}), parquet.MaxRowsPerRowGroup(1<<20))}, nil
 }
 
 func (e *edgeWriter) add(a, b int64) error {
@@ -68,27 +65,21 @@ func (e *edgeWriter) close() error {
 	if err == nil {
 		err = e.w.Close()
 	}
-	if cerr := e.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(e.tmp, e.path)
-	}
 	if err != nil {
-		os.Remove(e.tmp)
+		e.f.Abort()
+		return fmt.Errorf("edge file %s: %w", e.path, err)
+	}
+	if err := e.f.Commit(); err != nil {
 		return fmt.Errorf("edge file %s: %w", e.path, err)
 	}
 	return nil
 }
 
-func (e *edgeWriter) abort() {
-	e.f.Close()
-	os.Remove(e.tmp)
-}
+func (e *edgeWriter) abort() { e.f.Abort() }
 
 // addEdges streams the edges of an edge file into g.
 func addEdges(ctx context.Context, path string, g *cc.Graph) error {
-	f, err := os.Open(path)
+	f, err := openIn(path)
 	if err != nil {
 		return fmt.Errorf("edge file: %w", err)
 	}

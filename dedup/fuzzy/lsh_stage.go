@@ -9,11 +9,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/sluice-data/sluice/dedup/fuzzy/minhash"
+	dataio "github.com/sluice-data/sluice/io"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/task"
 )
@@ -119,14 +118,14 @@ func (s *LSHStage) bandRange(i int) [2]int {
 // edge files: OutputDir/band_<s>-band_<e>.
 func BandDir(cfg LSHConfig, i int) string {
 	r := (&LSHStage{cfg: cfg}).bandRange(i)
-	return filepath.Join(cfg.OutputDir, fmt.Sprintf("band_%d-band_%d", r[0], r[1]))
+	return dataio.JoinPath(cfg.OutputDir, fmt.Sprintf("band_%d-band_%d", r[0], r[1]))
 }
 
 // NumPartitions implements stage.ShuffleStage.
 func (s *LSHStage) NumPartitions() int { return s.cfg.NumPartitions }
 
 // Setup implements stage.Stage.
-func (s *LSHStage) Setup(_ context.Context, w *stage.Worker) error {
+func (s *LSHStage) Setup(ctx context.Context, w *stage.Worker) error {
 	if w.Shuffle == nil {
 		return errors.New("fuzzy_lsh: no shuffle endpoint")
 	}
@@ -136,13 +135,13 @@ func (s *LSHStage) Setup(_ context.Context, w *stage.Worker) error {
 	s.w = w
 	s.bands = s.bandRange(w.Iteration)
 	if s.cfg.VerifyThreshold > 0 {
-		st, err := openSigStores(s.cfg.Stores, s.cfg.NumPerm*s.cfg.HashBits/8)
+		st, err := openSigStores(ctx, s.cfg.Stores, s.cfg.NumPerm*s.cfg.HashBits/8, w.ScratchDir)
 		if err != nil {
 			return err
 		}
 		s.stores = st
 		if len(s.cfg.Stores) > 0 && s.cfg.Stores[0].Shingles != "" {
-			ex, err := openShingleStores(s.cfg.Stores)
+			ex, err := openShingleStores(ctx, s.cfg.Stores, w.ScratchDir)
 			if err != nil {
 				return err
 			}
@@ -183,7 +182,7 @@ func (s *LSHStage) Insert(ctx context.Context, ts []task.Task) error {
 			return fmt.Errorf("fuzzy_lsh: task %s is not a MinHash output: %w", t.ID(), err)
 		}
 		ref := refs[0]
-		f, err := os.Open(ref.Path)
+		f, err := dataio.OpenStream(ctx, ref.Path, 0, -1)
 		if err != nil {
 			return fmt.Errorf("fuzzy_lsh: %w", err)
 		}
@@ -242,7 +241,7 @@ func (s *LSHStage) InsertFinished(ctx context.Context) error { return s.w.Shuffl
 // ExtractAndWrite implements stage.ShuffleStage.
 func (s *LSHStage) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
 	dir := BandDir(s.cfg, s.w.Iteration)
-	path := filepath.Join(dir, "part."+strconv.Itoa(s.w.Rank)+".parquet")
+	path := dataio.JoinPath(dir, "part."+strconv.Itoa(s.w.Rank)+".parquet")
 	ew, err := createEdgeFile(path)
 	if err != nil {
 		return nil, err

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -119,7 +117,7 @@ func (s *MinHashStage) Setup(context.Context, *stage.Worker) error {
 		return err
 	}
 	s.hasher = h
-	return os.MkdirAll(filepath.Join(s.cfg.CacheDir, "minhash"), 0o755)
+	return dataio.MkdirAll(context.Background(), dataio.JoinPath(s.cfg.CacheDir, "minhash"))
 }
 
 // ProcessBatch implements stage.Stage.
@@ -153,9 +151,9 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	}
 	group := t.Meta()[metaGroup]
 	policy, _ := flow.ParsePolicy(s.cfg.OnBadRecord)
-	dir := filepath.Join(s.cfg.CacheDir, "minhash")
-	sigPath := filepath.Join(dir, "part-"+group+".parquet")
-	storePath := filepath.Join(dir, "part-"+group+".sig")
+	dir := dataio.JoinPath(s.cfg.CacheDir, "minhash")
+	sigPath := dataio.JoinPath(dir, "part-"+group+".parquet")
+	storePath := dataio.JoinPath(dir, "part-"+group+".sig")
 	p := s.hasher.Params()
 	recLen := p.NumPerm * p.HashBits / 8
 	var total, base int64
@@ -168,9 +166,9 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	}
 
 	var q *dataio.QuarantineFile
-	qPath := filepath.Join(s.cfg.CacheDir, "quarantine", "part-"+group+".jsonl")
+	qPath := dataio.JoinPath(s.cfg.CacheDir, "quarantine", "part-"+group+".jsonl")
 	if policy == dataio.Skip {
-		if err := os.MkdirAll(filepath.Dir(qPath), 0o755); err != nil {
+		if err := dataio.MkdirAll(ctx, dataio.DirOf(qPath)); err != nil {
 			return nil, err
 		}
 		if q, err = dataio.CreateQuarantineFile(qPath); err != nil {
@@ -196,7 +194,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 		return nil, err
 	}
 	var shw *shingleWriter
-	shPath, shIdx := filepath.Join(dir, "part-"+group+".shingles"), filepath.Join(dir, "part-"+group+".shidx")
+	shPath, shIdx := dataio.JoinPath(dir, "part-"+group+".shingles"), dataio.JoinPath(dir, "part-"+group+".shidx")
 	if s.cfg.StoreShingles && p.HashBits == 32 {
 		if shw, err = createShingleStore(shPath, shIdx, base); err != nil {
 			w.Abort()
@@ -346,7 +344,7 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 		if q.Count() > 0 {
 			m[metaQuarantine] = qPath
 		} else {
-			os.Remove(qPath)
+			_ = dataio.Remove(ctx, qPath)
 		}
 	}
 	return o, nil

@@ -2,11 +2,13 @@ package fuzzy
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
+
+	dataio "github.com/sluice-data/sluice/io"
 )
 
 // A shingle store keeps, for every document id of a MinHash task, the
@@ -20,9 +22,7 @@ import (
 // join needs memory for two documents' hashes only.
 
 type shingleWriter struct {
-	data, idx  *os.File // temporary names, renamed to dataPath, idxPath by close
-	dataPath   string
-	idxPath    string
+	data, idx  outFile
 	bd, bx     *bufio.Writer
 	base, next int64
 	off        uint64
@@ -30,17 +30,16 @@ type shingleWriter struct {
 }
 
 func createShingleStore(dataPath, idxPath string, base int64) (*shingleWriter, error) {
-	d, err := createTemp(dataPath)
+	d, err := createOut(dataPath)
 	if err != nil {
 		return nil, fmt.Errorf("shingle store: %w", err)
 	}
-	x, err := createTemp(idxPath)
+	x, err := createOut(idxPath)
 	if err != nil {
-		d.Close()
-		os.Remove(d.Name())
+		d.Abort()
 		return nil, fmt.Errorf("shingle store: %w", err)
 	}
-	return &shingleWriter{data: d, idx: x, dataPath: dataPath, idxPath: idxPath, bd: bufio.NewWriterSize(d, 1<<20), bx: bufio.NewWriterSize(x, 64<<10), base: base, next: base}, nil
+	return &shingleWriter{data: d, idx: x, bd: bufio.NewWriterSize(d, 1<<20), bx: bufio.NewWriterSize(x, 64<<10), base: base, next: base}, nil
 }
 
 func (w *shingleWriter) entry() error {
@@ -53,7 +52,7 @@ func (w *shingleWriter) entry() error {
 // write stores the shingle hashes of document id.
 func (w *shingleWriter) write(id int64, hashes []uint32) error {
 	if id < w.next {
-		return fmt.Errorf("shingle store %s: id %d out of order (next %d)", w.dataPath, id, w.next)
+		return fmt.Errorf("shingle store %s: id %d out of order (next %d)", w.data.Name(), id, w.next)
 	}
 	for ; w.next <= id; w.next++ {
 		if err := w.entry(); err != nil {
@@ -65,7 +64,7 @@ func (w *shingleWriter) write(id int64, hashes []uint32) error {
 		w.buf = binary.LittleEndian.AppendUint32(w.buf, h)
 	}
 	if _, err := w.bd.Write(w.buf); err != nil {
-		return fmt.Errorf("shingle store %s: %w", w.dataPath, err)
+		return fmt.Errorf("shingle store %s: %w", w.data.Name(), err)
 	}
 	w.off += uint64(len(hashes))
 	return nil
@@ -76,36 +75,33 @@ func (w *shingleWriter) close(total int64) error {
 	for ; w.next <= w.base+total && err == nil; w.next++ {
 		err = w.entry() // gaps, then the end offset
 	}
-	for _, e := range []error{w.bd.Flush(), w.bx.Flush(), w.data.Close(), w.idx.Close()} {
+	for _, e := range []error{w.bd.Flush(), w.bx.Flush()} {
 		if err == nil {
 			err = e
 		}
 	}
 	if err == nil {
-		err = os.Rename(w.data.Name(), w.dataPath)
+		err = w.data.Commit()
 	}
 	if err == nil {
-		err = os.Rename(w.idx.Name(), w.idxPath)
+		err = w.idx.Commit()
 	}
 	if err != nil {
-		os.Remove(w.data.Name())
-		os.Remove(w.idx.Name())
-		return fmt.Errorf("shingle store %s: %w", w.dataPath, err)
+		w.abort()
+		return fmt.Errorf("shingle store %s: %w", w.data.Name(), err)
 	}
 	return nil
 }
 
 func (w *shingleWriter) abort() {
-	w.data.Close()
-	w.idx.Close()
-	os.Remove(w.data.Name())
-	os.Remove(w.idx.Name())
+	w.data.Abort()
+	w.idx.Abort()
 }
 
 // shingleStores reads the shingle hashes of any document.
 type shingleStores struct {
 	refs      []SigStoreRef
-	data, idx []*os.File
+	data, idx []dataio.File
 	ib        [16]byte
 	raw       []byte
 	scratch   []uint32 // radixSort32's buffer
@@ -120,16 +116,18 @@ type shingleStores struct {
 // is emptied.
 const shingleCacheHashes = 4 << 20
 
-func openShingleStores(refs []SigStoreRef) (*shingleStores, error) {
+// openShingleStores opens the stores for positioned reads; stores on an
+// object store are first copied to the local directory scratch.
+func openShingleStores(ctx context.Context, refs []SigStoreRef, scratch string) (*shingleStores, error) {
 	s := &shingleStores{refs: append([]SigStoreRef(nil), refs...)}
 	sort.Slice(s.refs, func(i, j int) bool { return s.refs[i].Base < s.refs[j].Base })
 	for _, r := range s.refs {
-		d, err := os.Open(r.Shingles)
+		d, err := dataio.OpenLocal(ctx, r.Shingles, scratch)
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("shingle store: %w", err)
 		}
-		x, err := os.Open(r.ShingleIndex)
+		x, err := dataio.OpenLocal(ctx, r.ShingleIndex, scratch)
 		if err != nil {
 			d.Close()
 			s.close()

@@ -1,11 +1,12 @@
 package fuzzy
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
+
+	dataio "github.com/sluice-data/sluice/io"
 )
 
 // A signature store is a flat file of fixed-size signature records, one per
@@ -27,13 +28,11 @@ type SigStoreRef struct {
 }
 
 // sigStoreWriter writes records sequentially, filling gaps (ids of bad
-// records) with zeros. It writes under a temporary name of its own in the
-// store's directory and renames the store into place when it closes, so
-// that a writer of another attempt (an actor given up for dead that still
-// runs) never writes into the same file.
+// records) with zeros. It writes through an outFile: under a temporary name
+// of its own renamed into place on close (locally), so that a writer of
+// another attempt never writes into the same file, or as one upload.
 type sigStoreWriter struct {
-	f      *os.File
-	path   string
+	f      outFile
 	buf    []byte
 	next   int64 // next id expected
 	base   int64
@@ -41,16 +40,16 @@ type sigStoreWriter struct {
 }
 
 func createSigStore(path string, base int64, recLen int) (*sigStoreWriter, error) {
-	f, err := createTemp(path)
+	f, err := createOut(path)
 	if err != nil {
 		return nil, fmt.Errorf("signature store: %w", err)
 	}
-	return &sigStoreWriter{f: f, path: path, base: base, next: base, recLen: recLen}, nil
+	return &sigStoreWriter{f: f, base: base, next: base, recLen: recLen}, nil
 }
 
 func (w *sigStoreWriter) write(id int64, rec []byte) error {
 	if id < w.next {
-		return fmt.Errorf("signature store %s: id %d out of order (next %d)", w.path, id, w.next)
+		return fmt.Errorf("signature store %s: id %d out of order (next %d)", w.f.Name(), id, w.next)
 	}
 	for ; w.next < id; w.next++ {
 		w.buf = append(w.buf, make([]byte, w.recLen)...)
@@ -65,7 +64,7 @@ func (w *sigStoreWriter) write(id int64, rec []byte) error {
 
 func (w *sigStoreWriter) flush() error {
 	if _, err := w.f.Write(w.buf); err != nil {
-		return fmt.Errorf("signature store %s: %w", w.path, err)
+		return fmt.Errorf("signature store %s: %w", w.f.Name(), err)
 	}
 	w.buf = w.buf[:0]
 	return nil
@@ -75,54 +74,31 @@ func (w *sigStoreWriter) close(total int64) error {
 	for ; w.next < w.base+total; w.next++ {
 		w.buf = append(w.buf, make([]byte, w.recLen)...)
 	}
-	err := w.flush()
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
+	if err := w.flush(); err != nil {
+		w.f.Abort()
+		return err
 	}
-	if err == nil {
-		err = os.Rename(w.f.Name(), w.path)
-	}
-	if err != nil {
-		os.Remove(w.f.Name())
-	}
-	return err
-}
-
-// createTemp creates a file of its own (mode 0644, as os.Create makes it)
-// in path's directory, to be renamed to path once complete: two attempts
-// writing path at once never write into the same file.
-func createTemp(path string) (*os.File, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return nil, err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, err
-	}
-	return f, nil
+	return w.f.Commit()
 }
 
 // abort drops the store being written.
-func (w *sigStoreWriter) abort() {
-	w.f.Close()
-	os.Remove(w.f.Name())
-}
+func (w *sigStoreWriter) abort() { w.f.Abort() }
 
 // sigStores reads signatures from a set of stores.
 type sigStores struct {
 	refs   []SigStoreRef
-	files  []*os.File
+	files  []dataio.File
 	recLen int
 	buf    []byte
 }
 
-func openSigStores(refs []SigStoreRef, recLen int) (*sigStores, error) {
+// openSigStores opens the stores for positioned reads; stores on an object
+// store are first copied to the local directory scratch.
+func openSigStores(ctx context.Context, refs []SigStoreRef, recLen int, scratch string) (*sigStores, error) {
 	s := &sigStores{refs: append([]SigStoreRef(nil), refs...), recLen: recLen}
 	sort.Slice(s.refs, func(i, j int) bool { return s.refs[i].Base < s.refs[j].Base })
 	for _, r := range s.refs {
-		f, err := os.Open(r.Path)
+		f, err := dataio.OpenLocal(ctx, r.Path, scratch)
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("signature store: %w", err)

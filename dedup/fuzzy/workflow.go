@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -95,7 +94,7 @@ func (c Config) CacheDir() string {
 	if c.Cache != "" {
 		return c.Cache
 	}
-	return filepath.Join(c.Output, "_cache")
+	return dataio.JoinPath(c.Output, "_cache")
 }
 
 // DefaultConfig returns NeMo Curator's defaults: 24-character shingles,
@@ -211,7 +210,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	sum.CacheDir = run.Root
-	p := &phases{w: w, r: run.Runner, c: c, sum: sum, dst: run.Dst, root: run.Root, lshRoot: filepath.Join(run.Root, "lsh-"+lshKey)}
+	p := &phases{w: w, r: run.Runner, c: c, sum: sum, dst: run.Dst, root: run.Root, lshRoot: dataio.JoinPath(run.Root, "lsh-"+lshKey)}
 	if err := p.run(ctx, run.Inputs); err != nil {
 		return nil, err
 	}
@@ -238,13 +237,13 @@ type phases struct {
 func (p *phases) run(ctx context.Context, in *flow.Inputs) error {
 	c, sum, r := p.c, p.sum, p.r
 	// Phase 1: ids. Each file group gets a contiguous id range, in group order.
-	err := r.Phase(&sum.Phases, "ids", filepath.Join(p.root, "ids"), &p.idTasks, func(dir string) ([]task.Task, error) {
+	err := r.Phase(&sum.Phases, "ids", dataio.JoinPath(p.root, "ids"), &p.idTasks, func(dir string) ([]task.Task, error) {
 		return flow.AssignIDs(ctx, "fuzzy", in.Groups, dir, c.SplitBytes)
 	})
 	if err != nil {
 		return err
 	}
-	if err := flow.CopyToOutput(p.dst, []string{filepath.Join(p.root, "ids", "id_map.json")}, "id_map.json"); err != nil {
+	if err := flow.CopyToOutput(p.dst, []string{dataio.JoinPath(p.root, "ids", "id_map.json")}, "id_map.json"); err != nil {
 		return err
 	}
 	mhOut, err := p.minhash(ctx)
@@ -265,7 +264,7 @@ func (p *phases) run(ctx context.Context, in *flow.Inputs) error {
 	// Phase 5: removal (never cached: it writes the output). With
 	// --no-remove it runs only to list the removed ids, if asked to.
 	res, err := r.Remove(ctx, c.io(), flow.Removal{Type: "fuzzy_remove", Files: in.Files, NumGroups: len(in.Groups), IDTasks: p.idTasks,
-		Duplicates: dupFiles, DuplicateCount: sum.Duplicates, Records: sum.Records, RemovedDir: filepath.Join(p.lshRoot, "removed_ids"), Dst: p.dst})
+		Duplicates: dupFiles, DuplicateCount: sum.Duplicates, Records: sum.Records, RemovedDir: dataio.JoinPath(p.lshRoot, "removed_ids"), Dst: p.dst})
 	if err != nil {
 		return err
 	}
@@ -282,7 +281,7 @@ func (p *phases) minhash(ctx context.Context) ([]task.Task, error) {
 	c, sum := p.c, p.sum
 	idField, idSingleLine := flow.IDRequirement(c.io())
 	var mhOut []task.Task
-	err := p.r.Phase(&sum.Phases, "minhash", filepath.Join(p.root, "minhash"), &mhOut, func(string) ([]task.Task, error) {
+	err := p.r.Phase(&sum.Phases, "minhash", dataio.JoinPath(p.root, "minhash"), &mhOut, func(string) ([]task.Task, error) {
 		st, err := p.r.Build("fuzzy_minhash", MinHashConfig{CacheDir: p.root, TextField: c.TextField, OnBadRecord: c.OnBadRecord,
 			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits, Scheme: c.Scheme, Normalize: c.Normalize, StoreShingles: storeShingles(c),
 			IDField: idField, IDSingleLine: idSingleLine})
@@ -307,7 +306,7 @@ func (p *phases) minhash(ctx context.Context) ([]task.Task, error) {
 		}
 	}
 	if len(quarantines) > 0 {
-		sum.Quarantine = filepath.Join(c.Output, "quarantine.jsonl")
+		sum.Quarantine = dataio.JoinPath(c.Output, "quarantine.jsonl")
 		if err := flow.CopyToOutput(p.dst, quarantines, "quarantine.jsonl"); err != nil {
 			return nil, err
 		}
@@ -319,7 +318,7 @@ func (p *phases) minhash(ctx context.Context) ([]task.Task, error) {
 func (p *phases) lsh(ctx context.Context, mhOut []task.Task) ([]task.Task, error) {
 	c, sum := p.c, p.sum
 	var lshOut []task.Task
-	err := p.r.Phase(&sum.Phases, "lsh", filepath.Join(p.lshRoot, "LSH"), &lshOut, func(dir string) ([]task.Task, error) {
+	err := p.r.Phase(&sum.Phases, "lsh", dataio.JoinPath(p.lshRoot, "LSH"), &lshOut, func(dir string) ([]task.Task, error) {
 		stores, err := storesOf(mhOut)
 		if err != nil {
 			return nil, err
@@ -351,7 +350,7 @@ func (p *phases) lsh(ctx context.Context, mhOut []task.Task) ([]task.Task, error
 func (p *phases) components(ctx context.Context, lshOut []task.Task) ([]string, error) {
 	sum := p.sum
 	var ccOut []task.Task
-	err := p.r.Phase(&sum.Phases, "components", filepath.Join(p.lshRoot, "cc"), &ccOut, func(dir string) ([]task.Task, error) {
+	err := p.r.Phase(&sum.Phases, "components", dataio.JoinPath(p.lshRoot, "cc"), &ccOut, func(dir string) ([]task.Task, error) {
 		// Every record, good or bad, takes an id: the ids phase's ranges
 		// bound them.
 		numIDs, err := flow.NumIDs(p.idTasks)
@@ -383,7 +382,7 @@ func (p *phases) components(ctx context.Context, lshOut []task.Task) ([]string, 
 	p.w.describeGroups(ctx, p.c, sum.LargestGroups, ccOut, p.idTasks)
 	sort.Strings(dupFiles)
 	for _, f := range dupFiles {
-		if err := flow.CopyToOutput(p.dst, []string{f}, "duplicates/"+filepath.Base(f)); err != nil {
+		if err := flow.CopyToOutput(p.dst, []string{f}, "duplicates/"+dataio.BaseOf(f)); err != nil {
 			return nil, err
 		}
 	}

@@ -25,8 +25,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -192,7 +190,7 @@ func (p *Partition) list() (dataio.FilePartitioning, dataio.Listing, error) {
 	part := dataio.FilePartitioning{Paths: p.cfg.Paths, Extensions: p.cfg.Extensions,
 		FilesPerPartition: p.cfg.FilesPerPartition, BlockSize: int64(p.cfg.BlockSize)}
 	for _, path := range p.cfg.Paths {
-		if _, err := os.Stat(path); err != nil {
+		if _, err := dataio.Stat(context.Background(), path); err != nil {
 			return part, dataio.Listing{}, fmt.Errorf("paths: %s: %w", path, pathProblem(err))
 		}
 	}
@@ -245,8 +243,13 @@ func (p *Partition) ProcessBatch(ctx context.Context, tasks []task.Task) ([]task
 	return out, ctx.Err()
 }
 
-// pathProblem is the cause of a failed os.Stat, without the Go operation.
+// pathProblem is the cause of a failed stat, without the Go operation.
+// Errors of object stores name the bucket and key themselves.
 func pathProblem(err error) error {
+	var s3e *dataio.S3Error
+	if errors.As(err, &s3e) {
+		return err
+	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
@@ -335,7 +338,7 @@ func (r *ReadFiles) read(ctx context.Context, g *task.FileGroup) (out []task.Tas
 		return nil, fmt.Errorf("%s: %w", r.Name(), err)
 	}
 	if r.cfg.QuarantineDir != "" {
-		q := dataio.NewLazyQuarantine(filepath.Join(r.cfg.QuarantineDir, g.ID()+".jsonl"))
+		q := dataio.NewLazyQuarantine(dataio.JoinPath(r.cfg.QuarantineDir, g.ID()+".jsonl"))
 		opts.Quarantine = q
 		defer func() {
 			if cerr := q.Close(err == nil); cerr != nil && err == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -132,7 +131,7 @@ func (w *Writer) Setup(context.Context, *stage.Worker) error {
 // PathFor returns the file a batch with id is written to (in append mode,
 // unless an earlier run used that name).
 func (w *Writer) PathFor(id string) string {
-	return filepath.Join(w.cfg.Dir, FileName(id)+w.cfg.Extension)
+	return dataio.JoinPath(w.cfg.Dir, FileName(id)+w.cfg.Extension)
 }
 
 // FileName turns a task id into a safe file name stem.

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -137,7 +136,7 @@ func (r *ReadFiles) read(ctx context.Context, g *task.FileGroup) (out []task.Tas
 		opts.Dataset = g.Dataset()
 	}
 	if r.cfg.QuarantineDir != "" {
-		q := dataio.NewLazyQuarantine(filepath.Join(r.cfg.QuarantineDir, g.ID()+".jsonl"))
+		q := dataio.NewLazyQuarantine(dataio.JoinPath(r.cfg.QuarantineDir, g.ID()+".jsonl"))
 		opts.Quarantine = q
 		defer func() {
 			if cerr := q.Close(err == nil); cerr != nil && err == nil {

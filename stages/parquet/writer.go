@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 
 	dataio "github.com/sluice-data/sluice/io"
@@ -108,7 +107,7 @@ func (w *Writer) Setup(context.Context, *stage.Worker) error {
 // PathFor returns the file a batch with id is written to (in append mode,
 // unless an earlier run used that name).
 func (w *Writer) PathFor(id string) string {
-	return filepath.Join(w.cfg.Dir, jsonl.FileName(id)+".parquet")
+	return dataio.JoinPath(w.cfg.Dir, jsonl.FileName(id)+".parquet")
 }
 
 // ProcessBatch implements stage.Stage.

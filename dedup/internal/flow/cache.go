@@ -1,9 +1,9 @@
 package flow
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -41,27 +41,31 @@ type cacheInput struct {
 // WriteCacheEntry creates the entry directory root with its marker, unless
 // the marker is there.
 func WriteCacheEntry(root string, files []string) error {
-	marker := filepath.Join(root, entryMarker)
-	if _, err := os.Stat(marker); err == nil {
+	ctx := context.Background()
+	marker := dataio.JoinPath(root, entryMarker)
+	if _, err := dataio.Stat(ctx, marker); err == nil {
 		return nil
 	}
 	var e cacheEntry
 	for _, f := range files {
-		abs, err := filepath.Abs(f)
+		abs := f
+		if !dataio.IsURL(f) {
+			var err error
+			if abs, err = filepath.Abs(f); err != nil {
+				return err
+			}
+		}
+		fi, err := dataio.Stat(ctx, f)
 		if err != nil {
 			return err
 		}
-		fi, err := os.Stat(f)
-		if err != nil {
-			return err
-		}
-		e.Inputs = append(e.Inputs, cacheInput{Path: abs, Size: fi.Size(), MtimeNS: fi.ModTime().UnixNano()})
+		e.Inputs = append(e.Inputs, cacheInput{Path: abs, Size: fi.Size, MtimeNS: fi.ModTime.UnixNano()})
 	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	if err := dataio.MkdirAll(ctx, root); err != nil {
 		return err
 	}
 	return WriteFileAtomic(marker, b)
@@ -71,7 +75,8 @@ func WriteCacheEntry(root string, files []string) error {
 // (one of its input files changed or is gone), "" if it can, and false if
 // dir has no readable marker (not an entry Sluice can vouch for).
 func staleReason(dir string) (string, bool) {
-	b, err := os.ReadFile(filepath.Join(dir, entryMarker))
+	ctx := context.Background()
+	b, err := dataio.ReadFile(ctx, dataio.JoinPath(dir, entryMarker))
 	if err != nil {
 		return "", false
 	}
@@ -80,11 +85,11 @@ func staleReason(dir string) (string, bool) {
 		return "", false
 	}
 	for _, in := range e.Inputs {
-		fi, err := os.Stat(in.Path)
+		fi, err := dataio.Stat(ctx, in.Path)
 		switch {
 		case err != nil:
 			return in.Path + " is gone", true
-		case fi.Size() != in.Size || fi.ModTime().UnixNano() != in.MtimeNS:
+		case fi.Size != in.Size || fi.ModTime.UnixNano() != in.MtimeNS:
 			return in.Path + " changed", true
 		}
 	}
@@ -97,21 +102,22 @@ func staleReason(dir string) (string, bool) {
 // named like an entry (EntryPrefixes), are left alone. Failures are logged,
 // not fatal: pruning only saves space.
 func PruneCache(cache, current string, log *slog.Logger) {
-	entries, err := os.ReadDir(cache)
+	ctx := context.Background()
+	entries, err := dataio.ReadDir(ctx, cache)
 	if err != nil {
 		return
 	}
 	for _, d := range entries {
-		dir := filepath.Join(cache, d.Name())
-		if !d.IsDir() || !isEntryName(d.Name()) || dir == current {
+		dir := dataio.JoinPath(cache, d.Name)
+		if !d.IsDir || !isEntryName(d.Name) || dir == current {
 			continue
 		}
 		why, ours := staleReason(dir)
 		if !ours || why == "" {
 			continue
 		}
-		size := dirSize(dir)
-		if err := os.RemoveAll(dir); err != nil {
+		size := dataio.TreeSize(ctx, dir)
+		if err := dataio.RemoveTree(ctx, dir); err != nil {
 			log.Warn("cannot prune a stale cache entry", "dir", dir, "err", err)
 			continue
 		}
@@ -127,28 +133,17 @@ func RemoveCacheEntry(cache, root string, log *slog.Logger) error {
 	if _, ours := staleReason(root); !ours {
 		return errors.New("the cache entry " + root + " has no marker; not removing it")
 	}
-	size := dirSize(root)
-	if err := os.RemoveAll(root); err != nil {
+	ctx := context.Background()
+	size := dataio.TreeSize(ctx, root)
+	if err := dataio.RemoveTree(ctx, root); err != nil {
 		return err
 	}
 	log.Info("removed the cache entry (--remove-cache)", "dir", root, "size", dataio.FormatByteSize(size))
-	os.Remove(filepath.Join(cache, "_spill")) // only if empty
-	os.Remove(cache)                          // only if empty
+	if !dataio.IsURL(cache) {
+		os.Remove(filepath.Join(cache, "_spill")) // only if empty
+		os.Remove(cache)                          // only if empty
+	}
 	return nil
-}
-
-// dirSize is the total size of the regular files under dir.
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }
 
 // isEntryName reports whether name is named like a cache entry.

@@ -11,11 +11,11 @@
 package flow
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -117,9 +117,9 @@ func CheckInputFormat(name, format string) error {
 func InputKey(files []string) string {
 	var sb strings.Builder
 	for _, f := range files {
-		fi, err := os.Stat(f)
+		fi, err := dataio.Stat(context.Background(), f)
 		if err == nil {
-			fmt.Fprintf(&sb, "%s\x00%d\x00%d\n", f, fi.Size(), fi.ModTime().UnixNano())
+			fmt.Fprintf(&sb, "%s\x00%d\x00%d\n", f, fi.Size, fi.ModTime.UnixNano())
 		} else {
 			fmt.Fprintf(&sb, "%s\x00?\n", f)
 		}
@@ -141,10 +141,14 @@ func CommonDir(files []string) string {
 	if len(files) == 0 {
 		return ""
 	}
-	dir := filepath.Dir(files[0])
+	sep := string(filepath.Separator)
+	if dataio.IsURL(files[0]) {
+		sep = "/"
+	}
+	dir := dataio.DirOf(files[0])
 	for _, f := range files[1:] {
-		for !strings.HasPrefix(f, dir+string(filepath.Separator)) && dir != "/" && dir != "." {
-			dir = filepath.Dir(dir)
+		for !strings.HasPrefix(f, dir+sep) && dir != "/" && dir != "." && dataio.DirOf(dir) != dir {
+			dir = dataio.DirOf(dir)
 		}
 	}
 	return dir
@@ -154,6 +158,12 @@ func CommonDir(files []string) string {
 // relative to root, the inputs' common directory, or its base name when it
 // does not lie under root.
 func OutputRel(root, path string) string {
+	if dataio.IsURL(path) {
+		if rel, ok := dataio.RelPath(root, path); ok && rel != "." {
+			return rel
+		}
+		return dataio.BaseOf(path)
+	}
 	rel, err := filepath.Rel(root, path)
 	if err != nil || !filepath.IsLocal(rel) {
 		return filepath.Base(path)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 
@@ -78,7 +76,7 @@ func AssignIDs(ctx context.Context, dataset string, groups [][]string, dir strin
 		tasks = append(tasks, t)
 	}
 	b, _ := json.MarshalIndent(map[string]any{"total_ids": next64, "groups": idmap}, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "id_map.json"), append(b, '\n'), 0o644); err != nil {
+	if err := dataio.WriteFile(context.Background(), dataio.JoinPath(dir, "id_map.json"), append(b, '\n')); err != nil {
 		return nil, err
 	}
 	return tasks, nil
@@ -139,8 +137,8 @@ func countFile(ctx context.Context, path string, splitBytes int64) (int64, []dat
 	var n int64
 	var secs []dataio.Section
 	var err error
-	fi, serr := os.Stat(path)
-	large := serr == nil && fi.Size() > splitBytes
+	fi, serr := dataio.Stat(ctx, path)
+	large := serr == nil && fi.Size > splitBytes
 	switch {
 	case large && dataio.FormatOf(path) == dataio.JSONL && dataio.CompressionOf(path) == dataio.NoCompression:
 		secs, err = dataio.SplitJSONLContext(ctx, path, splitBytes)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"reflect"
 	"strings"
 
@@ -30,6 +29,9 @@ func Prepare(ctx context.Context, c IO, log *slog.Logger, cached **Inputs) (*Inp
 	if l := *cached; l != nil && reflect.DeepEqual(l.io, c) {
 		return l, nil
 	}
+	if err := CheckStorage(ctx, c); err != nil {
+		return nil, err
+	}
 	files, groups, err := CheckInputs(c, log)
 	if err != nil {
 		return nil, err
@@ -39,6 +41,38 @@ func Prepare(ctx context.Context, c IO, log *slog.Logger, cached **Inputs) (*Inp
 	}
 	*cached = &Inputs{c, files, groups}
 	return *cached, nil
+}
+
+// CheckStorage checks, before any work, that every object store the run
+// uses can be reached with the configured credentials: the inputs' buckets
+// can be listed, and an object can be written and removed under the
+// output, the cache and --removed-ids-out. Set-up problems (credentials
+// refused, access denied, a missing bucket, a bad endpoint) wrap ErrConfig;
+// others (the store cannot be reached) are returned as they are.
+func CheckStorage(ctx context.Context, c IO) error {
+	type use struct {
+		flag, path string
+		write      bool
+	}
+	var uses []use
+	for _, in := range c.Inputs {
+		uses = append(uses, use{"--input", in, false})
+	}
+	uses = append(uses, use{"--output", c.Output, true}, use{"--cache", c.Cache, true})
+	if c.RemovedIDsOut != "" {
+		uses = append(uses, use{"--removed-ids-out", dataio.DirOf(c.RemovedIDsOut), true})
+	}
+	for _, u := range uses {
+		err := dataio.CheckStorage(ctx, u.path, u.write)
+		switch {
+		case err == nil:
+		case errors.Is(err, dataio.ErrStorageSetup):
+			return fmt.Errorf("%w: %s %s: %w", ErrConfig, u.flag, u.path, err)
+		default:
+			return fmt.Errorf("%s %s: %w", u.flag, u.path, err)
+		}
+	}
+	return nil
 }
 
 // InputExtensions returns the file name endings picked up in input
@@ -58,7 +92,7 @@ func InputExtensions(format string) []string {
 // configuration errors; what the directory walks skipped is logged.
 func CheckInputs(c IO, log *slog.Logger) ([]string, [][]string, error) {
 	for _, in := range c.Inputs {
-		if _, err := os.Stat(in); err != nil {
+		if _, err := dataio.Stat(context.Background(), in); err != nil {
 			return nil, nil, fmt.Errorf("%w: --input %s: %s", ErrConfig, in, PathProblem(err))
 		}
 	}
@@ -117,7 +151,7 @@ func PathProblem(err error) string {
 func inputsInOrder(c IO, log *slog.Logger) ([]string, [][]string, error) {
 	seen := map[string]bool{}
 	for _, in := range c.Inputs {
-		if fi, err := os.Stat(in); err != nil || !fi.Mode().IsRegular() {
+		if fi, err := dataio.Stat(context.Background(), in); err != nil || !fi.Regular {
 			return nil, nil, fmt.Errorf("%w: input %s is not a file (inputs taken in order must be files)", ErrConfig, in)
 		}
 		if seen[in] {

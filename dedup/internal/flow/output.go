@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 
@@ -46,7 +46,7 @@ func CheckPaths(c IO) error {
 		return dataio.RejectOutput("%s lies inside %s: give the cache a directory of its own (the default is OUTPUT/_cache)", out, cache)
 	}
 	if c.RemovedIDsOut != "" {
-		if fi, err := os.Stat(c.RemovedIDsOut); err == nil && fi.IsDir() {
+		if fi, err := dataio.Stat(context.Background(), c.RemovedIDsOut); err == nil && fi.IsDir {
 			return dataio.RejectOutput("--removed-ids-out %s is a directory; name a file", c.RemovedIDsOut)
 		}
 	}
@@ -99,7 +99,7 @@ func checkRemovedIDsOut(c IO, files []string) error {
 			return dataio.RejectOutput("--removed-ids-out %s is the input file %s", c.RemovedIDsOut, f)
 		}
 	}
-	if _, err := os.Lstat(c.RemovedIDsOut); err == nil && !c.Overwrite {
+	if _, err := dataio.Lstat(context.Background(), c.RemovedIDsOut); err == nil && !c.Overwrite {
 		return dataio.RejectOutput("--removed-ids-out %s already exists; pass --overwrite to replace it", c.RemovedIDsOut)
 	}
 	return nil
@@ -109,6 +109,10 @@ func checkRemovedIDsOut(c IO, files []string) error {
 func relInside(dir, path string) (string, bool) {
 	if !dataio.PathWithin(path, dir) {
 		return "", false
+	}
+	if dataio.IsURL(dir) || dataio.IsURL(path) {
+		rel, ok := dataio.RelPath(dir, path)
+		return rel, ok && rel != "."
 	}
 	ad, err1 := filepath.Abs(dir)
 	ap, err2 := filepath.Abs(path)
@@ -152,28 +156,10 @@ func writeRemovedIDs(c IO, dst *dataio.Output, parts []string) error {
 	return nil
 }
 
-// WriteFileAtomic writes b to path through a hidden temporary file.
+// WriteFileAtomic writes b to path (a local path or a URL) atomically: a
+// hidden temporary file renamed into place, or one PUT.
 func WriteFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return dataio.WriteFile(context.Background(), path, b)
 }
 
 // CountWritten counts the records in the files the removal tasks wrote, as
@@ -221,46 +207,29 @@ func WriteSummary(dst *dataio.Output, v any) error {
 	return WriteToOutput(dst, "summary.json", func(path string) error { return WriteFileAtomic(path, append(b, '\n')) })
 }
 
-// concatFiles writes the concatenation of srcs (missing ones skipped) to dst,
-// through a hidden temporary file renamed into place.
+// concatFiles writes the concatenation of srcs (missing ones skipped) to
+// dst atomically (local paths or URLs).
 func concatFiles(srcs []string, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	out, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+	ctx := context.Background()
+	out, err := dataio.Create(ctx, dst)
 	if err != nil {
 		return err
 	}
-	tmp := out.Name()
 	for _, s := range srcs {
-		in, err := os.Open(s)
-		if errors.Is(err, os.ErrNotExist) {
+		in, err := dataio.OpenStream(ctx, s, 0, -1)
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			out.Close()
-			os.Remove(tmp)
+			out.Abort()
 			return err
 		}
 		_, err = io.Copy(out, in)
 		in.Close()
 		if err != nil {
-			out.Close()
-			os.Remove(tmp)
+			out.Abort()
 			return err
 		}
 	}
-	if err := out.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil { // CreateTemp makes 0600
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return out.Commit()
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -79,8 +77,9 @@ func (r *Runner) LastStages() []executor.StageReport { return r.lastStages }
 // removed and the phase starts clean.
 func (r *Runner) Phase(phases *[]PhaseSummary, name, dir string, out *[]task.Task, fn func(dir string) ([]task.Task, error)) error {
 	log := r.log()
-	done := filepath.Join(dir, "_DONE.json")
-	if b, err := os.ReadFile(done); err == nil {
+	done := dataio.JoinPath(dir, "_DONE.json")
+	ctx := context.Background()
+	if b, err := dataio.ReadFile(ctx, done); err == nil {
 		ts, err := decodeTasks(b)
 		if err == nil {
 			log.Info("resuming: phase already done in cache", "phase", name, "dir", dir)
@@ -91,13 +90,13 @@ func (r *Runner) Phase(phases *[]PhaseSummary, name, dir string, out *[]task.Tas
 		}
 		log.Warn("cached phase marker unreadable; starting the phase clean", "phase", name, "err", err)
 	}
-	if _, err := os.Stat(dir); err == nil {
+	if _, err := dataio.Stat(ctx, dir); err == nil {
 		log.Info("phase was interrupted earlier; starting it clean", "phase", name, "dir", dir)
-		if err := os.RemoveAll(dir); err != nil {
+		if err := dataio.RemoveTree(ctx, dir); err != nil {
 			return err
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := dataio.MkdirAll(ctx, dir); err != nil {
 		return err
 	}
 	r.lastStages = nil
@@ -116,11 +115,11 @@ func (r *Runner) Phase(phases *[]PhaseSummary, name, dir string, out *[]task.Tas
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(done+".tmp", b, 0o644); err != nil {
+	if err := dataio.WriteFile(ctx, done, b); err != nil {
 		return err
 	}
 	*out = ts
-	return os.Rename(done+".tmp", done)
+	return nil
 }
 
 // PlanPhases is the plan of a workflow whose phases are phases, then the
@@ -234,7 +233,7 @@ func decodeTasks(b []byte) ([]task.Task, error) {
 	var ts []task.Task
 	for _, s := range st {
 		for _, p := range s.Paths {
-			if _, err := os.Stat(p); err != nil {
+			if _, err := dataio.Stat(context.Background(), p); err != nil {
 				return nil, fmt.Errorf("cached output missing: %w", err)
 			}
 		}
@@ -275,7 +274,7 @@ func Begin(ctx context.Context, c IO, r Runner, cached **Inputs, entry func(file
 	if err != nil {
 		return nil, err
 	}
-	root := filepath.Join(c.Cache, entry(in.Files))
+	root := dataio.JoinPath(c.Cache, entry(in.Files))
 	dst, err := PrepareOutput(c, in.Files, log)
 	if err != nil {
 		return nil, err

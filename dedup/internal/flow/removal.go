@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -98,14 +96,14 @@ func (r *Runner) Remove(ctx context.Context, c IO, in Removal) (*RemovalResult, 
 	if name == "" {
 		return res, nil
 	}
-	outData := filepath.Join(c.Output, "deduplicated")
+	outData := dataio.JoinPath(c.Output, "deduplicated")
 	rc := RemoveConfig{OutputDir: outData, OutputRoot: c.Output, OutputMode: string(OutputMode(c)), InputRoot: CommonDir(in.Files),
 		Duplicates: in.Duplicates, IDField: c.IDField, TextField: c.TextField, ListOnly: c.NoRemove}
 	if !c.NoRemove {
 		res.OutputDir = outData
 	}
 	if c.RemovedIDsOut != "" {
-		if err := os.RemoveAll(in.RemovedDir); err != nil {
+		if err := dataio.RemoveTree(ctx, in.RemovedDir); err != nil {
 			return nil, fmt.Errorf("cache: %w", err)
 		}
 		rc.RemovedIDsDir = in.RemovedDir
@@ -130,12 +128,12 @@ func (r *Runner) Remove(ctx context.Context, c IO, in Removal) (*RemovalResult, 
 	if rc.RemovedIDsDir != "" {
 		var parts []string
 		for i := range in.NumGroups {
-			parts = append(parts, filepath.Join(rc.RemovedIDsDir, "part-"+strconv.Itoa(i)+".jsonl"))
+			parts = append(parts, dataio.JoinPath(rc.RemovedIDsDir, "part-"+strconv.Itoa(i)+".jsonl"))
 		}
 		if err := writeRemovedIDs(c, in.Dst, parts); err != nil {
 			return nil, err
 		}
-		os.RemoveAll(rc.RemovedIDsDir)
+		_ = dataio.RemoveTree(ctx, rc.RemovedIDsDir)
 		res.RemovedIDsOut = c.RemovedIDsOut
 	}
 	return res, nil

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -179,7 +178,7 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 			}
 		}
 		if s.cfg.RemovedIDsDir != "" {
-			if err := writeLines(filepath.Join(s.cfg.RemovedIDsDir, "part-"+t.Meta()[MetaGroup]+".jsonl"), removedIDs); err != nil {
+			if err := writeLines(ctx, dataio.JoinPath(s.cfg.RemovedIDsDir, "part-"+t.Meta()[MetaGroup]+".jsonl"), removedIDs); err != nil {
 				return nil, err
 			}
 		}
@@ -197,19 +196,19 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 // disk) fails the task.
 func (s *RemoveStage) copyFile(ctx context.Context, f FileRange, dropped *[]int64) (string, dataio.CopyStats, error) {
 	var st dataio.CopyStats
-	rel, err := filepath.Rel(s.cfg.OutputRoot, filepath.Join(s.cfg.OutputDir, OutputRel(s.cfg.InputRoot, f.Path)))
-	if err != nil {
-		return "", st, err
+	rel, ok := dataio.RelPath(s.cfg.OutputRoot, dataio.JoinPath(s.cfg.OutputDir, filepath.ToSlash(OutputRel(s.cfg.InputRoot, f.Path))))
+	if !ok {
+		return "", st, fmt.Errorf("removal: %s is not inside %s", s.cfg.OutputDir, s.cfg.OutputRoot)
 	}
 	dst, err := s.out.Begin(rel)
 	if err != nil {
 		return "", st, err
 	}
-	if fi, serr := os.Stat(f.Path); serr == nil && fi.Size() == 0 {
+	if fi, serr := dataio.Stat(ctx, f.Path); serr == nil && fi.Size == 0 {
 		// A zero-byte input (an empty file, counted as such) has no
 		// records, and a zero-byte Parquet file not even a schema to copy:
 		// mirror it as is.
-		err = os.WriteFile(dst, nil, 0o644)
+		err = dataio.WriteFile(ctx, dst, nil)
 	} else {
 		st, err = dataio.CopyFiltered(ctx, f.Path, dst, func(row int64) bool {
 			if s.isDup(f.Base + row) {
@@ -296,11 +295,8 @@ func idJSON(c *task.Column, i int, rawJSON bool) (string, error) {
 	return "", fmt.Errorf("id column %q has type %s, want a string or an integer", c.Name, c.Type)
 }
 
-func writeLines(path string, lines []string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(path)
+func writeLines(ctx context.Context, path string, lines []string) error {
+	f, err := dataio.Create(ctx, path)
 	if err != nil {
 		return err
 	}
@@ -310,10 +306,10 @@ func writeLines(path string, lines []string) error {
 		w.WriteByte('\n')
 	}
 	if err := w.Flush(); err != nil {
-		f.Close()
+		f.Abort()
 		return err
 	}
-	return f.Close()
+	return f.Commit()
 }
 
 // jsonString encodes s as a JSON string, leaving <, > and & as they are.

@@ -7,8 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"slices"
 	"strings"
 
@@ -156,7 +155,7 @@ func writeRemovedIDsTo(parts []string, dst, idField string) error {
 	if format == idsJSONL {
 		return concatFiles(parts, dst)
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := dataio.MkdirAll(context.Background(), dataio.DirOf(dst)); err != nil {
 		return err
 	}
 	w, err := newIDSink(dst, format, idField)
@@ -174,8 +173,8 @@ func writeRemovedIDsTo(parts []string, dst, idField string) error {
 
 // eachLine calls fn with every line of path; a missing file has none.
 func eachLine(path string, fn func(line []byte) error) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	f, err := dataio.OpenStream(context.Background(), path, 0, -1)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
@@ -197,8 +196,7 @@ type idSink struct {
 	format  idsFormat
 	idField string
 	// text
-	tmp string
-	f   *os.File
+	f   dataio.Writer
 	bw  *bufio.Writer
 	dst string
 	// parquet
@@ -221,8 +219,7 @@ func newIDSink(dst string, format idsFormat, idField string) (*idSink, error) {
 		}
 		return s, nil
 	}
-	s.tmp = dst + ".tmp"
-	f, err := os.Create(s.tmp)
+	f, err := dataio.Create(context.Background(), dst)
 	if err != nil {
 		return nil, err
 	}
@@ -271,11 +268,7 @@ func (s *idSink) close() error {
 		s.abort()
 		return err
 	}
-	if err := s.f.Close(); err != nil {
-		os.Remove(s.tmp)
-		return err
-	}
-	return os.Rename(s.tmp, s.dst)
+	return s.f.Commit()
 }
 
 func (s *idSink) abort() {
@@ -283,6 +276,5 @@ func (s *idSink) abort() {
 		s.pw.Abort()
 		return
 	}
-	s.f.Close()
-	os.Remove(s.tmp)
+	s.f.Abort()
 }

@@ -142,7 +142,7 @@ func (a *app) rootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.s3.Region, "s3-region", "", "region of the s3:// buckets (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's region)")
 	root.PersistentFlags().StringVar(&a.s3.Addressing, "s3-addressing", "", "S3 bucket addressing: auto (virtual-hosted on AWS, path-style elsewhere), path or virtual (default: the profile's s3 addressing_style, or auto)")
 	a.obs.register(root.PersistentFlags())
-	root.AddCommand(a.runCmd(), a.dedupCmd(), a.filterCmd(), a.stagesCmd(), a.versionCmd(), a.workerCmd(), a.statusCmd())
+	root.AddCommand(a.runCmd(), a.dedupCmd(), a.filterCmd(), a.explainCmd(), a.stagesCmd(), a.versionCmd(), a.workerCmd(), a.statusCmd())
 	return root
 }
 

@@ -140,7 +140,7 @@ func TestDashboardInBrowser(t *testing.T) {
 }
 
 // slowDone reads the slow stage's tasks done from the page.
-func slowDone(t *testing.T, tab *browsertest.Tab) int64 {
+func slowDone(t *testing.T, tab *browsertest.Page) int64 {
 	t.Helper()
 	n, err := browsertest.Eval[int64](tab, `Number(document.querySelector('#stages tr[data-stage="slow"] td.tasks-done').textContent)`)
 	if err != nil {

@@ -98,8 +98,12 @@ components (a collective group), and removal. In each group of near-duplicates
 the earliest document in input order is kept.
 
 Outputs in --output: deduplicated/ (same format and layout as the input; JSONL
-lines byte-identical), duplicates/*.parquet (removed ids, sorted), id_map.json
-(id ranges per file), summary.json, and quarantine.jsonl with
+lines byte-identical), duplicates/*.parquet (removed ids, sorted),
+ledger/part.N.parquet (the removal ledger: one row per removed document with
+the document kept instead, the group, their similarity and a hash of the
+parameters; 'sluice explain --output DIR ID' shows a row and both texts),
+report.html (one self-contained page of charts built from the summary),
+id_map.json (id ranges per file), summary.json, and quarantine.jsonl with
 --on-bad-record=skip. Intermediates are cached in --cache under a key of the
 parameters: a re-run resumes from finished phases; other parameters never reuse
 stale intermediates, and entries whose input files changed are pruned (logged,

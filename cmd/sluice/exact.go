@@ -39,8 +39,12 @@ it). Phases: ids (a contiguous id range per file group, in input order), hash
 of equal keys the earliest document in input order (the smallest id) is kept.
 
 Outputs in --output: deduplicated/ (same format and layout as the input; JSONL
-lines byte-identical), duplicates/*.parquet (removed ids, sorted), id_map.json
-(id ranges per file), summary.json, and quarantine.jsonl with
+lines byte-identical), duplicates/*.parquet (removed ids, sorted),
+ledger/part.N.parquet (the removal ledger: one row per removed document with
+the document kept instead, the group and a hash of the parameters; 'sluice
+explain --output DIR ID' shows a row and both texts), report.html (one
+self-contained page of charts built from the summary), id_map.json (id
+ranges per file), summary.json, and quarantine.jsonl with
 --on-bad-record=skip. Intermediates are cached in --cache under a key of the
 inputs and parameters: a re-run resumes from finished phases; entries whose
 input files changed are pruned (logged, with their size). See

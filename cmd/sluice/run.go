@@ -27,6 +27,7 @@ type runFlags struct {
 	maxFailedFraction float64
 	failedManifest    string
 	summaryJSON       string
+	report            string
 	cpus              float64
 	workers           int
 	gpus              int
@@ -53,6 +54,7 @@ func (a *app) runCmd() *cobra.Command {
 	fl.Float64Var(&f.maxFailedFraction, "max-failed-fraction", 0, "fraction of a stage's tasks that may fail before the run aborts")
 	fl.StringVar(&f.failedManifest, "failed-manifest", "", "JSONL file receiving one line per failed task")
 	fl.StringVar(&f.summaryJSON, "summary-json", "", "write the run summary as JSON to this file")
+	fl.StringVar(&f.report, "report", "", "write an HTML report of the run (per-stage tasks, records, time, CPU, retries, failures) to this file (default: beside --summary-json, as its name with .html); never overwrites a file Sluice did not write")
 	fl.Float64Var(&f.cpus, "cpus", 0, "CPU budget for actors (default: the number of logical CPUs)")
 	fl.IntVar(&f.workers, "workers", 0, "alias of --cpus with a whole number")
 	fl.IntVar(&f.gpus, "gpus", 0, "GPUs available to actors (-1: detect with nvidia-smi)")
@@ -74,6 +76,13 @@ type runSummary struct {
 	Report      executor.Report `json:"report"`
 	// Records accounts for the documents: read = kept + removed + failed.
 	Records *pipeline.Records `json:"records,omitempty"`
+	// Manifest is the failed-task manifest, if any.
+	Manifest string `json:"failed_manifest,omitempty"`
+	// StartedAt and FinishedAt are RFC 3339 times in UTC; HTMLReport is
+	// the report --report wrote.
+	StartedAt  string `json:"started_at"`
+	FinishedAt string `json:"finished_at"`
+	HTMLReport string `json:"html_report,omitempty"`
 }
 
 func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
@@ -129,6 +138,10 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 		fmt.Fprint(a.stdout, p.Describe())
 		return nil
 	}
+	htmlReport, err := a.reportTarget(f)
+	if err != nil {
+		return err
+	}
 	a.logger.Debug("pipeline", "description", p.Describe())
 
 	// The metrics and dashboard addresses are taken before anything is
@@ -177,6 +190,7 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 	}
 	cfg = obs.config(cfg)
 	a.logger.Info("pipeline starting", "pipeline", p.Name(), "stages", len(p.Stages()), "mode", cfg.Mode.OrDefault())
+	started := now()
 	res, runErr := p.Execute(ctx, pipeline.Runner{Runtime: rt, Config: cfg}, nil)
 	if res == nil {
 		res = &pipeline.Result{Report: executor.Report{Mode: cfg.Mode}}
@@ -187,7 +201,8 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 		return failedErr(err)
 	}
 
-	sum := runSummary{Pipeline: p.Name(), Status: "ok", OutputTasks: len(out), FailedTasks: []string{}, Report: rep}
+	sum := runSummary{Pipeline: p.Name(), Status: "ok", OutputTasks: len(out), FailedTasks: []string{}, Report: rep,
+		Manifest: cfg.FailedManifest, StartedAt: started, FinishedAt: now(), HTMLReport: htmlReport}
 	for _, ft := range res.Failed {
 		sum.FailedTasks = append(sum.FailedTasks, ft.ID())
 	}
@@ -212,6 +227,9 @@ func (a *app) runPipeline(cmd *cobra.Command, path string, f *runFlags) error {
 	}
 	if result != nil {
 		sum.ExitCode, sum.Error = exitFailed, runErr.Error()
+	}
+	if err := a.writeReport(&sum); err != nil && result == nil {
+		result = err
 	}
 	if f.summaryJSON != "" {
 		if err := writeJSON(f.summaryJSON, sum); err != nil {

@@ -21,15 +21,16 @@ import (
 
 // Metadata keys of the hash stage's output tasks.
 const (
-	metaDocs       = "exact.documents"   // documents hashed
-	metaBad        = "exact.bad"         // bad records skipped
-	metaEmptyDocs  = "exact.empty_docs"  // documents whose hashed text is empty
-	metaEmptyFiles = "exact.empty_files" // files without records
-	metaBytes      = "exact.bytes"       // text bytes read
-	metaDups       = "exact.duplicates"  // duplicates in the rank's file
-	metaGroups     = "exact.groups"      // groups of two or more documents
-	metaTopGroups  = "exact.top_groups"  // JSON []topGroup
-	metaQuarantine = "exact.quarantine"  // JSON []string: quarantine parts
+	metaDocs       = "exact.documents"      // documents hashed
+	metaBad        = "exact.bad"            // bad records skipped
+	metaEmptyDocs  = "exact.empty_docs"     // documents whose hashed text is empty
+	metaEmptyFiles = "exact.empty_files"    // files without records
+	metaBytes      = "exact.bytes"          // text bytes read
+	metaDups       = "exact.duplicates"     // duplicates in the rank's file
+	metaGroups     = "exact.groups"         // groups of two or more documents
+	metaTopGroups  = "exact.top_groups"     // JSON []topGroup
+	metaQuarantine = "exact.quarantine"     // JSON []string: quarantine parts
+	metaSizeHist   = "exact.size_histogram" // JSON flow.SizeHistogram of the rank's groups
 )
 
 // HashConfig configures the hash stage (exact_hash).
@@ -53,12 +54,38 @@ type HashConfig struct {
 	NumPartitions int `json:"num_partitions,omitempty"`
 	// TopGroups is how many of the largest groups to report (default 10).
 	TopGroups int `json:"top_groups,omitempty"`
+	// Ledger, when set, makes each rank also write
+	// ledger/part.<rank>.parquet: one row of the removal ledger per
+	// duplicate it owns.
+	Ledger *LedgerConfig `json:"ledger,omitempty"`
 }
 
-// topGroup is one of a rank's largest groups with its smallest members.
+// LedgerConfig configures the removal ledger the hash stage writes
+// (package dedup/ledger). The documents' original ids travel with their
+// hashes through the shuffle, so that a rank names both documents of every
+// removal without reading anything again.
+type LedgerConfig struct {
+	// IDMap is the ids phase's id_map.json, to name each document's file
+	// and record.
+	IDMap string `json:"id_map"`
+	// IDField is the input's id field, whose values (when present) name
+	// the documents.
+	IDField string `json:"id_field"`
+	// ParamsHash goes into every row.
+	ParamsHash string `json:"params_hash"`
+}
+
+// maxLedgerID bounds the original ids that travel through the shuffle: a
+// longer one is left out (its ledger rows name the document by dedup id,
+// file and record), so that no row outgrows a transport's message.
+const maxLedgerID = 64 << 10
+
+// topGroup is one of a rank's largest groups with its smallest members
+// and, with a ledger, their original ids (JSON; null for none).
 type topGroup struct {
 	flow.GroupSize
-	Members []int64 `json:"members"`
+	Members     []int64           `json:"members"`
+	OriginalIDs []json.RawMessage `json:"original_ids,omitempty"`
 }
 
 // HashStage is a shuffle stage. Insert reads the documents of its file
@@ -153,9 +180,9 @@ func (s *HashStage) insertTask(ctx context.Context, t task.Task) error {
 			return err
 		}
 	}
-	var val [8]byte
+	val := make([]byte, 8, 64)
 	sender := s.w.Shuffle.Sender
-	add := func(id int64, text []byte) error {
+	add := func(id int64, text, orig []byte) error {
 		s.stats.bytes += int64(len(text))
 		if s.cfg.Normalize {
 			s.norm = normalize.Append(s.norm[:0], unsafe.String(unsafe.SliceData(text), len(text)))
@@ -166,17 +193,26 @@ func (s *HashStage) insertTask(ctx context.Context, t task.Task) error {
 			s.stats.emptyDocs++
 		}
 		sum := md5.Sum(text)
-		binary.BigEndian.PutUint64(val[:], uint64(id))
-		return sender.Add(ctx, sum[:], val[:])
+		// The value is the id, big-endian (byte order is id order), then,
+		// with a ledger, the original id's JSON.
+		binary.BigEndian.PutUint64(val[:8], uint64(id))
+		val = val[:8]
+		if s.cfg.Ledger != nil && len(orig) <= maxLedgerID {
+			val = append(val, orig...)
+		}
+		return sender.Add(ctx, sum[:], val)
 	}
 	idField, idSingleLine := s.cfg.IDField, s.cfg.IDSingleLine
 	for _, f := range files {
 		opts := flow.ReadOptions(t.Dataset(), f.Path, s.cfg.TextField, idField, idSingleLine, s.cfg.BatchRows, policy)
+		if s.cfg.Ledger != nil {
+			flow.KeepIDs(&opts, f.Path, s.cfg.Ledger.IDField)
+		}
 		if q != nil {
 			opts.Quarantine = q
 		}
 		r := &flow.TextReader{Opts: opts, IDField: idField, IDSingleLine: idSingleLine}
-		err := r.Each(ctx, f, add)
+		err := r.EachWithID(ctx, f, add)
 		s.stats.bad += r.Stats.BadRecords + r.IDBad
 		s.stats.emptyFiles += r.Stats.EmptyFiles
 		if err != nil {
@@ -205,11 +241,21 @@ func (s *HashStage) InsertFinished(ctx context.Context) error { return s.w.Shuff
 
 // ExtractAndWrite implements stage.ShuffleStage.
 func (s *HashStage) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
+	rank := strconv.Itoa(s.w.Rank)
+	var lw *ledgerWriter
+	if s.cfg.Ledger != nil {
+		var err error
+		if lw, err = newLedgerWriter(*s.cfg.Ledger, dataio.JoinPath(s.cfg.OutputDir, "ledger", "part."+rank+".parquet")); err != nil {
+			return nil, fmt.Errorf("exact_hash: %w", err)
+		}
+	}
 	var dups []int64
 	var groups int64
 	var top []topGroup
+	var sizes flow.SizeHistogram
 	for _, p := range s.w.Shuffle.Store.OwnedPartitions() {
 		if err := ctx.Err(); err != nil {
+			lw.abort()
 			return nil, err
 		}
 		err := s.w.Shuffle.Store.ExtractGroups(p, func(_ []byte, values [][]byte) error {
@@ -217,23 +263,33 @@ func (s *HashStage) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
 				return nil
 			}
 			groups++
+			sizes.Add(int64(len(values)))
 			// Values are in byte order: ids ascending. The first is kept.
 			for _, v := range values[1:] {
 				dups = append(dups, int64(binary.BigEndian.Uint64(v)))
 			}
 			top = addTop(top, values, s.cfg.TopGroups)
-			return nil
+			return lw.group(values)
 		})
 		if err != nil {
+			lw.abort()
 			return nil, err
 		}
 	}
 	slices.Sort(dups)
-	path := dataio.JoinPath(s.cfg.OutputDir, "duplicates", "part."+strconv.Itoa(s.w.Rank)+".parquet")
+	path := dataio.JoinPath(s.cfg.OutputDir, "duplicates", "part."+rank+".parquet")
 	if err := writeIDs(path, dups); err != nil {
+		lw.abort()
 		return nil, err
 	}
-	o := task.NewFileGroup("", []string{path})
+	paths := []string{path}
+	if lw != nil {
+		if err := lw.close(); err != nil {
+			return nil, fmt.Errorf("exact_hash: %w", err)
+		}
+		paths = append(paths, lw.path)
+	}
+	o := task.NewFileGroup("", paths)
 	m := o.Meta()
 	m[metaDocs] = strconv.FormatInt(s.stats.docs, 10)
 	m[metaBad] = strconv.FormatInt(s.stats.bad, 10)
@@ -242,6 +298,7 @@ func (s *HashStage) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
 	m[metaBytes] = strconv.FormatInt(s.stats.bytes, 10)
 	m[metaDups] = strconv.Itoa(len(dups))
 	m[metaGroups] = strconv.FormatInt(groups, 10)
+	m[metaSizeHist] = sizes.Encode()
 	b, _ := json.Marshal(top)
 	m[metaTopGroups] = string(b)
 	b, _ = json.Marshal(s.quarantines)
@@ -257,11 +314,15 @@ func addTop(top []topGroup, values [][]byte, k int) []topGroup {
 	if len(top) == k && !lessGroup(flow.GroupSize{Group: g, Size: n}, top[k-1].GroupSize) {
 		return top
 	}
-	members := make([]int64, 0, flow.MembersPerGroup)
+	tg := topGroup{GroupSize: flow.GroupSize{Group: g, Size: n}, Members: make([]int64, 0, flow.MembersPerGroup)}
 	for _, v := range values[:min(len(values), flow.MembersPerGroup)] {
-		members = append(members, int64(binary.BigEndian.Uint64(v)))
+		tg.Members = append(tg.Members, int64(binary.BigEndian.Uint64(v)))
+		if len(v) > 8 {
+			tg.OriginalIDs = append(tg.OriginalIDs, json.RawMessage(slices.Clone(v[8:])))
+		} else {
+			tg.OriginalIDs = append(tg.OriginalIDs, json.RawMessage("null"))
+		}
 	}
-	tg := topGroup{GroupSize: flow.GroupSize{Group: g, Size: n}, Members: members}
 	i, _ := slices.BinarySearchFunc(top, tg, func(a, b topGroup) int {
 		if lessGroup(a.GroupSize, b.GroupSize) {
 			return -1

@@ -21,6 +21,7 @@ func Register(r *stage.Registry) error {
 				{Name: "batch_rows", Type: "int", Default: "reader default", Doc: "rows per read batch (Parquet)"},
 				{Name: "num_partitions", Type: "int", Default: "executor rule", Doc: "shuffle partitions"},
 				{Name: "top_groups", Type: "int", Default: "10", Doc: "largest groups to report"},
+				{Name: "ledger", Type: "object", Default: "none", Doc: "if set ({id_map, id_field, params_hash}), original ids travel with the hashes and each rank also writes ledger/part.<rank>.parquet, the removal ledger rows of the duplicates it owns"},
 			},
 			New: func(config []byte) (stage.Stage, error) {
 				var c HashConfig

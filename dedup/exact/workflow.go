@@ -23,9 +23,11 @@ import (
 	"time"
 
 	"github.com/sluice-data/sluice/dedup/internal/flow"
+	"github.com/sluice-data/sluice/dedup/ledger"
 	"github.com/sluice-data/sluice/executor"
 	"github.com/sluice-data/sluice/internal/version"
 	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/report"
 	"github.com/sluice-data/sluice/runtime"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/task"
@@ -148,6 +150,9 @@ type Summary struct {
 	SluiceVersion string `json:"sluice_version"`
 	StartedAt     string `json:"started_at"`
 	FinishedAt    string `json:"finished_at"`
+	// Audit: the removal ledger, the sources, the group-size histogram and
+	// the report.
+	flow.Audit
 }
 
 // Workflow runs exact deduplication on a runtime.
@@ -250,6 +255,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	sum := &Summary{Params: c, SluiceVersion: strings.TrimPrefix(version.Short(), "sluice "), StartedAt: start.UTC().Format(time.RFC3339)}
+	sum.ParamsHash = ledger.ParamsHash(paramsForHash(c))
 	run, err := flow.Begin(ctx, c.io(), flow.Runner{Runtime: w.Runtime, Executor: w.Executor, Registry: w.Registry, Logger: w.Logger, MemoryLimit: c.MemoryLimit,
 		Workflow: "dedup exact", Plan: flow.PlanPhases(c.io(), "ids", "hash")},
 		&w.listed, func(files []string) string { return "ex-" + cacheKey(c, files) }, start, cpu0)
@@ -262,7 +268,8 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	err = run.End(sum, flow.Ending{CacheRemoved: &sum.CacheRemoved, FinishedAt: &sum.FinishedAt, WallSec: &sum.WallSec, CPUSec: &sum.CPUSec,
-		HeadCPUSec: &sum.HeadCPUSec, Nodes: &sum.Nodes, Phases: sum.Phases, PeakRSSBytes: &sum.PeakRSSBytes})
+		HeadCPUSec: &sum.HeadCPUSec, Nodes: &sum.Nodes, Phases: sum.Phases, PeakRSSBytes: &sum.PeakRSSBytes,
+		Audit: &sum.Audit, Report: func() report.Doc { return ReportDoc(sum) }})
 	if err != nil {
 		return nil, err
 	}
@@ -270,9 +277,10 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 }
 
 // cacheKey names the cache entry: the input files and every setting that
-// changes which records are read and how they are hashed.
+// changes which records are read and how they are hashed, and the id field
+// that names documents in the ledger.
 func cacheKey(c Config, files []string) string {
-	parts := []any{"exact/v1", flow.InputKey(files), c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.Normalize}
+	parts := []any{"exact/v2", flow.InputKey(files), c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.Normalize, "ledger-ids", c.IDField}
 	if idField, singleLine := flow.IDRequirement(c.io()); idField != "" { // ids checked: other bad records
 		parts = append(parts, "id", idField, singleLine)
 	}
@@ -336,7 +344,8 @@ func (p *phases) hash(ctx context.Context) ([]string, error) {
 	var out []task.Task
 	err := p.r.Phase(&sum.Phases, "hash", dataio.JoinPath(p.root, "hash"), &out, func(dir string) ([]task.Task, error) {
 		st, err := p.r.Build("exact_hash", HashConfig{OutputDir: dir, TextField: c.TextField, OnBadRecord: c.OnBadRecord,
-			Normalize: c.Normalize, IDField: idField, IDSingleLine: idSingleLine, NumPartitions: numPartitions(len(readTasks))})
+			Normalize: c.Normalize, IDField: idField, IDSingleLine: idSingleLine, NumPartitions: numPartitions(len(readTasks)),
+			Ledger: &LedgerConfig{IDMap: dataio.JoinPath(p.root, "ids", "id_map.json"), IDField: c.IDField, ParamsHash: sum.ParamsHash}})
 		if err != nil {
 			return nil, err
 		}
@@ -345,11 +354,15 @@ func (p *phases) hash(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	dupFiles, quarantines, members, err := p.collect(out)
+	dupFiles, ledgerParts, quarantines, top, err := p.collect(out)
 	if err != nil {
 		return nil, err
 	}
-	flow.DescribeGroups(ctx, c.io(), p.r.Logger, sum.LargestGroups, members, p.idTasks)
+	members := make(map[int64][]int64)
+	for _, g := range top {
+		members[g.Group] = g.Members
+	}
+	flow.DescribeGroups(ctx, c.io(), p.r.Logger, sum.LargestGroups, members, p.idTasks, originalIDs(top))
 	if len(quarantines) > 0 {
 		sum.Quarantine = dataio.JoinPath(c.Output, "quarantine.jsonl")
 		if err := flow.CopyToOutput(p.dst, quarantines, "quarantine.jsonl"); err != nil {
@@ -361,7 +374,22 @@ func (p *phases) hash(ctx context.Context) ([]string, error) {
 			return nil, err
 		}
 	}
-	return dupFiles, nil
+	return dupFiles, p.audit(ctx, ledgerParts)
+}
+
+// audit copies the ledger into the output, checks it has one row per
+// duplicate, counts the removals per source, and reads the start of the
+// largest groups' described members.
+func (p *phases) audit(ctx context.Context, ledgerParts []string) error {
+	files, err := flow.IDFiles(p.idTasks)
+	if err != nil {
+		return err
+	}
+	if err := p.sum.AddLedger(ctx, p.c.io(), p.dst, ledgerParts, files, p.sum.Duplicates, nil); err != nil {
+		return err
+	}
+	flow.ReadSampleTexts(ctx, p.c.io(), p.r.Logger, files, p.sum.LargestGroups, nil)
+	return nil
 }
 
 // numPartitions is the hash shuffle's partition count for n input tasks:
@@ -369,10 +397,11 @@ func (p *phases) hash(ctx context.Context) ([]string, error) {
 // a spill's merge) works on small pieces.
 func numPartitions(n int) int { return max(64, n/3) }
 
-// collect adds up the hash phase's counts over the ranks and merges their
-// largest groups. It returns the duplicates files (sorted), the quarantine
-// parts and the members of the largest groups.
-func (p *phases) collect(out []task.Task) (dupFiles, quarantines []string, members map[int64][]int64, err error) {
+// collect adds up the hash phase's counts and group-size histograms over
+// the ranks and merges their largest groups. It returns the duplicates
+// files and the ledger parts (sorted), the quarantine parts and the
+// largest groups with their members.
+func (p *phases) collect(out []task.Task) (dupFiles, ledgerParts, quarantines []string, largest []topGroup, err error) {
 	sum := p.sum
 	var top []topGroup
 	for _, t := range out {
@@ -384,18 +413,26 @@ func (p *phases) collect(out []task.Task) (dupFiles, quarantines []string, membe
 		sum.TextBytes += flow.Atoi(m[metaBytes])
 		sum.Duplicates += flow.Atoi(m[metaDups])
 		sum.DuplicateGroups += flow.Atoi(m[metaGroups])
+		if sum.GroupSizes, err = flow.AddSizeHistogram(sum.GroupSizes, m[metaSizeHist]); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("hash: %s: %w", t.ID(), err)
+		}
 		var tg []topGroup
 		var qs []string
 		if err := json.Unmarshal([]byte(m[metaTopGroups]), &tg); err != nil {
-			return nil, nil, nil, fmt.Errorf("hash: top groups of %s: %w", t.ID(), err)
+			return nil, nil, nil, nil, fmt.Errorf("hash: top groups of %s: %w", t.ID(), err)
 		}
 		if err := json.Unmarshal([]byte(m[metaQuarantine]), &qs); err != nil {
-			return nil, nil, nil, fmt.Errorf("hash: quarantine parts of %s: %w", t.ID(), err)
+			return nil, nil, nil, nil, fmt.Errorf("hash: quarantine parts of %s: %w", t.ID(), err)
 		}
 		top, quarantines = append(top, tg...), append(quarantines, qs...)
-		dupFiles = append(dupFiles, t.(*task.FileGroup).Paths...)
+		paths := t.(*task.FileGroup).Paths
+		if len(paths) < 2 {
+			return nil, nil, nil, nil, fmt.Errorf("hash: task %s names no ledger part", t.ID())
+		}
+		dupFiles, ledgerParts = append(dupFiles, paths[0]), append(ledgerParts, paths[1])
 	}
 	sort.Strings(dupFiles)
+	sort.Strings(ledgerParts)
 	sort.Strings(quarantines)
 	slices.SortFunc(top, func(a, b topGroup) int {
 		if lessGroup(a.GroupSize, b.GroupSize) {
@@ -403,11 +440,10 @@ func (p *phases) collect(out []task.Task) (dupFiles, quarantines []string, membe
 		}
 		return 1
 	})
-	members = make(map[int64][]int64)
+	largest = top[:min(len(top), 10)]
 	sum.LargestGroups = []flow.LargestGroup{}
-	for _, g := range top[:min(len(top), 10)] {
+	for _, g := range largest {
 		sum.LargestGroups = append(sum.LargestGroups, flow.LargestGroup{GroupSize: g.GroupSize})
-		members[g.Group] = g.Members
 	}
-	return dupFiles, quarantines, members, nil
+	return dupFiles, ledgerParts, quarantines, largest, nil
 }

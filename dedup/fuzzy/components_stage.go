@@ -27,6 +27,9 @@ type ComponentsConfig struct {
 	// workflow's document ids): each rank then indexes nodes by id in a
 	// 4-bytes-per-id array instead of a hash table.
 	NumIDs int64 `json:"num_ids,omitempty"`
+	// Ledger, when set, makes each rank also write ledger/part.<rank>.parquet:
+	// one row of the removal ledger per duplicate it owns (see ledger.go).
+	Ledger *LedgerConfig `json:"ledger,omitempty"`
 }
 
 // ComponentsStage is a collective stage: the edge files are split over the
@@ -92,19 +95,56 @@ func (s *ComponentsStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]t
 	rank := strconv.Itoa(s.w.Rank)
 	compPath := dataio.JoinPath(s.cfg.OutputDir, "components", "part."+rank+".parquet")
 	dupPath := dataio.JoinPath(s.cfg.OutputDir, "duplicates", "part."+rank+".parquet")
+	nDups, sizes, err := writeLabels(ctx, labels, compPath, dupPath)
+	if err != nil {
+		return nil, err
+	}
+	totals, owned, err := s.groupSizes(ctx, sizes, s.cfg.Ledger != nil)
+	if err != nil {
+		return nil, err
+	}
+	top, err := s.topGroups(ctx, owned)
+	if err != nil {
+		return nil, err
+	}
+	paths := []string{compPath, dupPath}
+	if s.cfg.Ledger != nil {
+		lp := dataio.JoinPath(s.cfg.OutputDir, "ledger", "part."+rank+".parquet")
+		if err := writeLedgerPart(ctx, *s.cfg.Ledger, s.w.ScratchDir, lp, labels, totals); err != nil {
+			return nil, fmt.Errorf("fuzzy_components: %w", err)
+		}
+		paths = append(paths, lp)
+	}
+	o := task.NewFileGroup("", paths)
+	m := o.Meta()
+	m[metaNodes] = strconv.Itoa(len(labels))
+	m[metaDups] = strconv.FormatInt(nDups, 10)
+	m[metaSizeHist] = encodeSizeHistogram(owned)
+	if s.w.Rank == 0 {
+		b, _ := json.Marshal(top)
+		m[metaTopGroups] = string(b)
+	}
+	return []task.Task{o}, nil
+}
+
+// writeLabels writes a rank's labels (sorted by node) to the components
+// file and its duplicates (nodes whose group is not themselves) to the
+// duplicates file, and returns the number of duplicates and the partial
+// size of each group the labels name.
+func writeLabels(ctx context.Context, labels []cc.Label, compPath, dupPath string) (int64, map[int64]int64, error) {
 	for _, d := range []string{dataio.DirOf(compPath), dataio.DirOf(dupPath)} {
 		if err := dataio.MkdirAll(ctx, d); err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 	}
 	gw, err := dataio.CreateGroupFile(compPath, dataio.ParquetWriterOptions{})
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	dw, err := dataio.CreateIDListFile(dupPath, dataio.DedupIDColumn, dataio.ParquetWriterOptions{})
 	if err != nil {
 		gw.Abort()
-		return nil, err
+		return 0, nil, err
 	}
 	const chunk = 65536
 	nodes, groups, dups := make([]int64, 0, chunk), make([]int64, 0, chunk), make([]int64, 0, chunk)
@@ -132,35 +172,23 @@ func (s *ComponentsStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]t
 			if err := flush(); err != nil {
 				gw.Abort()
 				dw.Abort()
-				return nil, err
+				return 0, nil, err
 			}
 		}
 	}
 	if err := flush(); err != nil {
 		gw.Abort()
 		dw.Abort()
-		return nil, err
+		return 0, nil, err
 	}
 	if err := gw.Close(); err != nil {
 		dw.Abort()
-		return nil, err
+		return 0, nil, err
 	}
 	if err := dw.Close(); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	top, err := s.topGroups(ctx, sizes)
-	if err != nil {
-		return nil, err
-	}
-	o := task.NewFileGroup("", []string{compPath, dupPath})
-	m := o.Meta()
-	m[metaNodes] = strconv.Itoa(len(labels))
-	m[metaDups] = strconv.FormatInt(nDups, 10)
-	if s.w.Rank == 0 {
-		b, _ := json.Marshal(top)
-		m[metaTopGroups] = string(b)
-	}
-	return []task.Task{o}, nil
+	return nDups, sizes, nil
 }
 
 // useDenseGraph reports whether this rank should index nodes by id in an
@@ -184,33 +212,74 @@ func useDenseGraph(numIDs int64, ts []task.Task) bool {
 	return 4*numIDs <= 60*min(numIDs, 2*edges)
 }
 
-// topGroups sums the partial group sizes across ranks (each group is summed
-// on the rank that owns its id) and returns the largest groups.
-func (s *ComponentsStage) topGroups(ctx context.Context, partial map[int64]int64) ([]GroupSize, error) {
+// groupSizes sums the partial group sizes across ranks: each rank sends
+// its partial counts to the rank that owns the group (AllToAll by group
+// owner), which sums them. It returns the totals of the groups this rank
+// owns and, with reply, also those of the groups this rank has members of:
+// a second AllToAll sends every contributor the totals, in the order it
+// sent the groups.
+func (s *ComponentsStage) groupSizes(ctx context.Context, partial map[int64]int64, reply bool) (totals, owned map[int64]int64, err error) {
 	size := s.w.Comm.Size()
 	send := make([][]byte, size)
+	asked := make([][]int64, size) // per owner, the groups sent to it, in order
 	for g, n := range partial {
 		o := cc.Owner(g, size)
 		send[o] = binary.AppendVarint(send[o], g)
 		send[o] = binary.AppendVarint(send[o], n)
+		asked[o] = append(asked[o], g)
 	}
 	recv, err := s.w.Comm.AllToAll(ctx, send)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	total := make(map[int64]int64)
-	for _, b := range recv {
+	owned = make(map[int64]int64)
+	from := make([][]int64, size) // per sender, the groups received, in order
+	for src, b := range recv {
 		for len(b) > 0 {
 			g, n1 := binary.Varint(b)
 			c, n2 := binary.Varint(b[max(n1, 0):])
 			if n1 <= 0 || n2 <= 0 {
-				return nil, errors.New("fuzzy_components: corrupt group-size message")
+				return nil, nil, errors.New("fuzzy_components: corrupt group-size message")
 			}
-			total[g] += c
+			owned[g] += c
+			from[src] = append(from[src], g)
 			b = b[n1+n2:]
 		}
 	}
-	local := largest(total, s.cfg.TopGroups)
+	if !reply {
+		return nil, owned, nil
+	}
+	back := make([][]byte, size)
+	for src, gs := range from {
+		for _, g := range gs {
+			back[src] = binary.AppendVarint(back[src], owned[g])
+		}
+	}
+	got, err := s.w.Comm.AllToAll(ctx, back)
+	if err != nil {
+		return nil, nil, err
+	}
+	totals = make(map[int64]int64, len(partial))
+	for o, b := range got {
+		for _, g := range asked[o] {
+			v, n := binary.Varint(b)
+			if n <= 0 {
+				return nil, nil, errors.New("fuzzy_components: corrupt group-total message")
+			}
+			totals[g] = v
+			b = b[n:]
+		}
+		if len(b) > 0 {
+			return nil, nil, errors.New("fuzzy_components: corrupt group-total message")
+		}
+	}
+	return totals, owned, nil
+}
+
+// topGroups returns the largest groups: each rank's largest owned groups
+// are gathered on every rank and merged.
+func (s *ComponentsStage) topGroups(ctx context.Context, owned map[int64]int64) ([]GroupSize, error) {
+	local := largest(owned, s.cfg.TopGroups)
 	enc, _ := json.Marshal(local)
 	all, err := s.w.Comm.AllGather(ctx, enc)
 	if err != nil {

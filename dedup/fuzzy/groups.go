@@ -2,6 +2,7 @@ package fuzzy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"slices"
@@ -24,9 +25,11 @@ type GroupSize = flow.GroupSize
 
 // describeGroups names, for each of the first few of the largest groups,
 // its first few documents: the kept one and the earliest removed ones, with
-// their files, record numbers and original ids (flow.DescribeGroups). A
-// failure is logged, not fatal: the summary then lacks the members.
-func (w *Workflow) describeGroups(ctx context.Context, c Config, groups []LargestGroup, ccOut, idTasks []task.Task) {
+// their files, record numbers and original ids (flow.DescribeGroups). The
+// original ids come from the MinHash phase's id stores (mhOut) when it kept
+// them, else from the inputs. A failure is logged, not fatal: the summary
+// then lacks the members.
+func (w *Workflow) describeGroups(ctx context.Context, c Config, groups []LargestGroup, ccOut, idTasks, mhOut []task.Task) {
 	groups = groups[:min(len(groups), flow.DescribedGroups)]
 	if len(groups) == 0 {
 		return
@@ -36,7 +39,23 @@ func (w *Workflow) describeGroups(ctx context.Context, c Config, groups []Larges
 		w.logger().Warn("summary: cannot name the members of the largest groups", "err", err)
 		return
 	}
-	flow.DescribeGroups(ctx, c.io(), w.logger(), groups, members, idTasks)
+	var orig flow.OriginalIDs
+	if refs, err := storesOf(mhOut); err == nil && len(refs) > 0 && refs[0].IDs != "" {
+		ids, err := openIDStores(ctx, refs, "")
+		if err != nil {
+			w.logger().Warn("summary: cannot open the id stores", "err", err)
+			return
+		}
+		defer ids.close()
+		orig = func(id int64) (json.RawMessage, error) {
+			js, err := ids.read(id)
+			if js == nil || err != nil {
+				return nil, err
+			}
+			return json.RawMessage(*js), nil
+		}
+	}
+	flow.DescribeGroups(ctx, c.io(), w.logger(), groups, members, idTasks, orig)
 }
 
 // smallestMembers scans the components files for the flow.MembersPerGroup

@@ -57,6 +57,7 @@ type LSHStage struct {
 	stores *sigStores
 	exact  *shingleStores // when the stores have shingles: exact Jaccard
 	stats  struct{ edges, buckets, rejected int64 }
+	sims   *SimilarityHistogram // the similarities verification compared
 }
 
 // NewLSHStage returns the stage.
@@ -299,6 +300,10 @@ func (s *LSHStage) ExtractAndWrite(ctx context.Context) ([]task.Task, error) {
 	m[metaEdges] = strconv.FormatInt(s.stats.edges, 10)
 	m[metaBuckets] = strconv.FormatInt(s.stats.buckets, 10)
 	m[metaVerified] = strconv.FormatInt(s.stats.rejected, 10)
+	if s.sims != nil {
+		b, _ := json.Marshal(s.sims)
+		m[metaSimHist] = string(b)
+	}
 	return []task.Task{o}, nil
 }
 
@@ -317,12 +322,18 @@ func (s *LSHStage) firstSimilar(id int64, earlier []int64) (int64, error) {
 	}
 	a := append([]byte(nil), rec...)
 	margin := 5 * math.Sqrt(0.25/float64(s.cfg.NumPerm))
+	if s.sims == nil {
+		s.sims = newSimilarityHistogram()
+	}
 	for _, r := range earlier {
 		b, err := s.stores.read(r)
 		if err != nil {
 			return 0, err
 		}
 		est := matchFraction(a, b, s.cfg.HashBits)
+		if s.exact == nil || est >= s.cfg.VerifyThreshold+margin || est < s.cfg.VerifyThreshold-margin {
+			s.sims.add(est, false)
+		}
 		switch {
 		case s.exact == nil:
 			if est >= s.cfg.VerifyThreshold {
@@ -335,6 +346,7 @@ func (s *LSHStage) firstSimilar(id int64, earlier []int64) (int64, error) {
 			if err != nil {
 				return 0, err
 			}
+			s.sims.add(j, true)
 			if j >= s.cfg.VerifyThreshold {
 				return r, nil
 			}

@@ -37,6 +37,8 @@ const (
 	metaNodes      = "fuzzy.nodes"
 	metaDups       = "fuzzy.duplicates"
 	metaTopGroups  = "fuzzy.top_groups"
+	metaSizeHist   = "fuzzy.size_histogram"       // JSON flow.SizeHistogram of the groups a rank owns
+	metaSimHist    = "fuzzy.similarity_histogram" // JSON SimilarityHistogram of the pairs verification compared
 )
 
 // MinHashConfig configures the MinHash stage.
@@ -64,6 +66,11 @@ type MinHashConfig struct {
 	// record. IDSingleLine also rejects ids holding a line break.
 	IDField      string `json:"id_field,omitempty"`
 	IDSingleLine bool   `json:"id_single_line,omitempty"`
+	// StoreIDs, when set, names the input's id field whose values the stage
+	// keeps in an id store (part-<group>.ids, .idsx), so that the removal
+	// ledger can name documents by their own ids. Records without it are
+	// fine (no id); with IDField set it must be the same field.
+	StoreIDs string `json:"store_ids,omitempty"`
 }
 
 func (c MinHashConfig) params() minhash.Params {
@@ -203,6 +210,19 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 			return nil, err
 		}
 	}
+	var idw *idStoreWriter
+	idPath, idIdx := dataio.JoinPath(dir, "part-"+group+".ids"), dataio.JoinPath(dir, "part-"+group+".idsx")
+	if s.storeIDs() {
+		if idw, err = createIDStore(idPath, idIdx, base); err != nil {
+			w.Abort()
+			store.close(0)
+			if shw != nil {
+				shw.abort()
+			}
+			closeQ()
+			return nil, err
+		}
+	}
 	var rows, emptyDocs, bytes, idBad int64
 	var stats dataio.ReadStats
 	fail := func(err error) (task.Task, error) {
@@ -210,6 +230,9 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 		store.abort()
 		if shw != nil {
 			shw.abort()
+		}
+		if idw != nil {
+			idw.abort()
 		}
 		closeQ()
 		return nil, err
@@ -248,6 +271,10 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 			if rowCol == nil {
 				r.Close()
 				return fail(fmt.Errorf("minhash: reader gave no %s column", dataio.RowColumn))
+			}
+			if err := idw.writeBatch(b, opts.IDField, f.Path, f.Base, rowCol.Ints[:len(texts)]); err != nil {
+				r.Close()
+				return fail(err)
 			}
 			ids := make([]int64, len(texts))
 			sigs := make([][]uint32, len(texts))
@@ -323,10 +350,20 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 	sref := SigStoreRef{Path: storePath, Base: base, Count: total}
 	if shw != nil {
 		if err := shw.close(total); err != nil {
+			if idw != nil {
+				idw.abort()
+			}
 			closeQ()
 			return nil, err
 		}
 		sref.Shingles, sref.ShingleIndex = shPath, shIdx
+	}
+	if idw != nil {
+		if err := idw.close(total); err != nil {
+			closeQ()
+			return nil, err
+		}
+		sref.IDs, sref.IDIndex = idPath, idIdx
 	}
 	o := &task.FileGroup{Header: task.HeaderOf(t), Paths: []string{sigPath}}
 	m := o.Meta()
@@ -353,5 +390,17 @@ func (s *MinHashStage) one(ctx context.Context, t task.Task) (task.Task, error) 
 // readOptions are the options the stage reads path with: the text only,
 // or, with IDField, the id too, which the JSONL reader then checks.
 func (s *MinHashStage) readOptions(dataset, path string, policy dataio.BadRecordPolicy) dataio.ReadOptions {
-	return flow.ReadOptions(dataset, path, s.cfg.TextField, s.cfg.IDField, s.cfg.IDSingleLine, s.cfg.BatchRows, policy)
+	opts := flow.ReadOptions(dataset, path, s.cfg.TextField, s.cfg.IDField, s.cfg.IDSingleLine, s.cfg.BatchRows, policy)
+	flow.KeepIDs(&opts, path, s.cfg.StoreIDs) // kept when present, never required
+	return opts
+}
+
+// storeIDs reports whether the stage keeps an id store: an id field is
+// named, and it is not the text field.
+func (s *MinHashStage) storeIDs() bool {
+	text := s.cfg.TextField
+	if text == "" {
+		text = dataio.DefaultTextField
+	}
+	return s.cfg.StoreIDs != "" && s.cfg.StoreIDs != text && s.cfg.StoreIDs != "-"
 }

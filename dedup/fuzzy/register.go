@@ -23,6 +23,7 @@ func Register(r *stage.Registry) error {
 				{Name: "store_shingles", Type: "bool", Default: "false", Doc: "also keep every document's shingle hashes, for exact verification (32-bit only)"},
 				{Name: "id_field", Type: "string", Default: "none", Doc: "if set, every record must hold a non-empty string or a number in this field; others are bad records"},
 				{Name: "id_single_line", Type: "bool", Default: "false", Doc: "with id_field, an id holding a line break is a bad record too"},
+				{Name: "store_ids", Type: "string", Default: "none", Doc: "if set, keep every document's value of this id field in an id store (for the removal ledger); records without it have no id"},
 			},
 			New: func(config []byte) (stage.Stage, error) {
 				var c MinHashConfig
@@ -54,6 +55,8 @@ func Register(r *stage.Registry) error {
 			Fields: []stage.Field{
 				{Name: "output_dir", Type: "string", Doc: "directory for components/ and duplicates/ (required)"},
 				{Name: "top_groups", Type: "int", Default: "10", Doc: "largest groups to report"},
+				{Name: "num_ids", Type: "int", Default: "0 (unknown)", Doc: "when positive, every node id is below it: ranks index nodes in an array"},
+				{Name: "ledger", Type: "object", Default: "none", Doc: "if set ({id_map, stores, num_perm, hash_bits, params_hash}), each rank also writes ledger/part.<rank>.parquet, the removal ledger rows of the duplicates it owns"},
 			},
 			New: func(config []byte) (stage.Stage, error) {
 				var c ComponentsConfig

@@ -119,8 +119,7 @@ const shingleCacheHashes = 4 << 20
 // openShingleStores opens the stores for positioned reads; stores on an
 // object store are first copied to the local directory scratch.
 func openShingleStores(ctx context.Context, refs []SigStoreRef, scratch string) (*shingleStores, error) {
-	s := &shingleStores{refs: append([]SigStoreRef(nil), refs...)}
-	sort.Slice(s.refs, func(i, j int) bool { return s.refs[i].Base < s.refs[j].Base })
+	s := &shingleStores{refs: byBase(refs)}
 	for _, r := range s.refs {
 		d, err := dataio.OpenLocal(ctx, r.Shingles, scratch)
 		if err != nil {

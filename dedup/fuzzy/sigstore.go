@@ -25,6 +25,10 @@ type SigStoreRef struct {
 	// one was written (see shinglestore.go).
 	Shingles     string `json:"shingles,omitempty"`
 	ShingleIndex string `json:"shingle_index,omitempty"`
+	// IDs and IDIndex name the id store of the same ids (the documents'
+	// original ids, for the ledger; see idstore.go).
+	IDs     string `json:"ids,omitempty"`
+	IDIndex string `json:"id_index,omitempty"`
 }
 
 // sigStoreWriter writes records sequentially, filling gaps (ids of bad
@@ -92,11 +96,25 @@ type sigStores struct {
 	buf    []byte
 }
 
+// byBase returns the stores of refs that hold ids (a task of empty files
+// holds none), ordered by first id, so that a binary search over their
+// ranges is sound: an empty store shares its Base with the next one, and in
+// either order the two would break the search.
+func byBase(refs []SigStoreRef) []SigStoreRef {
+	var out []SigStoreRef
+	for _, r := range refs {
+		if r.Count > 0 {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Base < out[j].Base })
+	return out
+}
+
 // openSigStores opens the stores for positioned reads; stores on an object
 // store are first copied to the local directory scratch.
 func openSigStores(ctx context.Context, refs []SigStoreRef, recLen int, scratch string) (*sigStores, error) {
-	s := &sigStores{refs: append([]SigStoreRef(nil), refs...), recLen: recLen}
-	sort.Slice(s.refs, func(i, j int) bool { return s.refs[i].Base < s.refs[j].Base })
+	s := &sigStores{refs: byBase(refs), recLen: recLen}
 	for _, r := range s.refs {
 		f, err := dataio.OpenLocal(ctx, r.Path, scratch)
 		if err != nil {

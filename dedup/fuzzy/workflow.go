@@ -20,9 +20,11 @@ import (
 
 	"github.com/sluice-data/sluice/dedup/fuzzy/minhash"
 	"github.com/sluice-data/sluice/dedup/internal/flow"
+	"github.com/sluice-data/sluice/dedup/ledger"
 	"github.com/sluice-data/sluice/executor"
 	"github.com/sluice-data/sluice/internal/version"
 	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/report"
 	"github.com/sluice-data/sluice/runtime"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/task"
@@ -156,6 +158,11 @@ type Summary struct {
 	// StartedAt and FinishedAt are RFC 3339 times in UTC.
 	StartedAt  string `json:"started_at"`
 	FinishedAt string `json:"finished_at"`
+	// Audit: the removal ledger, the sources, the group-size histogram and
+	// the report (flow.Audit); FuzzyAudit: the similarity histograms and the
+	// precision sample (audit.go).
+	flow.Audit
+	FuzzyAudit
 }
 
 // Workflow runs fuzzy deduplication on a runtime.
@@ -190,12 +197,14 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	sum := &Summary{Params: c, SluiceVersion: strings.TrimPrefix(version.Short(), "sluice "), StartedAt: start.UTC().Format(time.RFC3339)}
+	sum.ParamsHash = ledger.ParamsHash(paramsForHash(c))
 	var lshKey string
 	entry := func(files []string) string {
 		mhParts := []any{"minhash/v4", flow.InputKey(files), c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands * c.Rows, c.Seed, c.HashBits, c.Normalize, storeShingles(c)}
 		if idField, idSingleLine := flow.IDRequirement(c.io()); idField != "" { // ids checked: other bad records, other signatures
 			mhParts = append(mhParts, "id", idField, idSingleLine)
 		}
+		mhParts = append(mhParts, "ledger-ids", c.IDField) // the id stores the ledger reads
 		mhKey := flow.HashKey(mhParts...)
 		if c.Scheme != string(minhash.SchemeNeMo) { // NeMo's keys stay as they were
 			mhKey = flow.HashKey(mhKey, "scheme", c.Scheme)
@@ -215,7 +224,8 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	err = run.End(sum, flow.Ending{CacheRemoved: &sum.CacheRemoved, FinishedAt: &sum.FinishedAt, WallSec: &sum.WallSec, CPUSec: &sum.CPUSec,
-		HeadCPUSec: &sum.HeadCPUSec, Nodes: &sum.Nodes, Phases: sum.Phases, PeakRSSBytes: &sum.PeakRSSBytes})
+		HeadCPUSec: &sum.HeadCPUSec, Nodes: &sum.Nodes, Phases: sum.Phases, PeakRSSBytes: &sum.PeakRSSBytes,
+		Audit: &sum.Audit, Report: func() report.Doc { return ReportDoc(sum) }})
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +264,7 @@ func (p *phases) run(ctx context.Context, in *flow.Inputs) error {
 	if err != nil {
 		return err
 	}
-	dupFiles, err := p.components(ctx, lshOut)
+	dupFiles, err := p.components(ctx, mhOut, lshOut)
 	if err != nil {
 		return err
 	}
@@ -284,7 +294,7 @@ func (p *phases) minhash(ctx context.Context) ([]task.Task, error) {
 	err := p.r.Phase(&sum.Phases, "minhash", dataio.JoinPath(p.root, "minhash"), &mhOut, func(string) ([]task.Task, error) {
 		st, err := p.r.Build("fuzzy_minhash", MinHashConfig{CacheDir: p.root, TextField: c.TextField, OnBadRecord: c.OnBadRecord,
 			CharNgrams: c.CharNgrams, NumPerm: c.Bands * c.Rows, Seed: c.Seed, HashBits: c.HashBits, Scheme: c.Scheme, Normalize: c.Normalize, StoreShingles: storeShingles(c),
-			IDField: idField, IDSingleLine: idSingleLine})
+			IDField: idField, IDSingleLine: idSingleLine, StoreIDs: c.IDField})
 		if err != nil {
 			return nil, err
 		}
@@ -345,9 +355,10 @@ func (p *phases) lsh(ctx context.Context, mhOut []task.Task) ([]task.Task, error
 	return lshOut, nil
 }
 
-// components runs phase 4, connected components as a collective group,
-// and returns the duplicates files, copied to the output.
-func (p *phases) components(ctx context.Context, lshOut []task.Task) ([]string, error) {
+// components runs phase 4, connected components as a collective group
+// (each rank also writes its part of the removal ledger), and returns the
+// duplicates files, copied to the output with the ledger.
+func (p *phases) components(ctx context.Context, mhOut, lshOut []task.Task) ([]string, error) {
 	sum := p.sum
 	var ccOut []task.Task
 	err := p.r.Phase(&sum.Phases, "components", dataio.JoinPath(p.lshRoot, "cc"), &ccOut, func(dir string) ([]task.Task, error) {
@@ -357,7 +368,11 @@ func (p *phases) components(ctx context.Context, lshOut []task.Task) ([]string, 
 		if err != nil {
 			return nil, err
 		}
-		st, err := p.r.Build("fuzzy_components", ComponentsConfig{OutputDir: dir, NumIDs: numIDs})
+		lc, err := ledgerConfig(p.c, p.root, mhOut, sum.ParamsHash)
+		if err != nil {
+			return nil, err
+		}
+		st, err := p.r.Build("fuzzy_components", ComponentsConfig{OutputDir: dir, NumIDs: numIDs, Ledger: lc})
 		if err != nil {
 			return nil, err
 		}
@@ -379,12 +394,15 @@ func (p *phases) components(ctx context.Context, lshOut []task.Task) ([]string, 
 		fg := t.(*task.FileGroup)
 		dupFiles = append(dupFiles, fg.Paths[1])
 	}
-	p.w.describeGroups(ctx, p.c, sum.LargestGroups, ccOut, p.idTasks)
+	p.w.describeGroups(ctx, p.c, sum.LargestGroups, ccOut, p.idTasks, mhOut)
 	sort.Strings(dupFiles)
 	for _, f := range dupFiles {
 		if err := flow.CopyToOutput(p.dst, []string{f}, "duplicates/"+dataio.BaseOf(f)); err != nil {
 			return nil, err
 		}
+	}
+	if err := p.audit(ctx, ccOut, lshOut); err != nil {
+		return nil, err
 	}
 	return dupFiles, nil
 }

@@ -35,6 +35,9 @@ type GroupMember struct {
 	OriginalID json.RawMessage `json:"original_id,omitempty"`
 	// Kept is true for the group's first document, the one kept.
 	Kept bool `json:"kept"`
+	// TextStart is the first characters of the document's text (white
+	// space collapsed), for the report.
+	TextStart string `json:"text_start,omitempty"`
 }
 
 // GroupSize is one group and its number of documents. A group's id is its
@@ -50,19 +53,24 @@ const (
 	MembersPerGroup = 3
 )
 
+// OriginalIDs looks up the original id (as JSON; nil for none) of a
+// document by its dedup id, for a workflow that kept them while reading.
+type OriginalIDs func(id int64) (json.RawMessage, error)
+
 // DescribeGroups names, for each of the first few of the largest groups,
 // its first few documents: members[group] lists their ids (the kept one,
 // the group's id, and the earliest removed ones), and DescribeGroups adds
-// their files, record numbers and original ids. It reads at most
-// DescribedGroups × MembersPerGroup records (of a large JSONL file only the
-// section holding the record). A failure is logged, not fatal: the summary
-// then lacks the members.
-func DescribeGroups(ctx context.Context, c IO, log *slog.Logger, groups []LargestGroup, members map[int64][]int64, idTasks []task.Task) {
+// their files, record numbers and original ids: from orig when the
+// workflow kept them, else read from the inputs (at most DescribedGroups ×
+// MembersPerGroup records; of a large JSONL file only the section holding
+// the record). A failure is logged, not fatal: the summary then lacks the
+// members.
+func DescribeGroups(ctx context.Context, c IO, log *slog.Logger, groups []LargestGroup, members map[int64][]int64, idTasks []task.Task, orig OriginalIDs) {
 	groups = groups[:min(len(groups), DescribedGroups)]
 	if len(groups) == 0 {
 		return
 	}
-	if err := describe(ctx, c, groups, members, idTasks); err != nil {
+	if err := describe(ctx, c, groups, members, idTasks, orig); err != nil {
 		log.Warn("summary: cannot name the members of the largest groups", "err", err)
 		for i := range groups {
 			groups[i].Members = nil
@@ -70,7 +78,7 @@ func DescribeGroups(ctx context.Context, c IO, log *slog.Logger, groups []Larges
 	}
 }
 
-func describe(ctx context.Context, c IO, groups []LargestGroup, members map[int64][]int64, idTasks []task.Task) error {
+func describe(ctx context.Context, c IO, groups []LargestGroup, members map[int64][]int64, idTasks []task.Task, orig OriginalIDs) error {
 	var files []FileRange
 	for _, t := range idTasks {
 		fr, err := FileRanges(t)
@@ -99,18 +107,29 @@ func describe(ctx context.Context, c IO, groups []LargestGroup, members map[int6
 			where[id] = p
 		}
 	}
-	orig := map[part]map[int64]json.RawMessage{}
+	read := map[part]map[int64]json.RawMessage{}
 	for p, rows := range wanted {
+		if orig != nil {
+			break
+		}
 		ids, err := readOriginalIDs(ctx, c, files[p.file], p.sec, rows)
 		if err != nil {
 			return err
 		}
-		orig[p] = ids
+		read[p] = ids
 	}
 	for i := range groups {
 		for _, id := range members[groups[i].Group] {
 			m := located[id]
-			m.OriginalID = orig[where[id]][m.Record-1]
+			if orig != nil {
+				js, err := orig(id)
+				if err != nil {
+					return err
+				}
+				m.OriginalID = js
+			} else {
+				m.OriginalID = read[where[id]][m.Record-1]
+			}
 			m.Kept = id == groups[i].Group
 			groups[i].Members = append(groups[i].Members, m)
 		}

@@ -68,7 +68,7 @@ func OutputMode(c IO) dataio.OutputMode {
 // are replaced without --overwrite, so that the same command resumes.
 func PrepareOutput(c IO, files []string, log *slog.Logger) (*dataio.Output, error) {
 	mode := OutputMode(c)
-	reserved := []string{"id_map.json", "summary.json", "quarantine.jsonl"}
+	reserved := []string{"id_map.json", "summary.json", "quarantine.jsonl", "report.html"}
 	if !c.NoRemove {
 		root := CommonDir(files)
 		for _, f := range files {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-data/sluice/executor"
 	dataio "github.com/sluice-data/sluice/io"
+	"github.com/sluice-data/sluice/report"
 	"github.com/sluice-data/sluice/runtime"
 	"github.com/sluice-data/sluice/stage"
 	"github.com/sluice-data/sluice/task"
@@ -299,12 +300,17 @@ type Ending struct {
 	Nodes                       *[]NodeSummary
 	Phases                      []PhaseSummary
 	PeakRSSBytes                *int64
+	// Audit and Report, when set: End writes OUTPUT/report.html, Report's
+	// document (built once the times are filled), before summary.json, and
+	// names it in Audit.Report.
+	Audit  *Audit
+	Report func() report.Doc
 }
 
 // End finishes a successful run: it removes the cache entry with
-// --remove-cache, fills the summary's times, and writes summary (the
-// workflow's summary, whose fields e points at) as summary.json, last: its
-// presence marks a finished run.
+// --remove-cache, fills the summary's times, writes report.html (if e
+// has a Report), and writes summary (the workflow's summary, whose fields
+// e points at) as summary.json, last: its presence marks a finished run.
 func (r *Run) End(summary any, e Ending) error {
 	if r.IO.RemoveCache {
 		if err := RemoveCacheEntry(r.IO.Cache, r.Root, r.Log); err != nil {
@@ -323,6 +329,16 @@ func (r *Run) End(summary any, e Ending) error {
 	*e.PeakRSSBytes = executor.PeakRSS()
 	for _, n := range r.Runner.nodes {
 		*e.PeakRSSBytes = max(*e.PeakRSSBytes, n.PeakRSSBytes)
+	}
+	if e.Report != nil {
+		e.Audit.Report = dataio.JoinPath(r.IO.Output, "report.html")
+		b, err := report.Render(e.Report())
+		if err != nil {
+			return fmt.Errorf("report.html: %w", err)
+		}
+		if err := WriteToOutput(r.Dst, "report.html", func(path string) error { return WriteFileAtomic(path, b) }); err != nil {
+			return err
+		}
 	}
 	return WriteSummary(r.Dst, summary)
 }

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -129,6 +130,13 @@ type TextReader struct {
 // (f.Base plus its record index) and text, which is valid only during the
 // call.
 func (r *TextReader) Each(ctx context.Context, f FileRange, fn func(id int64, text []byte) error) error {
+	return r.EachWithID(ctx, f, func(id int64, text, _ []byte) error { return fn(id, text) })
+}
+
+// EachWithID is Each, also handing fn the document's original id as JSON
+// (OriginalIDJSON; nil when it has none, or when the options do not read
+// ids: see KeepIDs). Both are valid only during the call.
+func (r *TextReader) EachWithID(ctx context.Context, f FileRange, fn func(id int64, text, origID []byte) error) error {
 	opts := r.Opts
 	br, err := OpenRange(f, opts)
 	if err != nil {
@@ -150,7 +158,7 @@ func (r *TextReader) Each(ctx context.Context, f FileRange, fn func(id int64, te
 	return err
 }
 
-func (r *TextReader) eachJSONL(ctx context.Context, jr *dataio.JSONLReader, f FileRange, fn func(id int64, text []byte) error) error {
+func (r *TextReader) eachJSONL(ctx context.Context, jr *dataio.JSONLReader, f FileRange, fn func(id int64, text, origID []byte) error) error {
 	for {
 		rec, err := jr.NextRecord(ctx)
 		if errors.Is(err, io.EOF) {
@@ -159,13 +167,17 @@ func (r *TextReader) eachJSONL(ctx context.Context, jr *dataio.JSONLReader, f Fi
 		if err != nil {
 			return err
 		}
-		if err := fn(f.Base+rec.Row, rec.Text); err != nil {
+		orig := bytes.TrimSpace(rec.ID)
+		if len(orig) == 0 || string(orig) == "null" {
+			orig = nil
+		}
+		if err := fn(f.Base+rec.Row, rec.Text, orig); err != nil {
 			return err
 		}
 	}
 }
 
-func (r *TextReader) eachBatch(ctx context.Context, br dataio.BatchReader, f FileRange, fn func(id int64, text []byte) error) error {
+func (r *TextReader) eachBatch(ctx context.Context, br dataio.BatchReader, f FileRange, fn func(id int64, text, origID []byte) error) error {
 	for {
 		b, err := br.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -174,7 +186,8 @@ func (r *TextReader) eachBatch(ctx context.Context, br dataio.BatchReader, f Fil
 		if err != nil {
 			return err
 		}
-		if r.IDField != "" && dataio.FormatOf(f.Path) == dataio.Parquet {
+		parquet := dataio.FormatOf(f.Path) == dataio.Parquet
+		if r.IDField != "" && parquet {
 			if b, err = CheckParquetIDs(b, f.Path, r.IDField, r.IDSingleLine, r.Opts, &r.IDBad); err != nil {
 				return err
 			}
@@ -183,8 +196,16 @@ func (r *TextReader) eachBatch(ctx context.Context, br dataio.BatchReader, f Fil
 		if rows == nil {
 			return fmt.Errorf("%s: the reader gave no %s column", f.Path, dataio.RowColumn)
 		}
+		var idc *task.Column
+		if r.Opts.IDField != "-" {
+			idc = b.Column(r.Opts.IDField)
+		}
 		for i, text := range b.Texts() {
-			if err := fn(f.Base+rows.Ints[i], unsafe.Slice(unsafe.StringData(text), len(text))); err != nil {
+			var orig []byte
+			if js := OriginalIDJSON(idc, i, !parquet); js != nil {
+				orig = []byte(*js)
+			}
+			if err := fn(f.Base+rows.Ints[i], unsafe.Slice(unsafe.StringData(text), len(text)), orig); err != nil {
 				return err
 			}
 		}

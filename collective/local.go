@@ -249,6 +249,11 @@ func (t *localTransport) Recv(ctx context.Context, from int, tag uint64) ([]byte
 			if t.isClosed(t.rank) {
 				return nil, fmt.Errorf("collective: recv at rank %d from rank %d: %w", t.rank, from, ErrClosed)
 			}
+			if err := ctx.Err(); err != nil {
+				// Cancelled too (the peer closed because the same run was
+				// cancelled): the cancellation is the cause to report.
+				return nil, fmt.Errorf("collective: recv at rank %d from rank %d: %w", t.rank, from, err)
+			}
 			return nil, fmt.Errorf("collective: recv at rank %d from rank %d: %w", t.rank, from, ErrPeerClosed)
 		}
 	}

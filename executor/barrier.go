@@ -53,6 +53,16 @@ func (e *Executor) runBarrier(ctx context.Context, r *stageRun, tasks []task.Tas
 
 func (e *Executor) runBarrierOnce(ctx context.Context, r *stageRun, tasks []task.Task, attempt int) ([]task.Task, error) {
 	res := r.st.Resources()
+	var orphaned time.Time
+	for {
+		changed := e.ledger.wait()
+		if e.ledger.live() > 0 {
+			break
+		}
+		if err := e.waitNode(ctx, r.name(), changed, &orphaned); err != nil {
+			return nil, fmt.Errorf("stage %s: %w", r.name(), err)
+		}
+	}
 	cpus, gpus := e.free()
 	n, warn, err := ActorCount(len(tasks), r.st.BatchSize(), cpus, gpus, res.CPUs, res.GPUs, r.st.NumWorkers())
 	if err != nil {
@@ -107,6 +117,7 @@ func (e *Executor) runShuffle(ctx context.Context, r *stageRun, tasks []task.Tas
 	insert := func(ctx context.Context, h *actorHandle, b []task.Task) (struct{}, error) {
 		_, dur, err := r.invoke(ctx, h, runtime.Call{Method: runtime.Insert, Tasks: b, Attempt: attempt})
 		r.busy.Add(int64(dur))
+		r.barrierDeath(ctx, h, b, err, attempt)
 		return struct{}{}, err
 	}
 	batches := Batches(tasks, r.st.BatchSize())
@@ -200,14 +211,7 @@ func (r *stageRun) onAll(ctx context.Context, actors []*actorHandle, m runtime.M
 			res, dur, err := r.invoke(cctx, h, runtime.Call{Method: m, Tasks: in, Attempt: attempt})
 			r.busy.Add(int64(dur))
 			if err != nil {
-				var died *runtime.DiedError
-				if errors.As(err, &died) {
-					r.deaths.Add(1)
-					h.died.Store(true)
-					r.e.logPanic(r.name(), h.id, in, err, &task.Attempt{})
-					r.e.emit(Event{Kind: EventActorDeath, Stage: r.name(), Actor: h.id, Node: h.pl.node.ID,
-						Task: firstID(in), Reason: died.Reason, Error: err.Error(), Attempt: attempt})
-				}
+				r.barrierDeath(ctx, h, in, err, attempt)
 				errs[i] = fmt.Errorf("actor %s (rank %d): %s: %w", h.id, i, m, err)
 				cancel(errs[i])
 				return
@@ -220,6 +224,21 @@ func (r *stageRun) onAll(ctx context.Context, actors []*actorHandle, m runtime.M
 		return nil, err
 	}
 	return outs, nil
+}
+
+// barrierDeath counts and reports the death of a barrier actor, if err
+// is one (the group's attempt fails with it and is retried whole). Calls
+// cancelled because a sibling failed first (ctx is done) are no deaths of
+// their own.
+func (r *stageRun) barrierDeath(ctx context.Context, h *actorHandle, in []task.Task, err error, attempt int) {
+	var died *runtime.DiedError
+	if !errors.As(err, &died) || (died.Reason == runtime.DiedCancelled && ctx.Err() != nil) || !h.died.CompareAndSwap(false, true) {
+		return
+	}
+	r.deaths.Add(1)
+	r.e.logPanic(r.name(), h.id, in, err, &task.Attempt{})
+	r.e.emit(Event{Kind: EventActorDeath, Stage: r.name(), Actor: h.id, Node: h.pl.node.ID,
+		Task: firstID(in), Reason: died.Reason, Error: err.Error(), Attempt: attempt})
 }
 
 func dropSentinels(ts []task.Task) []task.Task {

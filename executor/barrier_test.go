@@ -297,3 +297,61 @@ func TestBarrierPanicLogged(t *testing.T) {
 		t.Fatalf("want one ERROR line and one DEBUG stack, got %d and %d:\n%s", errLines, stackLines, log.String())
 	}
 }
+
+// insertPanicOnce is a shuffle stage whose first Insert call panics.
+type insertPanicOnce struct {
+	wordCount
+	done *atomic.Bool
+}
+
+func (s *insertPanicOnce) Insert(ctx context.Context, ts []task.Task) error {
+	if s.done.CompareAndSwap(false, true) {
+		panic("insert gives up")
+	}
+	return s.wordCount.Insert(ctx, ts)
+}
+
+// TestShuffleInsertDeath: an actor that dies in a shuffle's insert phase
+// (through the pool, not onAll) is counted and reported as a death, and
+// the attempt is retried whole with fresh actors.
+func TestShuffleInsertDeath(t *testing.T) {
+	obs := &eventLog{}
+	s := &insertPanicOnce{wordCount: wordCount{Base: stage.Base{StageName: "wc", Batch: 2, StageKind: stage.Shuffle}, parts: 3,
+		setups: new(atomic.Int64), teardns: new(atomic.Int64), inserts: new(atomic.Int64)}, done: new(atomic.Bool)}
+	ex := newExec(t, executor.Config{Logger: slog.New(slog.DiscardHandler), Observer: obs})
+	if _, err := ex.Execute(context.Background(), []stage.Stage{s}, docs(10)); err != nil {
+		t.Fatal(err)
+	}
+	rep := ex.Report().Stages[0]
+	if rep.ActorDeaths != 1 || rep.Retries != 1 {
+		t.Fatalf("deaths=%d retries=%d; want 1 and 1", rep.ActorDeaths, rep.Retries)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	var deaths int
+	for _, e := range obs.events {
+		if e.Kind == executor.EventActorDeath {
+			deaths++
+			if e.Reason != "panic" || e.Stage != "wc" {
+				t.Fatalf("death event %+v", e)
+			}
+		}
+	}
+	if deaths != 1 {
+		t.Fatalf("%d actor-death events; want 1", deaths)
+	}
+}
+
+// eventLog is an executor.Observer that keeps the events.
+type eventLog struct {
+	mu     sync.Mutex
+	events []executor.Event
+}
+
+func (o *eventLog) Begin(*executor.Executor)      {}
+func (o *eventLog) End(*executor.Executor, error) {}
+func (o *eventLog) Event(e executor.Event) {
+	o.mu.Lock()
+	o.events = append(o.events, e)
+	o.mu.Unlock()
+}

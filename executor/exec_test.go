@@ -371,6 +371,13 @@ func TestTimeoutAbandonsActor(t *testing.T) {
 		if d := ex.Report().Stages[0].ActorDeaths; d != 1 {
 			t.Fatalf("deaths = %d", d)
 		}
+		// The abandoned actor's Stop waits for its hung call to return (the
+		// call's context is cancelled), which may be just after Execute
+		// returns: its teardown is owed, and comes.
+		deadline := time.Now().Add(5 * time.Second)
+		for f.c.setups.Load() != f.c.teardowns.Load() && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
 		if s, td := f.c.setups.Load(), f.c.teardowns.Load(); s != td {
 			t.Fatalf("%d setups, %d teardowns", s, td)
 		}

@@ -48,6 +48,9 @@ type placement struct {
 	shares  []float64 // fraction of each device taken
 }
 
+// errNoLiveNode: every node is lost.
+var errNoLiveNode = errors.New("no live node")
+
 // errNoFreeGPU: some node has GPUs for the request, but none is free now.
 var errNoFreeGPU = errors.New("no free GPU")
 
@@ -106,6 +109,19 @@ func (l *ledger) wait() <-chan struct{} {
 	return l.changed
 }
 
+// live counts the nodes not lost.
+func (l *ledger) live() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, b := range l.nodes {
+		if !b.lost {
+			n++
+		}
+	}
+	return n
+}
+
 // totals returns the CPUs and GPUs of the live nodes.
 func (l *ledger) totals() (cpus, gpus float64) {
 	l.mu.Lock()
@@ -161,7 +177,7 @@ func (l *ledger) acquire(res stage.Resources) (placement, error) {
 	case best != nil:
 		return l.bookLocked(best, res.CPUs, bestDev, bestShares), nil
 	case live == 0:
-		return placement{}, errors.New("no live node")
+		return placement{}, errNoLiveNode
 	case gpuNodes > 0:
 		return placement{}, errNoFreeGPU
 	case lastErr != nil:

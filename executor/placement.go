@@ -30,11 +30,18 @@ func (e *Executor) book(ctx context.Context, r *stageRun, essential bool) (place
 	res := r.st.Resources()
 	start := time.Now()
 	warned := false
+	var orphaned time.Time
 	for {
 		changed := e.ledger.wait()
 		pl, err := e.ledger.acquire(res)
 		if err == nil {
 			return pl, nil
+		}
+		if errors.Is(err, errNoLiveNode) {
+			if err := e.waitNode(ctx, r.name(), changed, &orphaned); err != nil {
+				return placement{}, fmt.Errorf("stage %s: place actor: %w", r.name(), err)
+			}
+			continue
 		}
 		if !errors.Is(err, errNoFreeGPU) {
 			return placement{}, fmt.Errorf("stage %s: place actor: %w", r.name(), err)
@@ -94,6 +101,36 @@ func (e *Executor) reclaimGPUs(r *stageRun) bool {
 		}
 	}
 	return above
+}
+
+// waitNode waits, after every node was lost, for a node to join (changed
+// is the ledger's signal, taken before the ledger was read), up to the
+// runtime's RejoinWait counted from *since (set on the first call). It
+// returns errNoLiveNode at once on a runtime whose nodes never come back.
+func (e *Executor) waitNode(ctx context.Context, stage string, changed <-chan struct{}, since *time.Time) error {
+	rj, ok := e.rt.(runtime.Rejoiner)
+	if !ok || rj.RejoinWait() <= 0 {
+		return errNoLiveNode
+	}
+	limit := rj.RejoinWait()
+	if since.IsZero() {
+		*since = time.Now()
+		e.log.Warn("every node is lost; waiting for one to join", "stage", stage, "up_to", limit)
+	}
+	left := limit - time.Since(*since)
+	if left <= 0 {
+		return fmt.Errorf("%w: none joined within %s", errNoLiveNode, limit)
+	}
+	t := time.NewTimer(left)
+	defer t.Stop()
+	select {
+	case <-changed:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("%w: none joined within %s", errNoLiveNode, limit)
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // onNodeEvent follows the runtime's membership: a node that joins can take

@@ -663,3 +663,113 @@ func TestLostNodeRestartsBarrier(t *testing.T) {
 		t.Fatalf("retries = %d, want the one barrier restart", r)
 	}
 }
+
+// rejoining is a local runtime whose nodes can come back (runtime.Rejoiner),
+// as natsrt's workers do.
+type rejoining struct {
+	*local.Runtime
+	wait time.Duration
+}
+
+func (r rejoining) RejoinWait() time.Duration { return r.wait }
+
+// TestEveryNodeLostWaitsForOne: when the only node is lost mid-run, an
+// executor on a runtime whose nodes come back (a lone worker rejoining as a
+// new node) waits for one to join and completes with every task exactly
+// once, in plain and barrier stages alike; on a runtime without
+// RejoinWait, or when none joins in time, the run fails naming the cause.
+func TestEveryNodeLostWaitsForOne(t *testing.T) {
+	run := func(t *testing.T, wait time.Duration, rejoin bool, st func(onCall func(int64)) stage.Stage) error {
+		lrt, err := local.New(local.Options{ScratchDir: t.TempDir(), Nodes: []stage.Node{{ID: "n1", CPUs: 2}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lrt.Close()
+		var rt runtime.Runtime = lrt
+		if wait > 0 {
+			rt = rejoining{lrt, wait}
+		}
+		var once sync.Once
+		lost := make(chan struct{})
+		onCall := func(n int64) {
+			if n == 5 {
+				once.Do(func() {
+					go func() {
+						defer close(lost)
+						if err := lrt.LoseNode("n1"); err != nil {
+							t.Error(err)
+						}
+						if rejoin {
+							time.Sleep(100 * time.Millisecond)
+							if err := lrt.AddNode(stage.Node{ID: "n2", CPUs: 2}); err != nil {
+								t.Error(err)
+							}
+						}
+					}()
+				})
+			}
+		}
+		s := st(onCall)
+		ex := executor.New(rt, executor.Config{RetryBackoff: time.Millisecond})
+		out, err := ex.Execute(context.Background(), []stage.Stage{s}, docs(40))
+		<-lost
+		if err == nil && !shuffle(s) && !slices.Equal(texts(out), wantTexts(40)) {
+			t.Fatal("lost or duplicated outputs")
+		}
+		if err == nil && shuffle(s) && strings.Join(texts(out), ",") != "doc=40" {
+			t.Fatalf("shuffle output %v; want doc=40", texts(out))
+		}
+		return err
+	}
+	plain := func(onCall func(int64)) stage.Stage {
+		return &nodeStage{Base: stage.Base{StageName: "rec", Batch: 1, Workers: 2}, rec: &nodeRecorder{}, sleep: 5 * time.Millisecond, perNode: new(sync.Map), onCall: onCall}
+	}
+	barrier := func(onCall func(int64)) stage.Stage {
+		return &countingShuffle{wordCount: wordCount{Base: stage.Base{StageName: "wc", Batch: 2, StageKind: stage.Shuffle}, parts: 3,
+			setups: new(atomic.Int64), teardns: new(atomic.Int64), inserts: new(atomic.Int64)}, onCall: onCall, calls: new(atomic.Int64)}
+	}
+	t.Run("shuffle, a node joins", func(t *testing.T) {
+		if err := run(t, 10*time.Second, true, barrier); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("plain, a node joins", func(t *testing.T) {
+		if err := run(t, 10*time.Second, true, plain); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("plain, none joins in time", func(t *testing.T) {
+		err := run(t, 200*time.Millisecond, false, plain)
+		if err == nil || !strings.Contains(err.Error(), "no live node: none joined within 200ms") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("plain, a runtime whose nodes never come back", func(t *testing.T) {
+		start := time.Now()
+		err := run(t, 0, false, plain)
+		if err == nil || !strings.Contains(err.Error(), "no live node") || time.Since(start) > 5*time.Second {
+			t.Fatalf("err = %v after %s", err, time.Since(start))
+		}
+	})
+}
+
+func shuffle(s stage.Stage) bool { _, ok := s.(*countingShuffle); return ok }
+
+// countingShuffle is wordCount with a hook on every insert call (it counts
+// the first word of each document: "doc").
+type countingShuffle struct {
+	wordCount
+	onCall func(int64)
+	calls  *atomic.Int64
+}
+
+func (s *countingShuffle) Insert(ctx context.Context, ts []task.Task) error {
+	s.onCall(s.calls.Add(1))
+	time.Sleep(5 * time.Millisecond)
+	var firsts []task.Task
+	for _, t := range ts {
+		f := strings.Fields(t.(*task.DocumentBatch).Texts()[0])
+		firsts = append(firsts, task.NewDocumentBatch("ds", "text", f[:1]))
+	}
+	return s.wordCount.Insert(ctx, firsts)
+}

@@ -64,6 +64,15 @@ type Runtime interface {
 	Close() error
 }
 
+// Rejoiner is implemented by runtimes whose nodes can come back or be
+// added while a job runs (natsrt: a worker that lost its lease rejoins as a
+// new node within a second or two). When every node is lost, the executor
+// waits up to RejoinWait for one to join before it fails what it was
+// placing; without it (runtime/local) it fails at once.
+type Rejoiner interface {
+	RejoinWait() time.Duration
+}
+
 // ErrNodeLost is wrapped by errors that report a node that is gone (or was
 // never known): Spawn and SetupNode on it, and the Err of a DiedError with
 // reason DiedLost.

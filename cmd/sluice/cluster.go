@@ -55,7 +55,7 @@ func (f *clusterFlags) add(fl *pflag.FlagSet) {
 	fl.StringVar(&f.natsSysCreds, "nats-sys-creds", "", "with --nats: credentials of the system account, to hear of a dead worker within milliseconds from the server's disconnect advisories (without them: after the lease TTL, about 2 s)")
 	fl.StringVar(&f.natsAccount, "nats-account", "", "with --nats-sys-creds: the account (public key or name) the workers connect as, whose advisories to follow")
 	fl.IntVar(&f.minWorkers, "min-workers", 0, "with --listen or --nats: wait until this many workers joined before starting the job (default 1)")
-	fl.DurationVar(&f.waitWorkers, "wait-workers", defaultWaitWorkers, "with --listen or --nats: how long to wait for --min-workers before giving up (exit 1)")
+	fl.DurationVar(&f.waitWorkers, "wait-workers", defaultWaitWorkers, "with --listen or --nats: how long to wait for --min-workers before giving up (exit 1), and, during the job, for a worker to join when every worker is lost")
 	fl.StringVar(&f.sharedDir, "shared-dir", "", "with --listen or --nats: a directory on the filesystem shared by the head and every worker; the head writes a probe file there that a worker must read back to join "+
 		"(default: the job's cache or output location; inputs, outputs and caches must be at the same paths on every machine)")
 }
@@ -223,7 +223,7 @@ func (a *app) startCluster(ctx context.Context, f *clusterFlags, defaultShared s
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	rt, err := natsrt.Start(sctx, natsrt.Config{Head: hc, Registry: builtin.Registry(), Logger: a.logger})
+	rt, err := natsrt.Start(sctx, natsrt.Config{Head: hc, Registry: builtin.Registry(), Logger: a.logger, RejoinWait: f.waitWorkers})
 	if err != nil {
 		if f.listen != "" {
 			return nil, configErr(fmt.Errorf("--listen %s: %w", f.listen, err))

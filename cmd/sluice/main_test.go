@@ -33,7 +33,11 @@ type result struct {
 }
 
 func sluice(args ...string) result {
-	var out, errb bytes.Buffer
+	// stderr takes the log and the command's own messages from several
+	// goroutines (a head's workers log through it): os.Stderr allows
+	// that, a bare bytes.Buffer does not.
+	var out bytes.Buffer
+	var errb lockedBuffer
 	code := run(args, &out, &errb)
 	return result{code, out.String(), errb.String()}
 }

@@ -185,6 +185,19 @@ func TestS3DedupFuzzy(t *testing.T) {
 	if keys := listObjects(t, f.srv, f.bucket, "cache/"); !slices.ContainsFunc(keys, func(k string) bool { return strings.HasSuffix(k, "minhash/_DONE.json") }) {
 		t.Fatalf("no MinHash phase in the S3 cache: %v", keys)
 	}
+	// The removal ledger and report.html are on S3 too, and sluice explain
+	// reads them, and the documents' texts, from there.
+	if keys := listObjects(t, f.srv, f.bucket, "out/"); !slices.Contains(keys, "report.html") || !slices.Contains(keys, "ledger/part.0.parquet") {
+		t.Fatalf("no report.html or ledger part in the S3 output: %v", keys)
+	}
+	removed, err := dataio.ReadFile(context.Background(), f.url("out/removed.txt"))
+	if err != nil || len(removed) == 0 {
+		t.Fatalf("removed ids: %q, %v", removed, err)
+	}
+	id := strings.Trim(strings.SplitN(string(removed), "\n", 2)[0], `"`)
+	if r := sluice("explain", "--output", f.url("out"), id); r.code != 0 || !strings.Contains(r.stdout, id+" was removed as a duplicate") || !strings.Contains(r.stdout, "Kept document (first") {
+		t.Fatalf("explain %s over S3: %s", id, r)
+	}
 
 	// S3 input, local output and cache.
 	mixed := filepath.Join(f.dir, "mixed")

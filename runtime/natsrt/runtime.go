@@ -33,7 +33,14 @@ type Config struct {
 	// (stages/builtin.Registry for the sluice command).
 	Registry *stage.Registry
 	Logger   *slog.Logger
+	// RejoinWait is how long the executor waits for a worker to join when
+	// every worker is lost (a lone worker that lost its lease rejoins as a
+	// new node within a second or two); default 2 minutes.
+	RejoinWait time.Duration
 }
+
+// DefaultRejoinWait is Config.RejoinWait's default.
+const DefaultRejoinWait = 2 * time.Minute
 
 // Runtime is the runtime.Runtime of a head: its nodes are the `sluice
 // worker` incarnations in the run's membership, and its actors live in
@@ -43,6 +50,7 @@ type Runtime struct {
 	wire    *runtime.Wire
 	log     *slog.Logger
 	started time.Time
+	rejoin  time.Duration
 	callSeq atomic.Uint64
 	keySeq  atomic.Uint64
 
@@ -54,7 +62,10 @@ type Runtime struct {
 	unsub  func()
 }
 
-var _ runtime.Runtime = (*Runtime)(nil)
+var (
+	_ runtime.Runtime  = (*Runtime)(nil)
+	_ runtime.Rejoiner = (*Runtime)(nil)
+)
 
 // Start starts the head (its server or its connections, the membership,
 // the endpoint) and returns the runtime. Workers may join from then on;
@@ -66,8 +77,11 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.RejoinWait <= 0 {
+		cfg.RejoinWait = DefaultRejoinWait
+	}
 	r := &Runtime{
-		wire: runtime.NewWire(cfg.Registry), log: cfg.Logger, started: time.Now(),
+		wire: runtime.NewWire(cfg.Registry), log: cfg.Logger, started: time.Now(), rejoin: cfg.RejoinWait,
 		incs: make(map[string]string), actors: make(map[string]*actor), ranks: make(map[string]map[int]string),
 	}
 	hc := cfg.Head
@@ -136,6 +150,9 @@ func (r *Runtime) WatchNodes(ctx context.Context, fn func(runtime.NodeEvent)) er
 	context.AfterFunc(ctx, cancel)
 	return nil
 }
+
+// RejoinWait implements runtime.Rejoiner: workers come back as new nodes.
+func (r *Runtime) RejoinWait() time.Duration { return r.rejoin }
 
 // RequiresDescriptors implements runtime.Runtime: actors are built from
 // their descriptors in the workers.

@@ -101,7 +101,6 @@ func (r *Runner) Phase(phases *[]PhaseSummary, name, dir string, out *[]task.Tas
 		return err
 	}
 	r.lastStages = nil
-	log.Info("phase started", "phase", name)
 	r.notePhase(executor.Phase{Name: name, State: executor.PhaseRunning})
 	t0, c0 := time.Now(), executor.ProcessCPU()
 	ts, err := fn(dir)

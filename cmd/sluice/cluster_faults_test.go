@@ -155,7 +155,7 @@ func (s faultSummary) deaths(phase string) (deaths, retries int64) {
 func testKillWorker(t *testing.T, c *cluster, ref fuzzyRef, phase, method string) {
 	out := filepath.Join(t.TempDir(), "out")
 	from := c.offsets()
-	job := startSluice(append([]string{"dedup", "fuzzy", "--input", ref.in, "--output", out}, c.head(3)...)...)
+	job := startSluice(append([]string{"dedup", "fuzzy", "--input", ref.in, "--files-per-partition", "1", "--output", out}, c.head(3)...)...)
 	call := "stage=" + phase + " method=" + method
 	i := c.waitCall(t, job, from, call)
 	c.workers[i].Kill()
@@ -191,7 +191,7 @@ func testPartition(t *testing.T, c *cluster, ref fuzzyRef, i int) {
 
 	out := filepath.Join(t.TempDir(), "out")
 	from := c.offsets()
-	job := startSluice(append([]string{"dedup", "fuzzy", "--input", ref.in, "--output", out}, c.head(3)...)...)
+	job := startSluice(append([]string{"dedup", "fuzzy", "--input", ref.in, "--files-per-partition", "1", "--output", out}, c.head(3)...)...)
 	re := callStarted("stage=lsh method=insert")
 	natstest.Eventually(t, 60*time.Second, name+" starting an LSH call", func() bool {
 		o := w.Output()
@@ -271,7 +271,7 @@ func outputListing(t *testing.T, dir string) string {
 // the phases the dead head finished.
 func testKillHead(t *testing.T, c *cluster, ref fuzzyRef) {
 	out := filepath.Join(t.TempDir(), "out")
-	args := append([]string{"dedup", "fuzzy", "--input", ref.in, "--output", out}, c.head(3)...)
+	args := append([]string{"dedup", "fuzzy", "--input", ref.in, "--files-per-partition", "1", "--output", out}, c.head(3)...)
 	a, _ := json.Marshal(args)
 	from := c.offsets()
 	head := natstest.StartChild(t, "sluice", "SLUICE_ARGS="+string(a))

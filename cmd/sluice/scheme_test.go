@@ -45,7 +45,8 @@ func TestDedupFuzzyScheme(t *testing.T) {
 // verification (recorded in summary.json), flags given explicitly win, and
 // an unknown preset is a usage error.
 func TestDedupFuzzyPreset(t *testing.T) {
-	in := "../../examples/fuzzy/data"
+	in := fuzzySubset(t, t.TempDir(), 150) // enough to hold duplicates; the test is of the settings
+
 	type params struct {
 		Scheme          string  `json:"scheme"`
 		Bands           int     `json:"bands"`

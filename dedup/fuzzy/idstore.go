@@ -1,14 +1,9 @@
 package fuzzy
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"sort"
 	"unsafe"
-
-	dataio "github.com/sluice-data/sluice/io"
 )
 
 // An id store keeps, for every document id of a MinHash task, the
@@ -23,30 +18,16 @@ import (
 // cent of the signature store.
 
 type idStoreWriter struct {
-	data, idx  outFile
-	bd, bx     *bufio.Writer
+	indexedOut // offsets in bytes
 	base, next int64
-	off        uint64
 }
 
 func createIDStore(dataPath, idxPath string, base int64) (*idStoreWriter, error) {
-	d, err := createOut(dataPath)
+	out, err := createIndexed("id store", dataPath, idxPath, 256<<10)
 	if err != nil {
-		return nil, fmt.Errorf("id store: %w", err)
+		return nil, err
 	}
-	x, err := createOut(idxPath)
-	if err != nil {
-		d.Abort()
-		return nil, fmt.Errorf("id store: %w", err)
-	}
-	return &idStoreWriter{data: d, idx: x, bd: bufio.NewWriterSize(d, 256<<10), bx: bufio.NewWriterSize(x, 64<<10), base: base, next: base}, nil
-}
-
-func (w *idStoreWriter) entry() error {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], w.off)
-	_, err := w.bx.Write(b[:])
-	return err
+	return &idStoreWriter{indexedOut: out, base: base, next: base}, nil
 }
 
 // write stores the original id of document id (nil: none). Ids must come in
@@ -106,95 +87,46 @@ func (w *idStoreWriter) close(total int64) error {
 	if err == nil {
 		err = w.entry() // the end offset
 	}
-	for _, e := range []error{w.bd.Flush(), w.bx.Flush()} {
-		if err == nil {
-			err = e
-		}
-	}
-	if err == nil {
-		err = w.data.Commit()
-	}
-	if err == nil {
-		err = w.idx.Commit()
-	}
-	if err != nil {
-		w.abort()
-		return fmt.Errorf("id store %s: %w", w.data.Name(), err)
-	}
-	return nil
-}
-
-func (w *idStoreWriter) abort() {
-	w.data.Abort()
-	w.idx.Abort()
+	return w.commit(err)
 }
 
 // idStores reads original ids from the id stores of a set of MinHash tasks.
 type idStores struct {
-	refs      []SigStoreRef
-	data, idx []dataio.File
-	ib        [16]byte
-	buf       []byte
+	indexedIn
+	buf []byte
 }
 
 // openIDStores opens the stores for positioned reads; stores on an object
 // store are first copied to the local directory scratch.
 func openIDStores(ctx context.Context, refs []SigStoreRef, scratch string) (*idStores, error) {
-	s := &idStores{}
-	for _, r := range byBase(refs) {
-		if r.IDs != "" {
-			s.refs = append(s.refs, r)
-		}
+	in, err := openIndexed(ctx, "id store", refs, func(r SigStoreRef) (string, string) { return r.IDs, r.IDIndex }, scratch)
+	if err != nil {
+		return nil, err
 	}
-	for _, r := range s.refs {
-		d, err := dataio.OpenLocal(ctx, r.IDs, scratch)
-		if err != nil {
-			s.close()
-			return nil, fmt.Errorf("id store: %w", err)
-		}
-		x, err := dataio.OpenLocal(ctx, r.IDIndex, scratch)
-		if err != nil {
-			d.Close()
-			s.close()
-			return nil, fmt.Errorf("id store: %w", err)
-		}
-		s.data, s.idx = append(s.data, d), append(s.idx, x)
-	}
-	return s, nil
+	return &idStores{indexedIn: in}, nil
 }
 
 // read returns the original id of document id as JSON, nil when it has
 // none (or when no store covers it: the run kept no ids).
 func (s *idStores) read(id int64) (*string, error) {
-	i := sort.Search(len(s.refs), func(i int) bool { return s.refs[i].Base+s.refs[i].Count > id })
-	if i == len(s.refs) || id < s.refs[i].Base {
-		return nil, nil
+	i, from, to, ok, err := s.span(id)
+	if err != nil || !ok {
+		return nil, err
 	}
-	if _, err := s.idx[i].ReadAt(s.ib[:], (id-s.refs[i].Base)*8); err != nil {
-		return nil, fmt.Errorf("id store %s: id %d: %w", s.refs[i].IDIndex, id, err)
-	}
-	from, to := binary.LittleEndian.Uint64(s.ib[:8]), binary.LittleEndian.Uint64(s.ib[8:])
-	if to <= from || to-from > 1<<30 {
-		return nil, fmt.Errorf("id store %s: corrupt index at id %d", s.refs[i].IDIndex, id)
+	if to == from { // every entry has its flag byte
+		return nil, fmt.Errorf("id store %s: corrupt index at id %d", s.idxPath[i], id)
 	}
 	n := int(to - from)
 	if cap(s.buf) < n {
 		s.buf = make([]byte, n)
 	}
 	b := s.buf[:n]
-	if _, err := s.data[i].ReadAt(b, int64(from)); err != nil {
-		return nil, fmt.Errorf("id store %s: id %d: %w", s.refs[i].IDs, id, err)
+	if err := s.readAt(i, b, int64(from), id); err != nil {
+		return nil, err
 	}
 	if b[0] == 0 {
 		return nil, nil
 	}
 	v := string(b[1:])
 	return &v, nil
-}
-
-func (s *idStores) close() {
-	for _, f := range append(s.data, s.idx...) {
-		f.Close()
-	}
-	s.data, s.idx = nil, nil
 }

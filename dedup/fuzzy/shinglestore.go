@@ -1,14 +1,10 @@
 package fuzzy
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"sort"
-
-	dataio "github.com/sluice-data/sluice/io"
 )
 
 // A shingle store keeps, for every document id of a MinHash task, the
@@ -22,31 +18,17 @@ import (
 // join needs memory for two documents' hashes only.
 
 type shingleWriter struct {
-	data, idx  outFile
-	bd, bx     *bufio.Writer
+	indexedOut // offsets in hashes
 	base, next int64
-	off        uint64
 	buf        []byte
 }
 
 func createShingleStore(dataPath, idxPath string, base int64) (*shingleWriter, error) {
-	d, err := createOut(dataPath)
+	out, err := createIndexed("shingle store", dataPath, idxPath, 1<<20)
 	if err != nil {
-		return nil, fmt.Errorf("shingle store: %w", err)
+		return nil, err
 	}
-	x, err := createOut(idxPath)
-	if err != nil {
-		d.Abort()
-		return nil, fmt.Errorf("shingle store: %w", err)
-	}
-	return &shingleWriter{data: d, idx: x, bd: bufio.NewWriterSize(d, 1<<20), bx: bufio.NewWriterSize(x, 64<<10), base: base, next: base}, nil
-}
-
-func (w *shingleWriter) entry() error {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], w.off)
-	_, err := w.bx.Write(b[:])
-	return err
+	return &shingleWriter{indexedOut: out, base: base, next: base}, nil
 }
 
 // write stores the shingle hashes of document id.
@@ -75,36 +57,14 @@ func (w *shingleWriter) close(total int64) error {
 	for ; w.next <= w.base+total && err == nil; w.next++ {
 		err = w.entry() // gaps, then the end offset
 	}
-	for _, e := range []error{w.bd.Flush(), w.bx.Flush()} {
-		if err == nil {
-			err = e
-		}
-	}
-	if err == nil {
-		err = w.data.Commit()
-	}
-	if err == nil {
-		err = w.idx.Commit()
-	}
-	if err != nil {
-		w.abort()
-		return fmt.Errorf("shingle store %s: %w", w.data.Name(), err)
-	}
-	return nil
-}
-
-func (w *shingleWriter) abort() {
-	w.data.Abort()
-	w.idx.Abort()
+	return w.commit(err)
 }
 
 // shingleStores reads the shingle hashes of any document.
 type shingleStores struct {
-	refs      []SigStoreRef
-	data, idx []dataio.File
-	ib        [16]byte
-	raw       []byte
-	scratch   []uint32 // radixSort32's buffer
+	indexedIn
+	raw     []byte
+	scratch []uint32 // radixSort32's buffer
 	// sets caches the sorted distinct hashes of recently compared documents:
 	// a bucket compares each id with several earlier ones.
 	sets   map[int64][]uint32
@@ -119,43 +79,28 @@ const shingleCacheHashes = 4 << 20
 // openShingleStores opens the stores for positioned reads; stores on an
 // object store are first copied to the local directory scratch.
 func openShingleStores(ctx context.Context, refs []SigStoreRef, scratch string) (*shingleStores, error) {
-	s := &shingleStores{refs: byBase(refs)}
-	for _, r := range s.refs {
-		d, err := dataio.OpenLocal(ctx, r.Shingles, scratch)
-		if err != nil {
-			s.close()
-			return nil, fmt.Errorf("shingle store: %w", err)
-		}
-		x, err := dataio.OpenLocal(ctx, r.ShingleIndex, scratch)
-		if err != nil {
-			d.Close()
-			s.close()
-			return nil, fmt.Errorf("shingle store: %w", err)
-		}
-		s.data, s.idx = append(s.data, d), append(s.idx, x)
+	in, err := openIndexed(ctx, "shingle store", refs, func(r SigStoreRef) (string, string) { return r.Shingles, r.ShingleIndex }, scratch)
+	if err != nil {
+		return nil, err
 	}
-	return s, nil
+	return &shingleStores{indexedIn: in}, nil
 }
 
 func (s *shingleStores) read(id int64, dst []uint32) ([]uint32, error) {
-	i := sort.Search(len(s.refs), func(i int) bool { return s.refs[i].Base+s.refs[i].Count > id })
-	if i == len(s.refs) || id < s.refs[i].Base {
+	i, from, to, ok, err := s.span(id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return nil, fmt.Errorf("shingle store: no document %d", id)
-	}
-	if _, err := s.idx[i].ReadAt(s.ib[:], (id-s.refs[i].Base)*8); err != nil {
-		return nil, fmt.Errorf("shingle store %s: id %d: %w", s.refs[i].ShingleIndex, id, err)
-	}
-	from, to := binary.LittleEndian.Uint64(s.ib[:8]), binary.LittleEndian.Uint64(s.ib[8:])
-	if to < from {
-		return nil, fmt.Errorf("shingle store %s: corrupt index at id %d", s.refs[i].ShingleIndex, id)
 	}
 	n := int(to - from)
 	if cap(s.raw) < 4*n {
 		s.raw = make([]byte, 4*n)
 	}
 	raw := s.raw[:4*n]
-	if _, err := s.data[i].ReadAt(raw, int64(from)*4); err != nil {
-		return nil, fmt.Errorf("shingle store %s: id %d: %w", s.refs[i].Shingles, id, err)
+	if err := s.readAt(i, raw, int64(from)*4, id); err != nil {
+		return nil, err
 	}
 	dst = dst[:0]
 	for j := 0; j < n; j++ {
@@ -255,11 +200,4 @@ func sortedJaccard(a, b []uint32) float64 {
 		}
 	}
 	return float64(inter) / float64(len(a)+len(b)-inter)
-}
-
-func (s *shingleStores) close() {
-	for _, f := range append(s.data, s.idx...) {
-		f.Close()
-	}
-	s.data, s.idx = nil, nil
 }

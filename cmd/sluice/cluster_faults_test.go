@@ -286,7 +286,9 @@ func testKillHead(t *testing.T, c *cluster, ref fuzzyRef) {
 	})
 	head.Kill()
 	killed := time.Now()
-	stopped := regexp.MustCompile(`msg="stopped the session's actors" .*reason="worker: (connection closed|the head is gone)"`)
+	// The worker may notice the closed connection itself, or first as its
+	// lease revoked by it ("fenced: lease lost: … connection closed").
+	stopped := regexp.MustCompile(`msg="stopped the session's actors" .*reason="worker: (fenced: lease lost: [^"]*)?(connection closed|the head is gone)"`)
 	held := regexp.MustCompile(`msg="stopped the run's actors" .*actors=[1-9]`)
 	var holders int
 	for i, w := range c.workers {

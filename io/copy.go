@@ -21,10 +21,14 @@ type CopyStats struct {
 // returns true, dispatching on src's format (see FormatOf). drop receives
 // 0-based record indexes within src, the values of RowColumn.
 func CopyFiltered(ctx context.Context, src, dst string, drop func(row int64) bool) (CopyStats, error) {
+	return copyFiltered(ctx, createWriter, src, dst, drop)
+}
+
+func copyFiltered(ctx context.Context, create createFunc, src, dst string, drop func(row int64) bool) (CopyStats, error) {
 	if FormatOf(src) == Parquet {
-		return CopyParquetFiltered(ctx, src, dst, drop, ParquetWriterOptions{})
+		return copyParquetFiltered(ctx, create, src, dst, drop, ParquetWriterOptions{})
 	}
-	return CopyJSONLFiltered(ctx, src, dst, drop)
+	return copyJSONLFiltered(ctx, create, src, dst, drop)
 }
 
 // CopyJSONLFiltered copies the (possibly compressed) JSONL file src to dst,
@@ -34,6 +38,10 @@ func CopyFiltered(ctx context.Context, src, dst string, drop func(row int64) boo
 // not, each followed by "\n". The copy streams: memory use does not depend on
 // the file or line sizes. dst appears only if the copy succeeds.
 func CopyJSONLFiltered(ctx context.Context, src, dst string, drop func(row int64) bool) (CopyStats, error) {
+	return copyJSONLFiltered(ctx, createWriter, src, dst, drop)
+}
+
+func copyJSONLFiltered(ctx context.Context, create createFunc, src, dst string, drop func(row int64) bool) (CopyStats, error) {
 	var st CopyStats
 	in, err := openDecompressed(src)
 	if err != nil {
@@ -41,7 +49,7 @@ func CopyJSONLFiltered(ctx context.Context, src, dst string, drop func(row int64
 	}
 	defer in.Close()
 	size := in.size
-	out, err := createCompressedSized(ctx, dst, size)
+	out, err := createCompressedSized(ctx, create, dst, size)
 	if err != nil {
 		return st, err
 	}
@@ -124,7 +132,11 @@ func CopyJSONLFiltered(ctx context.Context, src, dst string, drop func(row int64
 // most one output row group (further split at opts.RowGroupRows), and row
 // groups left empty are not written. Compression follows opts (zstd by
 // default). dst appears only if the copy succeeds.
-func CopyParquetFiltered(ctx context.Context, src, dst string, drop func(row int64) bool, opts ParquetWriterOptions) (st CopyStats, err error) {
+func CopyParquetFiltered(ctx context.Context, src, dst string, drop func(row int64) bool, opts ParquetWriterOptions) (CopyStats, error) {
+	return copyParquetFiltered(ctx, createWriter, src, dst, drop, opts)
+}
+
+func copyParquetFiltered(ctx context.Context, create createFunc, src, dst string, drop func(row int64) bool, opts ParquetWriterOptions) (st CopyStats, err error) {
 	p, err := openPQ(src)
 	if err != nil {
 		return st, err
@@ -137,7 +149,7 @@ func CopyParquetFiltered(ctx context.Context, src, dst string, drop func(row int
 	if err != nil {
 		return st, err
 	}
-	af, err := createWriter(ctx, dst)
+	af, err := create(ctx, dst)
 	if err != nil {
 		return st, err
 	}

@@ -205,18 +205,21 @@ func readBufferSize(size int64, c Compression) int {
 }
 
 func createCompressed(ctx context.Context, path string) (*compressedWriter, error) {
-	return createCompressedSized(ctx, path, -1)
+	return createCompressedSized(ctx, createWriter, path, -1)
 }
 
+// createFunc creates the Writer of a file: createWriter, or a WriteBatch's.
+type createFunc func(ctx context.Context, path string) (Writer, error)
+
 // createCompressedSized is createCompressed for about size bytes of content
-// (-1: unknown), which bounds its buffers.
-func createCompressedSized(ctx context.Context, path string, size int64) (*compressedWriter, error) {
+// (-1: unknown), which bounds its buffers, through create.
+func createCompressedSized(ctx context.Context, create createFunc, path string, size int64) (*compressedWriter, error) {
 	const maxWriteBuffer = 256 << 10
 	bufSize := maxWriteBuffer
 	if size >= 0 {
 		bufSize = int(min(max(size+1, minFileBuffer), maxWriteBuffer))
 	}
-	af, err := createWriter(ctx, path)
+	af, err := create(ctx, path)
 	if err != nil {
 		return nil, err
 	}

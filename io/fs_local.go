@@ -141,6 +141,9 @@ type atomicFile struct {
 	f     *os.File
 	final string
 	done  bool
+	// batch, if set, receives the file at Commit, which then neither syncs
+	// nor renames it: WriteBatch.Publish does both for all its files.
+	batch *WriteBatch
 }
 
 func createAtomic(path string) (*atomicFile, error) {
@@ -148,7 +151,7 @@ func createAtomic(path string) (*atomicFile, error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := createTemp(dir, base)
 	if err != nil {
 		return nil, fmt.Errorf("dataio: create temporary file for %s: %w", path, err)
 	}
@@ -160,7 +163,8 @@ func (a *atomicFile) Write(p []byte) (int, error) { return a.f.Write(p) }
 // Name returns the final path.
 func (a *atomicFile) Name() string { return a.final }
 
-// Commit syncs, closes and renames the file to its final path.
+// Commit syncs, closes and renames the file to its final path (a batch's
+// file: closes it and hands it to the batch).
 func (a *atomicFile) Commit() error {
 	if a.done {
 		return fmt.Errorf("dataio: %s already closed", a.final)
@@ -171,6 +175,9 @@ func (a *atomicFile) Commit() error {
 		a.f.Close()
 		os.Remove(tmp)
 		return fmt.Errorf("dataio: chmod %s: %w", tmp, err)
+	}
+	if a.batch != nil {
+		return a.batch.add(a)
 	}
 	if err := a.f.Sync(); err != nil {
 		a.f.Close()
@@ -200,7 +207,7 @@ func (a *atomicFile) Abort() {
 
 // writeFileAtomic writes b to path through a temporary file and a rename.
 func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := createTemp(filepath.Dir(path), filepath.Base(path))
 	if err != nil {
 		return err
 	}

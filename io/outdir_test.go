@@ -471,7 +471,7 @@ func helper(t *testing.T, dir, step, name string) {
 			break
 		}
 	}
-	if strings.HasPrefix(step, "kill") {
+	if strings.Contains(step, "kill") {
 		cmd.Process.Kill()
 	}
 	for sc.Scan() {
@@ -490,6 +490,10 @@ func TestOutputHelperProcess(t *testing.T) {
 	out, err := OpenOutput(os.Getenv("SLUICE_OUTPUT_DIR"), OutputError)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.HasPrefix(step, "batch-") {
+		batchHelper(t, out, step, os.Getenv("SLUICE_OUTPUT_NAME"))
+		return
 	}
 	path, err := out.Begin(os.Getenv("SLUICE_OUTPUT_NAME"))
 	if err != nil {
@@ -517,6 +521,84 @@ func TestOutputHelperProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Println("ready")
+}
+
+// batchHelper writes ten files NAME-i.jsonl as one batch (BeginFiles, a
+// WriteBatch, CommitFiles), stopping to be killed while the files are
+// still temporary ("batch-kill-in-temp") or after Publish, before
+// CommitFiles ("batch-kill-after-publish").
+func batchHelper(t *testing.T, out *Output, step, name string) {
+	ctx := t.Context()
+	var names []string
+	for i := range 10 {
+		names = append(names, fmt.Sprintf("%s-%d.jsonl", name, i))
+	}
+	paths, err := out.BeginFiles(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewWriteBatch()
+	for _, p := range paths {
+		if err := b.WriteFile(ctx, p, []byte("{\"text\":\"doc\"}\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if step == "batch-kill-in-temp" {
+		fmt.Println("ready")
+		time.Sleep(time.Minute)
+	}
+	if err := b.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if step == "batch-kill-after-publish" {
+		fmt.Println("ready")
+		time.Sleep(time.Minute)
+	}
+	if err := out.CommitFiles(paths, slices.Repeat([]int64{1}, len(paths))); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("ready")
+}
+
+// TestOutputKilledBatchWriter is TestOutputKilledWriter for files written
+// as one batch: killed while its files are temporary, nothing of the batch
+// is visible and the next run removes the temporary files and the record;
+// killed after they are in place but before the record says "done", the
+// files are still known as Sluice's.
+func TestOutputKilledBatchWriter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	dir := t.TempDir()
+	if _, err := PrepareOutput(dir, PrepareOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	helper(t, dir, "batch-commit", "done")
+	helper(t, dir, "batch-kill-after-publish", "published")
+	helper(t, dir, "batch-kill-in-temp", "partial")
+	names := dirNames(t, dir)
+	temps := 0
+	for _, n := range names {
+		if strings.HasPrefix(n, ".partial-") && strings.Contains(n, ".tmp-") {
+			temps++
+		}
+	}
+	if temps != 10 || slices.Contains(names, "partial-0.jsonl") || !slices.Contains(names, "published-9.jsonl") {
+		t.Fatalf("the killed writers left %v", names)
+	}
+	if _, err := PrepareOutput(dir, PrepareOptions{}); err == nil || !strings.Contains(err.Error(), "20 file(s) written by an earlier Sluice run") {
+		t.Fatalf("default mode after killed batch writers: %v", err)
+	}
+	p, err := PrepareOutput(dir, PrepareOptions{Mode: OutputOverwrite})
+	if err != nil || len(p.Removed) != 20 || len(p.Kept) != 0 {
+		t.Fatalf("overwrite after killed batch writers: %+v %v", p, err)
+	}
+	if names := dirNames(t, dir); !slices.Equal(names, []string{"_sluice"}) {
+		t.Fatalf("left behind: %v", names)
+	}
+	if recs := recordFiles(t, dir); len(recs) != 0 {
+		t.Fatalf("records left behind: %v", recs)
+	}
 }
 
 // TestOutputSymlinkAndManyFiles: an output given as a symbolic link is

@@ -65,6 +65,7 @@ type loadedRecord struct {
 	fileRecord
 	file    string
 	written time.Time
+	batch   bool // an entry of a batch record (file holds others too)
 }
 
 // owns reports whether the record proves that the file fi describes is the
@@ -92,6 +93,16 @@ func recordFile(dir, rel string) string {
 
 // readRecord reads one record file; a missing record is (nil, nil).
 func readRecord(file string) (*loadedRecord, error) {
+	rs, err := readRecords(file)
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	return rs[0], nil
+}
+
+// readRecords reads a record file: a single record, or a batch record's
+// entries. A missing file is (nil, nil).
+func readRecords(file string) ([]*loadedRecord, error) {
 	ctx := context.Background()
 	fi, err := Stat(ctx, file)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -107,16 +118,28 @@ func readRecord(file string) (*loadedRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &loadedRecord{file: file, written: fi.ModTime}
-	if err := json.Unmarshal(b, &r.fileRecord); err != nil {
+	if !isBatchRecord(file) {
+		r := &loadedRecord{file: file, written: fi.ModTime}
+		if err := json.Unmarshal(b, &r.fileRecord); err != nil {
+			return nil, fmt.Errorf("record %s: %w", file, err)
+		}
+		return []*loadedRecord{r}, nil
+	}
+	var br batchRecord
+	if err := json.Unmarshal(b, &br); err != nil {
 		return nil, fmt.Errorf("record %s: %w", file, err)
 	}
-	return r, nil
+	rs := make([]*loadedRecord, len(br.Files))
+	for i, e := range br.Files {
+		rs[i] = &loadedRecord{fileRecord: e, file: file, written: fi.ModTime, batch: true}
+	}
+	return rs, nil
 }
 
-// loadRecords reads every record of dir, by path. Unreadable records are
-// left out: the files they describe then count as foreign, which is safe.
-func loadRecords(dir string) (map[string]*loadedRecord, error) {
+// loadRecords reads every record of dir, by path (a path may have several:
+// a single record and batch entries). Unreadable records are left out: the
+// files they describe then count as foreign, which is safe.
+func loadRecords(dir string) (map[string][]*loadedRecord, error) {
 	var names []string
 	err := Walk(context.Background(), recordsPath(dir), func(e FileInfo) error {
 		if e.IsDir {
@@ -126,23 +149,38 @@ func loadRecords(dir string) (map[string]*loadedRecord, error) {
 		return nil
 	})
 	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]*loadedRecord{}, nil
+		return map[string][]*loadedRecord{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	recs := make(map[string]*loadedRecord, len(names))
+	recs := make(map[string][]*loadedRecord, len(names))
 	for _, file := range names {
 		if name := BaseOf(file); hidden(name) || !strings.HasSuffix(name, ".json") {
 			continue
 		}
-		r, err := readRecord(file)
-		if err != nil || r == nil || r.Path == "" {
+		rs, err := readRecords(file)
+		if err != nil {
 			continue
 		}
-		recs[r.Path] = r
+		for _, r := range rs {
+			if r.Path != "" {
+				recs[r.Path] = append(recs[r.Path], r)
+			}
+		}
 	}
 	return recs, nil
+}
+
+// owner returns the record of rs that proves the file fi describes is
+// Sluice's, or nil.
+func owner(rs []*loadedRecord, fi FileInfo) *loadedRecord {
+	for _, r := range rs {
+		if r.owns(fi) {
+			return r
+		}
+	}
+	return nil
 }
 
 func writeRecord(dir string, r fileRecord) error {
@@ -175,6 +213,7 @@ type OutputFile struct {
 	// Rows is the record count the writer reported (0 if none).
 	Rows   int64
 	record string
+	batch  bool // record is a batch record
 }
 
 // OutputScan is what an output directory holds (see ScanOutput).
@@ -188,9 +227,40 @@ type OutputScan struct {
 	Foreign     []string
 	ForeignMore bool
 	// leftovers are Sluice's temporary files left by killed writers and
-	// records of files that are gone or no longer Sluice's.
-	leftovers []string
-	ourPaths  map[string]bool // Ours by path, built by foreignAt
+	// records of files that are gone or no longer Sluice's; staleEntries
+	// the same for batch records: the paths to drop from each.
+	leftovers    []string
+	staleEntries map[string][]string
+	ourPaths     map[string]bool // Ours by path, built by foreignAt
+}
+
+// stale marks a record as describing a file that is gone or not Sluice's.
+func (s *OutputScan) stale(r *loadedRecord) {
+	if !r.batch {
+		s.leftovers = append(s.leftovers, r.file)
+		return
+	}
+	s.staleEntry(r.file, r.Path)
+}
+
+// staleEntry marks the entry for path in the batch record file to be
+// dropped.
+func (s *OutputScan) staleEntry(file, path string) {
+	if s.staleEntries == nil {
+		s.staleEntries = make(map[string][]string)
+	}
+	s.staleEntries[file] = append(s.staleEntries[file], path)
+}
+
+// ours adds the file fi describes, proved Sluice's by r; the other records
+// of the file are stale.
+func (s *OutputScan) ours(rel string, fi FileInfo, r *loadedRecord, rs []*loadedRecord) {
+	s.Ours = append(s.Ours, OutputFile{Path: rel, Size: fi.Size, Rows: r.Rows, record: r.file, batch: r.batch})
+	for _, o := range rs {
+		if o != r {
+			s.stale(o)
+		}
+	}
 }
 
 // MaxForeignListed bounds the foreign files a scan lists, so that a
@@ -247,9 +317,9 @@ func ScanOutput(dir string, skip []string) (*OutputScan, error) {
 	if err != nil {
 		return nil, err
 	}
-	for rel, r := range recs {
+	for rel, rs := range recs {
 		if !seen[rel] {
-			s.unvisited(rel, r, skipped)
+			s.unvisited(rel, rs, skipped)
 		}
 	}
 	slices.Sort(s.Foreign)
@@ -259,20 +329,21 @@ func ScanOutput(dir string, skip []string) (*OutputScan, error) {
 
 // classify files one file found by the walk (fi describes it without
 // following a symbolic link).
-func (s *OutputScan) classify(rel string, fi FileInfo, recs map[string]*loadedRecord) {
-	if r := recs[rel]; r != nil {
-		if r.owns(fi) {
-			s.Ours = append(s.Ours, OutputFile{Path: rel, Size: fi.Size, Rows: r.Rows, record: r.file})
-			return
-		}
-		s.leftovers = append(s.leftovers, r.file) // the file is no longer the one Sluice wrote
+func (s *OutputScan) classify(rel string, fi FileInfo, recs map[string][]*loadedRecord) {
+	rs := recs[rel]
+	if r := owner(rs, fi); r != nil {
+		s.ours(rel, fi, r, rs)
+		return
+	}
+	for _, r := range rs {
+		s.stale(r) // the file is no longer the one Sluice wrote
 	}
 	if !hidden(fi.Name) {
 		s.Foreign = append(s.Foreign, rel)
 		return
 	}
 	if base, ok := tempBase(fi.Name); ok {
-		if _, ours := recs[path.Join(path.Dir(rel), base)]; ours {
+		if len(recs[path.Join(path.Dir(rel), base)]) > 0 {
 			s.leftovers = append(s.leftovers, fi.Path)
 		}
 	}
@@ -296,7 +367,7 @@ func (s *OutputScan) foreignAt(rel string) bool {
 
 // unvisited handles a record whose file the walk did not reach: gone, or
 // inside a directory the walk skips.
-func (s *OutputScan) unvisited(rel string, r *loadedRecord, skipped map[string]bool) {
+func (s *OutputScan) unvisited(rel string, rs []*loadedRecord, skipped map[string]bool) {
 	full := JoinPath(s.Dir, rel)
 	for d := DirOf(full); d != s.Dir && d != DirOf(d); d = DirOf(d) {
 		if skipped[canonicalPath(d)] {
@@ -304,13 +375,17 @@ func (s *OutputScan) unvisited(rel string, r *loadedRecord, skipped map[string]b
 		}
 	}
 	fi, err := Lstat(context.Background(), full)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		s.leftovers = append(s.leftovers, r.file)
-	case err == nil && r.owns(fi):
-		s.Ours = append(s.Ours, OutputFile{Path: rel, Size: fi.Size, Rows: r.Rows, record: r.file})
-	case err == nil:
-		s.leftovers = append(s.leftovers, r.file)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return // unknown: keep the records
+	}
+	if err == nil {
+		if r := owner(rs, fi); r != nil {
+			s.ours(rel, fi, r, rs)
+			return
+		}
+	}
+	for _, r := range rs {
+		s.stale(r)
 	}
 }
 
@@ -323,7 +398,9 @@ func (s *OutputScan) removeOurs(p *Prepared) error {
 		if err := Remove(ctx, full); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		if err := Remove(ctx, f.record); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if f.batch {
+			s.staleEntry(f.record, f.Path)
+		} else if err := Remove(ctx, f.record); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		p.Removed = append(p.Removed, f)
@@ -333,12 +410,17 @@ func (s *OutputScan) removeOurs(p *Prepared) error {
 	return nil
 }
 
-// removeLeftovers removes killed writers' temporary files and stale records.
+// removeLeftovers removes killed writers' temporary files and stale
+// records, and drops stale entries from batch records.
 func (s *OutputScan) removeLeftovers() {
 	for _, f := range s.leftovers {
 		_ = Remove(context.Background(), f)
 	}
 	s.leftovers = nil
+	for file, paths := range s.staleEntries {
+		_ = pruneBatch(s.Dir, file, paths)
+	}
+	s.staleEntries = nil
 }
 
 // runInfo is RecordsDir/run.json: the run that last prepared the directory.

@@ -145,32 +145,21 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 		if err := s.loadDups(ctx, lo, hi); err != nil {
 			return nil, err
 		}
+		var dropped [][]int64
+		var stats []dataio.CopyStats
 		var written []string
-		var kept, dropped int64
+		if s.cfg.ListOnly {
+			dropped, stats = s.listDropped(files)
+		} else if written, dropped, stats, err = s.copyFiles(ctx, files); err != nil {
+			return nil, err
+		}
+		var kept, ndropped int64
 		var removedIDs []string
-		for _, f := range files {
-			var droppedRows []int64
-			var st dataio.CopyStats
-			if s.cfg.ListOnly {
-				// No copy: the dropped rows follow from the removal ids.
-				lo, _ := slices.BinarySearch(s.dups, f.Base)
-				hi, _ := slices.BinarySearch(s.dups, f.Base+f.Count)
-				for _, id := range s.dups[lo:hi] {
-					droppedRows = append(droppedRows, id-f.Base)
-				}
-				st = dataio.CopyStats{Kept: f.Count - int64(len(droppedRows)), Dropped: int64(len(droppedRows))}
-			} else {
-				dst, cst, err := s.copyFile(ctx, f, &droppedRows)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %s: %w", s.typ, f.Path, err)
-				}
-				st = cst
-				written = append(written, dst)
-			}
-			kept += st.Kept
-			dropped += st.Dropped
-			if s.cfg.RemovedIDsDir != "" && len(droppedRows) > 0 {
-				ids, err := s.originalIDs(ctx, f.Path, droppedRows)
+		for i, f := range files {
+			kept += stats[i].Kept
+			ndropped += stats[i].Dropped
+			if s.cfg.RemovedIDsDir != "" && len(dropped[i]) > 0 {
+				ids, err := s.originalIDs(ctx, f.Path, dropped[i])
 				if err != nil {
 					return nil, err
 				}
@@ -184,44 +173,86 @@ func (s *RemoveStage) ProcessBatch(ctx context.Context, ts []task.Task) ([]task.
 		}
 		o := &task.FileGroup{Header: task.HeaderOf(t), Paths: written}
 		o.Meta()[MetaKept] = strconv.FormatInt(kept, 10)
-		o.Meta()[MetaDropped] = strconv.FormatInt(dropped, 10)
+		o.Meta()[MetaDropped] = strconv.FormatInt(ndropped, 10)
 		out = append(out, o)
 	}
 	return out, nil
 }
 
-// copyFile writes the input file f without its duplicates to its place
-// under OutputDir, through the output's records, appending the dropped row
-// indexes to dropped. Every error is returned: a write that fails (a full
-// disk) fails the task.
-func (s *RemoveStage) copyFile(ctx context.Context, f FileRange, dropped *[]int64) (string, dataio.CopyStats, error) {
-	var st dataio.CopyStats
-	rel, ok := dataio.RelPath(s.cfg.OutputRoot, dataio.JoinPath(s.cfg.OutputDir, filepath.ToSlash(OutputRel(s.cfg.InputRoot, f.Path))))
-	if !ok {
-		return "", st, fmt.Errorf("removal: %s is not inside %s", s.cfg.OutputDir, s.cfg.OutputRoot)
+// listDropped returns, without copying (ListOnly), each file's dropped
+// row indexes and counts: they follow from the removal ids.
+func (s *RemoveStage) listDropped(files []FileRange) ([][]int64, []dataio.CopyStats) {
+	dropped := make([][]int64, len(files))
+	stats := make([]dataio.CopyStats, len(files))
+	for i, f := range files {
+		lo, _ := slices.BinarySearch(s.dups, f.Base)
+		hi, _ := slices.BinarySearch(s.dups, f.Base+f.Count)
+		for _, id := range s.dups[lo:hi] {
+			dropped[i] = append(dropped[i], id-f.Base)
+		}
+		stats[i] = dataio.CopyStats{Kept: f.Count - int64(len(dropped[i])), Dropped: int64(len(dropped[i]))}
 	}
-	dst, err := s.out.Begin(rel)
+	return dropped, stats
+}
+
+// copyFiles writes the input files without their duplicates to their
+// places under OutputDir, together: one batch record for all of them
+// (dataio.Output.BeginFiles), each written under a temporary name, and one
+// sync before they are renamed into place (dataio.WriteBatch), so that a
+// group of many small files does not pay a record write, an fsync and a
+// record rewrite per file. It returns the written paths and, per file, the
+// dropped row indexes and the counts. Every error is returned: a write that
+// fails (a full disk) fails the task, and leaves none of the group's files
+// not yet renamed.
+func (s *RemoveStage) copyFiles(ctx context.Context, files []FileRange) ([]string, [][]int64, []dataio.CopyStats, error) {
+	rels := make([]string, len(files))
+	for i, f := range files {
+		rel, ok := dataio.RelPath(s.cfg.OutputRoot, dataio.JoinPath(s.cfg.OutputDir, filepath.ToSlash(OutputRel(s.cfg.InputRoot, f.Path))))
+		if !ok {
+			return nil, nil, nil, fmt.Errorf("%s: %s is not inside %s", s.typ, s.cfg.OutputDir, s.cfg.OutputRoot)
+		}
+		rels[i] = rel
+	}
+	dsts, err := s.out.BeginFiles(rels)
 	if err != nil {
-		return "", st, err
+		return nil, nil, nil, fmt.Errorf("%s: %w", s.typ, err)
 	}
+	batch := dataio.NewWriteBatch()
+	defer batch.Abort()
+	dropped := make([][]int64, len(files))
+	stats := make([]dataio.CopyStats, len(files))
+	rows := make([]int64, len(files))
+	for i, f := range files {
+		if stats[i], err = s.copyFile(ctx, batch, f, dsts[i], &dropped[i]); err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: %s: %w", s.typ, f.Path, err)
+		}
+		rows[i] = stats[i].Kept
+	}
+	if err := batch.Publish(ctx); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", s.typ, err)
+	}
+	if err := s.out.CommitFiles(dsts, rows); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", s.typ, err)
+	}
+	return dsts, dropped, stats, nil
+}
+
+// copyFile writes the input file f without its duplicates to dst, in
+// batch, appending the dropped row indexes to dropped.
+func (s *RemoveStage) copyFile(ctx context.Context, batch *dataio.WriteBatch, f FileRange, dst string, dropped *[]int64) (dataio.CopyStats, error) {
 	if fi, serr := dataio.Stat(ctx, f.Path); serr == nil && fi.Size == 0 {
 		// A zero-byte input (an empty file, counted as such) has no
 		// records, and a zero-byte Parquet file not even a schema to copy:
 		// mirror it as is.
-		err = dataio.WriteFile(ctx, dst, nil)
-	} else {
-		st, err = dataio.CopyFiltered(ctx, f.Path, dst, func(row int64) bool {
-			if s.isDup(f.Base + row) {
-				*dropped = append(*dropped, row)
-				return true
-			}
-			return false
-		})
+		return dataio.CopyStats{}, batch.WriteFile(ctx, dst, nil)
 	}
-	if err == nil {
-		err = s.out.Commit(dst, st.Kept)
-	}
-	return dst, st, err
+	return batch.CopyFiltered(ctx, f.Path, dst, func(row int64) bool {
+		if s.isDup(f.Base + row) {
+			*dropped = append(*dropped, row)
+			return true
+		}
+		return false
+	})
 }
 
 // originalIDs re-reads path and returns the id field of the given rows

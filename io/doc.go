@@ -68,8 +68,9 @@
 // pipeline.Run check outputs before any work ([CheckOverlap],
 // [PrepareOutput], once per run and output directory); writers then go
 // through an [Output] ([OpenOutput] per actor, [Output.Begin] and
-// [Output.Commit] per file), which keeps a record of every file in the
-// directory's [RecordsDir]. An [OutputMode] says what happens to an
+// [Output.Commit] per file, or [Output.BeginFiles], a [WriteBatch] and
+// [Output.CommitFiles] for many files written together), which keeps a
+// record of every file in the directory's [RecordsDir]. An [OutputMode] says what happens to an
 // occupied directory: refuse (the default), overwrite only Sluice's earlier
 // files, or append. See docs/safety.md.
 package dataio

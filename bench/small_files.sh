@@ -18,7 +18,11 @@
 # run, as the reference).
 # Default: the binary built from this tree, 3 rounds, 15000 documents, 3 per
 # file. The split corpus is written under a fresh directory in /tmp; every
-# run gets a fresh output and cache. JSON lines go to
+# run gets a fresh output and cache. The previous run's output is deleted
+# and the file system synced before each run: deleting thousands of files
+# leaves kernel work (journal, inode frees) that otherwise can land on the
+# next run's file creation (seen here as up to four times the system time
+# of creating the output files). JSON lines go to
 # bench/results/small-files-<date>.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,7 +57,7 @@ for r in $(seq "$rounds"); do
       if [ -n "${VARIANTS:-}" ] && [ "$label" != one-file ] && ! grep -qw -- "$label" <<< "$VARIANTS"; then continue; fi
       IFS=, read -r -a flags <<< "$flagstr"
       python3 bench/measure.py --runs 1 --label "${b%%=*}/$label" --json "$work/runs.jsonl" \
-        --before "rm -rf $work/out" -- \
+        --before "rm -rf $work/out && sync" -- \
         "${b#*=}" dedup fuzzy --input "$input" --output "$work/out" "${flags[@]}" > /dev/null
       echo "{\"label\":\"${b%%=*}/$label\",\"round\":$r,\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >> "$work/meta.jsonl"
     done

@@ -240,11 +240,13 @@ func (s *RemoveStage) copyFiles(ctx context.Context, files []FileRange) ([]strin
 // copyFile writes the input file f without its duplicates to dst, in
 // batch, appending the dropped row indexes to dropped.
 func (s *RemoveStage) copyFile(ctx context.Context, batch *dataio.WriteBatch, f FileRange, dst string, dropped *[]int64) (dataio.CopyStats, error) {
-	if fi, serr := dataio.Stat(ctx, f.Path); serr == nil && fi.Size == 0 {
-		// A zero-byte input (an empty file, counted as such) has no
-		// records, and a zero-byte Parquet file not even a schema to copy:
-		// mirror it as is.
-		return dataio.CopyStats{}, batch.WriteFile(ctx, dst, nil)
+	if f.Count == 0 {
+		if fi, serr := dataio.Stat(ctx, f.Path); serr == nil && fi.Size == 0 {
+			// A zero-byte input (an empty file, counted as such) has no
+			// records, and a zero-byte Parquet file not even a schema to
+			// copy: mirror it as is.
+			return dataio.CopyStats{}, batch.WriteFile(ctx, dst, nil)
+		}
 	}
 	return batch.CopyFiltered(ctx, f.Path, dst, func(row int64) bool {
 		if s.isDup(f.Base + row) {

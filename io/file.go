@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
@@ -105,17 +104,16 @@ func openDecompressedRange(path string, off, length int64) (*decompressed, error
 	var f io.ReadCloser
 	size := int64(-1)
 	if !IsURL(path) {
-		osf, err := os.Open(LocalPath(path))
+		sf, err := openSeq(LocalPath(path))
 		if err != nil {
 			return nil, fmt.Errorf("dataio: open %s: %w", path, err)
 		}
-		if fi, err := osf.Stat(); err == nil {
-			size = fi.Size()
-		}
-		f = osf
+		f = sf
 		if off != 0 || length >= 0 {
-			f = sectionCloser{io.NewSectionReader(osf, off, length), osf}
+			f = sectionCloser{io.NewSectionReader(sf, off, length), sf}
 			size = length
+		} else if n, err := sf.Size(); err == nil {
+			size = n
 		}
 	} else {
 		s, err := OpenStream(context.Background(), path, off, length)

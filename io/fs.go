@@ -74,7 +74,8 @@ type FS interface {
 	// Open opens a file for random access.
 	Open(ctx context.Context, name string) (File, error)
 	// OpenStream opens length bytes (to the end when negative) from off for
-	// sequential reading, read ahead for object stores.
+	// sequential reading, read ahead for object stores. A stream is used
+	// by one goroutine at a time, Close included.
 	OpenStream(ctx context.Context, name string, off, length int64) (io.ReadCloser, error)
 	// Stat describes name, following a symbolic link.
 	Stat(ctx context.Context, name string) (FileInfo, error)

@@ -22,7 +22,7 @@ type localFile struct {
 func (f localFile) Size() int64 { return f.size }
 
 func (localFS) Open(_ context.Context, name string) (File, error) {
-	f, err := os.Open(name)
+	f, err := openLocalFile(name)
 	if err != nil {
 		return nil, err
 	}
@@ -37,13 +37,13 @@ func (localFS) Open(_ context.Context, name string) (File, error) {
 // sectionCloser is a section of a local file, closing the file.
 type sectionCloser struct {
 	*io.SectionReader
-	f *os.File
+	f io.Closer
 }
 
 func (s sectionCloser) Close() error { return s.f.Close() }
 
 func (localFS) OpenStream(_ context.Context, name string, off, length int64) (io.ReadCloser, error) {
-	f, err := os.Open(name)
+	f, err := openSeq(name)
 	if err != nil {
 		return nil, err
 	}

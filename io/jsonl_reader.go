@@ -79,20 +79,27 @@ func NewJSONLReader(paths []string, opts ReadOptions) (*JSONLReader, error) {
 // Stats implements BatchReader.
 func (r *JSONLReader) Stats() ReadStats { return r.stats }
 
-// Close implements BatchReader.
+// Close implements BatchReader. It gives the reader's buffers back for
+// reuse: what NextRecord returned is invalid after it.
 func (r *JSONLReader) Close() error {
+	var err error
 	if r.cur != nil {
-		err := r.cur.d.Close()
+		err = r.cur.d.Close()
 		r.cur = nil
-		if err != nil {
-			return fmt.Errorf("dataio: close: %w", err)
-		}
 	}
+	putBufio(r.buf)
+	putScratch(r.scratch)
+	r.buf, r.scratch = nil, nil
 	if r.err == nil {
-		r.err = errors.New("dataio: reader is closed")
+		r.err = errReaderClosed
+	}
+	if err != nil {
+		return fmt.Errorf("dataio: close: %w", err)
 	}
 	return nil
 }
+
+var errReaderClosed = errors.New("dataio: reader is closed")
 
 // jsonlBatch accumulates the columns of one batch.
 type jsonlBatch struct {
@@ -295,14 +302,20 @@ func (r *JSONLReader) open(path string) error {
 
 // reader returns a buffered reader of d, of size bytes on disk (-1:
 // unknown) compressed as c: the previous file's, reset, when its buffer is
-// large enough, so that reading many small files allocates one buffer.
+// large enough, or a shared one (getBufio) when that is, so that reading
+// many small files allocates no buffer.
 func (r *JSONLReader) reader(d io.Reader, size int64, c Compression) *bufio.Reader {
 	n := readBufferSize(size, c)
 	if r.buf != nil && r.buf.Size() >= n {
 		r.buf.Reset(d)
 		return r.buf
 	}
-	r.buf = bufio.NewReaderSize(d, n)
+	putBufio(r.buf)
+	if n <= pooledReadBuffer {
+		r.buf = getBufio(d)
+	} else {
+		r.buf = bufio.NewReaderSize(d, n)
+	}
 	return r.buf
 }
 
@@ -419,6 +432,9 @@ func (r *JSONLReader) parse(line []byte, overlong bool) (p parsedRecord, ok bool
 	}
 	p.row, p.text = row, content
 	if ts.escaped {
+		if r.scratch == nil {
+			r.scratch = getScratch()
+		}
 		r.scratch = appendUnescaped(r.scratch[:0], content)
 		p.text = r.scratch
 	}

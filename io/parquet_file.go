@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -106,7 +105,7 @@ func openPQ(path string) (p *pqFile, err error) {
 	)
 	opts := []parquet.FileOption{parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true)}
 	if !IsURL(path) {
-		osf, err := os.Open(LocalPath(path))
+		osf, err := openLocalFile(LocalPath(path))
 		if err != nil {
 			return nil, fmt.Errorf("dataio: open %s: %w", path, err)
 		}

@@ -57,9 +57,19 @@ func SplitJSONLContext(ctx context.Context, path string, target int64) ([]Sectio
 
 // splitStream cuts the JSONL stream r into sections of at least target
 // bytes ending at line boundaries, counting records (non-blank lines) the
-// way JSONLReader numbers them, reading bufSize bytes at a time.
-// CountRecords uses it with an unbounded target.
+// way JSONLReader numbers them, reading bufSize bytes at a time (through
+// a shared buffer when that is small). CountRecords uses it with an
+// unbounded target.
 func splitStream(r io.Reader, target int64, bufSize int) ([]Section, error) {
+	if bufSize <= pooledReadBuffer {
+		b := getBytes()
+		defer putBytes(b)
+		return splitStreamBuf(r, target, *b)
+	}
+	return splitStreamBuf(r, target, make([]byte, bufSize))
+}
+
+func splitStreamBuf(r io.Reader, target int64, buf []byte) ([]Section, error) {
 	var (
 		out     []Section
 		cur     Section
@@ -68,7 +78,6 @@ func splitStream(r io.Reader, target int64, bufSize int) ([]Section, error) {
 		lines   int64 // physical lines before the current line
 		content bool  // the current line has a non-blank byte
 	)
-	buf := make([]byte, bufSize)
 	for {
 		m, rerr := r.Read(buf)
 		chunk := buf[:m]

@@ -258,7 +258,7 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	sum.ParamsHash = ledger.ParamsHash(paramsForHash(c))
 	run, err := flow.Begin(ctx, c.io(), flow.Runner{Runtime: w.Runtime, Executor: w.Executor, Registry: w.Registry, Logger: w.Logger, MemoryLimit: c.MemoryLimit,
 		Workflow: "dedup exact", Plan: flow.PlanPhases(c.io(), "ids", "hash")},
-		&w.listed, func(files []string) string { return "ex-" + cacheKey(c, files) }, start, cpu0)
+		&w.listed, func(inputKey string) string { return "ex-" + cacheKey(c, inputKey) }, start, cpu0)
 	if err != nil {
 		return nil, err
 	}
@@ -279,8 +279,8 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 // cacheKey names the cache entry: the input files and every setting that
 // changes which records are read and how they are hashed, and the id field
 // that names documents in the ledger.
-func cacheKey(c Config, files []string) string {
-	parts := []any{"exact/v2", flow.InputKey(files), c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.Normalize, "ledger-ids", c.IDField}
+func cacheKey(c Config, inputKey string) string {
+	parts := []any{"exact/v2", inputKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.Normalize, "ledger-ids", c.IDField}
 	if idField, singleLine := flow.IDRequirement(c.io()); idField != "" { // ids checked: other bad records
 		parts = append(parts, "id", idField, singleLine)
 	}

@@ -199,8 +199,8 @@ func (w *Workflow) Run(ctx context.Context) (*Summary, error) {
 	sum := &Summary{Params: c, SluiceVersion: strings.TrimPrefix(version.Short(), "sluice "), StartedAt: start.UTC().Format(time.RFC3339)}
 	sum.ParamsHash = ledger.ParamsHash(paramsForHash(c))
 	var lshKey string
-	entry := func(files []string) string {
-		mhParts := []any{"minhash/v5", flow.InputKey(files), c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands * c.Rows, c.Seed, c.HashBits, c.Normalize, storeShingles(c)}
+	entry := func(inputKey string) string {
+		mhParts := []any{"minhash/v5", inputKey, c.SplitBytes, c.TextField, c.InputFormat, c.OnBadRecord, c.CharNgrams, c.Bands * c.Rows, c.Seed, c.HashBits, c.Normalize, storeShingles(c)}
 		if idField, idSingleLine := flow.IDRequirement(c.io()); idField != "" { // ids checked: other bad records, other signatures
 			mhParts = append(mhParts, "id", idField, idSingleLine)
 		}

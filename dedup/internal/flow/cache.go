@@ -39,27 +39,34 @@ type cacheInput struct {
 }
 
 // WriteCacheEntry creates the entry directory root with its marker, unless
-// the marker is there.
-func WriteCacheEntry(root string, files []string) error {
+// the marker is there, recording the inputs as stat'ed (StatInputs).
+func WriteCacheEntry(root string, inputs []InputStat) error {
 	ctx := context.Background()
 	marker := dataio.JoinPath(root, entryMarker)
 	if _, err := dataio.Stat(ctx, marker); err == nil {
 		return nil
 	}
 	var e cacheEntry
-	for _, f := range files {
-		abs := f
-		if !dataio.IsURL(f) {
-			var err error
-			if abs, err = filepath.Abs(f); err != nil {
-				return err
+	var cwd string
+	for _, in := range inputs {
+		if in.Err != nil {
+			return in.Err
+		}
+		abs := in.Path
+		switch {
+		case dataio.IsURL(abs):
+		case filepath.IsAbs(abs):
+			abs = filepath.Clean(abs)
+		default: // filepath.Abs, without a getcwd per file
+			if cwd == "" {
+				var err error
+				if cwd, err = os.Getwd(); err != nil {
+					return err
+				}
 			}
+			abs = filepath.Join(cwd, abs)
 		}
-		fi, err := dataio.Stat(ctx, f)
-		if err != nil {
-			return err
-		}
-		e.Inputs = append(e.Inputs, cacheInput{Path: abs, Size: fi.Size, MtimeNS: fi.ModTime.UnixNano()})
+		e.Inputs = append(e.Inputs, cacheInput{Path: abs, Size: in.Info.Size, MtimeNS: in.Info.ModTime.UnixNano()})
 	}
 	b, err := json.Marshal(e)
 	if err != nil {

@@ -112,17 +112,43 @@ func CheckInputFormat(name, format string) error {
 	return fmt.Errorf("%w: %s: --input-format %q: want jsonl or parquet", ErrConfig, name, format)
 }
 
+// InputStat is one input file as the cache sees it: its stat, or why it
+// could not be taken.
+type InputStat struct {
+	Path string
+	Info dataio.FileInfo
+	Err  error
+}
+
+// StatInputs stats every input file once, for InputKeyOf and
+// WriteCacheEntry (so that an entry's marker records the very sizes and
+// times its key was computed from).
+func StatInputs(files []string) []InputStat {
+	out := make([]InputStat, len(files))
+	for i, f := range files {
+		fi, err := dataio.Stat(context.Background(), f)
+		out[i] = InputStat{Path: f, Info: fi, Err: err}
+	}
+	return out
+}
+
 // InputKey is the part of a cache key that names the input files: each
 // path with its size and modification time.
-func InputKey(files []string) string {
+func InputKey(files []string) string { return InputKeyOf(StatInputs(files)) }
+
+// InputKeyOf is InputKey of files already stat'ed.
+func InputKeyOf(inputs []InputStat) string {
 	var sb strings.Builder
-	for _, f := range files {
-		fi, err := dataio.Stat(context.Background(), f)
-		if err == nil {
-			fmt.Fprintf(&sb, "%s\x00%d\x00%d\n", f, fi.Size, fi.ModTime.UnixNano())
-		} else {
-			fmt.Fprintf(&sb, "%s\x00?\n", f)
+	var num []byte
+	for _, in := range inputs {
+		sb.WriteString(in.Path)
+		if in.Err != nil {
+			sb.WriteString("\x00?\n")
+			continue
 		}
+		num = strconv.AppendInt(append(num[:0], 0), in.Info.Size, 10)
+		num = strconv.AppendInt(append(num, 0), in.Info.ModTime.UnixNano(), 10)
+		sb.Write(append(num, '\n'))
 	}
 	return sb.String()
 }

@@ -134,15 +134,14 @@ func countRecords(ctx context.Context, groups [][]string, splitBytes int64) ([][
 // countFile counts the records of path and, if it is large, cuts it into
 // sections.
 func countFile(ctx context.Context, path string, splitBytes int64) (int64, []dataio.Section, error) {
+	if dataio.FormatOf(path) != dataio.Parquet {
+		// One open and one read whether the file is cut or not.
+		return dataio.CountRecordsSplit(ctx, path, splitBytes)
+	}
 	var n int64
 	var secs []dataio.Section
 	var err error
-	fi, serr := dataio.Stat(ctx, path)
-	large := serr == nil && fi.Size > splitBytes
-	switch {
-	case large && dataio.FormatOf(path) == dataio.JSONL && dataio.CompressionOf(path) == dataio.NoCompression:
-		secs, err = dataio.SplitJSONLContext(ctx, path, splitBytes)
-	case large && dataio.FormatOf(path) == dataio.Parquet:
+	if fi, serr := dataio.Stat(ctx, path); serr == nil && fi.Size > splitBytes {
 		// Parquet sections are runs of row groups, sized by
 		// uncompressed bytes (text compresses about 2–3:1).
 		secs, err = dataio.SplitParquet(path, 2*splitBytes)

@@ -261,10 +261,11 @@ type Run struct {
 // Begin starts a run that started at start (CPU time cpu0): it checks the
 // paths before anything is created, lists the inputs (cached, see
 // Prepare), names the cache entry (entry returns its directory name, such
-// as "mh-KEY", from the input files), prepares the output, prunes stale
-// cache entries and writes the entry's marker. r is the runner's
-// template: its runtime, executor configuration, registry and memory limit.
-func Begin(ctx context.Context, c IO, r Runner, cached **Inputs, entry func(files []string) string, start time.Time, cpu0 time.Duration) (*Run, error) {
+// as "mh-KEY", from InputKeyOf the inputs, each stat'ed once for the key
+// and the marker), prepares the output, prunes stale cache entries and
+// writes the entry's marker. r is the runner's template: its runtime,
+// executor configuration, registry and memory limit.
+func Begin(ctx context.Context, c IO, r Runner, cached **Inputs, entry func(inputKey string) string, start time.Time, cpu0 time.Duration) (*Run, error) {
 	log := r.log()
 	// Nothing is created before the paths are known to be safe.
 	if err := CheckPaths(c); err != nil {
@@ -274,13 +275,14 @@ func Begin(ctx context.Context, c IO, r Runner, cached **Inputs, entry func(file
 	if err != nil {
 		return nil, err
 	}
-	root := dataio.JoinPath(c.Cache, entry(in.Files))
+	inputs := StatInputs(in.Files)
+	root := dataio.JoinPath(c.Cache, entry(InputKeyOf(inputs)))
 	dst, err := PrepareOutput(c, in.Files, log)
 	if err != nil {
 		return nil, err
 	}
 	PruneCache(c.Cache, root, log)
-	if err := WriteCacheEntry(root, in.Files); err != nil {
+	if err := WriteCacheEntry(root, inputs); err != nil {
 		return nil, dataio.RejectOutput("--cache %s: cannot write the cache: %s", c.Cache, dataio.DescribeFSError(err))
 	}
 	r.Logger = log

@@ -53,7 +53,13 @@ func copyJSONLFiltered(ctx context.Context, create createFunc, src, dst string, 
 	if err != nil {
 		return st, err
 	}
-	br := bufio.NewReaderSize(in, readBufferSize(size, CompressionOf(src)))
+	var br *bufio.Reader
+	if n := readBufferSize(size, CompressionOf(src)); n <= pooledReadBuffer {
+		br = getBufio(in) // many small files allocate no buffer each
+		defer putBufio(br)
+	} else {
+		br = bufio.NewReaderSize(in, n)
+	}
 	var (
 		row     int64
 		pending []byte // whitespace seen at the start of the current line

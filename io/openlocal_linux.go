@@ -2,19 +2,24 @@
 
 package dataio
 
-// Cheap opening of local files for reading. os.Open puts every file in
-// non-blocking mode and tries to register it with the runtime's network
-// poller, which fails for regular files on Linux and undoes the mode: four
-// fcntl calls and an epoll_ctl per file, about half the CPU of opening,
-// reading and closing a small file. Reading many small inputs (one file per
-// few records) pays that on every pass, so files read here are opened with
-// open(2) directly.
+// Cheap opening of local files. os.Open puts every file in non-blocking
+// mode and tries to register it with the runtime's network poller, which
+// fails for regular files on Linux and undoes the mode: four fcntl calls
+// and an epoll_ctl per file, about half the CPU of opening, reading and
+// closing a small file. Reading many small inputs (one file per few
+// records) pays that on every pass, and writing their outputs once, so
+// files read and the temporary files of writers are opened with open(2)
+// directly.
 
 import (
+	"errors"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"syscall"
 )
 
@@ -29,9 +34,13 @@ func openLocalFile(name string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), name), nil
 }
 
-func openFD(name string) (int, error) {
+func openFD(name string) (int, error) { return sysOpen(name, syscall.O_RDONLY, 0) }
+
+// sysOpen is open(2) with O_CLOEXEC, retried on EINTR; errors are
+// *fs.PathError, as os.OpenFile's.
+func sysOpen(name string, flags int, perm uint32) (int, error) {
 	for {
-		fd, err := syscall.Open(name, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		fd, err := syscall.Open(name, flags|syscall.O_CLOEXEC, perm)
 		if err == nil {
 			return fd, nil
 		}
@@ -39,6 +48,24 @@ func openFD(name string) (int, error) {
 			return -1, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
 	}
+}
+
+// createTemp creates a new file named ".BASE.tmp-RANDOM" in dir, as
+// os.CreateTemp(dir, "."+base+".tmp-*") does, mode 0600, as an *os.File
+// not registered with the poller.
+func createTemp(dir, base string) (*os.File, error) {
+	for range 10000 {
+		name := filepath.Join(dir, "."+base+".tmp-"+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		fd, err := sysOpen(name, syscall.O_RDWR|syscall.O_CREAT|syscall.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return os.NewFile(uintptr(fd), name), nil
+	}
+	return nil, &fs.PathError{Op: "createtemp", Path: filepath.Join(dir, "."+base+".tmp-*"), Err: fs.ErrExist}
 }
 
 // seqFile is a local file read by one goroutine at a time through its

@@ -28,3 +28,8 @@ func openSeq(name string) (seqReader, error) {
 	}
 	return osSeq{f}, nil
 }
+
+// createTemp creates a new file named ".BASE.tmp-RANDOM" in dir, mode 0600.
+func createTemp(dir, base string) (*os.File, error) {
+	return os.CreateTemp(dir, "."+base+".tmp-*")
+}

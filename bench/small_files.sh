@@ -18,11 +18,15 @@
 # run, as the reference).
 # Default: the binary built from this tree, 3 rounds, 15000 documents, 3 per
 # file. The split corpus is written under a fresh directory in /tmp; every
-# run gets a fresh output and cache. The previous run's output is deleted
-# and the file system synced before each run: deleting thousands of files
-# leaves kernel work (journal, inode frees) that otherwise can land on the
-# next run's file creation (seen here as up to four times the system time
-# of creating the output files). JSON lines go to
+# run gets a fresh output and cache directory, and the outputs are deleted
+# only at the end. ext4 without a journal (as on the machine these figures
+# come from) allocates a new file's inode by skipping the inodes freed in
+# the last one to five minutes, looking each up in the buffer cache: right
+# after the previous run's 5,000 files were deleted, creating the next
+# run's output files cost up to eight times as much system time (about
+# 230 µs per file against 30 µs, measured with perf here), which measured
+# the benchmark's own deletions rather than Sluice. The file system is
+# synced before each run. JSON lines go to
 # bench/results/small-files-<date>.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,15 +54,17 @@ fi
 echo "{\"commit\":\"$(git rev-parse --short HEAD)\",\"date\":\"$(date -u +%FT%TZ)\",\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\",\"cores\":$(nproc),\"docs\":$docs,\"files\":$nfiles,\"binaries\":\"$BINARIES\",\"load_before\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | tee -a "$out"
 
 variants=("one-file:$work/single.jsonl:" "small-files:$work/split:" "small-files-blocksize-1GiB:$work/split:--blocksize,1GiB" "small-files-one-per-group:$work/split:--files-per-partition,1")
+n=0
 for r in $(seq "$rounds"); do
   for b in $BINARIES; do
     for v in "${variants[@]}"; do
       IFS=: read -r label input flagstr <<< "$v"
       if [ -n "${VARIANTS:-}" ] && [ "$label" != one-file ] && ! grep -qw -- "$label" <<< "$VARIANTS"; then continue; fi
       IFS=, read -r -a flags <<< "$flagstr"
+      n=$((n + 1))
       python3 bench/measure.py --runs 1 --label "${b%%=*}/$label" --json "$work/runs.jsonl" \
-        --before "rm -rf $work/out && sync" -- \
-        "${b#*=}" dedup fuzzy --input "$input" --output "$work/out" "${flags[@]}" > /dev/null
+        --before "sync" -- \
+        "${b#*=}" dedup fuzzy --input "$input" --output "$work/out/$n" "${flags[@]}" > /dev/null
       echo "{\"label\":\"${b%%=*}/$label\",\"round\":$r,\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >> "$work/meta.jsonl"
     done
   done

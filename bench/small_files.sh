@@ -26,7 +26,9 @@
 # run's output files cost up to eight times as much system time (about
 # 230 µs per file against 30 µs, measured with perf here), which measured
 # the benchmark's own deletions rather than Sluice. The file system is
-# synced before each run. JSON lines go to
+# synced before each run. For the same reason, start it at least five
+# minutes after deleting many files on the same file system, such as the
+# outputs an earlier run of this script deletes when it ends. JSON lines go to
 # bench/results/small-files-<date>.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -105,6 +105,9 @@ func (f *seqFile) Read(p []byte) (int, error) {
 	if len(p) > maxRW {
 		p = p[:maxRW]
 	}
+	// The cleanup must not close the descriptor during the call (the
+	// caller may hold f only until it calls), as the os package ensures.
+	defer runtime.KeepAlive(f)
 	for {
 		n, err := syscall.Read(f.fd, p)
 		switch {
@@ -128,6 +131,7 @@ func (f *seqFile) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, &fs.PathError{Op: "readat", Path: f.name, Err: errNegativeOffset}
 	}
+	defer runtime.KeepAlive(f) // see Read
 	n := 0
 	for len(p) > 0 {
 		m, err := syscall.Pread(f.fd, p[:min(len(p), maxRW)], off)
@@ -151,6 +155,7 @@ func (f *seqFile) Size() (int64, error) {
 	if f.fd < 0 {
 		return 0, &fs.PathError{Op: "stat", Path: f.name, Err: os.ErrClosed}
 	}
+	defer runtime.KeepAlive(f) // see Read
 	var st syscall.Stat_t
 	for {
 		err := syscall.Fstat(f.fd, &st)
